@@ -1,0 +1,196 @@
+/*
+ * raymarch.c - host-side set-up for the shared ray marcher and the CPU tile loop.
+ */
+#include "raymarch.h"
+
+#include <math.h>
+#include <stddef.h>
+
+void raymarch_params_default(struct rm_params *p)
+{
+    /* The sample uses density 0.05 per 0.01 step without opacity correction; 5 per unit
+     * length gives about the same look here. */
+    p->density = 5.0f;
+    p->brightness = 1.0f;
+    p->tf_offset = 0.0f;
+    p->tf_scale = 1.0f;
+    p->step = 0.01f;
+    p->max_steps = 500;
+}
+
+void raymarch_camera_default(struct rm_camera *c)
+{
+    c->yaw = 0.6f;
+    c->pitch = 0.35f;
+    /* At 4 units a 45 degree view holds the box's bounding sphere (radius sqrt 3). */
+    c->distance = 4.0f;
+    c->fov_y = 45.0f * RM_PI / 180.0f;
+    c->pixel_aspect = 1.0f;
+}
+
+struct raymarch_stop {
+    float pos, r, g, b, a;
+};
+
+static const struct raymarch_stop raymarch_spectrum[] = {
+    {0.0f / 8, 0.0f, 0.0f, 0.0f, 0.0f}, {1.0f / 8, 1.0f, 0.0f, 0.0f, 1.0f},
+    {2.0f / 8, 1.0f, 0.5f, 0.0f, 1.0f}, {3.0f / 8, 1.0f, 1.0f, 0.0f, 1.0f},
+    {4.0f / 8, 0.0f, 1.0f, 0.0f, 1.0f}, {5.0f / 8, 0.0f, 1.0f, 1.0f, 1.0f},
+    {6.0f / 8, 0.0f, 0.0f, 1.0f, 1.0f}, {7.0f / 8, 1.0f, 0.0f, 1.0f, 1.0f},
+    {8.0f / 8, 0.0f, 0.0f, 0.0f, 0.0f},
+};
+static const struct raymarch_stop raymarch_grey[] = {
+    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
+};
+static const struct raymarch_stop raymarch_fire[] = {
+    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, {0.1f, 0.3f, 0.0f, 0.0f, 0.05f},
+    {0.4f, 0.9f, 0.2f, 0.0f, 0.3f}, {0.7f, 1.0f, 0.8f, 0.1f, 0.7f},
+    {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
+};
+static const struct raymarch_stop raymarch_bone[] = {
+    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, {0.12f, 0.0f, 0.0f, 0.0f, 0.0f},
+    {0.2f, 0.8f, 0.35f, 0.25f, 0.08f}, {0.35f, 0.95f, 0.7f, 0.5f, 0.25f},
+    {0.7f, 1.0f, 0.95f, 0.85f, 0.8f}, {1.0f, 1.0f, 1.0f, 0.95f, 1.0f},
+};
+static const struct raymarch_stop raymarch_constant[] = {
+    {0.0f, 1.0f, 1.0f, 1.0f, 1.0f}, {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
+};
+
+static const struct {
+    const char *name;
+    const struct raymarch_stop *stops;
+    int nstops;
+} raymarch_presets[RM_TF_COUNT] = {
+    {"spectrum", raymarch_spectrum, sizeof raymarch_spectrum / sizeof raymarch_spectrum[0]},
+    {"grey", raymarch_grey, sizeof raymarch_grey / sizeof raymarch_grey[0]},
+    {"fire", raymarch_fire, sizeof raymarch_fire / sizeof raymarch_fire[0]},
+    {"bone", raymarch_bone, sizeof raymarch_bone / sizeof raymarch_bone[0]},
+    {"constant", raymarch_constant, sizeof raymarch_constant / sizeof raymarch_constant[0]},
+};
+
+const char *raymarch_tf_name(int preset)
+{
+    if (preset < 0 || preset >= RM_TF_COUNT)
+        return NULL;
+    return raymarch_presets[preset].name;
+}
+
+int raymarch_tf_preset(struct rm_tf *tf, int preset)
+{
+    const struct raymarch_stop *st;
+    int i, n, seg = 0;
+
+    if (preset < 0 || preset >= RM_TF_COUNT)
+        return -1;
+    st = raymarch_presets[preset].stops;
+    n = raymarch_presets[preset].nstops;
+    for (i = 0; i < RM_TF_SIZE; i++) {
+        float u = (float)i / (float)(RM_TF_SIZE - 1), w;
+        float *o = tf->rgba + 4 * i;
+
+        while (seg < n - 2 && u > st[seg + 1].pos)
+            seg++;
+        w = (u - st[seg].pos) / (st[seg + 1].pos - st[seg].pos);
+        w = w < 0.0f ? 0.0f : w > 1.0f ? 1.0f : w;
+        o[0] = st[seg].r + w * (st[seg + 1].r - st[seg].r);
+        o[1] = st[seg].g + w * (st[seg + 1].g - st[seg].g);
+        o[2] = st[seg].b + w * (st[seg + 1].b - st[seg].b);
+        o[3] = st[seg].a + w * (st[seg + 1].a - st[seg].a);
+    }
+    return 0;
+}
+
+void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
+                          const struct rm_params *p, int w, int h, int nx, int ny, int nz)
+{
+    float cy = cosf(cam->yaw), sy = sinf(cam->yaw);
+    float cp = cosf(cam->pitch), sp = sinf(cam->pitch);
+    float th = tanf(0.5f * cam->fov_y);
+    float aspect = (float)w * cam->pixel_aspect / (float)(h > 0 ? h : 1);
+
+    /* The basis comes straight from the angles rather than from a cross product with a world
+     * up vector, so looking straight down (pitch = 90 degrees) is not degenerate. */
+    f->fwd = rmath_vec3(-cp * sy, -sp, -cp * cy);
+    f->eye = rmath_scale(f->fwd, -cam->distance);
+    f->right = rmath_scale(rmath_vec3(cy, 0.0f, -sy), th * aspect);
+    f->up = rmath_scale(rmath_vec3(-sp * sy, cp, -sp * cy), th);
+    f->tscale = rmath_vec3(0.5f * nx, 0.5f * ny, 0.5f * nz);
+    f->toff = rmath_vec3(0.5f * nx - 0.5f, 0.5f * ny - 0.5f, 0.5f * nz - 0.5f);
+    f->tstep = rmath_scale(f->tscale, p->step);
+    f->w = w;
+    f->h = h;
+    f->inv_w = 1.0f / (float)(w > 0 ? w : 1);
+    f->inv_h = 1.0f / (float)(h > 0 ? h : 1);
+    f->step = p->step;
+    f->inv_step = 1.0f / p->step;
+    f->max_steps = p->max_steps;
+    f->tf_a = p->tf_scale * (float)(RM_TF_SIZE - 1);
+    f->tf_b = -p->tf_offset * p->tf_scale * (float)(RM_TF_SIZE - 1);
+    f->brightness = p->brightness;
+}
+
+void raymarch_table_setup(float *table, const struct rm_tf *tf, const struct rm_params *p)
+{
+    int i;
+
+    for (i = 0; i < RM_TF_SIZE; i++) {
+        const float *in = tf->rgba + 4 * i;
+        double a = in[3] < 0.0f ? 0.0 : in[3] > 1.0f ? 1.0 : in[3];
+        /* expm1 keeps thin media (tiny density * step) accurate. */
+        double alpha = -expm1(-(double)p->density * a * (double)p->step);
+
+        table[4 * i + 0] = (float)(in[0] * alpha);
+        table[4 * i + 1] = (float)(in[1] * alpha);
+        table[4 * i + 2] = (float)(in[2] * alpha);
+        table[4 * i + 3] = (float)(1.0 - alpha);
+    }
+}
+
+void raymarch_sampler_setup(struct rm_sampler *s, const struct volume *v)
+{
+    s->data = v->data;
+    s->sy = v->nx;
+    s->sz = v->nx * v->ny;
+    s->dx = v->nx > 1 ? 1 : 0;
+    s->dy = v->ny > 1 ? s->sy : 0;
+    s->dz = v->nz > 1 ? s->sz : 0;
+    s->ixmax = v->nx > 1 ? v->nx - 2 : 0;
+    s->iymax = v->ny > 1 ? v->ny - 2 : 0;
+    s->izmax = v->nz > 1 ? v->nz - 2 : 0;
+    s->xmax = (float)(v->nx - 1);
+    s->ymax = (float)(v->ny - 1);
+    s->zmax = (float)(v->nz - 1);
+    s->inv_nx = 1.0f / (float)v->nx;
+    s->inv_ny = 1.0f / (float)v->ny;
+    s->inv_nz = 1.0f / (float)v->nz;
+    s->tex = 0;
+}
+
+uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s, const float *table,
+                       const struct rm_image *img, int x0, int y0, int x1, int y1)
+{
+    uint64_t samples = 0;
+    int x, y;
+
+    for (y = y0; y < y1; y++) {
+        for (x = x0; x < x1; x++) {
+            struct rm_pixel px = raymarch_pixel(f, s, table, x, y);
+            size_t o = 4 * ((size_t)y * (size_t)img->w + (size_t)x);
+
+            samples += (uint64_t)px.samples;
+            if (img->rgba) {
+                img->rgba[o + 0] = px.r;
+                img->rgba[o + 1] = px.g;
+                img->rgba[o + 2] = px.b;
+                img->rgba[o + 3] = px.a;
+            }
+            if (img->rgba8) {
+                img->rgba8[o + 0] = raymarch_to_u8(px.r);
+                img->rgba8[o + 1] = raymarch_to_u8(px.g);
+                img->rgba8[o + 2] = raymarch_to_u8(px.b);
+                img->rgba8[o + 3] = raymarch_to_u8(px.a);
+            }
+        }
+    }
+    return samples;
+}

@@ -1,0 +1,133 @@
+/*
+ * rmath.h - the little vector maths the ray marcher needs, shared by the C (CPU) and CUDA
+ * (GPU) builds so both evaluate the same expressions.
+ */
+#ifndef CONCTUI_GPU_RMATH_H
+#define CONCTUI_GPU_RMATH_H
+
+#include <math.h>
+
+/* Everything in the shared headers must compile for the device too when nvcc reads them. */
+#ifdef __CUDACC__
+#define RM_HD __host__ __device__
+#else
+#define RM_HD
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RM_PI 3.14159265358979323846f
+
+struct rm_vec3 {
+    float x, y, z;
+};
+
+/* Builds a vector (C++ has no compound literals, so headers use this). */
+RM_HD static inline struct rm_vec3 rmath_vec3(float x, float y, float z)
+{
+    struct rm_vec3 v;
+    v.x = x;
+    v.y = y;
+    v.z = z;
+    return v;
+}
+
+/* a + b */
+RM_HD static inline struct rm_vec3 rmath_add(struct rm_vec3 a, struct rm_vec3 b)
+{
+    return rmath_vec3(a.x + b.x, a.y + b.y, a.z + b.z);
+}
+
+/* a - b */
+RM_HD static inline struct rm_vec3 rmath_sub(struct rm_vec3 a, struct rm_vec3 b)
+{
+    return rmath_vec3(a.x - b.x, a.y - b.y, a.z - b.z);
+}
+
+/* a * s */
+RM_HD static inline struct rm_vec3 rmath_scale(struct rm_vec3 a, float s)
+{
+    return rmath_vec3(a.x * s, a.y * s, a.z * s);
+}
+
+/* Component-wise a * b. */
+RM_HD static inline struct rm_vec3 rmath_mul(struct rm_vec3 a, struct rm_vec3 b)
+{
+    return rmath_vec3(a.x * b.x, a.y * b.y, a.z * b.z);
+}
+
+/* Dot product. */
+RM_HD static inline float rmath_dot(struct rm_vec3 a, struct rm_vec3 b)
+{
+    return a.x * b.x + a.y * b.y + a.z * b.z;
+}
+
+/* Cross product. */
+RM_HD static inline struct rm_vec3 rmath_cross(struct rm_vec3 a, struct rm_vec3 b)
+{
+    return rmath_vec3(a.y * b.z - a.z * b.y, a.z * b.x - a.x * b.z, a.x * b.y - a.y * b.x);
+}
+
+/* Euclidean length. */
+RM_HD static inline float rmath_length(struct rm_vec3 a)
+{
+    return sqrtf(rmath_dot(a, a));
+}
+
+/* Unit vector along a; the zero vector stays zero rather than becoming NaN. */
+RM_HD static inline struct rm_vec3 rmath_normalize(struct rm_vec3 a)
+{
+    float len = rmath_length(a);
+    return len > 0.0f ? rmath_scale(a, 1.0f / len) : a;
+}
+
+/*
+ * One slab of the slab test. A direction component of exactly zero is handled apart because
+ * (lo - o) * (1/0) gives NaN when the origin lies on the slab plane.
+ */
+RM_HD static inline int rmath_slab(float o, float d, float lo, float hi, float *t0, float *t1)
+{
+    float inv, a, b;
+
+    if (d == 0.0f)
+        return o >= lo && o <= hi;
+    inv = 1.0f / d;
+    a = (lo - o) * inv;
+    b = (hi - o) * inv;
+    if (a > b) {
+        float t = a;
+        a = b;
+        b = t;
+    }
+    if (a > *t0)
+        *t0 = a;
+    if (b < *t1)
+        *t1 = b;
+    return *t0 <= *t1;
+}
+
+/*
+ * Ray/axis-aligned-box intersection with the box [lo,hi]^3. Returns 1 and the entry and exit
+ * distances along d (entry may be negative when the origin is inside) when the ray's forward
+ * half meets the box, else 0.
+ */
+RM_HD static inline int rmath_ray_box(struct rm_vec3 o, struct rm_vec3 d, float lo, float hi,
+                                      float *tnear, float *tfar)
+{
+    float t0 = -1e30f, t1 = 1e30f;
+
+    if (!rmath_slab(o.x, d.x, lo, hi, &t0, &t1) || !rmath_slab(o.y, d.y, lo, hi, &t0, &t1)
+        || !rmath_slab(o.z, d.z, lo, hi, &t0, &t1) || t1 < 0.0f)
+        return 0;
+    *tnear = t0;
+    *tfar = t1;
+    return 1;
+}
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,9 @@
+/* The scene tables, one per file in scenes/; listed in scenes/registry.c. */
+#ifndef CONCTUI_SCENES_H
+#define CONCTUI_SCENES_H
+
+#include "scene.h"
+
+extern const struct scene_entry scene_prodcons;
+
+#endif

@@ -1,0 +1,91 @@
+/*
+ * app: the running scene, the view over its history, frame pacing and the
+ * step gate. Draws nothing itself: ui.c (terminal) and headless.c (text)
+ * render what it holds.
+ */
+#ifndef CONCTUI_APP_H
+#define CONCTUI_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "history.h"
+#include "scene.h"
+
+/* Keys that are not characters, in a space above Unicode. */
+enum app_key {
+    APP_KEY_UP = 0x110000,
+    APP_KEY_DOWN,
+    APP_KEY_LEFT,
+    APP_KEY_RIGHT,
+    APP_KEY_HOME,
+    APP_KEY_END,
+    APP_KEY_PGUP,
+    APP_KEY_PGDN,
+    APP_KEY_BTAB,
+    APP_KEY_ESC,
+};
+
+enum app_result { APP_CONTINUE, APP_QUIT };
+
+#define APP_MAX_SLOWMO 64
+
+struct app_view {
+    uint64_t ns_per_col;
+    bool live;        /* follow the present (oscilloscope sweep) */
+    uint64_t t_right; /* right edge when not live */
+    int sel_param;
+    int focus_lane; /* lane shown in the inspector, -1 for none */
+    int lane_top;   /* first lane shown when they do not all fit */
+    bool help;
+};
+
+/* Where the last frame put things, for mouse hits. */
+struct app_geom {
+    int lanes_y, lanes_x, lanes_w, lane_rows, nshown;
+    int lane_of_row[256];
+    int params_y, params_x[SCENE_MAX_PARAMS], params_w[SCENE_MAX_PARAMS];
+};
+
+struct app {
+    const struct scene_entry *scene;
+    struct scene_ctx ctx;
+    bool running;
+    int64_t params[SCENE_MAX_PARAMS];
+    int slowmo;
+    struct history hist;
+    struct app_view view;
+    struct app_geom geom;
+    struct scene_stats stats;
+    uint64_t stats_at;
+    char msg[160]; /* the app's own note (bad key, restart failure, ...) */
+    uint64_t msg_at;
+};
+
+/* Map the trace rings (once per process). */
+int app_init(struct app *a);
+void app_shutdown(struct app *a);
+/* Start a scene (params NULL: the scene's defaults). 0 or -errno. */
+int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_t *params);
+/* Stop the workers; history and final stats stay readable. */
+void app_stop(struct app *a);
+/* Stop and forget the scene entirely. */
+void app_release(struct app *a);
+/* Restart the current scene with its current mode and params. */
+int app_restart(struct app *a, int mode);
+/* Drain the rings into history; now in ns. */
+void app_tick(struct app *a, uint64_t now);
+/* Refresh stats (scene figures plus the app's own). */
+void app_stats(struct app *a, uint64_t now);
+/* Handle a key; returns APP_QUIT to leave. */
+enum app_result app_key(struct app *a, int key, int width);
+/* Mouse: a click at a cell, or the wheel (dir +1 out, -1 in). */
+void app_click(struct app *a, int y, int x);
+void app_wheel(struct app *a, int dir, int width);
+/* Set a parameter (restarting the scene if the parameter asks for it). */
+void app_set_param(struct app *a, int idx, int64_t v);
+/* A zoom that shows about `span` ns over `width` columns. */
+uint64_t app_zoom_for(uint64_t span, int width);
+void app_message(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,185 @@
+#include "config.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_HEADLESS = 256, OPT_JSON, OPT_ASCII, OPT_LIST, OPT_VERSION };
+
+static const struct option longopts[] = {
+    {"headless", no_argument, NULL, OPT_HEADLESS},
+    {"scene", required_argument, NULL, 'S'},
+    {"mode", required_argument, NULL, 'm'},
+    {"set", required_argument, NULL, 's'},
+    {"duration", required_argument, NULL, 'd'},
+    {"width", required_argument, NULL, 'w'},
+    {"ascii", no_argument, NULL, OPT_ASCII},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"list", no_argument, NULL, OPT_LIST},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+void cli_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: conctui [--scene NAME] [--mode M] [--set KEY=VALUE]... [--duration SECONDS]\n"
+            "       conctui --headless --scene NAME [--mode M] [--set KEY=VALUE]...\n"
+            "               --duration SECONDS [--width N] [--ascii] [--json]\n"
+            "       conctui --list | --help | --version\n"
+            "\n"
+            "An interactive terminal visualizer of concurrency: every scene runs real\n"
+            "workers and draws their state transitions live as timelines.\n"
+            "\n"
+            "  -S, --scene NAME       start on this scene (see --list)\n"
+            "  -m, --mode M           mode by number (1..) or name\n"
+            "  -s, --set KEY=VALUE    set a scene parameter (repeatable)\n"
+            "  -d, --duration SECS    run this long, then exit (required with --headless)\n"
+            "      --headless         no terminal UI: print the timeline and the stats\n"
+            "  -w, --width N          headless timeline width in columns (default 72)\n"
+            "      --ascii            ASCII glyphs only\n"
+            "      --json             headless: print stats and lane totals as JSON\n"
+            "      --list             list scenes, modes and parameters\n"
+            "  -h, --help             show this help\n"
+            "      --version          show the version\n"
+            "\n"
+            "Keys: press ? in the program, or see conctui(1).\n");
+}
+
+static int fail(char *err, unsigned errlen, const char *fmt, const char *arg)
+{
+    snprintf(err, errlen, fmt, arg);
+    return 2;
+}
+
+int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
+{
+    memset(o, 0, sizeof *o);
+    o->width = 72;
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":S:m:s:d:w:h", longopts, NULL)) != -1) {
+        char *end;
+        switch (c) {
+        case OPT_HEADLESS:
+            o->headless = 1;
+            break;
+        case 'S':
+            o->scene = optarg;
+            break;
+        case 'm':
+            o->mode = optarg;
+            break;
+        case 's':
+            if (o->nsets >= CLI_MAX_SETS)
+                return fail(err, errlen, "too many --set options (at most 32)%s", "");
+            o->sets[o->nsets++] = optarg;
+            break;
+        case 'd':
+            errno = 0;
+            o->duration = strtod(optarg, &end);
+            if (*optarg == '\0' || *end != '\0' || errno || !isfinite(o->duration) ||
+                o->duration <= 0 || o->duration > 86400)
+                return fail(err, errlen,
+                            "--duration: '%s' is not a number of seconds in (0, 86400]",
+                            optarg);
+            break;
+        case 'w': {
+            errno = 0;
+            long w = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || errno || w < 20 || w > 1000)
+                return fail(err, errlen, "--width: '%s' is not a whole number in [20, 1000]",
+                            optarg);
+            o->width = (int)w;
+            break;
+        }
+        case OPT_ASCII:
+            o->ascii = 1;
+            break;
+        case OPT_JSON:
+            o->json = 1;
+            break;
+        case OPT_LIST:
+            o->list = 1;
+            break;
+        case 'h':
+            o->help = 1;
+            break;
+        case OPT_VERSION:
+            o->version = 1;
+            break;
+        case ':':
+            return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+    if (o->json && !o->headless)
+        return fail(err, errlen, "--json only applies with --headless%s", "");
+    if (o->headless && !(o->help || o->list || o->version)) {
+        if (!o->scene)
+            return fail(err, errlen, "--headless needs --scene NAME (see --list)%s", "");
+        if (o->duration <= 0)
+            return fail(err, errlen, "--headless needs --duration SECONDS%s", "");
+    }
+    return 0;
+}
+
+int cli_resolve(struct cli *o, char *err, unsigned errlen)
+{
+    o->entry = o->scene ? scene_find(o->scene) : scene_table[0];
+    if (!o->entry) {
+        int off = snprintf(err, errlen, "unknown scene '%s'; scenes are:", o->scene);
+        for (int i = 0; scene_table[i] && off > 0 && (unsigned)off < errlen; i++)
+            off += snprintf(err + off, errlen - (unsigned)off, " %s", scene_table[i]->name);
+        return 2;
+    }
+    const struct scene_entry *e = o->entry;
+    o->mode_idx = 0;
+    if (o->mode) {
+        o->mode_idx = scene_mode_parse(e, o->mode);
+        if (o->mode_idx < 0) {
+            int off = snprintf(err, errlen, "scene '%s' has no mode '%s'; modes are:", e->name,
+                               o->mode);
+            for (int i = 0; i < e->nmodes && off > 0 && (unsigned)off < errlen; i++)
+                off += snprintf(err + off, errlen - (unsigned)off, " %d=%s", i + 1,
+                                e->modes[i].name);
+            return 2;
+        }
+    }
+    for (int i = 0; i < e->nparams; i++)
+        o->params[i] = e->params[i].def;
+    for (int i = 0; i < o->nsets; i++) {
+        int idx;
+        int64_t v;
+        if (scene_param_parse(e, o->sets[i], &idx, &v, err, errlen) != 0)
+            return 2;
+        o->params[idx] = v;
+    }
+    return 0;
+}
+
+void cli_list(FILE *f)
+{
+    for (int i = 0; scene_table[i]; i++) {
+        const struct scene_entry *e = scene_table[i];
+        fprintf(f, "%s - %s: %s\n", e->name, e->title, e->summary);
+        for (int m = 0; m < e->nmodes; m++)
+            fprintf(f, "  mode %d %-12s %s\n", m + 1, e->modes[m].name, e->modes[m].title);
+        for (int p = 0; p < e->nparams; p++) {
+            const struct scene_param *sp = &e->params[p];
+            fprintf(f, "  --set %s=N  %s [%lld..%lld, default %lld%s%s]%s\n", sp->name, sp->help,
+                    (long long)sp->min, (long long)sp->max, (long long)sp->def,
+                    *sp->unit ? " " : "", sp->unit,
+                    sp->flags & SCENE_P_RESTART ? " (restarts)" : "");
+        }
+    }
+}

@@ -1,0 +1,37 @@
+/*
+ * cli: the command line, parsed into options and checked against the scene
+ * table. Errors are returned as text with exit status 2 (usage).
+ */
+#ifndef CONCTUI_CLI_H
+#define CONCTUI_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "scene.h"
+
+#define CLI_MAX_SETS 32
+
+struct cli {
+    int headless, list, help, version, json, ascii;
+    const char *scene;
+    const char *mode;
+    const char *sets[CLI_MAX_SETS];
+    int nsets;
+    double duration; /* seconds; 0 = until quit (TUI only) */
+    int width;       /* headless timeline columns */
+    /* resolved by cli_resolve */
+    const struct scene_entry *entry;
+    int mode_idx;
+    int64_t params[SCENE_MAX_PARAMS];
+};
+
+/* Parse argv; 0 on success, 2 on a usage error (message in err). */
+int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen);
+/* Check scene, mode and --set against the scene table; 0 or 2. */
+int cli_resolve(struct cli *o, char *err, unsigned errlen);
+void cli_usage(FILE *f);
+/* The --list text: scenes, modes, parameters. */
+void cli_list(FILE *f);
+
+#endif

@@ -1,0 +1,381 @@
+#include "config.h"
+
+#include "draw.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "state.h"
+#include "timeline.h"
+#include "trace.h"
+
+#define NAME_W 18
+#define STATS_W 40
+
+const struct draw_key draw_keys[] = {
+    {"q", "quit (also Ctrl-C)"},
+    {"?  h", "this help (any key closes it)"},
+    {"Tab n / S-Tab N", "next / previous scene"},
+    {"1-9", "select mode (restarts the scene)"},
+    {"Up Down  k j", "select a parameter"},
+    {"+ -", "raise / lower the selected parameter"},
+    {"w s  wheel", "zoom time in / out"},
+    {"a d  Left Right", "scroll back / forward through history"},
+    {"Home End  l", "oldest history / back to live"},
+    {"Space", "pause / resume the view (workers keep running)"},
+    {"f", "freeze / unfreeze the workers at their next transition"},
+    {".", "step: let exactly one transition through (freezes first)"},
+    {"m", "slow motion for timed work: x1, x4, x16"},
+    {"r", "restart the scene"},
+    {"i  click", "inspect the next lane / the clicked lane"},
+    {"PgUp PgDn", "scroll lanes when they do not all fit"},
+    {"Esc", "close the inspector"},
+    {NULL, NULL},
+};
+
+int draw_timeline_width(int cols)
+{
+    return cols - NAME_W - 1;
+}
+
+void draw_fmt_value(char *buf, unsigned len, double v)
+{
+    double a = fabs(v);
+    if (a >= 1e9)
+        snprintf(buf, len, "%.2fG", v / 1e9);
+    else if (a >= 1e6)
+        snprintf(buf, len, "%.2fM", v / 1e6);
+    else if (a >= 1e5)
+        snprintf(buf, len, "%.0fk", v / 1e3);
+    else if (a >= 1e4)
+        snprintf(buf, len, "%.1fk", v / 1e3);
+    else if (v == floor(v))
+        snprintf(buf, len, "%.0f", v);
+    else if (a >= 100)
+        snprintf(buf, len, "%.0f", v);
+    else if (a >= 10)
+        snprintf(buf, len, "%.1f", v);
+    else
+        snprintf(buf, len, "%.2f", v);
+}
+
+static void draw_too_small(struct grid *g)
+{
+    char line[96];
+    int y = g->rows / 2 - 1;
+    snprintf(line, sizeof line, "Terminal too small: %dx%d", g->cols, g->rows);
+    grid_text(g, y, (g->cols - grid_text_width(line)) / 2, g->cols, line, COLOUR_RED, GRID_BOLD);
+    snprintf(line, sizeof line, "conctui needs at least %dx%d.", DRAW_MIN_COLS, DRAW_MIN_ROWS);
+    grid_text(g, y + 1, (g->cols - grid_text_width(line)) / 2, g->cols, line, 0, 0);
+    snprintf(line, sizeof line, "Enlarge the window, or press q to quit.");
+    grid_text(g, y + 2, (g->cols - grid_text_width(line)) / 2, g->cols, line, 0, 0);
+}
+
+static void draw_header(struct app *a, struct grid *g)
+{
+    const struct scene_entry *e = a->scene;
+    char buf[256];
+    grid_fill(g, 0, 0, g->cols, L' ', 0, GRID_REVERSE);
+    snprintf(buf, sizeof buf, " conctui | scene %d/%d %s: %s | mode %d/%d: %s", scene_index(e) + 1,
+             scene_count(), e->name, e->title, a->ctx.mode + 1, e->nmodes,
+             e->modes[a->ctx.mode].title);
+    const char *hint = "? help  q quit ";
+    int hw = grid_text_width(hint);
+    grid_text(g, 0, 0, g->cols - hw - 1, buf, 0, GRID_REVERSE | GRID_BOLD);
+    grid_text(g, 0, g->cols - hw, hw, hint, 0, GRID_REVERSE);
+}
+
+static void draw_legend(struct grid *g, int y, const struct draw_opts *o)
+{
+    int x = 1;
+    for (unsigned s = 0; s < TRACE_NSTATES && x < g->cols; s++) {
+        const struct state_info *si = state_info(s);
+        grid_put(g, y, x, state_glyph(s, o->ascii), si->colour, 0);
+        x += 2;
+        x += grid_text(g, y, x, g->cols - x, si->name, 0, GRID_DIM) + 2;
+    }
+    if (x + 10 < g->cols) {
+        grid_put(g, y, x, state_gauge_glyph(5, 8, o->ascii), COLOUR_CYAN, 0);
+        grid_text(g, y, x + 2, g->cols - x - 2, "gauge", 0, GRID_DIM);
+    }
+}
+
+/* The time window the view shows, as a timeline view. */
+static struct tl_view make_view(struct app *a, int width, uint64_t now)
+{
+    struct tl_view v = {0};
+    v.width = width;
+    v.ns_per_col = a->view.ns_per_col;
+    if (a->view.live) {
+        v.sweep = 1;
+        v.now = now > a->hist.t_end ? a->hist.t_end : now;
+        v.origin = a->hist.t0;
+    } else {
+        uint64_t span = v.ns_per_col * (uint64_t)width;
+        v.t_start = a->view.t_right > a->hist.t0 + span ? a->view.t_right - span : a->hist.t0;
+        v.now = a->hist.t_end;
+    }
+    return v;
+}
+
+static void draw_lane(struct app *a, struct grid *g, int y, int lane, const struct tl_view *v,
+                      const struct draw_opts *o, struct tl_cell *cells)
+{
+    const struct history_lane *l = &a->hist.lane[lane];
+    bool focus = a->view.focus_lane == lane;
+    grid_text(g, y, 0, NAME_W - 1, l->name, focus ? COLOUR_WHITE : 0,
+              focus ? GRID_REVERSE | GRID_BOLD : 0);
+    grid_put(g, y, NAME_W, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
+    timeline_layout(l, v, cells);
+    for (int c = 0; c < v->width; c++) {
+        const struct tl_cell *cell = &cells[c];
+        int x = NAME_W + 1 + c;
+        if (cell->flags & TL_EMPTY) {
+            grid_put(g, y, x, L' ', 0, 0);
+            continue;
+        }
+        unsigned attr = cell->flags & TL_CURSOR ? GRID_BOLD : 0;
+        if (cell->state == TRACE_GAUGE) {
+            grid_put(g, y, x, state_gauge_glyph(cell->value, l->gauge_max, o->ascii), COLOUR_CYAN,
+                     attr);
+            continue;
+        }
+        const struct state_info *si = state_info(cell->state);
+        grid_put(g, y, x, state_glyph(cell->state, o->ascii), si->colour, attr);
+    }
+}
+
+static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view *v,
+                      const struct draw_opts *o)
+{
+    char buf[32], zoom[16];
+    timeline_fmt_ns(zoom, sizeof zoom, v->ns_per_col);
+    snprintf(buf, sizeof buf, "%s/col", zoom);
+    grid_text(g, y, 0, NAME_W - 1, buf, 0, GRID_DIM);
+    for (int c = 0; c < v->width; c += 10) {
+        uint64_t t0, t1;
+        timeline_column(v, c, &t0, &t1);
+        grid_put(g, y, NAME_W + 1 + c, o->ascii ? L'|' : L'\u2575', 0, GRID_DIM);
+        timeline_fmt_ns(buf, sizeof buf, t0 > a->hist.t0 ? t0 - a->hist.t0 : 0);
+        if (c + 10 <= v->width)
+            grid_text(g, y, NAME_W + 2 + c, 8, buf, 0, GRID_DIM);
+    }
+}
+
+static void draw_stats(struct app *a, struct grid *g, int y0, int h, int w)
+{
+    grid_text(g, y0, 1, w - 2, "Stats", 0, GRID_BOLD | GRID_UNDERLINE);
+    int rows = h - 1;
+    int ncol = a->stats.n > rows && w >= 2 * 34 ? 2 : 1;
+    int cw = w / ncol;
+    for (int i = 0; i < a->stats.n && i < rows * ncol; i++) {
+        const struct scene_stat *s = &a->stats.s[i];
+        int y = y0 + 1 + i % rows, x = 1 + (i / rows) * cw;
+        char val[32], line[96];
+        draw_fmt_value(val, sizeof val, s->value);
+        grid_text(g, y, x, cw - 14, s->name, 0, 0);
+        snprintf(line, sizeof line, "%8s %-5.5s", val, s->unit);
+        grid_text(g, y, x + cw - 15, 14, line, COLOUR_WHITE, GRID_BOLD);
+    }
+}
+
+struct wrap_ctx {
+    struct grid *g;
+    int y, x, w, ymax;
+    unsigned attr;
+};
+
+static void wrap_emit(void *arg, const char *line, int len)
+{
+    struct wrap_ctx *c = arg;
+    if (c->y >= c->ymax)
+        return;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.*s", len, line);
+    grid_text(c->g, c->y++, c->x, c->w, buf, 0, c->attr);
+}
+
+static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h, int w,
+                           uint64_t now)
+{
+    const struct history_lane *l = &a->hist.lane[a->view.focus_lane];
+    char buf[160];
+    snprintf(buf, sizeof buf, "Lane: %s", l->name);
+    grid_text(g, y0, x0, w, buf, 0, GRID_BOLD | GRID_UNDERLINE);
+    int y = y0 + 1;
+    if (l->count == 0) {
+        grid_text(g, y, x0, w, "no events yet", 0, GRID_DIM);
+        return;
+    }
+    unsigned st = TRACE_STATE_OF(l->last.state), note = TRACE_NOTE_OF(l->last.state);
+    const char *words = note && (int)note < a->scene->nnotes ? a->scene->notes[note] : "";
+    char since[16];
+    timeline_fmt_ns(since, sizeof since, now > l->last.t ? now - l->last.t : 0);
+    if (l->kind == TRACE_LANE_GAUGE)
+        snprintf(buf, sizeof buf, "now: %u of %u", l->last.arg, l->gauge_max);
+    else
+        snprintf(buf, sizeof buf, "now: %s%s%s for %s (arg %u)", state_info(st)->label,
+                 *words ? " - " : "", words, since, l->last.arg);
+    grid_text(g, y++, x0, w, buf, 0, 0);
+    snprintf(buf, sizeof buf, "transitions: %llu  events kept: %zu",
+             (unsigned long long)l->transitions, history_kept(l));
+    grid_text(g, y++, x0, w, buf, 0, 0);
+    if (l->kind == TRACE_LANE_GAUGE)
+        return;
+    uint64_t tot[TRACE_NSTATES], sum = 0;
+    history_totals(l, now > a->hist.t_end ? a->hist.t_end : now, tot);
+    for (int s = 0; s < TRACE_NSTATES; s++)
+        sum += tot[s];
+    int x = x0;
+    for (int s = 0; s < TRACE_NSTATES && sum; s++) {
+        if (!tot[s])
+            continue;
+        snprintf(buf, sizeof buf, "%s %.1f%%", state_info((unsigned)s)->name,
+                 100.0 * (double)tot[s] / (double)sum);
+        int bw = grid_text_width(buf);
+        if (x + bw > x0 + w) {
+            x = x0;
+            if (++y >= y0 + h)
+                return;
+        }
+        grid_text(g, y, x, bw, buf, state_info((unsigned)s)->colour, 0);
+        x += bw + 2;
+    }
+}
+
+static void draw_narration(struct app *a, struct grid *g, int y0, int x0, int h, int w)
+{
+    const struct scene_mode *m = &a->scene->modes[a->ctx.mode];
+    grid_text(g, y0, x0, w, m->title, 0, GRID_BOLD | GRID_UNDERLINE);
+    struct wrap_ctx c = {g, y0 + 1, x0, w, y0 + h, 0};
+    grid_wrap(m->narration, w, wrap_emit, &c);
+}
+
+static void draw_status(struct app *a, struct grid *g, uint64_t now)
+{
+    const struct scene_entry *e = a->scene;
+    int y = g->rows - 2, x = 1;
+    a->geom.params_y = y;
+    for (int i = 0; i < e->nparams; i++) {
+        char buf[64];
+        const struct scene_param *p = &e->params[i];
+        if (p->flags & SCENE_P_BOOL)
+            snprintf(buf, sizeof buf, "%s=%s", p->name, a->params[i] ? "on" : "off");
+        else
+            snprintf(buf, sizeof buf, "%s=%lld", p->name, (long long)a->params[i]);
+        int bw = grid_text_width(buf);
+        if (x + bw >= g->cols)
+            break;
+        bool sel = i == a->view.sel_param;
+        a->geom.params_x[i] = x;
+        a->geom.params_w[i] = bw;
+        grid_text(g, y, x, bw, buf, sel ? COLOUR_YELLOW : 0, sel ? GRID_REVERSE : 0);
+        x += bw + 2;
+    }
+    y = g->rows - 1;
+    char buf[256], zoom[16], note[SCENE_NOTE_MAX];
+    timeline_fmt_ns(zoom, sizeof zoom, a->view.ns_per_col);
+    const char *view = a->view.live ? "LIVE" : "PAUSED";
+    if (trace_frozen())
+        snprintf(buf, sizeof buf, " %s | FROZEN (%u parked, . steps) | x%d", view, trace_parked(),
+                 a->slowmo);
+    else if (!a->running)
+        snprintf(buf, sizeof buf, " STOPPED | x%d", a->slowmo);
+    else
+        snprintf(buf, sizeof buf, " %s | workers running | x%d", view, a->slowmo);
+    int used = grid_text(g, y, 0, g->cols, buf, trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN,
+                         GRID_BOLD);
+    uint64_t dropped = trace_dropped();
+    if (dropped) {
+        snprintf(buf, sizeof buf, " | %llu events dropped", (unsigned long long)dropped);
+        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, GRID_BOLD);
+    }
+    scene_note_get(&a->ctx, note, sizeof note);
+    bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
+    if (fresh || note[0]) {
+        snprintf(buf, sizeof buf, " | %s", fresh ? a->msg : note);
+        grid_text(g, y, used, g->cols - used, buf, fresh ? COLOUR_RED : COLOUR_YELLOW, 0);
+    }
+}
+
+static void draw_help(struct app *a, struct grid *g)
+{
+    const struct scene_entry *e = a->scene;
+    int n = 0;
+    while (draw_keys[n].keys)
+        n++;
+    int h = n + e->nkeys + 4, w = 66;
+    if (h > g->rows - 2)
+        h = g->rows - 2;
+    int y0 = (g->rows - h) / 2, x0 = (g->cols - w) / 2;
+    for (int y = y0; y < y0 + h; y++)
+        grid_fill(g, y, x0, w, L' ', 0, GRID_REVERSE);
+    grid_text(g, y0, x0 + 2, w - 4, "Keys  (any key closes this help)", 0,
+              GRID_REVERSE | GRID_BOLD);
+    int y = y0 + 2;
+    for (int i = 0; i < n && y < y0 + h - 1; i++, y++) {
+        grid_text(g, y, x0 + 2, 18, draw_keys[i].keys, 0, GRID_REVERSE | GRID_BOLD);
+        grid_text(g, y, x0 + 21, w - 23, draw_keys[i].help, 0, GRID_REVERSE);
+    }
+    for (int i = 0; i < e->nkeys && y < y0 + h - 1; i++, y++) {
+        char k[8] = {(char)e->keys[i].key, 0};
+        grid_text(g, y, x0 + 2, 18, k, 0, GRID_REVERSE | GRID_BOLD);
+        grid_text(g, y, x0 + 21, w - 23, e->keys[i].help, 0, GRID_REVERSE);
+    }
+}
+
+void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64_t now)
+{
+    grid_clear(g);
+    a->geom.nshown = 0;
+    if (g->cols < DRAW_MIN_COLS || g->rows < DRAW_MIN_ROWS) {
+        draw_too_small(g);
+        return;
+    }
+    if (!a->scene) {
+        grid_text(g, 0, 0, g->cols, "no scene running (q quits)", COLOUR_RED, 0);
+        return;
+    }
+    int width = draw_timeline_width(g->cols);
+    if (a->view.ns_per_col == 0)
+        a->view.ns_per_col = app_zoom_for(10000000000ull, width);
+    draw_header(a, g);
+    draw_legend(g, 1, o);
+
+    int bottom = g->rows >= 40 ? 12 : 8;
+    int lanes_y = 2, lanes_h = g->rows - lanes_y - 1 - bottom - 2;
+    struct tl_view v = make_view(a, width, now);
+    int n = a->hist.nlanes;
+    if (a->view.lane_top >= n)
+        a->view.lane_top = n > 0 ? n - 1 : 0;
+    struct app_geom *geo = &a->geom;
+    geo->lanes_y = lanes_y;
+    geo->lanes_x = NAME_W + 1;
+    geo->lanes_w = width;
+    geo->lane_rows = 1;
+    struct tl_cell cells[1024];
+    if (width > 1024)
+        v.width = width = 1024;
+    for (int i = a->view.lane_top; i < n && geo->nshown < lanes_h; i++) {
+        draw_lane(a, g, lanes_y + geo->nshown, i, &v, o, cells);
+        geo->lane_of_row[geo->nshown++] = i;
+    }
+    if (n - a->view.lane_top > lanes_h)
+        grid_text(g, lanes_y + lanes_h - 1, 0, NAME_W, "  more: PgDn", COLOUR_YELLOW, GRID_BOLD);
+    draw_axis(a, g, lanes_y + lanes_h, &v, o);
+
+    int y0 = lanes_y + lanes_h + 1;
+    int sw = g->cols >= 120 ? 2 * STATS_W - 10 : STATS_W;
+    draw_stats(a, g, y0, bottom, sw);
+    int nx = sw + 2, nw = g->cols - nx - 1;
+    for (int y = y0; y < y0 + bottom; y++)
+        grid_put(g, y, sw, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
+    if (a->view.focus_lane >= 0 && a->view.focus_lane < n)
+        draw_inspector(a, g, y0, nx, bottom, nw, now);
+    else
+        draw_narration(a, g, y0, nx, bottom, nw);
+    draw_status(a, g, now);
+    if (a->view.help)
+        draw_help(a, g);
+}

@@ -1,0 +1,35 @@
+/*
+ * draw: composes one frame of the TUI into a grid (header, lanes, time axis,
+ * stats, narration or inspector, status, help). Pure: no terminal, so the
+ * whole screen is testable; ui.c puts the grid on the terminal.
+ */
+#ifndef CONCTUI_DRAW_H
+#define CONCTUI_DRAW_H
+
+#include <stdint.h>
+
+#include "app.h"
+#include "grid.h"
+
+#define DRAW_MIN_COLS 80
+#define DRAW_MIN_ROWS 24
+
+struct draw_opts {
+    int ascii; /* ASCII glyphs only */
+};
+
+/* One key binding, as shown in the help overlay. */
+struct draw_key {
+    const char *keys;
+    const char *help;
+};
+extern const struct draw_key draw_keys[];
+
+/* Columns of the timeline for a terminal `cols` wide. */
+int draw_timeline_width(int cols);
+/* Compose the frame at time now (ns) for the app's current view. */
+void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64_t now);
+/* Format a figure compactly ("9.12M", "250", "0.52"). */
+void draw_fmt_value(char *buf, unsigned len, double v);
+
+#endif

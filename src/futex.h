@@ -1,0 +1,75 @@
+/*
+ * futex: wait/wake on a 32-bit word that may live in memory shared with
+ * forked children (so never FUTEX_PRIVATE), plus an eventcount built on it.
+ */
+#ifndef CONCTUI_FUTEX_H
+#define CONCTUI_FUTEX_H
+
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Sleep while *w == val, at most timeout_ns (0 = no limit). */
+static inline void futex_wait(_Atomic uint32_t *w, uint32_t val, uint64_t timeout_ns)
+{
+    struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAIT, val, timeout_ns ? &ts : NULL, NULL, 0);
+}
+
+static inline void futex_wake_all(_Atomic uint32_t *w)
+{
+    syscall(SYS_futex, (uint32_t *)w, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+/*
+ * An eventcount: waiters sleep until a notifier bumps seq. It is a Dekker
+ * handshake: the waiter increments `waiters` (a full barrier) and then
+ * re-checks its condition; the notifier publishes its change, issues a
+ * seq_cst fence and then reads `waiters`. One of the two must see the
+ * other, so no wake-up is lost. Waits still carry a timeout as a backstop.
+ */
+struct evcount {
+    _Atomic uint32_t seq;
+    _Atomic uint32_t waiters;
+};
+
+static inline uint32_t evcount_prepare(struct evcount *e)
+{
+    uint32_t key = atomic_load_explicit(&e->seq, memory_order_acquire);
+    atomic_fetch_add_explicit(&e->waiters, 1, memory_order_seq_cst);
+    return key;
+}
+
+static inline void evcount_cancel(struct evcount *e)
+{
+    atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
+}
+
+static inline void evcount_wait(struct evcount *e, uint32_t key, uint64_t timeout_ns)
+{
+    futex_wait(&e->seq, key, timeout_ns);
+    atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
+}
+
+static inline void evcount_notify(struct evcount *e)
+{
+    /* Orders the caller's publishing store before the load of waiters. */
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
+        return;
+    atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
+    futex_wake_all(&e->seq);
+}
+
+/* Wake everyone regardless of the waiter count (used when stopping). */
+static inline void evcount_notify_all(struct evcount *e)
+{
+    atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
+    futex_wake_all(&e->seq);
+}
+
+#endif

@@ -1,0 +1,187 @@
+/*
+ * DESIGN: single-threaded driver. The calling thread starts the scene
+ * through the app (workers are the scene's), drains rings every 10 ms so they
+ * never overflow at normal rates, stops the scene (joining and reaping every
+ * worker) and only then prints.
+ */
+#include "config.h"
+
+#include "headless.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "state.h"
+#include "timeline.h"
+#include "trace.h"
+
+#define DRAIN_NS 10000000ull
+
+int headless_run(struct app *a, const struct cli *o, volatile int *quit)
+{
+    int rc = app_start(a, o->entry, o->mode_idx, o->params);
+    if (rc)
+        return rc;
+    uint64_t end = a->ctx.t_start + (uint64_t)(o->duration * 1e9);
+    for (;;) {
+        uint64_t now = trace_now_ns();
+        app_tick(a, now);
+        if (now >= end || (quit && *quit))
+            break;
+        uint64_t left = end - now < DRAIN_NS ? end - now : DRAIN_NS;
+        struct timespec d = {0, (long)left};
+        nanosleep(&d, NULL);
+    }
+    app_stop(a);
+    return 0;
+}
+
+static void put_wc(FILE *f, wchar_t ch)
+{
+    char mb[8];
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    size_t n = wcrtomb(mb, ch, &st);
+    if (n == (size_t)-1)
+        fputc('?', f);
+    else
+        fwrite(mb, 1, n, f);
+}
+
+static void print_text(struct app *a, const struct cli *o, FILE *f)
+{
+    const struct scene_entry *e = a->scene;
+    uint64_t t0 = a->hist.t0, t1 = a->hist.t_end;
+    int w = o->width;
+    uint64_t span = t1 > t0 ? t1 - t0 : 1;
+    struct tl_view v = {.t_start = t0, .ns_per_col = (span + (uint64_t)w - 1) / (uint64_t)w,
+                        .width = w, .now = t1};
+    char buf[64];
+    timeline_fmt_ns(buf, sizeof buf, v.ns_per_col);
+    fprintf(f, "conctui %s: %s, mode %d (%s), %.2f s, %s per column\n", e->name, e->title,
+            a->ctx.mode + 1, e->modes[a->ctx.mode].name, (double)span / 1e9, buf);
+    fprintf(f, "%-18s ", "");
+    for (int c = 0; c < w; c += 12) {
+        timeline_fmt_ns(buf, sizeof buf, (uint64_t)c * v.ns_per_col);
+        fprintf(f, "%-12.12s", buf);
+    }
+    fputc('\n', f);
+    struct tl_cell *cells = calloc((size_t)w, sizeof *cells);
+    if (!cells)
+        return;
+    for (int i = 0; i < a->hist.nlanes; i++) {
+        const struct history_lane *l = &a->hist.lane[i];
+        fprintf(f, "%-18.18s|", l->name);
+        timeline_layout(l, &v, cells);
+        for (int c = 0; c < w; c++) {
+            if (cells[c].flags & TL_EMPTY)
+                fputc(' ', f);
+            else if (cells[c].state == TRACE_GAUGE)
+                put_wc(f, state_gauge_glyph(cells[c].value, l->gauge_max, o->ascii));
+            else
+                put_wc(f, state_glyph(cells[c].state, o->ascii));
+        }
+        fputs("|\n", f);
+    }
+    free(cells);
+    fputs("legend:", f);
+    for (unsigned s = 0; s < TRACE_NSTATES; s++) {
+        fputc(' ', f);
+        put_wc(f, state_glyph(s, o->ascii));
+        fprintf(f, " %s", state_info(s)->name);
+    }
+    fputc('\n', f);
+    char note[SCENE_NOTE_MAX];
+    scene_note_get(&a->ctx, note, sizeof note);
+    if (note[0])
+        fprintf(f, "note: %s\n", note);
+    for (int i = 0; i < a->stats.n; i++) {
+        const struct scene_stat *s = &a->stats.s[i];
+        fprintf(f, "%s %.6g%s%s\n", s->name, s->value, *s->unit ? " " : "", s->unit);
+    }
+}
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+static void print_json(struct app *a, FILE *f)
+{
+    const struct scene_entry *e = a->scene;
+    fputs("{\"scene\":", f);
+    json_str(f, e->name);
+    fputs(",\"mode\":", f);
+    json_str(f, e->modes[a->ctx.mode].name);
+    fprintf(f, ",\"duration_s\":%.6f,\"params\":{", (double)(a->hist.t_end - a->hist.t0) / 1e9);
+    for (int i = 0; i < e->nparams; i++) {
+        fputs(i ? "," : "", f);
+        json_str(f, e->params[i].name);
+        fprintf(f, ":%lld", (long long)a->params[i]);
+    }
+    char note[SCENE_NOTE_MAX];
+    scene_note_get(&a->ctx, note, sizeof note);
+    fputs("},\"note\":", f);
+    json_str(f, note);
+    fputs(",\"stats\":{", f);
+    for (int i = 0; i < a->stats.n; i++) {
+        const struct scene_stat *s = &a->stats.s[i];
+        fputs(i ? "," : "", f);
+        json_str(f, s->name);
+        fprintf(f, ":{\"value\":%.17g,\"unit\":", isfinite(s->value) ? s->value : 0.0);
+        json_str(f, s->unit);
+        fputc('}', f);
+    }
+    fputs("},\"lanes\":[", f);
+    for (int i = 0; i < a->hist.nlanes; i++) {
+        const struct history_lane *l = &a->hist.lane[i];
+        uint64_t tot[TRACE_NSTATES];
+        history_totals(l, a->hist.t_end, tot);
+        fputs(i ? ",{\"name\":" : "{\"name\":", f);
+        json_str(f, l->name);
+        fprintf(f, ",\"kind\":\"%s\",\"transitions\":%llu,\"totals_ns\":{",
+                l->kind == TRACE_LANE_GAUGE ? "gauge" : "state",
+                (unsigned long long)l->transitions);
+        for (unsigned s = 0; s < TRACE_NSTATES; s++)
+            fprintf(f, "%s\"%s\":%llu", s ? "," : "", state_info(s)->name,
+                    (unsigned long long)tot[s]);
+        fputs("}}", f);
+    }
+    fputs("]}\n", f);
+}
+
+void headless_print(struct app *a, const struct cli *o, FILE *f)
+{
+    if (o->json)
+        print_json(a, f);
+    else
+        print_text(a, o, f);
+}
+
+int headless_main(const struct cli *o, volatile int *quit)
+{
+    struct app a;
+    int rc = app_init(&a);
+    if (rc == 0)
+        rc = headless_run(&a, o, quit);
+    if (rc) {
+        fprintf(stderr, "conctui: %s: could not start: %s\n", o->entry->name, strerror(-rc));
+        app_shutdown(&a);
+        return 1;
+    }
+    headless_print(&a, o, stdout);
+    app_shutdown(&a);
+    return fflush(stdout) == 0 ? 0 : 1;
+}

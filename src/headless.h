@@ -1,0 +1,20 @@
+/*
+ * headless: the same pipeline as the TUI with a text backend. Runs a scene
+ * for a fixed time, then prints the timeline and the stats (or JSON).
+ */
+#ifndef CONCTUI_HEADLESS_H
+#define CONCTUI_HEADLESS_H
+
+#include <stdio.h>
+
+#include "app.h"
+#include "cli.h"
+
+/* Run the scene the options name until the duration ends or *quit is set. */
+int headless_run(struct app *a, const struct cli *o, volatile int *quit);
+/* Print the finished run as text (timeline and stats) or JSON. */
+void headless_print(struct app *a, const struct cli *o, FILE *f);
+/* The whole headless program: run, print, release. Exit status. */
+int headless_main(const struct cli *o, volatile int *quit);
+
+#endif

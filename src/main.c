@@ -1,0 +1,98 @@
+/*
+ * DESIGN: main parses the command line, installs the quit signals
+ * (SIGINT, SIGTERM, SIGHUP) as a self-pipe so the frame loop or headless
+ * driver sees them between frames, and hands over to ui_main or
+ * headless_main. Worker threads never take these signals (app_start blocks
+ * them around the scene's start).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "headless.h"
+#include "ui.h"
+
+static int sig_pipe[2] = {-1, -1};
+static volatile sig_atomic_t sig_seen;
+static volatile int headless_quit;
+
+static void on_quit_signal(int signo)
+{
+    int saved = errno;
+    sig_seen = signo;
+    headless_quit = 1;
+    unsigned char b = (unsigned char)signo;
+    if (write(sig_pipe[1], &b, 1) < 0) {
+        /* The pipe is full: a byte is already waiting, which is enough. */
+    }
+    errno = saved;
+}
+
+static int install_signals(void)
+{
+    if (pipe(sig_pipe) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++) {
+        fcntl(sig_pipe[i], F_SETFL, fcntl(sig_pipe[i], F_GETFL) | O_NONBLOCK);
+        fcntl(sig_pipe[i], F_SETFD, FD_CLOEXEC);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_quit_signal;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setlocale(LC_ALL, "");
+    struct cli o;
+    char err[512];
+    if (cli_parse(argc, argv, &o, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: %s\n\n", err);
+        cli_usage(stderr);
+        return 2;
+    }
+    if (o.help) {
+        cli_usage(stdout);
+        return 0;
+    }
+    if (o.version) {
+        printf("conctui %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    if (o.list) {
+        cli_list(stdout);
+        return 0;
+    }
+    if (cli_resolve(&o, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: %s\n", err);
+        return 2;
+    }
+    if (install_signals() != 0) {
+        fprintf(stderr, "conctui: cannot create a pipe: %s\n", strerror(errno));
+        return 1;
+    }
+    if (o.headless) {
+        int rc = headless_main(&o, &headless_quit);
+        return rc == 0 && sig_seen ? 128 + sig_seen : rc;
+    }
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "conctui: %s is not a terminal; the interactive view needs one.\n"
+                        "Use --headless --scene NAME --duration SECONDS to run without it.\n",
+                isatty(STDIN_FILENO) ? "standard output" : "standard input");
+        return 1;
+    }
+    return ui_main(&o, sig_pipe[0], &sig_seen);
+}

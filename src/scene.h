@@ -1,0 +1,143 @@
+/*
+ * scene: the table every scene exports, like a tmux cmd_entry. A scene is one
+ * file in scenes/ with static helpers and one `const struct scene_entry`;
+ * scenes/registry.c lists them.
+ *
+ * The part of a running scene that workers read (stop flag, parameter
+ * values, slow-motion factor) lives in shared memory so forked children see
+ * live changes.
+ */
+#ifndef CONCTUI_SCENE_H
+#define CONCTUI_SCENE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define SCENE_MAX_PARAMS 16
+#define SCENE_MAX_STATS 40
+#define SCENE_NOTE_MAX 160
+
+enum scene_param_flags {
+    SCENE_P_RESTART = 1, /* changing it restarts the scene's workers */
+    SCENE_P_BOOL = 2,    /* an on/off toggle (0 or 1) */
+};
+
+struct scene_param {
+    const char *name; /* --set name=value */
+    const char *help;
+    int64_t min, max, def;
+    const char *unit;
+    unsigned flags;
+};
+
+struct scene_mode {
+    const char *name;  /* --mode name (or its number) */
+    const char *title; /* shown in the header */
+    const char *narration;
+};
+
+struct scene_key {
+    int key;
+    const char *help;
+};
+
+struct scene_stat {
+    char name[32];
+    double value;
+    char unit[16];
+};
+
+struct scene_stats {
+    int n;
+    struct scene_stat s[SCENE_MAX_STATS];
+};
+
+/* Shared with workers and children: written by the app, read anywhere. */
+struct scene_shared {
+    _Atomic int stop;
+    _Atomic int slowmo; /* timed work is stretched by this factor (1 = real time) */
+    _Atomic int64_t param[SCENE_MAX_PARAMS];
+};
+
+struct scene_entry;
+
+struct scene_ctx {
+    const struct scene_entry *entry;
+    int mode; /* index into entry->modes */
+    struct scene_shared *sh;
+    void *priv; /* the scene's own state */
+    uint64_t t_start;
+    pthread_mutex_t note_lock;
+    char note[SCENE_NOTE_MAX]; /* a visible note (fallbacks, failures) */
+};
+
+struct scene_entry {
+    const char *name;  /* CLI name */
+    const char *title;
+    const char *summary;
+    const struct scene_mode *modes;
+    int nmodes;
+    const struct scene_param *params;
+    int nparams;
+    const struct scene_key *keys; /* scene-specific keys, for help and man */
+    int nkeys;
+    const char *const *notes; /* note id -> words shown beside a state */
+    int nnotes;
+    /* Start workers; they must declare lanes before returning. 0 or -errno. */
+    int (*start)(struct scene_ctx *ctx);
+    /* Stop: wake every waiter, join every thread, reap every child. */
+    void (*stop)(struct scene_ctx *ctx);
+    /* Free what start made (after stop; stats may be read in between). */
+    void (*release)(struct scene_ctx *ctx);
+    /* A key the app did not handle; returns 1 if the scene used it. */
+    int (*key)(struct scene_ctx *ctx, int key);
+    /* Append the scene's figures (name value unit). */
+    void (*stats)(struct scene_ctx *ctx, struct scene_stats *out);
+};
+
+/* The registry (scenes/registry.c). */
+extern const struct scene_entry *const scene_table[];
+int scene_count(void);
+const struct scene_entry *scene_find(const char *name);
+int scene_index(const struct scene_entry *e);
+
+/* Index of a mode given by name or 1-based number, -1 if none matches. */
+int scene_mode_parse(const struct scene_entry *e, const char *s);
+/* Index of a parameter by name, -1 if none. */
+int scene_param_find(const struct scene_entry *e, const char *name);
+/*
+ * Parse "key=value" for a scene; on success stores the index and value.
+ * On failure writes a message to err and returns -1.
+ */
+int scene_param_parse(const struct scene_entry *e, const char *kv, int *idx, int64_t *val,
+                      char *err, unsigned errlen);
+
+/* Create/destroy a context (maps the shared part). */
+int scene_ctx_init(struct scene_ctx *ctx, const struct scene_entry *e, int mode);
+void scene_ctx_free(struct scene_ctx *ctx);
+
+/* Worker-side helpers. */
+static inline int64_t scene_param(const struct scene_ctx *ctx, int i)
+{
+    return atomic_load_explicit(&ctx->sh->param[i], memory_order_relaxed);
+}
+static inline bool scene_stopping(const struct scene_ctx *ctx)
+{
+    /* Acquire pairs with the release in scene_request_stop. */
+    return atomic_load_explicit(&ctx->sh->stop, memory_order_acquire);
+}
+void scene_request_stop(struct scene_ctx *ctx);
+/* Sleep ns of scene time (stretched by slow motion); false if stopping. */
+bool scene_sleep(const struct scene_ctx *ctx, uint64_t ns);
+/* Busy CPU work for ns of scene time; false if stopping. */
+bool scene_spin(const struct scene_ctx *ctx, uint64_t ns);
+/* Set the visible note (thread-safe). */
+void scene_note(struct scene_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void scene_note_get(struct scene_ctx *ctx, char *buf, unsigned len);
+/* Append one figure to a stats list. */
+void scene_stat(struct scene_stats *out, const char *name, double value, const char *unit);
+
+#endif

@@ -1,0 +1,49 @@
+#include "config.h"
+
+#include "state.h"
+
+#include <string.h>
+
+static const struct state_info states[TRACE_NSTATES] = {
+    [TRACE_RUN] = {"run", "running on CPU", L'\u2588', '#', COLOUR_GREEN},
+    [TRACE_READY] = {"ready", "ready: wants CPU/GIL/lock", L'\u2592', '+', COLOUR_YELLOW},
+    [TRACE_LOCK] = {"lock", "blocked on lock/condition", L'\u2573', 'x', COLOUR_RED},
+    [TRACE_IO] = {"io", "blocked on I/O", L'\u2248', '~', COLOUR_BLUE},
+    [TRACE_SLEEP] = {"sleep", "sleeping / timer", L'z', 'z', COLOUR_CYAN},
+    [TRACE_KERNEL] = {"kernel", "in the kernel / in flight", L'\u00bb', '>', COLOUR_MAGENTA},
+    [TRACE_IDLE] = {"idle", "idle", L'\u00b7', '.', COLOUR_GREY},
+    [TRACE_DONE] = {"done", "done", L'_', '_', COLOUR_WHITE},
+};
+
+const struct state_info *state_info(unsigned state)
+{
+    return &states[state < TRACE_NSTATES ? state : TRACE_IDLE];
+}
+
+wchar_t state_glyph(unsigned state, int ascii)
+{
+    const struct state_info *s = state_info(state);
+    return ascii ? (wchar_t)s->ascii : s->glyph;
+}
+
+wchar_t state_gauge_glyph(uint32_t v, uint32_t max, int ascii)
+{
+    static const wchar_t bars[] = L" \u2581\u2582\u2583\u2584\u2585\u2586\u2587\u2588";
+    static const char steps[] = " ._-=+*#@";
+    if (max == 0)
+        max = 1;
+    if (v > max)
+        v = max;
+    unsigned lvl = v == 0 ? 0 : 1 + (unsigned)((uint64_t)(v - 1) * 8 / max);
+    if (lvl > 8)
+        lvl = 8;
+    return ascii ? (wchar_t)steps[lvl] : bars[lvl];
+}
+
+int state_parse(const char *name)
+{
+    for (int i = 0; i < TRACE_NSTATES; i++)
+        if (strcmp(states[i].name, name) == 0)
+            return i;
+    return -1;
+}

@@ -1,0 +1,168 @@
+#include "config.h"
+
+#include "timeline.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void timeline_column(const struct tl_view *v, int c, uint64_t *a, uint64_t *b)
+{
+    uint64_t dt = v->ns_per_col ? v->ns_per_col : 1;
+    if (!v->sweep) {
+        *a = v->t_start + (uint64_t)c * dt;
+        *b = *a + dt;
+        return;
+    }
+    uint64_t period = dt * (uint64_t)v->width;
+    uint64_t rel = v->now > v->origin ? v->now - v->origin : 0;
+    uint64_t base = v->origin + rel / period * period;
+    *a = base + (uint64_t)c * dt;
+    if (*a > v->now && base >= v->origin + period)
+        *a -= period; /* right of the cursor: the previous sweep */
+    *b = *a + dt;
+}
+
+/* Dominant state of [a, b) starting from kept index i (last event <= a). */
+static void layout_state(const struct history_lane *l, long i, uint64_t a, uint64_t b,
+                         struct tl_cell *cell)
+{
+    uint64_t best = 0, dur[TRACE_NSTATES] = {0};
+    uint16_t notes[TRACE_NSTATES] = {0};
+    size_t n = history_kept(l);
+    unsigned seen = 0, kinds = 0;
+    for (size_t k = (size_t)i; k < n; k++) {
+        const struct trace_event *e = history_at(l, k);
+        if (e->t >= b)
+            break;
+        uint64_t s = e->t > a ? e->t : a;
+        uint64_t end = k + 1 < n ? history_at(l, k + 1)->t : b;
+        if (end > b)
+            end = b;
+        unsigned st = TRACE_STATE_OF(e->state);
+        if (st >= TRACE_NSTATES)
+            continue;
+        if (!(seen & (1u << st)))
+            kinds++;
+        seen |= 1u << st;
+        dur[st] += end > s ? end - s : 0;
+        notes[st] = (uint16_t)TRACE_NOTE_OF(e->state);
+        if (e->t >= a)
+            cell->value++;
+    }
+    int found = 0;
+    cell->state = TRACE_IDLE;
+    for (unsigned st = 0; st < TRACE_NSTATES; st++) {
+        if (!(seen & (1u << st)) || (found && dur[st] <= best))
+            continue;
+        found = 1;
+        best = dur[st];
+        cell->state = (uint8_t)st;
+        cell->note = notes[st];
+    }
+    if (kinds > 1)
+        cell->flags |= TL_MIXED;
+}
+
+static void layout_gauge(const struct history_lane *l, long i, uint64_t b, struct tl_cell *cell)
+{
+    size_t n = history_kept(l);
+    uint32_t peak = 0;
+    for (size_t k = (size_t)i; k < n; k++) {
+        const struct trace_event *e = history_at(l, k);
+        if (e->t >= b)
+            break;
+        if (e->arg > peak)
+            peak = e->arg;
+    }
+    cell->state = TRACE_GAUGE;
+    cell->value = peak;
+}
+
+void timeline_layout(const struct history_lane *l, const struct tl_view *v, struct tl_cell *out)
+{
+    uint64_t cursor_a = 0;
+    int have_cursor = 0;
+    for (int c = 0; c < v->width; c++) {
+        struct tl_cell *cell = &out[c];
+        memset(cell, 0, sizeof *cell);
+        uint64_t a, b;
+        timeline_column(v, c, &a, &b);
+        if (v->sweep && a <= v->now && v->now < b) {
+            cell->flags |= TL_CURSOR;
+            cursor_a = a;
+            have_cursor = 1;
+        } else if (v->sweep && have_cursor && a < cursor_a) {
+            /* First column of the previous sweep: keep it blank as an edge. */
+            cell->flags |= TL_GAP | TL_EMPTY;
+            have_cursor = 0;
+            continue;
+        }
+        if (a >= v->now) {
+            cell->flags |= TL_EMPTY;
+            continue;
+        }
+        if (b > v->now)
+            b = v->now;
+        long i = history_find(l, a);
+        if (i < 0) {
+            /* The lane may begin inside this column. */
+            if (history_kept(l) == 0 || history_at(l, 0)->t >= b) {
+                cell->flags |= TL_EMPTY;
+                continue;
+            }
+            i = 0;
+        }
+        if (l->kind == TRACE_LANE_GAUGE)
+            layout_gauge(l, i, b, cell);
+        else
+            layout_state(l, i, a, b, cell);
+    }
+}
+
+uint64_t timeline_zoom_step(uint64_t ns, int dir)
+{
+    static const uint64_t steps[] = {1, 2, 5};
+    uint64_t lo = 1000, hi = 10000000000ull; /* 1 us .. 10 s per column */
+    uint64_t best;
+    /* Snap to the 1-2-5 ladder, then move one rung. */
+    uint64_t ladder[64];
+    int n = 0;
+    for (uint64_t dec = lo; dec <= hi && n < 60; dec *= 10)
+        for (int k = 0; k < 3 && dec * steps[k] <= hi; k++)
+            ladder[n++] = dec * steps[k];
+    int at = 0;
+    for (int k = 0; k < n; k++)
+        if (ladder[k] <= ns)
+            at = k;
+    at += dir > 0 ? 1 : dir < 0 ? -1 : 0;
+    if (at < 0)
+        at = 0;
+    if (at >= n)
+        at = n - 1;
+    best = ladder[at];
+    return best;
+}
+
+void timeline_fmt_ns(char *buf, unsigned len, uint64_t ns)
+{
+    static const struct {
+        uint64_t div;
+        const char *unit;
+    } u[] = {{1000000000ull, "s"}, {1000000ull, "ms"}, {1000ull, "us"}, {1, "ns"}};
+    if (ns == 0) {
+        snprintf(buf, len, "0s");
+        return;
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        if (ns >= u[i].div || u[i].div == 1) {
+            double x = (double)ns / (double)u[i].div;
+            if (x == (double)(uint64_t)x)
+                snprintf(buf, len, "%llu%s", (unsigned long long)x, u[i].unit);
+            else if (x < 10)
+                snprintf(buf, len, "%.2g%s", x, u[i].unit);
+            else
+                snprintf(buf, len, "%.0f%s", x, u[i].unit);
+            return;
+        }
+    }
+}

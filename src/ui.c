@@ -1,0 +1,267 @@
+/*
+ * DESIGN: everything here runs on the main thread. Workers never touch the
+ * terminal, so a terminal that stops reading only stalls this thread (the
+ * rings keep absorbing events and count what they drop).
+ *
+ * Frame loop: wait in poll() for a key, a signal byte or the next frame
+ * (30 per second), drain the rings, compose the frame into a grid and
+ * copy only the cells that differ from the previous grid; ncurses then sends
+ * only what changed on the terminal. In the live view the timeline is an
+ * oscilloscope sweep, so a steady frame changes a few columns, not the
+ * screen.
+ *
+ * Shutdown on q, Ctrl-C (SIGINT), SIGTERM or SIGHUP: the app stops the
+ * scene (joins threads, reaps children), then endwin() restores the
+ * terminal. SIGTSTP/SIGCONT and SIGWINCH are left to ncurses, which restores
+ * and redraws the screen and reports KEY_RESIZE.
+ */
+#include "config.h"
+
+#include "ui.h"
+
+#include <curses.h>
+#include <errno.h>
+#include <langinfo.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "app.h"
+#include "draw.h"
+#include "grid.h"
+#include "trace.h"
+
+#define FRAME_NS 33333333ull
+#define STATS_NS 250000000ull
+
+struct ui {
+    SCREEN *scr;
+    int colour;
+    struct grid grid, prev;
+    struct draw_opts opts;
+};
+
+static const short curses_colour[COLOUR_COUNT] = {
+    [COLOUR_DEFAULT] = -1,         [COLOUR_GREEN] = COLOR_GREEN, [COLOUR_YELLOW] = COLOR_YELLOW,
+    [COLOUR_RED] = COLOR_RED,      [COLOUR_BLUE] = COLOR_BLUE,   [COLOUR_CYAN] = COLOR_CYAN,
+    [COLOUR_MAGENTA] = COLOR_MAGENTA, [COLOUR_GREY] = COLOR_WHITE, [COLOUR_WHITE] = COLOR_WHITE,
+};
+
+static void ui_colours(struct ui *u)
+{
+    const char *nc = getenv("NO_COLOR");
+    u->colour = has_colors() && !(nc && *nc);
+    if (!u->colour)
+        return;
+    start_color();
+    use_default_colors();
+    for (short i = 1; i < COLOUR_COUNT; i++)
+        init_pair(i, curses_colour[i], -1);
+}
+
+static int ui_resize(struct ui *u)
+{
+    int rows, cols;
+    getmaxyx(stdscr, rows, cols);
+    if (grid_resize(&u->grid, rows, cols) || grid_resize(&u->prev, rows, cols))
+        return -1;
+    /* Mark every previous cell impossible so the first frame draws all. */
+    for (int i = 0; i < rows * cols; i++)
+        u->prev.c[i].ch = (wchar_t)-1;
+    clearok(curscr, TRUE);
+    return 0;
+}
+
+static attr_t cell_attr(const struct ui *u, const struct grid_cell *c)
+{
+    attr_t a = A_NORMAL;
+    if (c->attr & GRID_BOLD)
+        a |= A_BOLD;
+    if (c->attr & GRID_REVERSE)
+        a |= A_REVERSE;
+    if (c->attr & GRID_DIM)
+        a |= A_DIM;
+    if (c->attr & GRID_UNDERLINE)
+        a |= A_UNDERLINE;
+    /* Without colour, the state colours become brightness so RUN still stands out. */
+    if (!u->colour && c->colour == COLOUR_GREEN)
+        a |= A_BOLD;
+    return a;
+}
+
+/* Copy the cells that changed since the last frame into curses. */
+static void ui_blit(struct ui *u)
+{
+    struct grid *g = &u->grid, *p = &u->prev;
+    for (int y = 0; y < g->rows; y++) {
+        for (int x = 0; x < g->cols; x++) {
+            struct grid_cell *c = &g->c[y * g->cols + x], *o = &p->c[y * g->cols + x];
+            if (c->ch == o->ch && c->colour == o->colour && c->attr == o->attr)
+                continue;
+            *o = *c;
+            if (c->ch == 0)
+                continue; /* right half of a wide character */
+            wchar_t wc[2] = {c->ch, 0};
+            cchar_t cc;
+            short pair = u->colour ? (short)c->colour : 0;
+            setcchar(&cc, wc, cell_attr(u, c), pair, NULL);
+            mvadd_wch(y, x, &cc);
+        }
+    }
+    wnoutrefresh(stdscr);
+    doupdate();
+}
+
+static int translate_key(int r, wint_t wc)
+{
+    if (r == OK)
+        return wc == 27 ? APP_KEY_ESC : (int)wc;
+    switch (wc) {
+    case KEY_UP: return APP_KEY_UP;
+    case KEY_DOWN: return APP_KEY_DOWN;
+    case KEY_LEFT: return APP_KEY_LEFT;
+    case KEY_RIGHT: return APP_KEY_RIGHT;
+    case KEY_HOME: return APP_KEY_HOME;
+    case KEY_END: return APP_KEY_END;
+    case KEY_PPAGE: return APP_KEY_PGUP;
+    case KEY_NPAGE: return APP_KEY_PGDN;
+    case KEY_BTAB: return APP_KEY_BTAB;
+    default: return -1;
+    }
+}
+
+static void ui_mouse(struct app *a, int width)
+{
+    MEVENT ev;
+    if (getmouse(&ev) != OK)
+        return;
+    if (ev.bstate & BUTTON4_PRESSED)
+        app_wheel(a, -1, width);
+#ifdef BUTTON5_PRESSED
+    else if (ev.bstate & BUTTON5_PRESSED)
+        app_wheel(a, 1, width);
+#endif
+    else if (ev.bstate & (BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON1_RELEASED))
+        app_click(a, ev.y, ev.x);
+}
+
+/* Read every pending key; returns APP_QUIT when the user asked to leave. */
+static enum app_result ui_input(struct ui *u, struct app *a)
+{
+    wint_t wc;
+    int r;
+    while ((r = wget_wch(stdscr, &wc)) != ERR) {
+        int width = draw_timeline_width(u->grid.cols);
+        if (r == KEY_CODE_YES && wc == KEY_RESIZE) {
+            ui_resize(u);
+            continue;
+        }
+        if (r == KEY_CODE_YES && wc == KEY_MOUSE) {
+            ui_mouse(a, width);
+            continue;
+        }
+        if (u->grid.cols < DRAW_MIN_COLS || u->grid.rows < DRAW_MIN_ROWS) {
+            if (r == OK && (wc == 'q' || wc == 'Q'))
+                return APP_QUIT;
+            continue;
+        }
+        int key = translate_key(r, wc);
+        if (key >= 0 && app_key(a, key, width) == APP_QUIT)
+            return APP_QUIT;
+    }
+    return APP_CONTINUE;
+}
+
+static int ui_open(struct ui *u)
+{
+    const char *term = getenv("TERM");
+    if (!term || !*term || strcmp(term, "dumb") == 0) {
+        fprintf(stderr, "conctui: TERM is %s; the interactive view needs a real terminal "
+                        "(try TERM=xterm-256color, or --headless)\n",
+                term && *term ? "'dumb'" : "not set");
+        return -1;
+    }
+    u->scr = newterm(NULL, stdout, stdin);
+    if (!u->scr) {
+        fprintf(stderr, "conctui: cannot use terminal type '%s' (try --headless)\n", term);
+        return -1;
+    }
+    set_term(u->scr);
+    ui_colours(u);
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    nodelay(stdscr, TRUE);
+    set_escdelay(25);
+    curs_set(0);
+    mousemask(BUTTON1_PRESSED | BUTTON1_CLICKED | BUTTON4_PRESSED
+#ifdef BUTTON5_PRESSED
+                  | BUTTON5_PRESSED
+#endif
+              ,
+              NULL);
+    mouseinterval(0);
+    return ui_resize(u);
+}
+
+static void ui_close(struct ui *u)
+{
+    if (!u->scr)
+        return;
+    endwin();
+    delscreen(u->scr);
+    u->scr = NULL;
+    grid_free(&u->grid);
+    grid_free(&u->prev);
+}
+
+int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
+{
+    struct ui u = {0};
+    u.opts.ascii = o->ascii || strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
+    if (ui_open(&u))
+        return 1;
+    struct app a;
+    int rc = app_init(&a);
+    if (rc == 0)
+        rc = app_start(&a, o->entry, o->mode_idx, o->params);
+    if (rc) {
+        ui_close(&u);
+        fprintf(stderr, "conctui: %s: could not start: %s\n", o->entry->name, strerror(-rc));
+        app_shutdown(&a);
+        return 1;
+    }
+    uint64_t start = trace_now_ns(), end = o->duration > 0 ? start + (uint64_t)(o->duration * 1e9)
+                                                             : UINT64_MAX;
+    int status = 0;
+    for (;;) {
+        uint64_t now = trace_now_ns();
+        if (now >= end)
+            break;
+        app_tick(&a, now);
+        if (now - a.stats_at >= STATS_NS)
+            app_stats(&a, now);
+        draw_frame(&a, &u.grid, &u.opts, now);
+        ui_blit(&u);
+
+        uint64_t spent = trace_now_ns() - now;
+        int timeout = spent >= FRAME_NS ? 0 : (int)((FRAME_NS - spent) / 1000000);
+        struct pollfd pfd[2] = {{0, POLLIN, 0}, {sigfd, POLLIN, 0}};
+        if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
+            break;
+        if (*sig) {
+            unsigned char b;
+            while (read(sigfd, &b, 1) == 1)
+                ;
+            status = *sig == SIGINT ? 0 : 128 + *sig;
+            break;
+        }
+        if (ui_input(&u, &a) == APP_QUIT)
+            break;
+    }
+    app_shutdown(&a);
+    ui_close(&u);
+    return status;
+}
