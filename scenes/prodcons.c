@@ -253,11 +253,12 @@ static bool locked_get(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker
 }
 
 /* Lock-free attempts; each returns false when the ring is full/empty. */
-static bool spsc_try_put(struct pc_shm *q, uint64_t item, int cap)
+static bool spsc_try_put(struct pc_shm *q, uint64_t item, int cap, uint32_t *seen)
 {
     uint64_t w = atomic_load_explicit(&q->wpos, RLX);
     /* Acquire pairs with the consumer's release of rpos: the slot is free. */
     uint64_t r = atomic_load_explicit(&q->rpos, memory_order_acquire);
+    *seen = (uint32_t)(w - r);
     if (w - r >= (uint64_t)cap)
         return false;
     q->buf[w % (uint64_t)cap] = item;
@@ -267,10 +268,11 @@ static bool spsc_try_put(struct pc_shm *q, uint64_t item, int cap)
     return true;
 }
 
-static bool spsc_try_get(struct pc_shm *q, uint64_t *item, int cap)
+static bool spsc_try_get(struct pc_shm *q, uint64_t *item, int cap, uint32_t *seen)
 {
     uint64_t r = atomic_load_explicit(&q->rpos, RLX);
     uint64_t w = atomic_load_explicit(&q->wpos, memory_order_acquire);
+    *seen = (uint32_t)(w - r);
     if (r == w)
         return false;
     *item = q->buf[r % (uint64_t)cap];
@@ -279,8 +281,10 @@ static bool spsc_try_get(struct pc_shm *q, uint64_t *item, int cap)
     return true;
 }
 
-static bool mpmc_try_put(struct pc_shm *q, uint64_t item, int cap)
+/* A failed put saw the slot a lap ahead still occupied: the ring was full. */
+static bool mpmc_try_put(struct pc_shm *q, uint64_t item, int cap, uint32_t *seen)
 {
+    *seen = (uint32_t)cap;
     uint64_t pos = atomic_load_explicit(&q->enq, RLX);
     for (;;) {
         struct mpmc_cell *c = &q->cells[pos % (uint64_t)cap];
@@ -303,8 +307,9 @@ static bool mpmc_try_put(struct pc_shm *q, uint64_t item, int cap)
     }
 }
 
-static bool mpmc_try_get(struct pc_shm *q, uint64_t *item, int cap)
+static bool mpmc_try_get(struct pc_shm *q, uint64_t *item, int cap, uint32_t *seen)
 {
+    *seen = 0;
     uint64_t pos = atomic_load_explicit(&q->deq, RLX);
     for (;;) {
         struct mpmc_cell *c = &q->cells[pos % (uint64_t)cap];
@@ -347,8 +352,11 @@ static bool lockfree_xfer(struct scene_ctx *ctx, struct pc_shm *q, struct pc_wor
     uint32_t key = 0;
     bool armed = false;
     for (;;) {
-        bool ok = put ? (spsc ? spsc_try_put(q, *item, cap) : mpmc_try_put(q, *item, cap))
-                      : (spsc ? spsc_try_get(q, item, cap) : mpmc_try_get(q, item, cap));
+        uint32_t seen;
+        bool ok = put ? (spsc ? spsc_try_put(q, *item, cap, &seen)
+                              : mpmc_try_put(q, *item, cap, &seen))
+                      : (spsc ? spsc_try_get(q, item, cap, &seen)
+                              : mpmc_try_get(q, item, cap, &seen));
         if (ok || scene_stopping(ctx)) {
             if (armed)
                 evcount_cancel(mine);
@@ -370,7 +378,7 @@ static bool lockfree_xfer(struct scene_ctx *ctx, struct pc_shm *q, struct pc_wor
         } else {
             if (!t0) {
                 w->cur = TRACE_LOCK | TRACE_NOTE(put ? N_FULL : N_EMPTY);
-                t0 = trace_emit(w->lane, w->cur, atomic_load_explicit(&q->occ, RLX));
+                t0 = trace_emit(w->lane, w->cur, seen);
             }
             /* Arm, then try once more before sleeping: no lost wake-up. */
             key = evcount_prepare(mine);
@@ -607,10 +615,11 @@ static void check_exactly_once(struct pc_state *st)
     st->in_queue_at_stop = 0;
     for (;;) {
         bool ok;
+        uint32_t seen;
         if (st->mode == M_LOCKFREE && st->np == 1 && st->nc == 1)
-            ok = spsc_try_get(q, &item, st->cap);
+            ok = spsc_try_get(q, &item, st->cap, &seen);
         else if (st->mode == M_LOCKFREE)
-            ok = mpmc_try_get(q, &item, st->cap);
+            ok = mpmc_try_get(q, &item, st->cap, &seen);
         else if ((ok = q->count > 0)) {
             item = q->buf[q->head];
             q->head = (q->head + 1) % (uint32_t)st->cap;

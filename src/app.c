@@ -181,7 +181,7 @@ static int64_t param_step(const struct scene_param *p, int64_t v, int dir)
 {
     if (p->flags & SCENE_P_BOOL)
         return !v;
-    if (p->max - p->min <= 20 || (dir > 0 ? v < 10 : v <= 10))
+    if (p->max - p->min <= 20 || (dir > 0 ? v < 20 : v <= 20))
         return v + dir;
     int64_t dec = 1;
     while (dec * 10 <= (dir > 0 ? v : v - 1))

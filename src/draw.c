@@ -167,16 +167,16 @@ static void draw_stats(struct app *a, struct grid *g, int y0, int h, int w)
 {
     grid_text(g, y0, 1, w - 2, "Stats", 0, GRID_BOLD | GRID_UNDERLINE);
     int rows = h - 1;
-    int ncol = a->stats.n > rows && w >= 2 * 34 ? 2 : 1;
+    int ncol = a->stats.n > rows && w >= 2 * 38 ? 2 : 1;
     int cw = w / ncol;
     for (int i = 0; i < a->stats.n && i < rows * ncol; i++) {
         const struct scene_stat *s = &a->stats.s[i];
         int y = y0 + 1 + i % rows, x = 1 + (i / rows) * cw;
         char val[32], line[96];
         draw_fmt_value(val, sizeof val, s->value);
-        grid_text(g, y, x, cw - 14, s->name, 0, 0);
-        snprintf(line, sizeof line, "%8s %-5.5s", val, s->unit);
-        grid_text(g, y, x + cw - 15, 14, line, COLOUR_WHITE, GRID_BOLD);
+        grid_text(g, y, x, cw - 19, s->name, 0, 0);
+        snprintf(line, sizeof line, "%8s %-8.8s", val, s->unit);
+        grid_text(g, y, x + cw - 19, 17, line, COLOUR_WHITE, GRID_BOLD);
     }
 }
 
@@ -343,8 +343,10 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     draw_header(a, g);
     draw_legend(g, 1, o);
 
-    int bottom = g->rows >= 40 ? 12 : 8;
-    int lanes_y = 2, lanes_h = g->rows - lanes_y - 1 - bottom - 2;
+    /* Lanes get the rows they need; the stats and narration get the rest. */
+    int fixed = 2 + 1 + 2, spare = g->rows - fixed - a->hist.nlanes - 1;
+    int bottom = spare < 8 ? 8 : spare > g->rows / 2 ? g->rows / 2 : spare;
+    int lanes_y = 2, lanes_h = g->rows - fixed - bottom;
     struct tl_view v = make_view(a, width, now);
     int n = a->hist.nlanes;
     if (a->view.lane_top >= n)
@@ -366,7 +368,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     draw_axis(a, g, lanes_y + lanes_h, &v, o);
 
     int y0 = lanes_y + lanes_h + 1;
-    int sw = g->cols >= 120 ? 2 * STATS_W - 10 : STATS_W;
+    int sw = g->cols >= 120 ? 2 * STATS_W : STATS_W;
     draw_stats(a, g, y0, bottom, sw);
     int nx = sw + 2, nw = g->cols - nx - 1;
     for (int y = y0; y < y0 + bottom; y++)

@@ -1,0 +1,82 @@
+#!/bin/sh
+# The program's command line, end to end: exit codes, messages, headless output.
+. "${top_srcdir:-.}/tests/tap.sh"
+C=${CONCTUI:-./conctui}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+expect_exit() { # NAME STATUS PATTERN ARGS...
+    name=$1 want=$2 pat=$3
+    shift 3
+    "$C" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    got=$?
+    if [ "$got" -ne "$want" ]; then
+        not_ok "$name" "exit $got, wanted $want" "$(cat "$tmp/err")"
+    elif [ -n "$pat" ] && ! grep -q -- "$pat" "$tmp/out" "$tmp/err"; then
+        not_ok "$name" "output lacks '$pat'" "$(cat "$tmp/out" "$tmp/err" | head -5)"
+    else
+        ok "$name"
+    fi
+}
+
+expect_exit "--help" 0 "Usage: conctui" --help
+expect_exit "--version" 0 "conctui [0-9]" --version
+expect_exit "--list shows scenes, modes, parameters" 0 "mode 3 lockfree" --list
+expect_exit "unknown option is a usage error" 2 "Usage:" --frobnicate
+expect_exit "missing value is a usage error" 2 "needs a value" --scene
+expect_exit "unknown scene lists the valid ones" 2 "scenes are: prodcons" --scene nosuch
+expect_exit "bad mode lists the modes" 2 "1=threads" --scene prodcons --mode 7
+expect_exit "out-of-range --set" 2 "out of range" --headless --scene prodcons --duration 1 --set capacity=0
+expect_exit "non-numeric --set" 2 "not a whole number" --headless --scene prodcons --duration 1 --set producers=two
+expect_exit "empty --set" 2 "not a whole number" --headless --scene prodcons --duration 1 --set producers=
+expect_exit "huge --set" 2 "out of range" --headless --scene prodcons --duration 1 --set prod_rate=99999999999999999999999
+expect_exit "bad duration" 2 "duration" --headless --scene prodcons --duration soon
+expect_exit "headless without duration" 2 "needs --duration" --headless --scene prodcons
+expect_exit "not a terminal points to --headless" 1 "--headless" --scene prodcons
+
+# Headless text output: a timeline row per lane and name value unit lines.
+if "$C" --headless --scene prodcons --duration 0.5 --width 40 --ascii >"$tmp/out" 2>&1; then
+    if grep -q '^producer 0 *|' "$tmp/out" && grep -q '^throughput [0-9.e+]* items/s$' "$tmp/out" &&
+        grep -q '^exactly_once_violations 0$' "$tmp/out" && ! LC_ALL=C grep -q '[^ -~]' "$tmp/out"; then
+        ok "headless text output (ASCII)"
+    else
+        not_ok "headless text output (ASCII)" "$(head -20 "$tmp/out")"
+    fi
+else
+    not_ok "headless run exits 0" "$(cat "$tmp/out")"
+fi
+
+# JSON output parses and carries the stats and per-lane totals.
+if "$C" --headless --scene prodcons --mode processes --duration 0.5 --json >"$tmp/json" 2>"$tmp/err"; then
+    if python3 - "$tmp/json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["scene"] == "prodcons" and d["mode"] == "processes"
+assert d["stats"]["exactly_once_violations"]["value"] == 0
+names = [l["name"] for l in d["lanes"]]
+assert "producer 0" in names and "queue occupancy" in names
+lane = d["lanes"][0]
+assert sum(lane["totals_ns"].values()) > 0
+PY
+    then ok "headless --json"; else not_ok "headless --json" "$(head -c 400 "$tmp/json")"; fi
+else
+    not_ok "headless --json exits 0" "$(cat "$tmp/err")"
+fi
+
+# SIGTERM in headless mode: the run stops cleanly, children are reaped.
+"$C" --headless --scene prodcons --mode processes --duration 30 >"$tmp/out" 2>&1 &
+pid=$!
+sleep 0.5
+kids=$(pgrep -P "$pid" | wc -l)
+kill -TERM "$pid"
+wait "$pid"
+st=$?
+sleep 0.2
+if [ "$st" -eq 143 ] && [ "$kids" -ge 2 ] && ! pgrep -P "$pid" >/dev/null &&
+    grep -q '^exactly_once_violations 0$' "$tmp/out"; then
+    ok "SIGTERM stops a headless run and reaps its children"
+else
+    not_ok "SIGTERM stops a headless run and reaps its children" "status $st, children $kids"
+fi
+
+tap_done

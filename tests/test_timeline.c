@@ -1,0 +1,172 @@
+/* history and timeline: bounded memory, lookups, and the pure layout. */
+#include "config.h"
+
+#include "testutil.h"
+
+#include <string.h>
+
+#include "history.h"
+#include "timeline.h"
+
+static struct history h;
+
+static void ev(int lane, uint64_t t, unsigned st, uint32_t arg)
+{
+    struct trace_event e = {t, arg, (uint16_t)st, (uint16_t)lane};
+    history_append(&h, lane, &e);
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    history_init(&h, 1000);
+    assert_int_equal(history_lane_add(&h, "w", TRACE_LANE_STATE, 0, 0), 0);
+    assert_int_equal(history_lane_add(&h, "g", TRACE_LANE_GAUGE, 0, 10), 1);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    history_free(&h);
+    return 0;
+}
+
+static void test_history_totals_and_find(void **state)
+{
+    (void)state;
+    ev(0, 1000, TRACE_RUN, 0);
+    ev(0, 1500, TRACE_LOCK, 0);
+    ev(0, 1700, TRACE_RUN, 0);
+    ev(0, 1600, TRACE_IO, 0); /* out of order: clamped to 1700 */
+    const struct history_lane *l = &h.lane[0];
+    uint64_t tot[TRACE_NSTATES];
+    history_totals(l, 2000, tot);
+    assert_int_equal(tot[TRACE_RUN], 500);
+    assert_int_equal(tot[TRACE_LOCK], 200);
+    assert_int_equal(tot[TRACE_IO], 300);
+    assert_int_equal(history_find(l, 999), -1);
+    assert_int_equal(history_find(l, 1000), 0);
+    assert_int_equal(history_find(l, 1699), 1);
+    assert_int_equal(history_find(l, 5000), 3);
+    assert_int_equal(l->transitions, 4);
+}
+
+static void test_history_memory_is_bounded(void **state)
+{
+    (void)state;
+    for (uint64_t i = 0; i < 3 * HISTORY_LANE_CAP; i++)
+        ev(0, 1000 + i * 10, i & 1 ? TRACE_RUN : TRACE_SLEEP, (uint32_t)i);
+    const struct history_lane *l = &h.lane[0];
+    assert_int_equal(history_kept(l), HISTORY_LANE_CAP);
+    assert_int_equal(history_at(l, 0)->arg, 2 * HISTORY_LANE_CAP);
+    assert_int_equal(history_at(l, HISTORY_LANE_CAP - 1)->arg, 3 * HISTORY_LANE_CAP - 1);
+    /* Totals still cover the whole run, not just what is kept. */
+    uint64_t tot[TRACE_NSTATES];
+    history_totals(l, 1000 + 3 * HISTORY_LANE_CAP * 10, tot);
+    assert_int_equal(tot[TRACE_RUN] + tot[TRACE_SLEEP], 3 * HISTORY_LANE_CAP * 10);
+}
+
+static void test_timeline_layout_dominant_state(void **state)
+{
+    (void)state;
+    ev(0, 1000, TRACE_RUN, 0);
+    ev(0, 1030, TRACE_LOCK, 0); /* column 0: 30 run, 70 lock */
+    ev(0, 1100, TRACE_IO, 0);   /* column 1: all io */
+    ev(0, 1290, TRACE_DONE, 0); /* column 2: 90 io, 10 done */
+    struct tl_view v = {.t_start = 1000, .ns_per_col = 100, .width = 5, .now = 1400};
+    struct tl_cell c[5];
+    timeline_layout(&h.lane[0], &v, c);
+    assert_int_equal(c[0].state, TRACE_LOCK);
+    assert_true(c[0].flags & TL_MIXED);
+    assert_int_equal(c[1].state, TRACE_IO);
+    assert_false(c[1].flags & TL_MIXED);
+    assert_int_equal(c[2].state, TRACE_IO);
+    assert_int_equal(c[3].state, TRACE_DONE);
+    assert_true(c[4].flags & TL_EMPTY); /* beyond now */
+    /* Pure: the same input gives the same cells. */
+    struct tl_cell again[5];
+    timeline_layout(&h.lane[0], &v, again);
+    assert_memory_equal(c, again, sizeof c);
+}
+
+static void test_timeline_before_first_event_is_empty(void **state)
+{
+    (void)state;
+    ev(0, 1250, TRACE_RUN, 0);
+    struct tl_view v = {.t_start = 1000, .ns_per_col = 100, .width = 4, .now = 1400};
+    struct tl_cell c[4];
+    timeline_layout(&h.lane[0], &v, c);
+    assert_true(c[0].flags & TL_EMPTY);
+    assert_false(c[2].flags & TL_EMPTY);
+    assert_int_equal(c[2].state, TRACE_RUN);
+    assert_int_equal(c[3].state, TRACE_RUN);
+}
+
+static void test_timeline_gauge_peak(void **state)
+{
+    (void)state;
+    ev(1, 1000, TRACE_GAUGE, 2);
+    ev(1, 1010, TRACE_GAUGE, 9);
+    ev(1, 1020, TRACE_GAUGE, 3);
+    struct tl_view v = {.t_start = 1000, .ns_per_col = 100, .width = 2, .now = 1200};
+    struct tl_cell c[2];
+    timeline_layout(&h.lane[1], &v, c);
+    assert_int_equal(c[0].state, TRACE_GAUGE);
+    assert_int_equal(c[0].value, 9);
+    assert_int_equal(c[1].value, 3);
+}
+
+static void test_timeline_sweep_wraps(void **state)
+{
+    (void)state;
+    ev(0, 1000, TRACE_RUN, 0);
+    ev(0, 1500, TRACE_SLEEP, 0);
+    /* 10 columns of 100 ns = 1000 ns per sweep; now is 1.25 sweeps in. */
+    struct tl_view v = {.ns_per_col = 100, .width = 10, .sweep = 1, .now = 2250, .origin = 1000};
+    struct tl_cell c[10];
+    uint64_t a, b;
+    timeline_column(&v, 0, &a, &b);
+    assert_int_equal(a, 2000);
+    timeline_column(&v, 5, &a, &b);
+    assert_int_equal(a, 1500); /* right of the cursor: previous sweep */
+    timeline_layout(&h.lane[0], &v, c);
+    assert_true(c[2].flags & TL_CURSOR);
+    assert_true(c[3].flags & TL_GAP);
+    assert_int_equal(c[4].state, TRACE_RUN);   /* 1400..1500 */
+    assert_int_equal(c[6].state, TRACE_SLEEP); /* 1600..1700 */
+    assert_int_equal(c[0].state, TRACE_SLEEP);
+}
+
+static void test_timeline_zoom_ladder(void **state)
+{
+    (void)state;
+    assert_int_equal(timeline_zoom_step(1000000, 1), 2000000);
+    assert_int_equal(timeline_zoom_step(2000000, 1), 5000000);
+    assert_int_equal(timeline_zoom_step(5000000, -1), 2000000);
+    assert_int_equal(timeline_zoom_step(3000000, 0), 2000000);
+    assert_int_equal(timeline_zoom_step(1000, -1), 1000);
+    assert_int_equal(timeline_zoom_step(10000000000ull, 1), 10000000000ull);
+    char buf[16];
+    timeline_fmt_ns(buf, sizeof buf, 1500000000ull);
+    assert_string_equal(buf, "1.5s");
+    timeline_fmt_ns(buf, sizeof buf, 250000000ull);
+    assert_string_equal(buf, "250ms");
+    timeline_fmt_ns(buf, sizeof buf, 0);
+    assert_string_equal(buf, "0s");
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_history_totals_and_find),
+        T(test_history_memory_is_bounded),
+        T(test_timeline_layout_dominant_state),
+        T(test_timeline_before_first_event_is_empty),
+        T(test_timeline_gauge_peak),
+        T(test_timeline_sweep_wraps),
+        T(test_timeline_zoom_ladder),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

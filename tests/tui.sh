@@ -1,0 +1,114 @@
+#!/bin/sh
+# The real TUI, end to end, driven in tmux: keys in with send-keys, the
+# screen read back with capture-pane.
+. "${top_srcdir:-.}/tests/tap.sh"
+command -v tmux >/dev/null 2>&1 || skip_all "tmux is not installed"
+sock="conctui-test-$$"
+T() { tmux -L "$sock" -f /dev/null "$@"; }
+tmp=$(mktemp -d)
+cleanup() {
+    T kill-server 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+# A private name, so the process checks below see only this test's processes.
+C=$tmp/conctui-tui-$$
+ln -s "$(cd "$(dirname "${CONCTUI:-./conctui}")" && pwd)/$(basename "${CONCTUI:-./conctui}")" "$C"
+
+screen() { T capture-pane -p -t t; }
+# wait_for PATTERN: poll the screen until it shows PATTERN (10 s at most).
+wait_for() {
+    i=0
+    while [ $i -lt 100 ]; do
+        screen | grep -q -- "$1" && return 0
+        sleep 0.1
+        i=$((i + 1))
+    done
+    return 1
+}
+expect() { # NAME PATTERN
+    if wait_for "$2"; then ok "$1"; else not_ok "$1" "screen lacks '$2'" "$(screen | head -30)"; fi
+}
+start() { # COLS ROWS ARGS...
+    cols=$1 rows=$2
+    shift 2
+    T kill-server 2>/dev/null
+    rm -f "$tmp/exit" "$tmp/pid"
+    T new-session -d -s t -x "$cols" -y "$rows" \
+        "echo \$\$ >$tmp/pid; exec sh -c 'trap : INT; LANG=C.UTF-8 \"$C\" $*; echo EXIT=\$? | tee $tmp/exit; sleep 30'"
+    i=0
+    while [ ! -s "$tmp/pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+exit_status() {
+    i=0
+    while [ ! -s "$tmp/exit" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    cat "$tmp/exit" 2>/dev/null
+}
+conctui_pid() { pgrep -x conctui -P "$(cat "$tmp/pid")" 2>/dev/null || pgrep -f "^$C" | head -1; }
+no_leftovers() { ! pgrep -f "^$C" >/dev/null; }
+
+start 120 36 --scene prodcons
+expect "header shows the scene and mode" "prodcons: Producer-consumer | mode 1/3"
+expect "lanes are drawn" "producer 0 *│"
+expect "stats panel" "throughput"
+expect "status line shows parameters" "capacity=10"
+T send-keys -t t '?'
+expect "? opens the help" "Keys  (any key closes this help)"
+T send-keys -t t x
+sleep 0.3
+if screen | grep -q "any key closes"; then not_ok "any key closes the help"; else ok "any key closes the help"; fi
+T send-keys -t t 3
+expect "digit selects a mode" "mode 3/3: threads, lock-free ring"
+T send-keys -t t f
+expect "f freezes the workers" "FROZEN"
+T send-keys -t t .
+T send-keys -t t f
+expect "f again unfreezes" "LIVE | workers running"
+T send-keys -t t Down Down +
+expect "+ raises the selected parameter" "capacity=11"
+T send-keys -t t w
+expect "w zooms in" "20ms/col"
+T send-keys -t t Space
+expect "space pauses the view" "PAUSED"
+T send-keys -t t End
+expect "End returns to live" "LIVE"
+T send-keys -t t i
+expect "i opens the lane inspector" "Lane: producer 0"
+T resize-window -t t -x 70 -y 20
+expect "a small terminal gets a message" "Terminal too small: 70x20"
+T resize-window -t t -x 120 -y 36
+expect "enlarging brings the view back" "prodcons: Producer-consumer"
+T send-keys -t t q
+st=$(exit_status)
+if [ "$st" = "EXIT=0" ]; then ok "q quits with status 0"; else not_ok "q quits with status 0" "$st"; fi
+if no_leftovers; then ok "q leaves no process behind"; else not_ok "q leaves no process behind"; fi
+
+start 100 30 --scene prodcons --mode processes
+expect "processes mode starts" "mode 2/3"
+T send-keys -t t C-c
+st=$(exit_status)
+if [ "$st" = "EXIT=0" ]; then ok "Ctrl-C quits with status 0"; else not_ok "Ctrl-C quits with status 0" "$st"; fi
+sleep 0.2
+if no_leftovers; then ok "Ctrl-C reaps every child"; else not_ok "Ctrl-C reaps every child" "$(pgrep -fa "^$C")"; fi
+if screen | grep -q "EXIT=0"; then ok "the terminal is restored (shell output visible)"; else not_ok "the terminal is restored" "$(screen | head)"; fi
+
+start 100 30 --scene prodcons --mode processes
+expect "started again" "mode 2/3"
+pkill -TERM -f "^$C"
+st=$(exit_status)
+if [ "$st" = "EXIT=143" ]; then ok "SIGTERM quits with status 143"; else not_ok "SIGTERM quits with status 143" "$st"; fi
+sleep 0.2
+if no_leftovers; then ok "SIGTERM reaps every child"; else not_ok "SIGTERM reaps every child"; fi
+
+start 100 30 --scene prodcons --mode processes
+expect "started once more" "mode 2/3"
+T kill-server
+i=0
+while ! no_leftovers && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+if no_leftovers; then ok "SIGHUP (terminal gone) cleans up everything"; else not_ok "SIGHUP cleans up" "$(pgrep -fa "^$C")"; fi
+
+start 100 30 --scene prodcons --duration 1
+st=$(exit_status)
+if [ "$st" = "EXIT=0" ]; then ok "--duration ends the TUI by itself"; else not_ok "--duration ends the TUI" "$st"; fi
+
+tap_done
