@@ -5,6 +5,9 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 void raymarch_params_default(struct rm_params *p)
 {
@@ -107,6 +110,7 @@ void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
     float cp = cosf(cam->pitch), sp = sinf(cam->pitch);
     float th = tanf(0.5f * cam->fov_y);
     float aspect = (float)w * cam->pixel_aspect / (float)(h > 0 ? h : 1);
+    float ta, tb;
 
     /* The basis comes straight from the angles rather than from a cross product with a world
      * up vector, so looking straight down (pitch = 90 degrees) is not degenerate. */
@@ -114,8 +118,9 @@ void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
     f->eye = rmath_scale(f->fwd, -cam->distance);
     f->right = rmath_scale(rmath_vec3(cy, 0.0f, -sy), th * aspect);
     f->up = rmath_scale(rmath_vec3(-sp * sy, cp, -sp * cy), th);
-    f->tscale = rmath_vec3(0.5f * nx, 0.5f * ny, 0.5f * nz);
-    f->toff = rmath_vec3(0.5f * nx - 0.5f, 0.5f * ny - 0.5f, 0.5f * nz - 0.5f);
+    f->tscale = rmath_vec3(0.5f * (float)nx, 0.5f * (float)ny, 0.5f * (float)nz);
+    f->toff = rmath_vec3(0.5f * (float)nx - 0.5f, 0.5f * (float)ny - 0.5f,
+                         0.5f * (float)nz - 0.5f);
     f->tstep = rmath_scale(f->tscale, p->step);
     f->w = w;
     f->h = h;
@@ -124,12 +129,18 @@ void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
     f->step = p->step;
     f->inv_step = 1.0f / p->step;
     f->max_steps = p->max_steps;
-    f->tf_a = p->tf_scale * (float)(RM_TF_SIZE - 1);
-    f->tf_b = -p->tf_offset * p->tf_scale * (float)(RM_TF_SIZE - 1);
+    /* Bounded so that value * tf_a + tf_b always converts to int without overflow; any bigger
+     * scale already maps the whole value range onto one or two entries. */
+    ta = p->tf_scale * (float)(RM_TF_SIZE - 1);
+    tb = -p->tf_offset * p->tf_scale * (float)(RM_TF_SIZE - 1);
+    ta = ta > 1e6f ? 1e6f : ta < -1e6f ? -1e6f : ta;
+    tb = tb > 1e6f ? 1e6f : tb < -1e6f ? -1e6f : tb;
+    f->tf_a = ta;
+    f->tf_b = tb + 0.5f;
     f->brightness = p->brightness;
 }
 
-void raymarch_table_setup(float *table, const struct rm_tf *tf, const struct rm_params *p)
+void raymarch_table_setup(struct rm_table *t, const struct rm_tf *tf, const struct rm_params *p)
 {
     int i;
 
@@ -139,42 +150,81 @@ void raymarch_table_setup(float *table, const struct rm_tf *tf, const struct rm_
         /* expm1 keeps thin media (tiny density * step) accurate. */
         double alpha = -expm1(-(double)p->density * a * (double)p->step);
 
-        table[4 * i + 0] = (float)(in[0] * alpha);
-        table[4 * i + 1] = (float)(in[1] * alpha);
-        table[4 * i + 2] = (float)(in[2] * alpha);
-        table[4 * i + 3] = (float)(1.0 - alpha);
+        t->rgba[4 * i + 0] = (float)(in[0] * alpha);
+        t->rgba[4 * i + 1] = (float)(in[1] * alpha);
+        t->rgba[4 * i + 2] = (float)(in[2] * alpha);
+        t->rgba[4 * i + 3] = (float)(1.0 - alpha);
     }
 }
 
-void raymarch_sampler_setup(struct rm_sampler *s, const struct volume *v)
+int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *err,
+                          size_t errlen)
 {
-    s->data = v->data;
-    s->sy = v->nx;
-    s->sz = v->nx * v->ny;
-    s->dx = v->nx > 1 ? 1 : 0;
-    s->dy = v->ny > 1 ? s->sy : 0;
-    s->dz = v->nz > 1 ? s->sz : 0;
-    s->ixmax = v->nx > 1 ? v->nx - 2 : 0;
-    s->iymax = v->ny > 1 ? v->ny - 2 : 0;
-    s->izmax = v->nz > 1 ? v->nz - 2 : 0;
-    s->xmax = (float)(v->nx - 1);
-    s->ymax = (float)(v->ny - 1);
-    s->zmax = (float)(v->nz - 1);
-    s->inv_nx = 1.0f / (float)v->nx;
-    s->inv_ny = 1.0f / (float)v->ny;
-    s->inv_nz = 1.0f / (float)v->nz;
+    int ex, ey, ez, x, y, z;
+
+    memset(s, 0, sizeof *s);
+    if (!v || !v->data || v->nx < 1 || v->ny < 1 || v->nz < 1) {
+        if (err && errlen)
+            snprintf(err, errlen, "raymarch: no volume to sample");
+        return -1;
+    }
+    /* The sampler always reads a voxel's +1 neighbour on every axis (weighted 0 at the edge),
+     * so an axis of one voxel is doubled in a private copy rather than tested per sample. */
+    ex = v->nx > 1 ? v->nx : 2;
+    ey = v->ny > 1 ? v->ny : 2;
+    ez = v->nz > 1 ? v->nz : 2;
+    if (ex != v->nx || ey != v->ny || ez != v->nz) {
+        s->owned = malloc((size_t)ex * ey * ez * sizeof(float));
+        if (!s->owned) {
+            if (err && errlen)
+                snprintf(err, errlen, "raymarch: out of memory copying the volume");
+            return -1;
+        }
+        for (z = 0; z < ez; z++)
+            for (y = 0; y < ey; y++)
+                for (x = 0; x < ex; x++)
+                    s->owned[((size_t)z * ey + y) * ex + x] =
+                        v->data[((size_t)(z < v->nz ? z : 0) * v->ny + (y < v->ny ? y : 0))
+                                * v->nx + (x < v->nx ? x : 0)];
+        s->data = s->owned;
+    } else {
+        s->data = v->data;
+    }
+    s->nx = v->nx;
+    s->ny = v->ny;
+    s->nz = v->nz;
+    s->stride[0] = 1;
+    s->stride[1] = ex;
+    s->stride[2] = ex * ey;
+    s->imax[0] = v->nx > 1 ? v->nx - 2 : 0;
+    s->imax[1] = v->ny > 1 ? v->ny - 2 : 0;
+    s->imax[2] = v->nz > 1 ? v->nz - 2 : 0;
+    s->lim[0] = (float)(v->nx - 1);
+    s->lim[1] = (float)(v->ny - 1);
+    s->lim[2] = (float)(v->nz - 1);
+    s->inv_n[0] = 1.0f / (float)v->nx;
+    s->inv_n[1] = 1.0f / (float)v->ny;
+    s->inv_n[2] = 1.0f / (float)v->nz;
     s->tex = 0;
+    return 0;
 }
 
-uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s, const float *table,
-                       const struct rm_image *img, int x0, int y0, int x1, int y1)
+void raymarch_sampler_free(struct rm_sampler *s)
+{
+    free(s->owned);
+    memset(s, 0, sizeof *s);
+}
+
+uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s,
+                       const struct rm_table *t, const struct rm_image *img, int x0, int y0,
+                       int x1, int y1)
 {
     uint64_t samples = 0;
     int x, y;
 
     for (y = y0; y < y1; y++) {
         for (x = x0; x < x1; x++) {
-            struct rm_pixel px = raymarch_pixel(f, s, table, x, y);
+            struct rm_pixel px = raymarch_pixel(f, s, t->rgba, x, y);
             size_t o = 4 * ((size_t)y * (size_t)img->w + (size_t)x);
 
             samples += (uint64_t)px.samples;

@@ -17,8 +17,9 @@
  *
  *   N   = min(floor(L / dt + 1/2), max_steps)       samples at t_k = t_near + (k + 1/2) dt
  *   v_k = trilinear(volume, ray(t_k))                in [0,1]
- *   u_k = (v_k - tf_offset) * tf_scale               clamped to [0,1]
- *   (c_k, a_k) = TF(u_k)                             colour and opacity from the 256-entry TF
+ *   u_k = (v_k - tf_offset) * tf_scale
+ *   j_k = clamp(floor(u_k * 255 + 1/2), 0, 255)      nearest of the 256 TF entries
+ *   (c_k, a_k) = TF[j_k]                             colour and opacity
  *   tau_k = exp(-density * a_k * dt)                 transmittance of one step
  *   T_0 = 1,  T_{k+1} = T_k * tau_k
  *   C   = brightness * sum_k T_k * (1 - tau_k) * c_k     (colour, premultiplied, over black)
@@ -30,18 +31,24 @@
  * Since |N dt - L| <= dt/2 this is 1 - exp(-density * a * L) to within
  * density * a * dt/2 * exp(-density * a * (L - dt/2)), and exactly (up to float rounding,
  * about 1e-5 for a few hundred steps) when L/dt is an integer. tau and (1 - tau) * c are
- * evaluated in double at the 256 table nodes once per frame and interpolated linearly in
- * between, which keeps exp() out of the per-sample work.
+ * evaluated in double per TF entry once per frame (raymarch_table_setup), which keeps exp() out
+ * of the per-sample work; the TF is looked up by nearest entry rather than interpolated because
+ * that lookup is on the CPU's critical path (measured ~10% of the sample rate).
  * Early ray termination: marching stops after the first sample that leaves T < 0.05, i.e.
  * opacity > RM_OPACITY_CUTOFF = 0.95.
  */
 #ifndef CONCTUI_GPU_RAYMARCH_H
 #define CONCTUI_GPU_RAYMARCH_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "rmath.h"
 #include "volume.h"
+
+#if !defined(__CUDACC__) && defined(__SSE4_1__)
+#include <smmintrin.h>
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -104,19 +111,31 @@ struct rm_frame {
     float inv_w, inv_h;
     float step, inv_step;
     int max_steps;
-    float tf_a, tf_b; /* table coordinate = value * tf_a + tf_b */
+    float tf_a, tf_b; /* table index = (int)(value * tf_a + tf_b), rounding included */
     float brightness;
 };
 
-/* The volume as seen by the sampler. Texel coordinates put voxel i's centre at i. */
+/* The per-frame lookup table built from a TF and the params (see raymarch_table_setup). The
+ * alignment lets a host load an entry as one vector. */
+#if defined(__GNUC__) || defined(__CUDACC__)
+#define RM_ALIGN16 __attribute__((aligned(16)))
+#else
+#define RM_ALIGN16
+#endif
+struct rm_table {
+    float rgba[RM_TF_SIZE * 4];
+} RM_ALIGN16;
+
+/* The volume as seen by a sampler, in texel coordinates: voxel i's centre is at i. */
 struct rm_sampler {
-    const float *data;             /* host voxels (CPU path) */
-    int sy, sz;                    /* element strides of y and z */
-    int dx, dy, dz;                /* offset to the +1 neighbour, 0 on an axis of one voxel */
-    int ixmax, iymax, izmax;       /* largest lower-corner index */
-    float xmax, ymax, zmax;        /* largest texel coordinate, n - 1 */
-    float inv_nx, inv_ny, inv_nz;  /* texel -> normalised texture coordinate (GPU path) */
-    unsigned long long tex;        /* cudaTextureObject_t (that type is unsigned long long) */
+    const float *data;  /* host voxels (CPU path); every dimension of this copy is >= 2 */
+    int nx, ny, nz;     /* the dimensions texel coordinates refer to */
+    int stride[4];      /* 1, x extent, x * y extent, 0 */
+    int imax[4];        /* largest lower-corner index per axis (n - 2; 0 on an axis of one) */
+    float lim[4];       /* largest texel coordinate per axis, n - 1 */
+    float inv_n[4];     /* texel -> normalised texture coordinate (GPU path) */
+    unsigned long long tex; /* cudaTextureObject_t (that type is unsigned long long), or 0 */
+    float *owned;       /* private copy when the volume has an axis of one voxel, else NULL */
 };
 
 /* One pixel's result. */
@@ -141,17 +160,22 @@ const char *raymarch_tf_name(int preset);
 void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
                           const struct rm_params *p, int w, int h, int nx, int ny, int nz);
 
-/* Builds the per-frame TF table (RM_TF_SIZE * 4 floats): premultiplied (1 - tau) * rgb and the
- * step transmittance tau, see the formula above. */
-void raymarch_table_setup(float *table, const struct rm_tf *tf, const struct rm_params *p);
+/* Builds the per-frame table: entry i = ((1 - tau_i) * rgb_i, tau_i), see the formula above. */
+void raymarch_table_setup(struct rm_table *t, const struct rm_tf *tf, const struct rm_params *p);
 
-/* Points a sampler at a volume's voxels (host path; tex is left 0). */
-void raymarch_sampler_setup(struct rm_sampler *s, const struct volume *v);
+/* Points a host sampler at a volume (copying it only if an axis has one voxel). Returns 0, or
+ * -1 with a message in err. */
+int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *err,
+                          size_t errlen);
+
+/* Releases what raymarch_sampler_init allocated. */
+void raymarch_sampler_free(struct rm_sampler *s);
 
 /* Renders pixels [x0,x1) x [y0,y1) on the CPU into img; returns the number of samples taken.
  * Every CPU backend calls this one compiled function, so their images are bit-identical. */
-uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s, const float *table,
-                       const struct rm_image *img, int x0, int y0, int x1, int y1);
+uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s,
+                       const struct rm_table *t, const struct rm_image *img, int x0, int y0,
+                       int x1, int y1);
 
 /* Clamps to [0,1] and rounds to a byte. */
 RM_HD static inline unsigned char raymarch_to_u8(float v)
@@ -161,74 +185,110 @@ RM_HD static inline unsigned char raymarch_to_u8(float v)
     return (unsigned char)(v * 255.0f + 0.5f);
 }
 
-/* Software trilinear interpolation at texel coordinates (x,y,z), clamped to the edge voxels
- * exactly like a CUDA texture in cudaAddressModeClamp. */
-RM_HD static inline float raymarch_sample_trilinear(const struct rm_sampler *s, float x, float y,
-                                                    float z)
+#if !defined(__CUDACC__) && defined(__SSE4_1__)
+/*
+ * Software trilinear interpolation at texel position p, clamped to the edge voxels exactly like
+ * a CUDA texture in cudaAddressModeClamp. The sampler is most of the CPU's per-sample cost,
+ * hence SSE: the eight voxels come in as four x-adjacent pairs, and the weights are built
+ * while those loads are in flight.
+ */
+static inline float raymarch_sample_trilinear(const struct rm_sampler *s, rm_v4 pos)
 {
-    const float *p;
-    float fx, fy, fz, c00, c10, c01, c11, c0, c1;
-    int ix, iy, iz, dyx, dzx, dzy;
+    __m128 p = _mm_max_ps((__m128)pos, _mm_setzero_ps());
+    __m128i i, o;
+    __m128 f, g, gxy, wxy, wlo, whi, lo, hi, a;
+    const float *q, *r;
 
-    x = x < 0.0f ? 0.0f : x;
-    x = x > s->xmax ? s->xmax : x;
-    y = y < 0.0f ? 0.0f : y;
-    y = y > s->ymax ? s->ymax : y;
-    z = z < 0.0f ? 0.0f : z;
-    z = z > s->zmax ? s->zmax : z;
-    /* Coordinates are >= 0 here, so truncation is floor. Capping the lower corner at n - 2
-     * lets the +1 neighbour always exist; the weight then reaches 1 at the last voxel. */
+    p = _mm_min_ps(p, _mm_loadu_ps(s->lim));
+    /* p >= 0, so truncation is floor; capping the corner at n - 2 keeps the +1 neighbour
+     * inside, the weight reaching 1 at the last voxel instead. */
+    i = _mm_min_epi32(_mm_cvttps_epi32(p), _mm_loadu_si128((const __m128i *)s->imax));
+    f = _mm_sub_ps(p, _mm_cvtepi32_ps(i));
+    g = _mm_sub_ps(_mm_set1_ps(1.0f), f);
+    gxy = _mm_unpacklo_ps(g, f);
+    wxy = _mm_mul_ps(_mm_movelh_ps(gxy, gxy), _mm_shuffle_ps(gxy, gxy, _MM_SHUFFLE(3, 3, 2, 2)));
+    wlo = _mm_mul_ps(wxy, _mm_shuffle_ps(g, g, _MM_SHUFFLE(2, 2, 2, 2)));
+    whi = _mm_mul_ps(wxy, _mm_shuffle_ps(f, f, _MM_SHUFFLE(2, 2, 2, 2)));
+    o = _mm_mullo_epi32(i, _mm_loadu_si128((const __m128i *)s->stride));
+    o = _mm_add_epi32(o, _mm_shuffle_epi32(o, _MM_SHUFFLE(1, 0, 3, 2)));
+    o = _mm_add_epi32(o, _mm_shuffle_epi32(o, _MM_SHUFFLE(2, 3, 0, 1)));
+    q = s->data + _mm_cvtsi128_si32(o);
+    r = q + s->stride[2];
+    lo = _mm_loadh_pi(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)q)),
+                      (const __m64 *)(q + s->stride[1]));
+    hi = _mm_loadh_pi(_mm_castsi128_ps(_mm_loadl_epi64((const __m128i *)r)),
+                      (const __m64 *)(r + s->stride[1]));
+    a = _mm_add_ps(_mm_mul_ps(lo, wlo), _mm_mul_ps(hi, whi));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_shuffle_ps(a, a, _MM_SHUFFLE(1, 1, 1, 1)));
+    return _mm_cvtss_f32(a);
+}
+#else
+/* Software trilinear interpolation at texel position p, clamped to the edge voxels exactly like
+ * a CUDA texture in cudaAddressModeClamp (portable version of the SSE code above). */
+RM_HD static inline float raymarch_sample_trilinear(const struct rm_sampler *s, rm_v4 pos)
+{
+    float x = rmath_v4_get(pos, 0), y = rmath_v4_get(pos, 1), z = rmath_v4_get(pos, 2);
+    float fx, fy, fz, c00, c10, c01, c11, c0, c1;
+    int ix, iy, iz, sy = s->stride[1], sz = s->stride[2];
+    const float *p;
+
+    x = x > 0.0f ? x : 0.0f;
+    y = y > 0.0f ? y : 0.0f;
+    z = z > 0.0f ? z : 0.0f;
+    x = x < s->lim[0] ? x : s->lim[0];
+    y = y < s->lim[1] ? y : s->lim[1];
+    z = z < s->lim[2] ? z : s->lim[2];
     ix = (int)x;
     iy = (int)y;
     iz = (int)z;
-    ix = ix < s->ixmax ? ix : s->ixmax;
-    iy = iy < s->iymax ? iy : s->iymax;
-    iz = iz < s->izmax ? iz : s->izmax;
+    ix = ix < s->imax[0] ? ix : s->imax[0];
+    iy = iy < s->imax[1] ? iy : s->imax[1];
+    iz = iz < s->imax[2] ? iz : s->imax[2];
     fx = x - (float)ix;
     fy = y - (float)iy;
     fz = z - (float)iz;
-    p = s->data + ix + iy * s->sy + iz * s->sz;
-    dyx = s->dy + s->dx;
-    dzx = s->dz + s->dx;
-    dzy = s->dz + s->dy;
-    c00 = p[0] + fx * (p[s->dx] - p[0]);
-    c10 = p[s->dy] + fx * (p[dyx] - p[s->dy]);
-    c01 = p[s->dz] + fx * (p[dzx] - p[s->dz]);
-    c11 = p[dzy] + fx * (p[dzy + s->dx] - p[dzy]);
+    p = s->data + ix + iy * sy + iz * sz;
+    c00 = p[0] + fx * (p[1] - p[0]);
+    c10 = p[sy] + fx * (p[sy + 1] - p[sy]);
+    c01 = p[sz] + fx * (p[sz + 1] - p[sz]);
+    c11 = p[sz + sy] + fx * (p[sz + sy + 1] - p[sz + sy]);
     c0 = c00 + fy * (c10 - c00);
     c1 = c01 + fy * (c11 - c01);
     return c0 + fz * (c1 - c0);
 }
+#endif
 
 #ifdef __CUDACC__
 /* Hardware trilinear filtering (8-bit fractional weights, so about 1/256 of a voxel step
  * coarser than the software path). */
-__device__ static inline float raymarch_sample_tex(const struct rm_sampler *s, float x, float y,
-                                                   float z)
+__device__ static inline float raymarch_sample_tex(const struct rm_sampler *s, rm_v4 p)
 {
-    return tex3D<float>((cudaTextureObject_t)s->tex, (x + 0.5f) * s->inv_nx,
-                        (y + 0.5f) * s->inv_ny, (z + 0.5f) * s->inv_nz);
+    return tex3D<float>((cudaTextureObject_t)s->tex, (p.lane[0] + 0.5f) * s->inv_n[0],
+                        (p.lane[1] + 0.5f) * s->inv_n[1], (p.lane[2] + 0.5f) * s->inv_n[2]);
 }
 #endif
 
 /* The sampler used by raymarch_pixel; define RM_SAMPLE before including this header to
- * substitute another (e.g. software trilinear on the device for debugging). */
+ * substitute another (e.g. software trilinear on the device, for debugging). */
 #ifndef RM_SAMPLE
 #ifdef __CUDA_ARCH__
-#define RM_SAMPLE(s, x, y, z) raymarch_sample_tex((s), (x), (y), (z))
+#define RM_SAMPLE(s, p) raymarch_sample_tex((s), (p))
 #else
-#define RM_SAMPLE(s, x, y, z) raymarch_sample_trilinear((s), (x), (y), (z))
+#define RM_SAMPLE(s, p) raymarch_sample_trilinear((s), (p))
 #endif
 #endif
 
-/* Marches the ray of pixel (px,py) and composites it front to back (formula at the top). */
+/* Marches the ray of pixel (px,py) and composites it front to back (formula at the top).
+ * table is a struct rm_table's rgba (16-byte aligned). */
 RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
                                                    const struct rm_sampler *s,
                                                    const float *table, int px, int py)
 {
     struct rm_pixel out;
-    struct rm_vec3 dir, p, dp;
-    float sx, sy, t0, t1, cr = 0.0f, cg = 0.0f, cb = 0.0f, tr = 1.0f;
+    struct rm_vec3 dir, p3;
+    rm_v4 p, dp, acc = rmath_v4_set1(0.0f), tr = rmath_v4_set1(1.0f);
+    float sx, sy, t0, t1;
     const float tf_a = f->tf_a, tf_b = f->tf_b;
     int n, k = 0;
 
@@ -242,40 +302,32 @@ RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
             t0 = 0.0f;
         n = (int)((t1 - t0) * f->inv_step + 0.5f);
         n = n < f->max_steps ? n : f->max_steps;
-        /* March in texel space so a sample costs three adds to place. */
-        p = rmath_add(f->eye, rmath_scale(dir, t0 + 0.5f * f->step));
-        p = rmath_add(rmath_mul(p, f->tscale), f->toff);
-        dp = rmath_mul(dir, f->tstep);
+        /* March in texel space so placing a sample costs one vector add. */
+        p3 = rmath_add(f->eye, rmath_scale(dir, t0 + 0.5f * f->step));
+        p = rmath_v4_from3(rmath_add(rmath_mul(p3, f->tscale), f->toff));
+        dp = rmath_v4_from3(rmath_mul(dir, f->tstep));
         while (k < n) {
-            float v = RM_SAMPLE(s, p.x, p.y, p.z);
-            float u = v * tf_a + tf_b;
-            const float *e;
-            float fr, w;
-            int i;
+            float v = RM_SAMPLE(s, p);
+            /* Voxel values are in [0,1] and tf_a, tf_b are bounded, so this cannot overflow;
+             * the integer clamps are branch-free where float ones were not. */
+            int i = (int)(v * tf_a + tf_b);
+            rm_v4 c;
 
-            u = u < 0.0f ? 0.0f : u;
-            u = u > (float)(RM_TF_SIZE - 1) ? (float)(RM_TF_SIZE - 1) : u;
-            i = (int)u;
-            i = i < RM_TF_SIZE - 2 ? i : RM_TF_SIZE - 2;
-            fr = u - (float)i;
-            e = table + 4 * i;
-            w = tr;
-            cr += w * (e[0] + fr * (e[4] - e[0]));
-            cg += w * (e[1] + fr * (e[5] - e[1]));
-            cb += w * (e[2] + fr * (e[6] - e[2]));
-            tr = w * (e[3] + fr * (e[7] - e[3]));
+            i = i > 0 ? i : 0;
+            i = i < RM_TF_SIZE - 1 ? i : RM_TF_SIZE - 1;
+            c = rmath_v4_load(table + 4 * i);
+            acc = rmath_v4_add(acc, rmath_v4_mul(tr, c));
+            tr = rmath_v4_mul(tr, rmath_v4_www(c));
             k++;
-            if (tr < 1.0f - RM_OPACITY_CUTOFF)
+            if (rmath_v4_get(tr, 0) < 1.0f - RM_OPACITY_CUTOFF)
                 break;
-            p.x += dp.x;
-            p.y += dp.y;
-            p.z += dp.z;
+            p = rmath_v4_add(p, dp);
         }
     }
-    out.r = cr * f->brightness;
-    out.g = cg * f->brightness;
-    out.b = cb * f->brightness;
-    out.a = 1.0f - tr;
+    out.r = rmath_v4_get(acc, 0) * f->brightness;
+    out.g = rmath_v4_get(acc, 1) * f->brightness;
+    out.b = rmath_v4_get(acc, 2) * f->brightness;
+    out.a = 1.0f - rmath_v4_get(tr, 0);
     out.samples = k;
     return out;
 }

@@ -84,6 +84,91 @@ RM_HD static inline struct rm_vec3 rmath_normalize(struct rm_vec3 a)
 }
 
 /*
+ * A 4-lane float vector for the ray marcher's per-sample work (texel position, premultiplied
+ * colour + transmittance). On a GNU C host it is a native SIMD vector, so one instruction does
+ * all four lanes; under nvcc (both passes, so host and device agree) and other compilers it is
+ * a plain struct, which is what a GPU thread wants anyway. Lane 3 of a position is unused.
+ */
+#if defined(__GNUC__) && !defined(__CUDACC__)
+typedef float rm_v4 __attribute__((vector_size(16)));
+/* The same vector type allowed to alias plain floats, for loading from float tables. */
+typedef float rm_v4_alias __attribute__((vector_size(16), may_alias));
+#define RM_V4_LANE(a, i) ((a)[i])
+#else
+typedef struct {
+    float lane[4];
+} rm_v4;
+#define RM_V4_LANE(a, i) ((a).lane[i])
+#endif
+
+/* Builds a vector from four lanes. */
+RM_HD static inline rm_v4 rmath_v4(float x, float y, float z, float w)
+{
+    rm_v4 v;
+    RM_V4_LANE(v, 0) = x;
+    RM_V4_LANE(v, 1) = y;
+    RM_V4_LANE(v, 2) = z;
+    RM_V4_LANE(v, 3) = w;
+    return v;
+}
+
+/* All four lanes s. */
+RM_HD static inline rm_v4 rmath_v4_set1(float s)
+{
+    return rmath_v4(s, s, s, s);
+}
+
+/* Lane i of a (i a constant 0..3). */
+RM_HD static inline float rmath_v4_get(rm_v4 a, int i)
+{
+    return RM_V4_LANE(a, i);
+}
+
+/* a + b, lane by lane. */
+RM_HD static inline rm_v4 rmath_v4_add(rm_v4 a, rm_v4 b)
+{
+#if defined(__GNUC__) && !defined(__CUDACC__)
+    return a + b;
+#else
+    return rmath_v4(a.lane[0] + b.lane[0], a.lane[1] + b.lane[1], a.lane[2] + b.lane[2],
+                    a.lane[3] + b.lane[3]);
+#endif
+}
+
+/* a * b, lane by lane. */
+RM_HD static inline rm_v4 rmath_v4_mul(rm_v4 a, rm_v4 b)
+{
+#if defined(__GNUC__) && !defined(__CUDACC__)
+    return a * b;
+#else
+    return rmath_v4(a.lane[0] * b.lane[0], a.lane[1] * b.lane[1], a.lane[2] * b.lane[2],
+                    a.lane[3] * b.lane[3]);
+#endif
+}
+
+/* Lane 3 copied to all lanes. */
+RM_HD static inline rm_v4 rmath_v4_www(rm_v4 a)
+{
+    return rmath_v4_set1(RM_V4_LANE(a, 3));
+}
+
+/* Four floats from p, which must be 16-byte aligned. */
+RM_HD static inline rm_v4 rmath_v4_load(const float *p)
+{
+#if defined(__GNUC__) && !defined(__CUDACC__)
+    return *(const rm_v4_alias *)p;
+#else
+    return rmath_v4(p[0], p[1], p[2], p[3]);
+#endif
+}
+
+/* A 3-vector as the first three lanes (lane 3 zero). */
+RM_HD static inline rm_v4 rmath_v4_from3(struct rm_vec3 a)
+{
+    return rmath_v4(a.x, a.y, a.z, 0.0f);
+}
+
+/*
  * One slab of the slab test. A direction component of exactly zero is handled apart because
  * (lo - o) * (1/0) gives NaN when the origin lies on the slab plane.
  */

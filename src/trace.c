@@ -307,6 +307,13 @@ size_t trace_drain(int lane, struct trace_event *out, size_t max)
     return n;
 }
 
+void trace__discard(int lane)
+{
+    struct trace_ring *r = &shm->rings[lane];
+    atomic_store_explicit(&r->tail, atomic_load_explicit(&r->head, memory_order_acquire),
+                          memory_order_release);
+}
+
 uint64_t trace_dropped(void)
 {
     uint64_t sum = 0;

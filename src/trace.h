@@ -102,6 +102,8 @@ void trace_step(void);
 /* Number of workers currently parked at the gate. */
 unsigned trace_parked(void);
 
+/* Throw a lane's pending events away unread (benchmarks). */
+void trace__discard(int lane);
 /* Convert a drained tick to ns (used by tests and the drainer). */
 uint64_t trace__ticks_to_ns(uint64_t ticks);
 

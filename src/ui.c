@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "app.h"
@@ -215,6 +216,42 @@ static void ui_close(struct ui *u)
     u->scr = NULL;
     grid_free(&u->grid);
     grid_free(&u->prev);
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+double ui_bench_frames(struct app *a, FILE *out, int rows, int cols, int frames, int full)
+{
+    struct ui u = {0};
+    FILE *in = fopen("/dev/null", "r");
+    if (!in)
+        return -1;
+    u.scr = newterm(NULL, out, in);
+    if (!u.scr) {
+        fclose(in);
+        return -1;
+    }
+    set_term(u.scr);
+    ui_colours(&u);
+    resizeterm(rows, cols);
+    ui_resize(&u);
+    uint64_t t0 = thread_cpu_ns();
+    for (int i = 0; i < frames; i++) {
+        if (full)
+            for (int k = 0; k < rows * cols; k++)
+                u.prev.c[k].ch = (wchar_t)-1;
+        draw_frame(a, &u.grid, &u.opts, a->hist.t_end);
+        ui_blit(&u);
+    }
+    uint64_t spent = thread_cpu_ns() - t0;
+    ui_close(&u);
+    fclose(in);
+    return (double)spent / frames;
 }
 
 int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)

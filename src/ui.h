@@ -8,6 +8,9 @@
 
 #include <signal.h>
 
+#include <stdio.h>
+
+#include "app.h"
 #include "cli.h"
 
 /*
@@ -16,5 +19,12 @@
  * the exit status.
  */
 int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig);
+
+/*
+ * Benchmark hook: open a terminal of rows x cols on `out`, compose and write
+ * `frames` frames of the app (full: rewrite every cell each frame) and
+ * return the mean thread CPU time per frame in ns.
+ */
+double ui_bench_frames(struct app *a, FILE *out, int rows, int cols, int frames, int full);
 
 #endif
