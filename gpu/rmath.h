@@ -157,6 +157,10 @@ RM_HD static inline rm_v4 rmath_v4_load(const float *p)
 {
 #if defined(__GNUC__) && !defined(__CUDACC__)
     return *(const rm_v4_alias *)p;
+#elif defined(__CUDA_ARCH__)
+    /* One 128-bit load instead of four 32-bit ones. */
+    float4 q = *(const float4 *)p;
+    return rmath_v4(q.x, q.y, q.z, q.w);
 #else
     return rmath_v4(p[0], p[1], p[2], p[3]);
 #endif

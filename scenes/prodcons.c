@@ -736,11 +736,11 @@ static void pc_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, "producer_blocked", 100.0 * (double)pblk / 1e9 / span / st->np, "%");
     scene_stat(out, "consumer_blocked", 100.0 * (double)cblk / 1e9 / span / st->nc, "%");
     scene_stat(out, "full_waits", (double)hist_count(&full), "waits");
-    scene_stat(out, "full_wait_p50", (double)hist_percentile(&full, 0.5) / 1e3, "us");
-    scene_stat(out, "full_wait_p99", (double)hist_percentile(&full, 0.99) / 1e3, "us");
+    scene_stat(out, "full_wait_p50", (double)hist_percentile(&full, 0.5) / 1e6, "ms");
+    scene_stat(out, "full_wait_p99", (double)hist_percentile(&full, 0.99) / 1e6, "ms");
     scene_stat(out, "empty_waits", (double)hist_count(&empty), "waits");
-    scene_stat(out, "empty_wait_p50", (double)hist_percentile(&empty, 0.5) / 1e3, "us");
-    scene_stat(out, "empty_wait_p99", (double)hist_percentile(&empty, 0.99) / 1e3, "us");
+    scene_stat(out, "empty_wait_p50", (double)hist_percentile(&empty, 0.5) / 1e6, "ms");
+    scene_stat(out, "empty_wait_p99", (double)hist_percentile(&empty, 0.99) / 1e6, "ms");
     scene_stat(out, "fifo_violations", (double)fifo, "");
     if (st->mode == M_PROCESSES)
         scene_stat(out, "lock_recoveries", (double)atomic_load(&q->robust_recoveries), "");

@@ -53,6 +53,8 @@ struct trace_gate {
 struct trace_shm {
     struct trace_gate gate;
     int use_tsc;
+    /* Written by the drainer as calibration improves, read by any worker. */
+    _Atomic double ns_per_tick;
     _Atomic int nlanes;
     struct trace_lane_info lanes[TRACE_MAX_LANES];
     struct trace_ring rings[TRACE_MAX_LANES];
@@ -66,7 +68,6 @@ static struct {
     uint64_t tk, ns;
 } anchors[NANCHORS];
 static unsigned nanchor; /* total anchors taken; newest is (nanchor-1)%N */
-static double ns_per_tick = 1.0;
 
 static uint64_t mono_ns(void)
 {
@@ -94,11 +95,16 @@ uint64_t trace_ticks(void)
     return ticks();
 }
 
+static inline double slope(void)
+{
+    return atomic_load_explicit(&shm->ns_per_tick, memory_order_relaxed);
+}
+
 uint64_t trace_dur_ns(uint64_t t0, uint64_t t1)
 {
     if (t1 <= t0)
         return 0;
-    return (uint64_t)((double)(t1 - t0) * ns_per_tick);
+    return (uint64_t)((double)(t1 - t0) * slope());
 }
 
 /* The TSC is usable only when invariant and the kernel itself trusts it. */
@@ -144,7 +150,9 @@ static void anchor_take(void)
         /* The longest baseline we still hold gives the best slope. */
         unsigned old = nanchor > NANCHORS ? nanchor % NANCHORS : 0;
         if (tk > anchors[old].tk && ns > anchors[old].ns)
-            ns_per_tick = (double)(ns - anchors[old].ns) / (double)(tk - anchors[old].tk);
+            atomic_store_explicit(&shm->ns_per_tick,
+                                  (double)(ns - anchors[old].ns) / (double)(tk - anchors[old].tk),
+                                  memory_order_relaxed);
     }
 }
 
@@ -159,13 +167,13 @@ uint64_t trace__ticks_to_ns(uint64_t x)
         if (anchors[i].tk > x)
             continue;
         if (k == 0)
-            return anchors[i].ns + (uint64_t)((double)(x - anchors[i].tk) * ns_per_tick);
+            return anchors[i].ns + (uint64_t)((double)(x - anchors[i].tk) * slope());
         unsigned j = (i + 1) % NANCHORS;
         double f = (double)(x - anchors[i].tk) / (double)(anchors[j].tk - anchors[i].tk);
         return anchors[i].ns + (uint64_t)(f * (double)(anchors[j].ns - anchors[i].ns));
     }
     unsigned o = (nanchor - n) % NANCHORS;
-    uint64_t back = (uint64_t)((double)(anchors[o].tk - x) * ns_per_tick);
+    uint64_t back = (uint64_t)((double)(anchors[o].tk - x) * slope());
     return back < anchors[o].ns ? anchors[o].ns - back : 0;
 }
 
@@ -178,6 +186,7 @@ int trace_init(void)
         return -errno;
     shm = p;
     shm->use_tsc = tsc_usable();
+    atomic_store_explicit(&shm->ns_per_tick, 1.0, memory_order_relaxed);
     nanchor = 0;
     anchor_take();
     if (shm->use_tsc) {
