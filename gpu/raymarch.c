@@ -110,7 +110,6 @@ void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
     float cp = cosf(cam->pitch), sp = sinf(cam->pitch);
     float th = tanf(0.5f * cam->fov_y);
     float aspect = (float)w * cam->pixel_aspect / (float)(h > 0 ? h : 1);
-    float ta, tb;
 
     /* The basis comes straight from the angles rather than from a cross product with a world
      * up vector, so looking straight down (pitch = 90 degrees) is not degenerate. */
@@ -129,31 +128,39 @@ void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
     f->step = p->step;
     f->inv_step = 1.0f / p->step;
     f->max_steps = p->max_steps;
-    /* Bounded so that value * tf_a + tf_b always converts to int without overflow; any bigger
-     * scale already maps the whole value range onto one or two entries. */
-    ta = p->tf_scale * (float)(RM_TF_SIZE - 1);
-    tb = -p->tf_offset * p->tf_scale * (float)(RM_TF_SIZE - 1);
-    ta = ta > 1e6f ? 1e6f : ta < -1e6f ? -1e6f : ta;
-    tb = tb > 1e6f ? 1e6f : tb < -1e6f ? -1e6f : tb;
-    f->tf_a = ta;
-    f->tf_b = tb + 0.5f;
     f->brightness = p->brightness;
+}
+
+/* The TF at coordinate u in [0,1], linear between entries. */
+static void raymarch_tf_at(const struct rm_tf *tf, double u, double out[4])
+{
+    double x = u * (RM_TF_SIZE - 1), fr;
+    int i, c;
+
+    x = x < 0.0 ? 0.0 : x > RM_TF_SIZE - 1 ? RM_TF_SIZE - 1 : x;
+    i = (int)x;
+    i = i < RM_TF_SIZE - 2 ? i : RM_TF_SIZE - 2;
+    fr = x - i;
+    for (c = 0; c < 4; c++)
+        out[c] = tf->rgba[4 * i + c] + fr * (tf->rgba[4 * (i + 1) + c] - tf->rgba[4 * i + c]);
 }
 
 void raymarch_table_setup(struct rm_table *t, const struct rm_tf *tf, const struct rm_params *p)
 {
-    int i;
+    int j;
 
-    for (i = 0; i < RM_TF_SIZE; i++) {
-        const float *in = tf->rgba + 4 * i;
-        double a = in[3] < 0.0f ? 0.0 : in[3] > 1.0f ? 1.0 : in[3];
+    for (j = 0; j <= RM_TABLE_SIZE; j++) {
+        int node = j < RM_TABLE_SIZE ? j : RM_TABLE_SIZE - 1;
+        double v = (double)node / (RM_TABLE_SIZE - 1), c[4], a, alpha;
+
+        raymarch_tf_at(tf, (v - p->tf_offset) * p->tf_scale, c);
+        a = c[3] < 0.0 ? 0.0 : c[3] > 1.0 ? 1.0 : c[3];
         /* expm1 keeps thin media (tiny density * step) accurate. */
-        double alpha = -expm1(-(double)p->density * a * (double)p->step);
-
-        t->rgba[4 * i + 0] = (float)(in[0] * alpha);
-        t->rgba[4 * i + 1] = (float)(in[1] * alpha);
-        t->rgba[4 * i + 2] = (float)(in[2] * alpha);
-        t->rgba[4 * i + 3] = (float)(1.0 - alpha);
+        alpha = -expm1(-(double)p->density * a * (double)p->step);
+        t->rgba[4 * j + 0] = (float)(c[0] * alpha);
+        t->rgba[4 * j + 1] = (float)(c[1] * alpha);
+        t->rgba[4 * j + 2] = (float)(c[2] * alpha);
+        t->rgba[4 * j + 3] = (float)(1.0 - alpha);
     }
 }
 

@@ -17,9 +17,8 @@
  *
  *   N   = min(floor(L / dt + 1/2), max_steps)       samples at t_k = t_near + (k + 1/2) dt
  *   v_k = trilinear(volume, ray(t_k))                in [0,1]
- *   u_k = (v_k - tf_offset) * tf_scale
- *   j_k = clamp(floor(u_k * 255 + 1/2), 0, 255)      nearest of the 256 TF entries
- *   (c_k, a_k) = TF[j_k]                             colour and opacity
+ *   (c_k, a_k) = TF((v_k - tf_offset) * tf_scale)    colour and opacity; the TF is linear
+ *                                                    between its 256 entries, clamped at 0, 1
  *   tau_k = exp(-density * a_k * dt)                 transmittance of one step
  *   T_0 = 1,  T_{k+1} = T_k * tau_k
  *   C   = brightness * sum_k T_k * (1 - tau_k) * c_k     (colour, premultiplied, over black)
@@ -30,10 +29,12 @@
  * opacity 1, and a uniform medium gives Beer-Lambert, A = 1 - exp(-density * a * N dt).
  * Since |N dt - L| <= dt/2 this is 1 - exp(-density * a * L) to within
  * density * a * dt/2 * exp(-density * a * (L - dt/2)), and exactly (up to float rounding,
- * about 1e-5 for a few hundred steps) when L/dt is an integer. tau and (1 - tau) * c are
- * evaluated in double per TF entry once per frame (raymarch_table_setup), which keeps exp() out
- * of the per-sample work; the TF is looked up by nearest entry rather than interpolated because
- * that lookup is on the CPU's critical path (measured ~10% of the sample rate).
+ * about 1e-5 for a few hundred steps) when L/dt is an integer.
+ * To keep exp() and the TF's offset/scale out of the per-sample work, each frame builds a
+ * table over the voxel value v (raymarch_table_setup): RM_TABLE_SIZE nodes v_j = j / (size-1)
+ * holding ((1 - tau) * c, tau) evaluated in double at v_j; a sample interpolates the table
+ * linearly at v_k. So the formula above is exact at the nodes and piecewise linear in v
+ * between them (continuous, so tiny differences in v stay tiny in the image).
  * Early ray termination: marching stops after the first sample that leaves T < 0.05, i.e.
  * opacity > RM_OPACITY_CUTOFF = 0.95.
  */
@@ -55,6 +56,7 @@ extern "C" {
 #endif
 
 #define RM_TF_SIZE 256
+#define RM_TABLE_SIZE 512
 #define RM_OPACITY_CUTOFF 0.95f
 
 /* Built-in transfer functions. */
@@ -111,11 +113,11 @@ struct rm_frame {
     float inv_w, inv_h;
     float step, inv_step;
     int max_steps;
-    float tf_a, tf_b; /* table index = (int)(value * tf_a + tf_b), rounding included */
     float brightness;
 };
 
-/* The per-frame lookup table built from a TF and the params (see raymarch_table_setup). The
+/* The per-frame lookup table over voxel values built from a TF and the params (see
+ * raymarch_table_setup); one extra node repeats the last so that v = 1 needs no clamp. The
  * alignment lets a host load an entry as one vector. */
 #if defined(__GNUC__) || defined(__CUDACC__)
 #define RM_ALIGN16 __attribute__((aligned(16)))
@@ -123,7 +125,7 @@ struct rm_frame {
 #define RM_ALIGN16
 #endif
 struct rm_table {
-    float rgba[RM_TF_SIZE * 4];
+    float rgba[(RM_TABLE_SIZE + 1) * 4];
 } RM_ALIGN16;
 
 /* The volume as seen by a sampler, in texel coordinates: voxel i's centre is at i. */
@@ -160,7 +162,8 @@ const char *raymarch_tf_name(int preset);
 void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
                           const struct rm_params *p, int w, int h, int nx, int ny, int nz);
 
-/* Builds the per-frame table: entry i = ((1 - tau_i) * rgb_i, tau_i), see the formula above. */
+/* Builds the per-frame table: node j = ((1 - tau) * rgb, tau) for voxel value j / (size - 1),
+ * see the formula above. */
 void raymarch_table_setup(struct rm_table *t, const struct rm_tf *tf, const struct rm_params *p);
 
 /* Points a host sampler at a volume (copying it only if an axis has one voxel). Returns 0, or
@@ -289,7 +292,7 @@ RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
     struct rm_vec3 dir, p3;
     rm_v4 p, dp, acc = rmath_v4_set1(0.0f), tr = rmath_v4_set1(1.0f);
     float sx, sy, t0, t1;
-    const float tf_a = f->tf_a, tf_b = f->tf_b;
+    const float tscale = (float)(RM_TABLE_SIZE - 1);
     int n, k = 0;
 
     /* Integer numerators keep pixel px and w-1-px exact mirror images of each other. */
@@ -307,15 +310,18 @@ RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
         p = rmath_v4_from3(rmath_add(rmath_mul(p3, f->tscale), f->toff));
         dp = rmath_v4_from3(rmath_mul(dir, f->tstep));
         while (k < n) {
-            float v = RM_SAMPLE(s, p);
-            /* Voxel values are in [0,1] and tf_a, tf_b are bounded, so this cannot overflow;
-             * the integer clamps are branch-free where float ones were not. */
-            int i = (int)(v * tf_a + tf_b);
-            rm_v4 c;
+            float u = RM_SAMPLE(s, p) * tscale;
+            int i = (int)u;
+            rm_v4 e0, c;
 
+            /* Voxel values lie in [0,1], so u does too (times the scale) and the clamp only
+             * guards memory against bad data; integer clamps stay branch-free. */
             i = i > 0 ? i : 0;
-            i = i < RM_TF_SIZE - 1 ? i : RM_TF_SIZE - 1;
-            c = rmath_v4_load(table + 4 * i);
+            i = i < RM_TABLE_SIZE - 1 ? i : RM_TABLE_SIZE - 1;
+            e0 = rmath_v4_load(table + 4 * i);
+            c = rmath_v4_add(e0, rmath_v4_mul(rmath_v4_set1(u - (float)i),
+                                              rmath_v4_sub(rmath_v4_load(table + 4 * i + 4),
+                                                           e0)));
             acc = rmath_v4_add(acc, rmath_v4_mul(tr, c));
             tr = rmath_v4_mul(tr, rmath_v4_www(c));
             k++;

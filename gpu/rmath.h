@@ -104,12 +104,17 @@ typedef struct {
 /* Builds a vector from four lanes. */
 RM_HD static inline rm_v4 rmath_v4(float x, float y, float z, float w)
 {
+#if defined(__GNUC__) && !defined(__CUDACC__)
+    /* A vector literal, not lane stores: gcc turns the latter into insertps chains. */
+    return (rm_v4){x, y, z, w};
+#else
     rm_v4 v;
-    RM_V4_LANE(v, 0) = x;
-    RM_V4_LANE(v, 1) = y;
-    RM_V4_LANE(v, 2) = z;
-    RM_V4_LANE(v, 3) = w;
+    v.lane[0] = x;
+    v.lane[1] = y;
+    v.lane[2] = z;
+    v.lane[3] = w;
     return v;
+#endif
 }
 
 /* All four lanes s. */
@@ -132,6 +137,17 @@ RM_HD static inline rm_v4 rmath_v4_add(rm_v4 a, rm_v4 b)
 #else
     return rmath_v4(a.lane[0] + b.lane[0], a.lane[1] + b.lane[1], a.lane[2] + b.lane[2],
                     a.lane[3] + b.lane[3]);
+#endif
+}
+
+/* a - b, lane by lane. */
+RM_HD static inline rm_v4 rmath_v4_sub(rm_v4 a, rm_v4 b)
+{
+#if defined(__GNUC__) && !defined(__CUDACC__)
+    return a - b;
+#else
+    return rmath_v4(a.lane[0] - b.lane[0], a.lane[1] - b.lane[1], a.lane[2] - b.lane[2],
+                    a.lane[3] - b.lane[3]);
 #endif
 }
 

@@ -52,7 +52,7 @@
 #define SEQ_BITS 48
 #define SEQ_MASK ((1ull << SEQ_BITS) - 1)
 #define SPIN_LIMIT 2000
-#define PARK_TIMEOUT_NS 50000000
+#define PARK_TIMEOUT_NS 1000000
 
 enum { P_PRODUCERS, P_CONSUMERS, P_CAPACITY, P_PROD_RATE, P_CONS_RATE, P_WORK };
 enum { M_THREADS, M_PROCESSES, M_LOCKFREE };
@@ -88,6 +88,7 @@ struct pc_worker {
     uint64_t last[MAXW];
     _Atomic uint64_t cnt[MAXW], sum[MAXW], sumsq[MAXW];
     _Atomic uint64_t fifo_violations;
+    _Atomic uint64_t last_item; /* consumer: the last item it took ("printed") */
     int lane;
     unsigned cur; /* state last emitted */
 };
@@ -103,9 +104,15 @@ struct pc_shm {
     pthread_cond_t not_full, not_empty;
     uint32_t head, count;
     uint64_t buf[MAXK];
-    /* mode 3, SPSC: each index on its own line */
+    /*
+     * mode 3, SPSC: each side's line holds its own index and its cached copy
+     * of the other side's, so the shared lines move only when the cached
+     * copy runs out (Lamport's ring with cached indices).
+     */
     _Alignas(64) _Atomic uint64_t wpos;
+    uint64_t rpos_cache;
     _Alignas(64) _Atomic uint64_t rpos;
+    uint64_t wpos_cache;
     /* mode 3, MPMC */
     _Alignas(64) _Atomic uint64_t enq;
     _Alignas(64) _Atomic uint64_t deq;
@@ -114,8 +121,7 @@ struct pc_shm {
     /* shared by all modes */
     _Alignas(64) _Atomic uint32_t occ; /* occupancy, for the sampler */
     _Atomic uint32_t max_occ;
-    _Atomic uint64_t last_item;
-    _Atomic uint64_t robust_recoveries;
+    _Alignas(64) _Atomic uint64_t robust_recoveries;
     struct pc_worker prod[MAXW], cons[MAXW];
 };
 
@@ -174,7 +180,7 @@ static void note_occupancy(struct pc_shm *q, uint32_t occ)
         atomic_store_explicit(&q->max_occ, occ, RLX);
 }
 
-static void consume_item(struct pc_shm *q, struct pc_worker *w, uint64_t item)
+static void consume_item(struct pc_worker *w, uint64_t item)
 {
     unsigned p = (unsigned)(item >> SEQ_BITS);
     uint64_t s = item & SEQ_MASK;
@@ -187,7 +193,7 @@ static void consume_item(struct pc_shm *q, struct pc_worker *w, uint64_t item)
     bump(&w->sum[p], s);
     bump(&w->sumsq[p], s * s);
     bump(&w->items, 1);
-    atomic_store_explicit(&q->last_item, s, RLX);
+    atomic_store_explicit(&w->last_item, s, RLX);
 }
 
 static void lock_queue(struct pc_shm *q, struct pc_worker *w)
@@ -262,13 +268,18 @@ static bool locked_get(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker
 static bool spsc_try_put(struct pc_shm *q, uint64_t item, int cap, uint32_t *seen)
 {
     uint64_t w = atomic_load_explicit(&q->wpos, RLX);
-    /* Acquire pairs with the consumer's release of rpos: the slot is free. */
-    uint64_t r = atomic_load_explicit(&q->rpos, memory_order_acquire);
-    *seen = (uint32_t)(w - r);
-    if (w - r >= (uint64_t)cap)
-        return false;
+    if (w - q->rpos_cache >= (uint64_t)cap) {
+        /* Acquire pairs with the consumer's release of rpos: slots are free. */
+        q->rpos_cache = atomic_load_explicit(&q->rpos, memory_order_acquire);
+        *seen = (uint32_t)(w - q->rpos_cache);
+        if (w - q->rpos_cache >= (uint64_t)cap)
+            return false;
+    }
     q->buf[w % (uint64_t)cap] = item;
-    note_occupancy(q, (uint32_t)(w + 1 - r));
+    /* w+1 - rpos_cache bounds the true occupancy from above. */
+    uint32_t bound = (uint32_t)(w + 1 - q->rpos_cache);
+    if (bound > atomic_load_explicit(&q->max_occ, RLX))
+        atomic_store_explicit(&q->max_occ, bound, RLX);
     /* Release: a consumer that sees w+1 sees the item. */
     atomic_store_explicit(&q->wpos, w + 1, memory_order_release);
     return true;
@@ -277,12 +288,15 @@ static bool spsc_try_put(struct pc_shm *q, uint64_t item, int cap, uint32_t *see
 static bool spsc_try_get(struct pc_shm *q, uint64_t *item, int cap, uint32_t *seen)
 {
     uint64_t r = atomic_load_explicit(&q->rpos, RLX);
-    uint64_t w = atomic_load_explicit(&q->wpos, memory_order_acquire);
-    *seen = (uint32_t)(w - r);
-    if (r == w)
-        return false;
+    if (r == q->wpos_cache) {
+        /* Acquire pairs with the producer's release of wpos: items are there. */
+        q->wpos_cache = atomic_load_explicit(&q->wpos, memory_order_acquire);
+        *seen = (uint32_t)(q->wpos_cache - r);
+        if (r == q->wpos_cache)
+            return false;
+    }
     *item = q->buf[r % (uint64_t)cap];
-    atomic_store_explicit(&q->occ, (uint32_t)(w - r - 1), RLX);
+    /* Release: the producer that sees r+1 may reuse the slot. */
     atomic_store_explicit(&q->rpos, r + 1, memory_order_release);
     return true;
 }
@@ -301,7 +315,9 @@ static bool mpmc_try_put(struct pc_shm *q, uint64_t item, int cap, uint32_t *see
             if (atomic_compare_exchange_weak_explicit(&q->enq, &pos, pos + 1, RLX, RLX)) {
                 c->val = item;
                 uint64_t d = atomic_load_explicit(&q->deq, RLX);
-                note_occupancy(q, pos + 1 > d ? (uint32_t)(pos + 1 - d) : 0);
+                uint32_t bound = pos + 1 > d ? (uint32_t)(pos + 1 - d) : 0;
+                if (bound > atomic_load_explicit(&q->max_occ, RLX))
+                    atomic_store_explicit(&q->max_occ, bound, RLX);
                 atomic_store_explicit(&c->seq, pos + 1, memory_order_release);
                 return true;
             }
@@ -324,8 +340,6 @@ static bool mpmc_try_get(struct pc_shm *q, uint64_t *item, int cap, uint32_t *se
         if (dif == 0) {
             if (atomic_compare_exchange_weak_explicit(&q->deq, &pos, pos + 1, RLX, RLX)) {
                 *item = c->val;
-                uint64_t e = atomic_load_explicit(&q->enq, RLX);
-                atomic_store_explicit(&q->occ, e > pos + 1 ? (uint32_t)(e - pos - 1) : 0, RLX);
                 atomic_store_explicit(&c->seq, pos + (uint64_t)cap, memory_order_release);
                 return true;
             }
@@ -358,7 +372,7 @@ static bool lockfree_xfer(struct scene_ctx *ctx, struct pc_shm *q, struct pc_wor
     uint32_t key = 0;
     bool armed = false;
     for (;;) {
-        uint32_t seen;
+        uint32_t seen = put ? (uint32_t)cap : 0;
         bool ok = put ? (spsc ? spsc_try_put(q, *item, cap, &seen)
                               : mpmc_try_put(q, *item, cap, &seen))
                       : (spsc ? spsc_try_get(q, item, cap, &seen)
@@ -445,7 +459,7 @@ static void *consumer_main(void *p)
         uint64_t item;
         if (!pc_get(a, &item))
             break;
-        consume_item(a->q, w, item);
+        consume_item(w, item);
         int64_t work = scene_param(a->ctx, P_WORK);
         if (work > 0 && !scene_spin(a->ctx, (uint64_t)work * 1000))
             break;
@@ -456,6 +470,19 @@ static void *consumer_main(void *p)
     return NULL;
 }
 
+/* Items in the queue now, read without disturbing the workers' lines much. */
+static uint32_t occupancy(const struct pc_state *st)
+{
+    const struct pc_shm *q = st->q;
+    if (st->mode != M_LOCKFREE)
+        return atomic_load_explicit(&q->occ, RLX);
+    /* Read the consumer's index first: the producer's can only be ahead of it. */
+    uint64_t r = atomic_load_explicit(st->np == 1 && st->nc == 1 ? &q->rpos : &q->deq, RLX);
+    uint64_t w = atomic_load_explicit(st->np == 1 && st->nc == 1 ? &q->wpos : &q->enq, RLX);
+    uint64_t n = w > r ? w - r : 0;
+    return n > (uint64_t)st->cap ? (uint32_t)st->cap : (uint32_t)n;
+}
+
 /* Reports occupancy as a gauge whenever it changes (sampled every 1 ms). */
 static void *sampler_main(void *p)
 {
@@ -463,7 +490,7 @@ static void *sampler_main(void *p)
     struct pc_state *st = ctx->priv;
     uint32_t last = UINT32_MAX;
     while (!scene_stopping(ctx)) {
-        uint32_t occ = atomic_load_explicit(&st->q->occ, RLX);
+        uint32_t occ = occupancy(st);
         if (occ != last)
             trace_emit(st->gauge_lane, TRACE_GAUGE, occ);
         last = occ;
@@ -710,7 +737,7 @@ static void pc_stats(struct scene_ctx *ctx, struct scene_stats *out)
         return;
     struct pc_shm *q = st->q;
     double secs = (double)(trace_now_ns() - ctx->t_start) / 1e9;
-    uint64_t produced = 0, consumed = 0, fifo = 0, pblk = 0, cblk = 0;
+    uint64_t produced = 0, consumed = 0, fifo = 0, pblk = 0, cblk = 0, last = 0;
     struct hist full, empty;
     hist_reset(&full);
     hist_reset(&empty);
@@ -723,14 +750,16 @@ static void pc_stats(struct scene_ctx *ctx, struct scene_stats *out)
         consumed += atomic_load_explicit(&q->cons[i].items, RLX);
         cblk += atomic_load_explicit(&q->cons[i].blocked_ns, RLX);
         fifo += atomic_load_explicit(&q->cons[i].fifo_violations, RLX);
+        uint64_t li = atomic_load_explicit(&q->cons[i].last_item, RLX);
+        last = li > last ? li : last;
         hist_merge(&empty, &q->cons[i].wait);
     }
     double span = secs > 0 ? secs : 1;
     scene_stat(out, "throughput", (double)consumed / span, "items/s");
     scene_stat(out, "produced", (double)produced, "items");
     scene_stat(out, "consumed", (double)consumed, "items");
-    scene_stat(out, "last_item", (double)atomic_load_explicit(&q->last_item, RLX), "");
-    scene_stat(out, "occupancy", (double)atomic_load_explicit(&q->occ, RLX), "items");
+    scene_stat(out, "last_item", (double)last, "");
+    scene_stat(out, "occupancy", occupancy(st), "items");
     scene_stat(out, "max_occupancy", (double)atomic_load_explicit(&q->max_occ, RLX), "items");
     scene_stat(out, "capacity", st->cap, "items");
     scene_stat(out, "producer_blocked", 100.0 * (double)pblk / 1e9 / span / st->np, "%");

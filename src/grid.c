@@ -58,6 +58,10 @@ void grid_fill(struct grid *g, int y, int x, int w, wchar_t ch, unsigned colour,
 /* Decode one UTF-8 character; returns bytes used (>= 1) and stores it. */
 static int utf8_next(const char *s, wchar_t *out)
 {
+    if ((unsigned char)*s < 0x80) {
+        *out = (wchar_t)*s; /* ASCII: the common case, no locale call */
+        return 1;
+    }
     mbstate_t st;
     memset(&st, 0, sizeof st);
     size_t n = mbrtowc(out, s, MB_CUR_MAX, &st);
@@ -70,6 +74,8 @@ static int utf8_next(const char *s, wchar_t *out)
 
 static int char_width(wchar_t ch)
 {
+    if (ch >= 0x20 && ch < 0x7f)
+        return 1;
     int w = wcwidth(ch);
     return w < 0 ? 1 : w;
 }

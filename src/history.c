@@ -39,16 +39,6 @@ int history_lane_add(struct history *h, const char *name, unsigned kind, unsigne
     return h->nlanes++;
 }
 
-size_t history_kept(const struct history_lane *l)
-{
-    return (size_t)(l->count - l->first);
-}
-
-const struct trace_event *history_at(const struct history_lane *l, size_t i)
-{
-    return &l->ev[(l->first + i) & MASK];
-}
-
 void history_append(struct history *h, int lane, const struct trace_event *e)
 {
     struct history_lane *l = &h->lane[lane];

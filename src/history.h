@@ -45,8 +45,14 @@ void history_append(struct history *h, int lane, const struct trace_event *e);
 /* Drain every trace ring into the history; now is the drain time in ns. */
 size_t history_drain(struct history *h, uint64_t now);
 /* Number of events kept for a lane, and the i-th oldest of them. */
-size_t history_kept(const struct history_lane *l);
-const struct trace_event *history_at(const struct history_lane *l, size_t i);
+static inline size_t history_kept(const struct history_lane *l)
+{
+    return (size_t)(l->count - l->first);
+}
+static inline const struct trace_event *history_at(const struct history_lane *l, size_t i)
+{
+    return &l->ev[(l->first + i) & (HISTORY_LANE_CAP - 1)];
+}
 /* Index (in kept order) of the last event at or before t, or -1. */
 long history_find(const struct history_lane *l, uint64_t t);
 /* Time in each state up to `now`, the open span included. */

@@ -78,10 +78,28 @@ static void layout_gauge(const struct history_lane *l, long i, uint64_t b, struc
     cell->value = peak;
 }
 
+/*
+ * Index of the last event at or before a, starting from a hint that was
+ * right for an earlier time: walk forward a little, else binary search.
+ */
+static long find_from(const struct history_lane *l, long hint, uint64_t a)
+{
+    size_t n = history_kept(l);
+    if (hint < 0 || (size_t)hint >= n || history_at(l, (size_t)hint)->t > a)
+        return history_find(l, a);
+    for (int step = 0; step < 16; step++) {
+        if ((size_t)hint + 1 >= n || history_at(l, (size_t)hint + 1)->t > a)
+            return hint;
+        hint++;
+    }
+    return history_find(l, a);
+}
+
 void timeline_layout(const struct history_lane *l, const struct tl_view *v, struct tl_cell *out)
 {
     uint64_t cursor_a = 0;
     int have_cursor = 0;
+    long hint = -1;
     for (int c = 0; c < v->width; c++) {
         struct tl_cell *cell = &out[c];
         memset(cell, 0, sizeof *cell);
@@ -103,7 +121,8 @@ void timeline_layout(const struct history_lane *l, const struct tl_view *v, stru
         }
         if (b > v->now)
             b = v->now;
-        long i = history_find(l, a);
+        long i = find_from(l, hint, a);
+        hint = i;
         if (i < 0) {
             /* The lane may begin inside this column. */
             if (history_kept(l) == 0 || history_at(l, 0)->t >= b) {

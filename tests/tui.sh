@@ -16,10 +16,11 @@ C=$tmp/conctui-tui-$$
 ln -s "$(cd "$(dirname "${CONCTUI:-./conctui}")" && pwd)/$(basename "${CONCTUI:-./conctui}")" "$C"
 
 screen() { T capture-pane -p -t t; }
-# wait_for PATTERN: poll the screen until it shows PATTERN (10 s at most).
+# wait_for PATTERN: poll the screen until it shows PATTERN (30 s at most:
+# sanitizer builds start slowly; this bounds a hang, it does not time anything).
 wait_for() {
     i=0
-    while [ $i -lt 100 ]; do
+    while [ $i -lt 300 ]; do
         screen | grep -q -- "$1" && return 0
         sleep 0.1
         i=$((i + 1))
@@ -33,6 +34,8 @@ start() { # COLS ROWS ARGS...
     cols=$1 rows=$2
     shift 2
     T kill-server 2>/dev/null
+    i=0
+    while T has-session 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     rm -f "$tmp/exit" "$tmp/pid"
     T new-session -d -s t -x "$cols" -y "$rows" \
         "echo \$\$ >$tmp/pid; exec sh -c 'trap : INT; LANG=C.UTF-8 \"$C\" $*; echo EXIT=\$? | tee $tmp/exit; sleep 30'"
@@ -41,7 +44,7 @@ start() { # COLS ROWS ARGS...
 }
 exit_status() {
     i=0
-    while [ ! -s "$tmp/exit" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+    while [ ! -s "$tmp/exit" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
     cat "$tmp/exit" 2>/dev/null
 }
 conctui_pid() { pgrep -x conctui -P "$(cat "$tmp/pid")" 2>/dev/null || pgrep -f "^$C" | head -1; }
@@ -104,7 +107,7 @@ start 100 30 --scene prodcons --mode processes
 expect "started once more" "mode 2/3"
 T kill-server
 i=0
-while ! no_leftovers && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+while ! no_leftovers && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if no_leftovers; then ok "SIGHUP (terminal gone) cleans up everything"; else not_ok "SIGHUP cleans up" "$(pgrep -fa "^$C")"; fi
 
 start 100 30 --scene prodcons --duration 1
