@@ -7,6 +7,9 @@
  * measuring the marcher rather than the memory system; 16^3..128^3 measured the same per
  * sample on the development machine.
  *
+ * Rates and fps use the median frame time (and CUDA times the median cudaEvent times), which
+ * resists the noise of shared machines better than the mean; a comment line gives the mean.
+ *
  * usage: rmbench [-w W] [-h H] [-n FRAMES] [-b serial|omp|cuda|all] [-s SIZE]
  *                [-v ml|head|cloud] [-t THREADS] [-o snapshot.ppm]
  */
@@ -35,9 +38,10 @@ struct rmbench_opts {
 };
 
 struct rmbench_result {
-    double seconds;   /* wall time of the timed frames */
-    uint64_t samples; /* over the timed frames */
-    double kernel_ms, copy_ms; /* CUDA, mean per frame */
+    double seconds;            /* wall time of all timed frames */
+    double median_s;           /* the median frame's wall time */
+    double samples;            /* per frame, mean */
+    double kernel_ms, copy_ms; /* CUDA, per frame, median */
     int workers;
 };
 
@@ -112,33 +116,56 @@ static int rmbench_parse(int argc, char **argv, struct rmbench_opts *o)
     return 0;
 }
 
+static int rmbench_cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double rmbench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, rmbench_cmp);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /* Renders one warm-up frame, then `frames` timed ones. */
 static int rmbench_run(struct render *r, struct rm_image *img, int frames,
                        struct rmbench_result *res)
 {
     struct render_stats st;
+    double *wall = malloc(sizeof(double) * 3 * (size_t)frames);
+    double *kern = wall + frames, *copy = kern + frames;
     char err[256];
-    uint64_t t0;
+    uint64_t t0, total = 0;
     int i;
 
     memset(res, 0, sizeof *res);
-    if (render_frame(r, img, err, sizeof err) != 0) {
-        fprintf(stderr, "rmbench: %s\n", err);
+    if (!wall || render_frame(r, img, err, sizeof err) != 0) {
+        fprintf(stderr, "rmbench: %s\n", wall ? err : "out of memory");
+        free(wall);
         return -1;
     }
     t0 = render_now_ns();
     for (i = 0; i < frames; i++) {
         if (render_frame(r, img, err, sizeof err) != 0) {
             fprintf(stderr, "rmbench: %s\n", err);
+            free(wall);
             return -1;
         }
         render_get_stats(r, &st);
-        res->samples += st.samples;
-        res->kernel_ms += st.kernel_ms / frames;
-        res->copy_ms += st.copy_ms / frames;
+        total += st.samples;
+        wall[i] = st.ms / 1e3;
+        kern[i] = st.kernel_ms;
+        copy[i] = st.copy_ms;
         res->workers = st.workers;
     }
     res->seconds = (double)(render_now_ns() - t0) / 1e9;
+    res->samples = (double)total / frames;
+    res->median_s = rmbench_median(wall, frames);
+    res->kernel_ms = rmbench_median(kern, frames);
+    res->copy_ms = rmbench_median(copy, frames);
+    free(wall);
     return 0;
 }
 
@@ -237,11 +264,11 @@ int main(int argc, char **argv)
         if (rmbench_set(r, RENDER_SERIAL, RENDER_SCHED_DYNAMIC, threads) != 0
             || rmbench_run(r, &img, o.frames, &res) != 0)
             return 1;
-        serial_ms = res.samples / res.seconds / 1e6;
+        serial_ms = res.samples / res.median_s / 1e6;
         printf("BENCH raymarch_serial_msamples %.1f Msamples/s\n", serial_ms);
-        printf("BENCH raymarch_serial_fps_%dx%d %.1f fps\n", o.w, o.h, o.frames / res.seconds);
-        printf("# serial: %.1f samples/ray on average\n",
-               (double)res.samples / o.frames / ((double)o.w * o.h));
+        printf("BENCH raymarch_serial_fps_%dx%d %.1f fps\n", o.w, o.h, 1.0 / res.median_s);
+        printf("# serial: %.1f samples/ray on average; mean over all frames %.1f Msamples/s\n",
+               res.samples / ((double)o.w * o.h), res.samples * o.frames / res.seconds / 1e6);
     }
     if (o.omp) {
         struct rm_image small;
@@ -250,19 +277,18 @@ int main(int argc, char **argv)
             || rmbench_run(r, &img, o.frames, &res) != 0)
             return 1;
         printf("BENCH raymarch_omp%d_static_msamples %.1f Msamples/s\n", res.workers,
-               res.samples / res.seconds / 1e6);
+               res.samples / res.median_s / 1e6);
         if (rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_DYNAMIC, threads) != 0
             || rmbench_run(r, &img, o.frames, &res) != 0)
             return 1;
-        omp_ms = res.samples / res.seconds / 1e6;
+        omp_ms = res.samples / res.median_s / 1e6;
         printf("BENCH raymarch_omp%d_msamples %.1f Msamples/s\n", res.workers, omp_ms);
         printf("BENCH raymarch_omp_msamples_per_core %.1f Msamples/s\n", omp_ms / res.workers);
         if (o.serial)
             printf("BENCH raymarch_omp_speedup %.2f x\n", omp_ms / serial_ms);
         if (rmbench_image(&small, 200, 100, 0) == 0
             && rmbench_run(r, &small, o.frames < 60 ? 60 : o.frames, &res) == 0)
-            printf("BENCH raymarch_omp_fps_200x100 %.1f fps\n",
-                   (o.frames < 60 ? 60 : o.frames) / res.seconds);
+            printf("BENCH raymarch_omp_fps_200x100 %.1f fps\n", 1.0 / res.median_s);
         rmbench_image_free(&small);
         if (o.serial)
             rmbench_check_identical(r, o.w < 256 ? o.w : 256, o.h < 256 ? o.h : 256, threads);
@@ -279,12 +305,12 @@ int main(int argc, char **argv)
                 || rmbench_run(r, &big, o.frames, &res) != 0)
                 return 1;
             printf("BENCH raymarch_cuda_gsamples_1920x1080 %.2f Gsamples/s\n",
-                   res.samples / (res.kernel_ms * o.frames / 1e3) / 1e9);
+                   res.samples / (res.kernel_ms / 1e3) / 1e9);
             printf("BENCH raymarch_cuda_kernel_ms_1920x1080 %.3f ms\n", res.kernel_ms);
             printf("BENCH raymarch_cuda_copy_ms_1920x1080 %.3f ms\n", res.copy_ms);
-            printf("BENCH raymarch_cuda_fps_1920x1080 %.1f fps\n", o.frames / res.seconds);
-            printf("# cuda: %d SMs, wall Gsamples/s incl. copies %.2f\n", res.workers,
-                   res.samples / res.seconds / 1e9);
+            printf("BENCH raymarch_cuda_fps_1920x1080 %.1f fps\n", 1.0 / res.median_s);
+            printf("# cuda: %d SMs, %.1f samples/ray, wall Gsamples/s incl. copies %.2f\n",
+                   res.workers, res.samples / (1920.0 * 1080.0), res.samples / res.median_s / 1e9);
             rmbench_image_free(&big);
         }
     }
