@@ -18,6 +18,8 @@
  * launch, h1 after the result is back), so the GPU read happened in [h0, h1]; offset =
  * (h0 + h1) / 2 - gpu, with error at most (h1 - h0) / 2. The tightest of several tries is
  * kept, and the calibration is redone once a second so drift between the clocks stays small.
+ * %globaltimer advances in steps of up to 1 us on some GPUs (finer on recent ones), so very
+ * short blocks can show zero length.
  */
 #include "render_cuda.h"
 

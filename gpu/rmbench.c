@@ -257,8 +257,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "rmbench: %s\n", r ? "out of memory" : err);
         return 1;
     }
-    printf("# volume %s, image %dx%d, %d frames, default camera/params, TF spectrum\n",
-           vol.name, o.w, o.h, o.frames);
+    /* Each volume with the TF that shows it best; Marschner-Lobb keeps the sample's. */
+    render_set_tf_preset(r, o.kind == VOLUME_SHEPP_LOGAN ? RM_TF_BONE
+                            : o.kind == VOLUME_CLOUD ? RM_TF_FIRE : RM_TF_SPECTRUM);
+    printf("# volume %s, image %dx%d, %d frames, default camera/params, TF %s\n", vol.name,
+           o.w, o.h, o.frames, raymarch_tf_name(o.kind == VOLUME_SHEPP_LOGAN ? RM_TF_BONE
+                                                : o.kind == VOLUME_CLOUD ? RM_TF_FIRE
+                                                : RM_TF_SPECTRUM));
 
     if (o.serial) {
         if (rmbench_set(r, RENDER_SERIAL, RENDER_SCHED_DYNAMIC, threads) != 0

@@ -247,7 +247,7 @@ int volume_cloud(struct volume *out, int n, uint32_t seed, char *err, size_t err
                 /* Fade towards a sphere's rim so the cloud does not end at the box walls,
                  * then cut low densities so there is empty space between puffs. */
                 r = sqrt(x * x + y * y + z * z);
-                d = (sum / 0.96875) * (1.0 - r / 0.95);
+                d = (sum / 0.96875) * (1.0 - (r / 0.95) * (r / 0.95));
                 d = (d - 0.15) * 2.0;
                 d = d < 0.0 ? 0.0 : d > 1.0 ? 1.0 : d;
                 *p++ = (float)d;
@@ -447,7 +447,7 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
     unsigned char *raw;
     size_t count, expected, got;
     const char *base;
-    char what[64];
+    char what[64], quoted[320];
 
     if (!path) {
         volume_err(err, errlen, "volume: no file name given");
@@ -458,7 +458,8 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
                    type ? type : "(null)");
         return -1;
     }
-    if (volume_check_dims(nx, ny, nz, path, err, errlen) != 0)
+    snprintf(quoted, sizeof quoted, "'%s'", path);
+    if (volume_check_dims(nx, ny, nz, quoted, err, errlen) != 0)
         return -1;
     count = (size_t)nx * ny * nz;
     expected = count * (size_t)type_size[t];
@@ -482,7 +483,7 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
         return -1;
     }
     raw = malloc(expected);
-    if (!raw || volume_alloc(&v, nx, ny, nz, path, err, errlen) != 0) {
+    if (!raw || volume_alloc(&v, nx, ny, nz, quoted, err, errlen) != 0) {
         if (!raw)
             volume_err(err, errlen, "volume: '%s': out of memory for %zu bytes", path,
                        expected);

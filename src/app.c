@@ -9,13 +9,18 @@
 
 #include "app.h"
 
+#include "hist.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <wchar.h>
 
+#include "state.h"
 #include "timeline.h"
 #include "trace.h"
 
@@ -25,6 +30,7 @@ int app_init(struct app *a)
 {
     memset(a, 0, sizeof *a);
     a->slowmo = 1;
+    a->save_seconds = 30;
     a->view.focus_lane = -1;
     a->view.live = true;
     return trace_init();
@@ -54,6 +60,13 @@ uint64_t app_zoom_for(uint64_t span, int width)
 
 int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_t *params)
 {
+    if (a->rec) {
+        char err[200];
+        if (app_record_end(a, err, sizeof err) == 0)
+            app_message(a, "recording saved to %s (the scene restarted)", a->rec_path);
+        else
+            app_message(a, "recording: %s", err);
+    }
     app_release(a);
     int rc = scene_ctx_init(&a->ctx, e, mode);
     if (rc)
@@ -116,6 +129,13 @@ void app_release(struct app *a)
     if (!a->scene)
         return;
     app_stop(a);
+    if (a->rec) {
+        char err[200];
+        app_record_end(a, err, sizeof err);
+    }
+    free(a->meta);
+    a->meta = NULL;
+    a->replay = false;
     if (a->scene->release)
         a->scene->release(&a->ctx);
     scene_ctx_free(&a->ctx);
@@ -146,17 +166,290 @@ void app_tick(struct app *a, uint64_t now)
         history_drain(&a->hist, now);
 }
 
+/* Figures recomputed from a recording: what the events themselves say. */
+static void replay_stats(struct app *a)
+{
+    const struct history *h = &a->hist;
+    uint64_t tot[TRACE_NSTATES] = {0}, all = 0;
+    struct hist waits;
+    hist_reset(&waits);
+    for (int i = 0; i < h->nlanes; i++) {
+        const struct history_lane *l = &h->lane[i];
+        if (l->kind == TRACE_LANE_GAUGE)
+            continue;
+        uint64_t t[TRACE_NSTATES];
+        history_totals(l, h->t_end, t);
+        for (int s = 0; s < TRACE_NSTATES; s++)
+            tot[s] += t[s];
+        size_t n = history_kept(l);
+        for (size_t k = 0; k + 1 < n; k++) {
+            unsigned st = TRACE_STATE_OF(history_at(l, k)->state);
+            if (st == TRACE_LOCK || st == TRACE_IO || st == TRACE_READY)
+                hist_record(&waits, history_at(l, k + 1)->t - history_at(l, k)->t);
+        }
+    }
+    for (int s = 0; s < TRACE_NSTATES; s++)
+        all += tot[s];
+    double secs = (double)(h->t_end - h->t0) / 1e9;
+    scene_stat(&a->stats, "duration", secs, "s");
+    scene_stat(&a->stats, "events", (double)h->events, "events");
+    for (int s = 0; s < TRACE_NSTATES && all; s++) {
+        if (!tot[s])
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "time_%s", state_info((unsigned)s)->name);
+        scene_stat(&a->stats, name, 100.0 * (double)tot[s] / (double)all, "%");
+    }
+    scene_stat(&a->stats, "waits", (double)hist_count(&waits), "spans");
+    scene_stat(&a->stats, "wait_p50", (double)hist_percentile(&waits, 0.5) / 1e6, "ms");
+    scene_stat(&a->stats, "wait_p99", (double)hist_percentile(&waits, 0.99) / 1e6, "ms");
+    for (int i = 0; i < a->meta->final.n; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "rec.%s", a->meta->final.s[i].name);
+        scene_stat(&a->stats, name, a->meta->final.s[i].value, a->meta->final.s[i].unit);
+    }
+}
+
 void app_stats(struct app *a, uint64_t now)
 {
     if (!a->scene)
         return;
     a->stats.n = 0;
+    a->stats_at = now;
+    if (a->replay) {
+        replay_stats(a);
+        return;
+    }
     a->scene->stats(&a->ctx, &a->stats);
     double secs = (double)(a->hist.t_end - a->hist.t0) / 1e9;
     scene_stat(&a->stats, "trace_events", (double)a->hist.events, "events");
     scene_stat(&a->stats, "trace_rate", secs > 0 ? (double)a->hist.events / secs : 0, "events/s");
     scene_stat(&a->stats, "trace_dropped", (double)trace_dropped(), "events");
     a->stats_at = now;
+}
+
+void app_meta(struct app *a, struct rec_meta *m)
+{
+    if (a->replay) {
+        *m = *a->meta;
+        return;
+    }
+    memset(m, 0, sizeof *m);
+    const struct scene_entry *e = a->scene;
+    m->t0 = a->hist.t0;
+    m->t_end = a->hist.t_end;
+    snprintf(m->scene, sizeof m->scene, "%s", e->name);
+    snprintf(m->mode, sizeof m->mode, "%s", e->modes[a->ctx.mode].name);
+    for (int i = 0; i < e->nnotes && i < REC_MAX_NOTES; i++, m->nnotes++)
+        snprintf(m->notes[i], sizeof m->notes[i], "%s", e->notes[i] ? e->notes[i] : "");
+    for (int i = 0; i < e->nparams && i < REC_MAX_PARAMS; i++, m->nparams++) {
+        snprintf(m->param_name[i], sizeof m->param_name[i], "%s", e->params[i].name);
+        m->param_value[i] = a->params[i];
+    }
+    m->final = a->stats;
+}
+
+int app_record(struct app *a, const char *path, char *err, unsigned errlen)
+{
+    /* Lanes are declared in start(); drain once so the header lists them all. */
+    app_tick(a, trace_now_ns());
+    struct rec_meta *m = malloc(sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    app_meta(a, m);
+    a->rec = rec_open(path, &a->hist, m, err, errlen);
+    free(m);
+    if (!a->rec)
+        return -1;
+    snprintf(a->rec_path, sizeof a->rec_path, "%s", path);
+    /* Events drained before the recorder existed go in first. */
+    for (int i = 0; i < a->hist.nlanes; i++)
+        for (size_t k = 0; k < history_kept(&a->hist.lane[i]); k++)
+            rec_event(a->rec, i, history_at(&a->hist.lane[i], k));
+    a->hist.sink = rec_sink;
+    a->hist.sink_arg = a->rec;
+    return 0;
+}
+
+int app_record_end(struct app *a, char *err, unsigned errlen)
+{
+    if (!a->rec)
+        return 0;
+    a->hist.sink = NULL;
+    app_stats(a, trace_now_ns());
+    int rc = rec_close(a->rec, a->hist.t_end, &a->stats, err, errlen);
+    a->rec = NULL;
+    return rc;
+}
+
+int app_export_chrome(struct app *a, const char *path, char *err, unsigned errlen)
+{
+    struct rec_meta *m = malloc(sizeof *m);
+    FILE *f = m ? fopen(path, "w") : NULL;
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, m ? strerror(errno) : "out of memory");
+        free(m);
+        return -1;
+    }
+    app_meta(a, m);
+    int rc = rec_export_chrome(&a->hist, m, f);
+    if (fclose(f) != 0)
+        rc = -1;
+    free(m);
+    if (rc)
+        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+    return rc;
+}
+
+/* What a recording of a scene this program does not know is shown as. */
+static const struct scene_mode unknown_mode = {"recorded", "recorded run",
+                                               "A recording of a scene this version of conctui "
+                                               "does not have. The timeline, the lane inspector "
+                                               "and the figures come from the recording itself."};
+static const struct scene_entry unknown_scene = {
+    .name = "recording", .title = "Recording", .summary = "", .modes = &unknown_mode, .nmodes = 1};
+
+int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
+{
+    app_release(a);
+    struct rec_meta *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    if (rec_read(path, &a->hist, m, err, errlen) != 0) {
+        free(m);
+        return -1;
+    }
+    const struct scene_entry *e = scene_find(m->scene);
+    if (!e)
+        e = &unknown_scene;
+    int mode = scene_mode_parse(e, m->mode);
+    if (scene_ctx_init(&a->ctx, e, mode < 0 ? 0 : mode) != 0) {
+        history_free(&a->hist);
+        free(m);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    a->scene = e;
+    a->meta = m;
+    a->replay = true;
+    a->running = false;
+    for (int i = 0; i < e->nparams; i++) {
+        a->params[i] = e->params[i].def;
+        for (int k = 0; k < m->nparams; k++)
+            if (strcmp(m->param_name[k], e->params[i].name) == 0)
+                a->params[i] = m->param_value[k];
+    }
+    a->view.live = false;
+    a->view.t_right = a->hist.t_end;
+    a->view.focus_lane = -1;
+    a->view.cursor = 0;
+    a->view.ns_per_col = 0; /* the first frame fits the whole recording */
+    app_stats(a, trace_now_ns());
+    return 0;
+}
+
+/* Replay: move the cursor to the next (dir > 0) or previous event of any lane. */
+static void replay_step(struct app *a, int dir, int width)
+{
+    const struct history *h = &a->hist;
+    uint64_t at = a->view.cursor ? a->view.cursor : (dir > 0 ? h->t0 : h->t_end + 1);
+    int best = -1;
+    uint64_t bt = dir > 0 ? UINT64_MAX : 0;
+    for (int i = 0; i < h->nlanes; i++) {
+        const struct history_lane *l = &h->lane[i];
+        if (l->kind == TRACE_LANE_GAUGE)
+            continue;
+        long k = history_find(l, dir > 0 ? at : at - 1);
+        if (dir > 0) {
+            size_t next = k < 0 ? 0 : (size_t)k + 1;
+            if (a->view.cursor == 0 && k >= 0 && history_at(l, (size_t)k)->t == at)
+                next = (size_t)k;
+            if (next < history_kept(l) && history_at(l, next)->t < bt) {
+                bt = history_at(l, next)->t;
+                best = i;
+            }
+        } else if (k >= 0 && history_at(l, (size_t)k)->t >= bt) {
+            bt = history_at(l, (size_t)k)->t;
+            best = i;
+        }
+    }
+    if (best < 0) {
+        app_message(a, dir > 0 ? "last event of the recording" : "first event of the recording");
+        return;
+    }
+    a->view.cursor = bt;
+    a->view.cursor_lane = best;
+    a->view.focus_lane = best;
+    uint64_t span = a->view.ns_per_col * (uint64_t)width;
+    if (bt > a->view.t_right || bt + span < a->view.t_right)
+        a->view.t_right = bt + span / 2 < h->t_end ? bt + span / 2 : h->t_end;
+    if (a->view.t_right < h->t0 + span)
+        a->view.t_right = h->t0 + span;
+}
+
+/* Replay has no workers: keys that would change them say so instead. */
+static bool replay_key(struct app *a, int key, int width)
+{
+    switch (key) {
+    case '.':
+    case 'f':
+        replay_step(a, 1, width);
+        return true;
+    case ',':
+        replay_step(a, -1, width);
+        return true;
+    case 'r':
+    case 'm':
+    case '+':
+    case '=':
+    case '-':
+    case '_':
+    case '\t':
+    case 'n':
+    case 'N':
+    case APP_KEY_BTAB:
+    case 'S':
+        app_message(a, "this is a recording: it cannot be changed (q quits)");
+        return true;
+    case ' ':
+    case APP_KEY_END:
+    case 'l':
+        a->view.t_right = a->hist.t_end;
+        return true;
+    default:
+        if (key >= '1' && key <= '9') {
+            app_message(a, "this is a recording: it cannot be changed (q quits)");
+            return true;
+        }
+        return false;
+    }
+}
+
+/* The S key: the last save_seconds of history as a recording in the current directory. */
+static void save_recent(struct app *a)
+{
+    char path[128], stamp[32], err[200];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(path, sizeof path, "conctui-%s-%s.rec", a->scene->name, stamp);
+    struct rec_meta *m = malloc(sizeof *m);
+    if (!m)
+        return;
+    app_stats(a, trace_now_ns());
+    app_meta(a, m);
+    uint64_t span = (uint64_t)a->save_seconds * 1000000000ull;
+    uint64_t since = a->hist.t_end > a->hist.t0 + span ? a->hist.t_end - span : a->hist.t0;
+    if (rec_save_history(path, &a->hist, m, since, err, sizeof err) == 0)
+        app_message(a, "saved the last %d s to %s", a->save_seconds, path);
+    else
+        app_message(a, "could not save: %s", err);
+    free(m);
 }
 
 void app_set_param(struct app *a, int idx, int64_t v)
@@ -248,6 +541,8 @@ enum app_result app_key(struct app *a, int key, int width)
         v->help = false; /* any key closes the help */
         return APP_CONTINUE;
     }
+    if (a->replay && replay_key(a, key, width))
+        return APP_CONTINUE;
     switch (key) {
     case 'q':
     case 'Q':
@@ -327,6 +622,9 @@ enum app_result app_key(struct app *a, int key, int width)
         break;
     case 'r':
         app_restart(a, a->ctx.mode);
+        break;
+    case 'S':
+        save_recent(a);
         break;
     case 'm':
         a->slowmo = a->slowmo >= 16 ? 1 : a->slowmo * 4;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "history.h"
+#include "record.h"
 #include "scene.h"
 
 /* Keys that are not characters, in a space above Unicode. */
@@ -38,6 +39,8 @@ struct app_view {
     int focus_lane; /* lane shown in the inspector, -1 for none */
     int lane_top;   /* first lane shown when they do not all fit */
     bool help;
+    uint64_t cursor;   /* replay: time of the event stepped to (0: none) */
+    int cursor_lane;
 };
 
 /* Where the last frame put things, for mouse hits. */
@@ -58,8 +61,13 @@ struct app {
     struct app_geom geom;
     struct scene_stats stats;
     uint64_t stats_at;
-    char msg[160]; /* the app's own note (bad key, restart failure, ...) */
+    char msg[200]; /* the app's own note (bad key, restart failure, ...) */
     uint64_t msg_at;
+    struct rec_writer *rec; /* --record: the run being written */
+    char rec_path[256];
+    bool replay;          /* showing a recording: no workers */
+    struct rec_meta *meta; /* replay: what the recording says */
+    int save_seconds;      /* the S key saves this much history */
 };
 
 /* Map the trace rings (once per process). */
@@ -82,6 +90,16 @@ enum app_result app_key(struct app *a, int key, int width);
 /* Mouse: a click at a cell, or the wheel (dir +1 out, -1 in). */
 void app_click(struct app *a, int y, int x);
 void app_wheel(struct app *a, int dir, int width);
+/* Record the running scene to a file from now on. 0 or -1 with err. */
+int app_record(struct app *a, const char *path, char *err, unsigned errlen);
+/* Finish the recording (end marker with the final figures). */
+int app_record_end(struct app *a, char *err, unsigned errlen);
+/* Open a recording for viewing instead of running a scene. 0 or -1 with err. */
+int app_replay(struct app *a, const char *path, char *err, unsigned errlen);
+/* The metadata of the current run (for recordings and exports). */
+void app_meta(struct app *a, struct rec_meta *m);
+/* Write the current history as a Chrome trace. 0 or -1 with err. */
+int app_export_chrome(struct app *a, const char *path, char *err, unsigned errlen);
 /* Set a parameter (restarting the scene if the parameter asks for it). */
 void app_set_param(struct app *a, int idx, int64_t v);
 /* A zoom that shows about `span` ns over `width` columns. */

@@ -8,7 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_HEADLESS = 256, OPT_JSON, OPT_ASCII, OPT_LIST, OPT_VERSION };
+enum {
+    OPT_HEADLESS = 256,
+    OPT_JSON,
+    OPT_ASCII,
+    OPT_LIST,
+    OPT_VERSION,
+    OPT_RECORD,
+    OPT_REPLAY,
+    OPT_EXPORT,
+    OPT_CONVERT,
+};
 
 static const struct option longopts[] = {
     {"headless", no_argument, NULL, OPT_HEADLESS},
@@ -20,6 +30,10 @@ static const struct option longopts[] = {
     {"ascii", no_argument, NULL, OPT_ASCII},
     {"json", no_argument, NULL, OPT_JSON},
     {"list", no_argument, NULL, OPT_LIST},
+    {"record", required_argument, NULL, OPT_RECORD},
+    {"replay", required_argument, NULL, OPT_REPLAY},
+    {"export-chrome", required_argument, NULL, OPT_EXPORT},
+    {"convert", required_argument, NULL, OPT_CONVERT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -31,6 +45,8 @@ void cli_usage(FILE *f)
             "Usage: conctui [--scene NAME] [--mode M] [--set KEY=VALUE]... [--duration SECONDS]\n"
             "       conctui --headless --scene NAME [--mode M] [--set KEY=VALUE]...\n"
             "               --duration SECONDS [--width N] [--ascii] [--json]\n"
+            "       conctui --replay FILE [--headless [--width N] [--ascii] [--json]]\n"
+            "       conctui --convert RECORDING OUT.json\n"
             "       conctui --list | --help | --version\n"
             "\n"
             "An interactive terminal visualizer of concurrency: every scene runs real\n"
@@ -44,6 +60,10 @@ void cli_usage(FILE *f)
             "  -w, --width N          headless timeline width in columns (default 72)\n"
             "      --ascii            ASCII glyphs only\n"
             "      --json             headless: print stats and lane totals as JSON\n"
+            "      --record FILE      write every event of the run to FILE\n"
+            "      --replay FILE      open a recording instead of running a scene\n"
+            "      --export-chrome F  at the end, write the run as a Chrome/Perfetto trace\n"
+            "      --convert REC OUT  convert a recording to a Chrome/Perfetto trace\n"
             "      --list             list scenes, modes and parameters\n"
             "  -h, --help             show this help\n"
             "      --version          show the version\n"
@@ -111,6 +131,18 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
         case 'h':
             o->help = 1;
             break;
+        case OPT_RECORD:
+            o->record = optarg;
+            break;
+        case OPT_REPLAY:
+            o->replay = optarg;
+            break;
+        case OPT_EXPORT:
+            o->export_chrome = optarg;
+            break;
+        case OPT_CONVERT:
+            o->convert_in = optarg;
+            break;
         case OPT_VERSION:
             o->version = 1;
             break;
@@ -120,11 +152,21 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
             return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (o->convert_in && optind < argc)
+        o->convert_out = argv[optind++];
     if (optind < argc)
         return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
+    if (o->convert_in && !o->convert_out)
+        return fail(err, errlen, "--convert needs a recording and an output file: "
+                                 "--convert %s OUT.json", o->convert_in);
     if (o->json && !o->headless)
         return fail(err, errlen, "--json only applies with --headless%s", "");
-    if (o->headless && !(o->help || o->list || o->version)) {
+    if (o->replay && (o->scene || o->mode || o->nsets || o->record))
+        return fail(err, errlen, "--replay shows a recording; --scene, --mode, --set and "
+                                 "--record do not apply to it%s", "");
+    if (o->replay && o->headless)
+        return 0;
+    if (o->headless && !(o->help || o->list || o->version || o->convert_in)) {
         if (!o->scene)
             return fail(err, errlen, "--headless needs --scene NAME (see --list)%s", "");
         if (o->duration <= 0)

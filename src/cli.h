@@ -18,6 +18,10 @@ struct cli {
     const char *mode;
     const char *sets[CLI_MAX_SETS];
     int nsets;
+    const char *record;        /* --record FILE */
+    const char *replay;        /* --replay FILE */
+    const char *export_chrome; /* --export-chrome FILE */
+    const char *convert_in, *convert_out; /* --convert REC OUT */
     double duration; /* seconds; 0 = until quit (TUI only) */
     int width;       /* headless timeline columns */
     /* resolved by cli_resolve */

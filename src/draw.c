@@ -128,14 +128,18 @@ static void draw_lane(struct app *a, struct grid *g, int y, int lane, const stru
               focus ? GRID_REVERSE | GRID_BOLD : 0);
     grid_put(g, y, NAME_W, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
     timeline_layout(l, v, cells);
+    int cursor_col = -1;
+    if (a->replay && a->view.cursor && a->view.cursor >= v->t_start)
+        cursor_col = (int)((a->view.cursor - v->t_start) / v->ns_per_col);
     for (int c = 0; c < v->width; c++) {
         const struct tl_cell *cell = &cells[c];
         int x = NAME_W + 1 + c;
+        unsigned mark = c == cursor_col ? GRID_REVERSE : 0;
         if (cell->flags & TL_EMPTY) {
-            grid_put(g, y, x, L' ', 0, 0);
+            grid_put(g, y, x, L' ', 0, mark);
             continue;
         }
-        unsigned attr = cell->flags & TL_CURSOR ? GRID_BOLD : 0;
+        unsigned attr = (cell->flags & TL_CURSOR ? GRID_BOLD : 0) | mark;
         if (cell->state == TRACE_GAUGE) {
             grid_put(g, y, x, state_gauge_glyph(cell->value, l->gauge_max, o->ascii), COLOUR_CYAN,
                      attr);
@@ -196,6 +200,15 @@ static void wrap_emit(void *arg, const char *line, int len)
     grid_text(c->g, c->y++, c->x, c->w, buf, 0, c->attr);
 }
 
+/* Words for a note id: the scene's, or the recording's when replaying. */
+static const char *draw_note(const struct app *a, unsigned note)
+{
+    if (a->replay && a->meta)
+        return (int)note < a->meta->nnotes ? a->meta->notes[note] : "";
+    return note && (int)note < a->scene->nnotes && a->scene->notes[note] ? a->scene->notes[note]
+                                                                         : "";
+}
+
 static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h, int w,
                            uint64_t now)
 {
@@ -208,15 +221,23 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
         grid_text(g, y, x0, w, "no events yet", 0, GRID_DIM);
         return;
     }
-    unsigned st = TRACE_STATE_OF(l->last.state), note = TRACE_NOTE_OF(l->last.state);
-    const char *words = note && (int)note < a->scene->nnotes ? a->scene->notes[note] : "";
+    /* Live: the lane's latest event. Replay: the event at the cursor. */
+    const struct trace_event *e = &l->last;
+    if (a->replay) {
+        now = a->view.cursor ? a->view.cursor : a->hist.t_end;
+        long k = history_find(l, now);
+        e = k >= 0 ? history_at(l, (size_t)k) : history_at(l, 0);
+    }
+    unsigned st = TRACE_STATE_OF(e->state), note = TRACE_NOTE_OF(e->state);
+    const char *words = draw_note(a, note);
     char since[16];
-    timeline_fmt_ns(since, sizeof since, now > l->last.t ? now - l->last.t : 0);
+    timeline_fmt_ns(since, sizeof since, now > e->t ? now - e->t : 0);
     if (l->kind == TRACE_LANE_GAUGE)
-        snprintf(buf, sizeof buf, "now: %u of %u", l->last.arg, l->gauge_max);
+        snprintf(buf, sizeof buf, "%s: %u of %u", a->replay ? "at cursor" : "now", e->arg,
+                 l->gauge_max);
     else
-        snprintf(buf, sizeof buf, "now: %s%s%s for %s (arg %u)", state_info(st)->label,
-                 *words ? " - " : "", words, since, l->last.arg);
+        snprintf(buf, sizeof buf, "%s: %s%s%s for %s (arg %u)", a->replay ? "at cursor" : "now",
+                 state_info(st)->label, *words ? " - " : "", words, since, e->arg);
     grid_text(g, y++, x0, w, buf, 0, 0);
     snprintf(buf, sizeof buf, "transitions: %llu  events kept: %zu",
              (unsigned long long)l->transitions, history_kept(l));
@@ -277,6 +298,19 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
     char buf[256], zoom[16], note[SCENE_NOTE_MAX];
     timeline_fmt_ns(zoom, sizeof zoom, a->view.ns_per_col);
     const char *view = a->view.live ? "LIVE" : "PAUSED";
+    if (a->replay) {
+        char at[32] = "start";
+        if (a->view.cursor)
+            timeline_fmt_ns(at, sizeof at, a->view.cursor - a->hist.t0);
+        snprintf(buf, sizeof buf, " REPLAY | . next event , previous | cursor at %s", at);
+        int used = grid_text(g, y, 0, g->cols, buf, COLOUR_CYAN, GRID_BOLD);
+        bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
+        if (fresh) {
+            snprintf(buf, sizeof buf, " | %s", a->msg);
+            grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, 0);
+        }
+        return;
+    }
     if (trace_frozen())
         snprintf(buf, sizeof buf, " %s | FROZEN (%u parked, . steps) | x%d", view, trace_parked(),
                  a->slowmo);
@@ -338,8 +372,13 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
         return;
     }
     int width = draw_timeline_width(g->cols);
-    if (a->view.ns_per_col == 0)
-        a->view.ns_per_col = app_zoom_for(10000000000ull, width);
+    if (a->view.ns_per_col == 0) {
+        /* Live: ten seconds a sweep. A recording: all of it on one screen. */
+        uint64_t span = a->replay ? a->hist.t_end - a->hist.t0 + 1 : 10000000000ull;
+        a->view.ns_per_col = app_zoom_for(span, width);
+        if (a->view.ns_per_col * (uint64_t)width < span)
+            a->view.ns_per_col = timeline_zoom_step(a->view.ns_per_col, 1);
+    }
     draw_header(a, g);
     draw_legend(g, 1, o);
 

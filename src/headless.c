@@ -8,6 +8,7 @@
 
 #include "headless.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,12 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
     int rc = app_start(a, o->entry, o->mode_idx, o->params);
     if (rc)
         return rc;
+    char err[300];
+    if (o->record && app_record(a, o->record, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: cannot record: %s\n", err);
+        app_stop(a);
+        return -EIO;
+    }
     uint64_t end = a->ctx.t_start + (uint64_t)(o->duration * 1e9);
     for (;;) {
         uint64_t now = trace_now_ns();
@@ -35,6 +42,10 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
         nanosleep(&d, NULL);
     }
     app_stop(a);
+    if (a->rec && app_record_end(a, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: recording failed: %s\n", err);
+        return -EIO;
+    }
     return 0;
 }
 
@@ -60,8 +71,9 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
                         .width = w, .now = t1};
     char buf[64];
     timeline_fmt_ns(buf, sizeof buf, v.ns_per_col);
-    fprintf(f, "conctui %s: %s, mode %d (%s), %.2f s, %s per column\n", e->name, e->title,
-            a->ctx.mode + 1, e->modes[a->ctx.mode].name, (double)span / 1e9, buf);
+    fprintf(f, "conctui %s: %s, mode %d (%s), %.2f s, %s per column%s\n", e->name, e->title,
+            a->ctx.mode + 1, e->modes[a->ctx.mode].name, (double)span / 1e9, buf,
+            a->replay ? " (recording)" : "");
     fprintf(f, "%-18s ", "");
     for (int c = 0; c < w; c += 12) {
         timeline_fmt_ns(buf, sizeof buf, (uint64_t)c * v.ns_per_col);
@@ -144,15 +156,15 @@ static void print_json(struct app *a, FILE *f)
         json_str(f, s->unit);
         fputc('}', f);
     }
-    fputs("},\"lanes\":[", f);
+    fprintf(f, "},\"events\":%llu,\"lanes\":[", (unsigned long long)a->hist.events);
     for (int i = 0; i < a->hist.nlanes; i++) {
         const struct history_lane *l = &a->hist.lane[i];
         uint64_t tot[TRACE_NSTATES];
         history_totals(l, a->hist.t_end, tot);
         fputs(i ? ",{\"name\":" : "{\"name\":", f);
         json_str(f, l->name);
-        fprintf(f, ",\"kind\":\"%s\",\"transitions\":%llu,\"totals_ns\":{",
-                l->kind == TRACE_LANE_GAUGE ? "gauge" : "state",
+        fprintf(f, ",\"kind\":\"%s\",\"events\":%llu,\"transitions\":%llu,\"totals_ns\":{",
+                l->kind == TRACE_LANE_GAUGE ? "gauge" : "state", (unsigned long long)l->count,
                 (unsigned long long)l->transitions);
         for (unsigned s = 0; s < TRACE_NSTATES; s++)
             fprintf(f, "%s\"%s\":%llu", s ? "," : "", state_info(s)->name,
@@ -170,18 +182,41 @@ void headless_print(struct app *a, const struct cli *o, FILE *f)
         print_text(a, o, f);
 }
 
+/* --export-chrome at the end of a run: the whole recording if there is one. */
+int headless_export(struct app *a, const struct cli *o)
+{
+    char err[300];
+    if (!o->export_chrome)
+        return 0;
+    int rc = o->record ? rec_convert(o->record, o->export_chrome, err, sizeof err)
+                       : app_export_chrome(a, o->export_chrome, err, sizeof err);
+    if (rc)
+        fprintf(stderr, "conctui: cannot export: %s\n", err);
+    return rc;
+}
+
 int headless_main(const struct cli *o, volatile int *quit)
 {
     struct app a;
+    char err[300];
     int rc = app_init(&a);
-    if (rc == 0)
+    if (rc == 0 && o->replay) {
+        if (app_replay(&a, o->replay, err, sizeof err) != 0) {
+            fprintf(stderr, "conctui: %s\n", err);
+            app_shutdown(&a);
+            return 1;
+        }
+    } else if (rc == 0) {
         rc = headless_run(&a, o, quit);
+    }
     if (rc) {
-        fprintf(stderr, "conctui: %s: could not start: %s\n", o->entry->name, strerror(-rc));
+        if (rc != -EIO)
+            fprintf(stderr, "conctui: %s: could not start: %s\n", o->entry->name, strerror(-rc));
         app_shutdown(&a);
         return 1;
     }
     headless_print(&a, o, stdout);
+    rc = headless_export(&a, o);
     app_shutdown(&a);
-    return fflush(stdout) == 0 ? 0 : 1;
+    return fflush(stdout) == 0 && rc == 0 ? 0 : 1;
 }

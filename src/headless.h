@@ -14,6 +14,8 @@
 int headless_run(struct app *a, const struct cli *o, volatile int *quit);
 /* Print the finished run as text (timeline and stats) or JSON. */
 void headless_print(struct app *a, const struct cli *o, FILE *f);
+/* Write --export-chrome's file after a run (or a replay). 0 or -1. */
+int headless_export(struct app *a, const struct cli *o);
 /* The whole headless program: run, print, release. Exit status. */
 int headless_main(const struct cli *o, volatile int *quit);
 

@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MASK (HISTORY_LANE_CAP - 1)
-
 void history_init(struct history *h, uint64_t t0)
 {
     memset(h, 0, sizeof *h);
@@ -23,15 +21,19 @@ void history_free(struct history *h)
 }
 
 int history_lane_add(struct history *h, const char *name, unsigned kind, unsigned group,
-                     uint32_t gauge_max)
+                     uint32_t gauge_max, uint64_t cap)
 {
+    uint64_t c = 16;
+    while (c < (cap ? cap : HISTORY_LANE_CAP))
+        c <<= 1;
     if (h->nlanes >= TRACE_MAX_LANES)
         return -1;
     struct history_lane *l = &h->lane[h->nlanes];
     memset(l, 0, sizeof *l);
-    l->ev = calloc(HISTORY_LANE_CAP, sizeof *l->ev);
+    l->ev = malloc(c * sizeof *l->ev);
     if (!l->ev)
         return -1;
+    l->cap = c;
     snprintf(l->name, sizeof l->name, "%s", name);
     l->kind = (uint8_t)kind;
     l->group = (uint8_t)group;
@@ -54,14 +56,16 @@ void history_append(struct history *h, int lane, const struct trace_event *e)
     } else {
         l->transitions++;
     }
-    if (l->count - l->first == HISTORY_LANE_CAP)
+    if (l->count - l->first == l->cap)
         l->first++;
-    l->ev[l->count & MASK] = ev;
+    l->ev[l->count & (l->cap - 1)] = ev;
     l->count++;
     l->last = ev;
     h->events++;
     if (ev.t > h->t_end)
         h->t_end = ev.t;
+    if (h->sink)
+        h->sink(h->sink_arg, lane, &ev);
 }
 
 size_t history_drain(struct history *h, uint64_t now)
@@ -71,7 +75,7 @@ size_t history_drain(struct history *h, uint64_t now)
     int n = trace_lane_count();
     for (int i = h->nlanes; i < n; i++) {
         const struct trace_lane_info *li = trace_lane(i);
-        history_lane_add(h, li->name, li->kind, li->group, li->gauge_max);
+        history_lane_add(h, li->name, li->kind, li->group, li->gauge_max, 0);
     }
     for (int i = 0; i < n && i < h->nlanes; i++) {
         size_t got;

@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "headless.h"
+#include "record.h"
 #include "ui.h"
 
 static int sig_pipe[2] = {-1, -1};
@@ -74,6 +75,13 @@ int main(int argc, char **argv)
     }
     if (o.list) {
         cli_list(stdout);
+        return 0;
+    }
+    if (o.convert_in) {
+        if (rec_convert(o.convert_in, o.convert_out, err, sizeof err) != 0) {
+            fprintf(stderr, "conctui: %s\n", err);
+            return 1;
+        }
         return 0;
     }
     if (cli_resolve(&o, err, sizeof err) != 0) {

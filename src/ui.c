@@ -31,6 +31,7 @@
 #include "app.h"
 #include "draw.h"
 #include "grid.h"
+#include "headless.h"
 #include "trace.h"
 
 #define FRAME_NS 33333333ull
@@ -261,12 +262,18 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     if (ui_open(&u))
         return 1;
     struct app a;
+    char err[300] = "";
     int rc = app_init(&a);
-    if (rc == 0)
-        rc = app_start(&a, o->entry, o->mode_idx, o->params);
+    if (rc == 0 && o->replay)
+        rc = app_replay(&a, o->replay, err, sizeof err) ? -EINVAL : 0;
+    else if (rc == 0 && (rc = app_start(&a, o->entry, o->mode_idx, o->params)) == 0 && o->record)
+        rc = app_record(&a, o->record, err, sizeof err) ? -EIO : 0;
     if (rc) {
         ui_close(&u);
-        fprintf(stderr, "conctui: %s: could not start: %s\n", o->entry->name, strerror(-rc));
+        if (err[0])
+            fprintf(stderr, "conctui: %s\n", err);
+        else
+            fprintf(stderr, "conctui: %s: could not start: %s\n", o->entry->name, strerror(-rc));
         app_shutdown(&a);
         return 1;
     }
@@ -298,7 +305,14 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         if (ui_input(&u, &a) == APP_QUIT)
             break;
     }
-    app_shutdown(&a);
+    app_stop(&a);
     ui_close(&u);
+    if (a.rec && app_record_end(&a, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: recording failed: %s\n", err);
+        status = 1;
+    }
+    if (headless_export(&a, o) != 0)
+        status = 1;
+    app_shutdown(&a);
     return status;
 }

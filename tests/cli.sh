@@ -79,4 +79,40 @@ else
     not_ok "SIGTERM stops a headless run and reaps its children" "status $st, children $kids"
 fi
 
+# Recording, replay and the Chrome trace export.
+if "$C" --headless --scene prodcons --duration 0.5 --set prod_rate=500 --set cons_rate=300 \
+    --record "$tmp/run.rec" --export-chrome "$tmp/run.json" >/dev/null 2>"$tmp/err" &&
+    "$C" --headless --replay "$tmp/run.rec" --json >"$tmp/replay.json" 2>>"$tmp/err" &&
+    "$C" --convert "$tmp/run.rec" "$tmp/conv.json" 2>>"$tmp/err"; then
+    if python3 - "$tmp/run.json" "$tmp/replay.json" "$tmp/conv.json" <<'PY'
+import json, sys
+trace = json.load(open(sys.argv[1]))
+replay = json.load(open(sys.argv[2]))
+conv = json.load(open(sys.argv[3]))
+assert trace == conv, "export at the end and --convert differ"
+ev = trace["traceEvents"]
+names = {e["tid"]: e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"}
+for lane in replay["lanes"]:
+    if lane["kind"] == "state":
+        tid = [t for t, n in names.items() if n == lane["name"]][0]
+        spans = [e for e in ev if e["ph"] == "X" and e["tid"] == tid]
+        assert len(spans) == lane["events"], (lane["name"], len(spans), lane["events"])
+        total = sum(e["dur"] for e in spans) * 1000
+        assert abs(total - sum(lane["totals_ns"].values())) < 1000 * len(spans) + 1000
+        assert all(spans[i]["ts"] <= spans[i + 1]["ts"] for i in range(len(spans) - 1))
+    else:
+        assert len([e for e in ev if e["ph"] == "C" and e["name"] == lane["name"]]) == lane["events"]
+assert replay["stats"]["rec.exactly_once_violations"]["value"] == 0
+PY
+    then ok "record, replay and Chrome export agree"; else not_ok "record, replay and Chrome export agree"; fi
+else
+    not_ok "record, replay, convert run" "$(cat "$tmp/err")"
+fi
+head -c 100 "$tmp/run.rec" >"$tmp/cut.rec"
+expect_exit "a truncated recording is refused with the offset" 1 "cut.rec: offset [0-9]*: truncated" --replay "$tmp/cut.rec" --headless
+expect_exit "converting a truncated recording fails clearly" 1 "cut.rec: offset" --convert "$tmp/cut.rec" "$tmp/x.json"
+expect_exit "--convert needs an output" 2 "needs a recording and an output" --convert "$tmp/run.rec"
+expect_exit "--replay excludes --scene" 2 "do not apply" --replay "$tmp/run.rec" --scene prodcons
+expect_exit "a missing recording is named" 1 "nonexistent.rec" --replay /nonexistent.rec --headless
+
 tap_done

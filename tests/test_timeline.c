@@ -20,8 +20,8 @@ static int setup(void **state)
 {
     (void)state;
     history_init(&h, 1000);
-    assert_int_equal(history_lane_add(&h, "w", TRACE_LANE_STATE, 0, 0), 0);
-    assert_int_equal(history_lane_add(&h, "g", TRACE_LANE_GAUGE, 0, 10), 1);
+    assert_int_equal(history_lane_add(&h, "w", TRACE_LANE_STATE, 0, 0, 0), 0);
+    assert_int_equal(history_lane_add(&h, "g", TRACE_LANE_GAUGE, 0, 10, 0), 1);
     return 0;
 }
 

@@ -1,0 +1,736 @@
+/*
+ * DESIGN: the writer runs on the thread that drains the rings (it is fed by
+ * the history's sink), buffers one block and writes it with one fwrite, so
+ * memory stays flat however long the run. The reader maps nothing it has
+ * not checked: a first pass validates every block against the file's size
+ * and counts events per lane, a second pass decodes into lanes sized from
+ * those counts, which the file's size bounds.
+ */
+#include "config.h"
+
+#include "record.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state.h"
+
+#define MAGIC "CONCTREC"
+#define BLOCK_MAGIC 0x42545645u /* "EVTB" */
+#define END_MAGIC 0x21444e45u   /* "END!" */
+#define MAX_BODY (64u * 1024u)
+#define MAX_PAYLOAD (1u << 20)
+#define BLOCK_HDR 24u
+#define MIN_EVENT_BYTES 4u
+
+/* ---- little pieces ---------------------------------------------------- */
+
+uint32_t rec__crc32(const void *buf, size_t len)
+{
+    static uint32_t table[256];
+    static int ready;
+    if (!ready) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+            table[i] = c;
+        }
+        ready = 1;
+    }
+    const uint8_t *p = buf;
+    uint32_t c = 0xffffffffu;
+    for (size_t i = 0; i < len; i++)
+        c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
+    return c ^ 0xffffffffu;
+}
+
+struct buf {
+    uint8_t *p;
+    size_t len, cap;
+};
+
+static int buf_need(struct buf *b, size_t n)
+{
+    if (b->len + n <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n)
+        cap *= 2;
+    uint8_t *p = realloc(b->p, cap);
+    if (!p)
+        return -1;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static void put_bytes(struct buf *b, const void *src, size_t n)
+{
+    if (buf_need(b, n) == 0) {
+        memcpy(b->p + b->len, src, n);
+        b->len += n;
+    }
+}
+
+static void put_u8(struct buf *b, uint8_t v)
+{
+    put_bytes(b, &v, 1);
+}
+
+static void put_le(struct buf *b, uint64_t v, int n)
+{
+    uint8_t x[8];
+    for (int i = 0; i < n; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
+    put_bytes(b, x, (size_t)n);
+}
+
+static void put_str(struct buf *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > 255)
+        n = 255;
+    put_u8(b, (uint8_t)n);
+    put_bytes(b, s, n);
+}
+
+static void put_varint(struct buf *b, uint64_t v)
+{
+    uint8_t x[10];
+    int n = 0;
+    do {
+        x[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            x[n] |= 0x80;
+        n++;
+    } while (v);
+    put_bytes(b, x, (size_t)n);
+}
+
+static void put_f64(struct buf *b, double d)
+{
+    uint64_t v;
+    memcpy(&v, &d, sizeof v);
+    put_le(b, v, 8);
+}
+
+/* ---- writer ------------------------------------------------------------ */
+
+struct rec_writer {
+    FILE *f;
+    char path[256];
+    struct buf block;
+    uint32_t count;
+    uint64_t base_t, last_t[TRACE_MAX_LANES];
+    uint8_t seen[TRACE_MAX_LANES];
+    int nlanes;
+    int failed;
+    uint64_t events, bytes;
+    struct trace_event pending[REC_BLOCK_EVENTS];
+    int pending_lane[REC_BLOCK_EVENTS];
+};
+
+static int werr(char *err, unsigned errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int werr(char *err, unsigned errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static void header_body(struct buf *b, const struct history *h, const struct rec_meta *m)
+{
+    put_le(b, h->t0, 8);
+    put_str(b, m->scene);
+    put_str(b, m->mode);
+    put_u8(b, (uint8_t)h->nlanes);
+    for (int i = 0; i < h->nlanes; i++) {
+        const struct history_lane *l = &h->lane[i];
+        put_u8(b, l->kind);
+        put_u8(b, l->group);
+        put_le(b, l->gauge_max, 4);
+        put_str(b, l->name);
+    }
+    put_u8(b, (uint8_t)m->nnotes);
+    for (int i = 0; i < m->nnotes; i++)
+        put_str(b, m->notes[i]);
+    put_u8(b, (uint8_t)m->nparams);
+    for (int i = 0; i < m->nparams; i++) {
+        put_str(b, m->param_name[i]);
+        put_le(b, (uint64_t)m->param_value[i], 8);
+    }
+}
+
+static int write_all(struct rec_writer *w, const void *p, size_t n)
+{
+    if (fwrite(p, 1, n, w->f) != n) {
+        w->failed = errno ? errno : EIO;
+        return -w->failed;
+    }
+    w->bytes += n;
+    return 0;
+}
+
+/* Encode the pending events as one block (deltas need the block's base). */
+static int flush_block(struct rec_writer *w)
+{
+    if (w->count == 0)
+        return 0;
+    uint64_t base = UINT64_MAX;
+    for (uint32_t i = 0; i < w->count; i++)
+        if (w->pending[i].t < base)
+            base = w->pending[i].t;
+    w->block.len = 0;
+    memset(w->seen, 0, sizeof w->seen);
+    for (uint32_t i = 0; i < w->count; i++) {
+        const struct trace_event *e = &w->pending[i];
+        int lane = w->pending_lane[i];
+        uint64_t prev = w->seen[lane] ? w->last_t[lane] : base;
+        uint64_t t = e->t < prev ? prev : e->t; /* lanes are monotonic; stay so */
+        put_varint(&w->block, (uint64_t)lane);
+        put_varint(&w->block, e->state);
+        put_varint(&w->block, t - prev);
+        put_varint(&w->block, e->arg);
+        w->seen[lane] = 1;
+        w->last_t[lane] = t;
+    }
+    struct buf hdr = {0};
+    put_le(&hdr, BLOCK_MAGIC, 4);
+    put_le(&hdr, w->count, 4);
+    put_le(&hdr, w->block.len, 4);
+    put_le(&hdr, rec__crc32(w->block.p, w->block.len), 4);
+    put_le(&hdr, base, 8);
+    int rc = hdr.len == BLOCK_HDR ? write_all(w, hdr.p, hdr.len) : -ENOMEM;
+    if (!rc)
+        rc = write_all(w, w->block.p, w->block.len);
+    free(hdr.p);
+    w->count = 0;
+    return rc;
+}
+
+struct rec_writer *rec_open(const char *path, const struct history *h, const struct rec_meta *m,
+                            char *err, unsigned errlen)
+{
+    struct rec_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        werr(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    w->f = fopen(path, "wb");
+    if (!w->f) {
+        werr(err, errlen, "%s: %s", path, strerror(errno));
+        free(w);
+        return NULL;
+    }
+    snprintf(w->path, sizeof w->path, "%s", path);
+    w->nlanes = h->nlanes;
+    struct buf body = {0}, hdr = {0};
+    header_body(&body, h, m);
+    put_bytes(&hdr, MAGIC, 8);
+    put_le(&hdr, REC_VERSION, 4);
+    put_le(&hdr, body.len, 4);
+    put_le(&hdr, rec__crc32(body.p, body.len), 4);
+    int rc = !body.p || !hdr.p ? -ENOMEM : write_all(w, hdr.p, hdr.len);
+    if (!rc)
+        rc = write_all(w, body.p, body.len);
+    free(body.p);
+    free(hdr.p);
+    if (rc) {
+        werr(err, errlen, "%s: %s", path, strerror(-rc));
+        fclose(w->f);
+        free(w);
+        return NULL;
+    }
+    return w;
+}
+
+int rec_event(struct rec_writer *w, int lane, const struct trace_event *e)
+{
+    if (w->failed)
+        return -w->failed;
+    if (lane < 0 || lane >= w->nlanes)
+        return 0; /* a lane added after the recording began is not in its header */
+    w->pending[w->count] = *e;
+    w->pending_lane[w->count] = lane;
+    w->count++;
+    w->events++;
+    if (w->count == REC_BLOCK_EVENTS)
+        return flush_block(w);
+    return 0;
+}
+
+void rec_sink(void *w, int lane, const struct trace_event *e)
+{
+    rec_event(w, lane, e);
+}
+
+uint64_t rec_events(const struct rec_writer *w)
+{
+    return w->events;
+}
+
+uint64_t rec_bytes(const struct rec_writer *w)
+{
+    return w->bytes;
+}
+
+int rec_close(struct rec_writer *w, uint64_t t_end, const struct scene_stats *final, char *err,
+              unsigned errlen)
+{
+    if (!w)
+        return 0;
+    int rc = flush_block(w);
+    struct buf pay = {0}, hdr = {0};
+    int n = final ? final->n : 0;
+    for (int i = 0; i < n; i++) {
+        put_str(&pay, final->s[i].name);
+        put_f64(&pay, final->s[i].value);
+        put_str(&pay, final->s[i].unit);
+    }
+    put_le(&hdr, END_MAGIC, 4);
+    put_le(&hdr, (uint64_t)n, 4);
+    put_le(&hdr, pay.len, 4);
+    put_le(&hdr, rec__crc32(pay.p, pay.len), 4);
+    put_le(&hdr, t_end, 8);
+    if (!rc)
+        rc = write_all(w, hdr.p, hdr.len);
+    if (!rc && pay.len)
+        rc = write_all(w, pay.p, pay.len);
+    free(pay.p);
+    free(hdr.p);
+    free(w->block.p);
+    if (fclose(w->f) != 0 && !rc)
+        rc = -errno;
+    if (rc || w->failed)
+        werr(err, errlen, "%s: %s", w->path, strerror(w->failed ? w->failed : -rc));
+    int failed = rc || w->failed;
+    free(w);
+    return failed ? -1 : 0;
+}
+
+int rec_save_history(const char *path, const struct history *h, const struct rec_meta *m,
+                     uint64_t since, char *err, unsigned errlen)
+{
+    struct rec_writer *w = rec_open(path, h, m, err, errlen);
+    if (!w)
+        return -1;
+    /* Lanes are merged in time order so blocks stay compact. */
+    size_t idx[TRACE_MAX_LANES] = {0};
+    for (int i = 0; i < h->nlanes; i++) {
+        long k = history_find(&h->lane[i], since);
+        idx[i] = k < 0 ? 0 : (size_t)k;
+    }
+    for (;;) {
+        int best = -1;
+        uint64_t bt = UINT64_MAX;
+        for (int i = 0; i < h->nlanes; i++) {
+            const struct history_lane *l = &h->lane[i];
+            if (idx[i] < history_kept(l) && history_at(l, idx[i])->t < bt) {
+                bt = history_at(l, idx[i])->t;
+                best = i;
+            }
+        }
+        if (best < 0)
+            break;
+        rec_event(w, best, history_at(&h->lane[best], idx[best]++));
+    }
+    return rec_close(w, h->t_end, &m->final, err, errlen);
+}
+
+/* ---- reader ------------------------------------------------------------ */
+
+struct rd {
+    const uint8_t *p;
+    size_t len, off;
+    const char *name;
+    char *err;
+    unsigned errlen;
+};
+
+static int rd_fail(struct rd *r, size_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int rd_fail(struct rd *r, size_t off, const char *fmt, ...)
+{
+    char what[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    snprintf(r->err, r->errlen, "%s: offset %zu: %s", r->name, off, what);
+    return -1;
+}
+
+static int rd_need(struct rd *r, size_t n, const char *what)
+{
+    if (r->len - r->off < n)
+        return rd_fail(r, r->off, "truncated: %s needs %zu bytes, %zu left", what, n,
+                       r->len - r->off);
+    return 0;
+}
+
+static uint64_t rd_le(struct rd *r, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v |= (uint64_t)r->p[r->off + (size_t)i] << (8 * i);
+    r->off += (size_t)n;
+    return v;
+}
+
+static int rd_str(struct rd *r, char *out, size_t outlen, const char *what)
+{
+    if (rd_need(r, 1, what))
+        return -1;
+    size_t n = r->p[r->off++];
+    if (rd_need(r, n, what))
+        return -1;
+    size_t k = n < outlen - 1 ? n : outlen - 1;
+    memcpy(out, r->p + r->off, k);
+    out[k] = '\0';
+    for (size_t i = 0; i < k; i++)
+        if ((unsigned char)out[i] < 0x20)
+            out[i] = '?';
+    r->off += n;
+    return 0;
+}
+
+static int rd_varint(struct rd *r, size_t end, uint64_t *v)
+{
+    size_t start = r->off;
+    *v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->off >= end)
+            return rd_fail(r, start, "truncated number inside a block");
+        uint8_t b = r->p[r->off++];
+        if (shift == 63 && b > 1)
+            return rd_fail(r, start, "number too large");
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return rd_fail(r, start, "number too long");
+}
+
+struct lane_hdr {
+    char name[TRACE_NAME_MAX];
+    uint8_t kind, group;
+    uint32_t gauge_max;
+};
+
+static int read_header(struct rd *r, struct rec_meta *m, struct lane_hdr *lanes, int *nlanes)
+{
+    if (r->len < 8 || memcmp(r->p, MAGIC, 8) != 0)
+        return rd_fail(r, 0, "not a conctui recording (bad magic)");
+    r->off = 8;
+    if (rd_need(r, 12, "the header"))
+        return -1;
+    uint32_t ver = (uint32_t)rd_le(r, 4);
+    if (ver != REC_VERSION)
+        return rd_fail(r, 8, "format version %" PRIu32 "; this conctui reads version %d", ver,
+                       REC_VERSION);
+    uint32_t body_len = (uint32_t)rd_le(r, 4), crc = (uint32_t)rd_le(r, 4);
+    if (body_len > MAX_BODY)
+        return rd_fail(r, 12, "header length %" PRIu32 " is larger than %u", body_len, MAX_BODY);
+    if (rd_need(r, body_len, "the header body"))
+        return -1;
+    if (rec__crc32(r->p + r->off, body_len) != crc)
+        return rd_fail(r, r->off, "header checksum mismatch");
+    struct rd b = *r;
+    b.len = r->off + body_len;
+    if (rd_need(&b, 8, "the clock origin"))
+        return -1;
+    m->t0 = rd_le(&b, 8);
+    if (rd_str(&b, m->scene, sizeof m->scene, "the scene name") ||
+        rd_str(&b, m->mode, sizeof m->mode, "the mode name") || rd_need(&b, 1, "the lane count"))
+        return -1;
+    *nlanes = b.p[b.off++];
+    if (*nlanes > TRACE_MAX_LANES)
+        return rd_fail(&b, b.off - 1, "%d lanes; at most %d", *nlanes, TRACE_MAX_LANES);
+    for (int i = 0; i < *nlanes; i++) {
+        if (rd_need(&b, 6, "a lane"))
+            return -1;
+        lanes[i].kind = b.p[b.off++];
+        lanes[i].group = b.p[b.off++];
+        lanes[i].gauge_max = (uint32_t)rd_le(&b, 4);
+        if (lanes[i].kind > TRACE_LANE_GAUGE)
+            return rd_fail(&b, b.off - 6, "lane %d has unknown kind %u", i, lanes[i].kind);
+        if (rd_str(&b, lanes[i].name, sizeof lanes[i].name, "a lane name"))
+            return -1;
+    }
+    if (rd_need(&b, 1, "the note count"))
+        return -1;
+    m->nnotes = b.p[b.off++];
+    if (m->nnotes > REC_MAX_NOTES)
+        return rd_fail(&b, b.off - 1, "%d notes; at most %d", m->nnotes, REC_MAX_NOTES);
+    for (int i = 0; i < m->nnotes; i++)
+        if (rd_str(&b, m->notes[i], sizeof m->notes[i], "a note"))
+            return -1;
+    if (rd_need(&b, 1, "the parameter count"))
+        return -1;
+    m->nparams = b.p[b.off++];
+    if (m->nparams > REC_MAX_PARAMS)
+        return rd_fail(&b, b.off - 1, "%d parameters; at most %d", m->nparams, REC_MAX_PARAMS);
+    for (int i = 0; i < m->nparams; i++) {
+        if (rd_str(&b, m->param_name[i], sizeof m->param_name[i], "a parameter name") ||
+            rd_need(&b, 8, "a parameter value"))
+            return -1;
+        m->param_value[i] = (int64_t)rd_le(&b, 8);
+    }
+    r->off += body_len;
+    return 0;
+}
+
+/*
+ * Walk every block. With h NULL: validate and count events per lane. With
+ * h: decode into it.
+ */
+static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct history *h,
+                       struct rec_meta *m)
+{
+    uint64_t last[TRACE_MAX_LANES];
+    for (;;) {
+        size_t at = r->off;
+        if (r->off == r->len)
+            return rd_fail(r, at, "truncated: the end marker is missing (was the run cut short?)");
+        if (rd_need(r, BLOCK_HDR, "a block header"))
+            return -1;
+        uint32_t magic = (uint32_t)rd_le(r, 4), count = (uint32_t)rd_le(r, 4);
+        uint32_t plen = (uint32_t)rd_le(r, 4), crc = (uint32_t)rd_le(r, 4);
+        uint64_t base = rd_le(r, 8);
+        if (magic != BLOCK_MAGIC && magic != END_MAGIC)
+            return rd_fail(r, at, "not a block (bad block magic)");
+        if (plen > MAX_PAYLOAD)
+            return rd_fail(r, at + 8, "block payload of %" PRIu32 " bytes; at most %u", plen,
+                           MAX_PAYLOAD);
+        if (rd_need(r, plen, "a block payload"))
+            return -1;
+        if (rec__crc32(r->p + r->off, plen) != crc)
+            return rd_fail(r, r->off, "block checksum mismatch");
+        size_t end = r->off + plen;
+        if (magic == END_MAGIC) {
+            if (count > SCENE_MAX_STATS)
+                return rd_fail(r, at + 4, "%" PRIu32 " figures; at most %d", count,
+                               SCENE_MAX_STATS);
+            struct rd s = *r;
+            s.len = end;
+            m->t_end = base;
+            m->final.n = 0;
+            for (uint32_t i = 0; i < count; i++) {
+                struct scene_stat *st = &m->final.s[m->final.n];
+                if (rd_str(&s, st->name, sizeof st->name, "a figure's name") ||
+                    rd_need(&s, 8, "a figure's value"))
+                    return -1;
+                uint64_t bits = rd_le(&s, 8);
+                memcpy(&st->value, &bits, sizeof st->value);
+                if (!isfinite(st->value))
+                    st->value = 0;
+                if (rd_str(&s, st->unit, sizeof st->unit, "a figure's unit"))
+                    return -1;
+                m->final.n++;
+            }
+            r->off = end;
+            if (r->off != r->len)
+                return rd_fail(r, r->off, "%zu bytes after the end marker", r->len - r->off);
+            return 0;
+        }
+        if ((uint64_t)count * MIN_EVENT_BYTES > plen)
+            return rd_fail(r, at + 4, "%" PRIu32 " events cannot fit in %" PRIu32 " bytes", count,
+                           plen);
+        uint8_t seen[TRACE_MAX_LANES] = {0};
+        for (uint32_t i = 0; i < count; i++) {
+            size_t ev_at = r->off;
+            uint64_t lane, state, dt, arg;
+            if (rd_varint(r, end, &lane) || rd_varint(r, end, &state) ||
+                rd_varint(r, end, &dt) || rd_varint(r, end, &arg))
+                return -1;
+            if (lane >= (uint64_t)nlanes)
+                return rd_fail(r, ev_at, "event names lane %" PRIu64 " of %d", lane, nlanes);
+            unsigned st = (unsigned)(state & 0xf);
+            if (state > 0xffff || (st >= TRACE_NSTATES && st != TRACE_GAUGE))
+                return rd_fail(r, ev_at, "event has unknown state %" PRIu64, state);
+            if (arg > UINT32_MAX)
+                return rd_fail(r, ev_at, "event argument %" PRIu64 " too large", arg);
+            uint64_t prev = seen[lane] ? last[lane] : base;
+            if (dt > UINT64_MAX - prev)
+                return rd_fail(r, ev_at, "event time overflows");
+            uint64_t t = prev + dt;
+            seen[lane] = 1;
+            last[lane] = t;
+            if (h) {
+                struct trace_event e = {t, (uint32_t)arg, (uint16_t)state, (uint16_t)lane};
+                history_append(h, (int)lane, &e);
+            } else {
+                counts[lane]++;
+            }
+        }
+        if (r->off != end)
+            return rd_fail(r, r->off, "%zu stray bytes at the end of a block", end - r->off);
+    }
+}
+
+int rec_read_mem(const uint8_t *buf, size_t len, const char *name, struct history *h,
+                 struct rec_meta *m, char *err, unsigned errlen)
+{
+    struct rd r = {buf, len, 0, name, err, errlen};
+    struct lane_hdr lanes[TRACE_MAX_LANES];
+    int nlanes = 0;
+    memset(m, 0, sizeof *m);
+    memset(h, 0, sizeof *h);
+    if (read_header(&r, m, lanes, &nlanes))
+        return -1;
+    size_t blocks_at = r.off;
+    uint64_t counts[TRACE_MAX_LANES] = {0};
+    if (read_blocks(&r, nlanes, counts, NULL, m))
+        return -1;
+    /* Every count was bounded by the file's size in the first pass. */
+    history_init(h, m->t0);
+    for (int i = 0; i < nlanes; i++) {
+        if (history_lane_add(h, lanes[i].name, lanes[i].kind, lanes[i].group, lanes[i].gauge_max,
+                             counts[i] ? counts[i] : 1) < 0) {
+            history_free(h);
+            return rd_fail(&r, blocks_at, "out of memory for %" PRIu64 " events", counts[i]);
+        }
+    }
+    r.off = blocks_at;
+    if (read_blocks(&r, nlanes, counts, h, m)) {
+        history_free(h);
+        return -1;
+    }
+    if (m->t_end > h->t_end)
+        h->t_end = m->t_end;
+    return 0;
+}
+
+int rec_read(const char *path, struct history *h, struct rec_meta *m, char *err, unsigned errlen)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return werr(err, errlen, "%s: %s", path, strerror(errno));
+    if (fseek(f, 0, SEEK_END) != 0) {
+        fclose(f);
+        return werr(err, errlen, "%s: cannot seek: not a regular file", path);
+    }
+    long size = ftell(f);
+    if (size < 0) {
+        fclose(f);
+        return werr(err, errlen, "%s: %s", path, strerror(errno));
+    }
+    rewind(f);
+    uint8_t *buf = malloc(size ? (size_t)size : 1);
+    if (!buf) {
+        fclose(f);
+        return werr(err, errlen, "%s: out of memory for %ld bytes", path, size);
+    }
+    size_t got = fread(buf, 1, (size_t)size, f);
+    fclose(f);
+    int rc = got == (size_t)size ? rec_read_mem(buf, got, path, h, m, err, errlen)
+                                 : werr(err, errlen, "%s: short read", path);
+    free(buf);
+    return rc;
+}
+
+/* ---- Chrome trace export ------------------------------------------------ */
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+/* Microseconds since the run began, with nanosecond precision. */
+static void json_us(FILE *f, uint64_t t, uint64_t t0)
+{
+    uint64_t ns = t > t0 ? t - t0 : 0;
+    fprintf(f, "%" PRIu64 ".%03" PRIu64, ns / 1000, ns % 1000);
+}
+
+int rec_export_chrome(const struct history *h, const struct rec_meta *m, FILE *out)
+{
+    char pname[160];
+    snprintf(pname, sizeof pname, "conctui %s (%s)", m->scene, m->mode);
+    fputs("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n", out);
+    fputs("{\"ph\":\"M\",\"pid\":1,\"tid\":0,\"name\":\"process_name\",\"args\":{\"name\":", out);
+    json_str(out, pname);
+    fputs("}}", out);
+    for (int i = 0; i < h->nlanes; i++) {
+        const struct history_lane *l = &h->lane[i];
+        if (l->kind == TRACE_LANE_GAUGE)
+            continue;
+        fprintf(out, ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":"
+                     "{\"name\":", i + 1);
+        json_str(out, l->name);
+        fprintf(out, "}},\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_sort_index\","
+                     "\"args\":{\"sort_index\":%d}}", i + 1, i);
+    }
+    for (int i = 0; i < h->nlanes; i++) {
+        const struct history_lane *l = &h->lane[i];
+        size_t n = history_kept(l);
+        for (size_t k = 0; k < n; k++) {
+            const struct trace_event *e = history_at(l, k);
+            if (l->kind == TRACE_LANE_GAUGE) {
+                fputs(",\n{\"ph\":\"C\",\"pid\":1,\"tid\":0,\"name\":", out);
+                json_str(out, l->name);
+                fputs(",\"ts\":", out);
+                json_us(out, e->t, h->t0);
+                fprintf(out, ",\"args\":{\"value\":%" PRIu32 "}}", e->arg);
+                continue;
+            }
+            uint64_t end = k + 1 < n ? history_at(l, k + 1)->t : h->t_end;
+            unsigned st = TRACE_STATE_OF(e->state), note = TRACE_NOTE_OF(e->state);
+            fprintf(out, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"cat\":\"state\",\"name\":", i + 1);
+            json_str(out, state_info(st)->name);
+            fputs(",\"ts\":", out);
+            json_us(out, e->t, h->t0);
+            fputs(",\"dur\":", out);
+            json_us(out, end > e->t ? end : e->t, e->t);
+            fprintf(out, ",\"args\":{\"arg\":%" PRIu32, e->arg);
+            if (note > 0 && (int)note < m->nnotes) {
+                fputs(",\"note\":", out);
+                json_str(out, m->notes[note]);
+            }
+            fputs("}}", out);
+        }
+    }
+    fputs("\n]}\n", out);
+    return ferror(out) ? -1 : 0;
+}
+
+int rec_convert(const char *in, const char *out, char *err, unsigned errlen)
+{
+    struct history h;
+    struct rec_meta *m = malloc(sizeof *m);
+    if (!m)
+        return werr(err, errlen, "out of memory");
+    int rc = rec_read(in, &h, m, err, errlen);
+    if (rc == 0) {
+        FILE *f = fopen(out, "w");
+        if (!f) {
+            rc = werr(err, errlen, "%s: %s", out, strerror(errno));
+        } else {
+            rc = rec_export_chrome(&h, m, f);
+            if (fclose(f) != 0 || rc)
+                rc = werr(err, errlen, "%s: write failed: %s", out, strerror(errno));
+        }
+        history_free(&h);
+    }
+    free(m);
+    return rc;
+}

@@ -1,0 +1,83 @@
+/*
+ * record: recordings of runs, and their export.
+ *
+ * The file format (version 1, little-endian):
+ *
+ *   header   "CONCTREC" u32 version  u32 body_len  u32 crc32(body)  body
+ *   body     u64 t0_ns  str scene  str mode  u8 nlanes  lane...  u8 nnotes  str...
+ *            u8 nparams  (str name, i64 value)...
+ *   lane     u8 kind  u8 group  u32 gauge_max  str name
+ *   str      u8 length, then that many bytes (no terminator)
+ *   block    "EVTB" u32 count  u32 payload_len  u32 crc32(payload)  u64 base_t  payload
+ *   payload  count events, each four LEB128 varints: lane, state word,
+ *            t - (previous t of that lane in this block, or base_t), arg
+ *   end      "END!" u32 nstats  u32 payload_len  u32 crc32(payload)  u64 t_end  payload
+ *            payload: per stat str name, f64 value, str unit
+ *
+ * Blocks are written while the scene runs (a block holds at most
+ * REC_BLOCK_EVENTS events), so memory stays flat. The reader validates
+ * everything against the file's own size before it allocates anything.
+ */
+#ifndef CONCTUI_RECORD_H
+#define CONCTUI_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "history.h"
+#include "scene.h"
+
+#define REC_VERSION 1
+#define REC_BLOCK_EVENTS 4096
+#define REC_MAX_NOTES 64
+#define REC_MAX_PARAMS SCENE_MAX_PARAMS
+
+/* What a recording says about its run, besides the events. */
+struct rec_meta {
+    uint64_t t0, t_end;
+    char scene[64], mode[64];
+    int nnotes;
+    char notes[REC_MAX_NOTES][64];
+    int nparams;
+    char param_name[REC_MAX_PARAMS][64];
+    int64_t param_value[REC_MAX_PARAMS];
+    struct scene_stats final; /* the scene's figures when the recording ended */
+};
+
+struct rec_writer;
+
+/* Start a recording of the lanes already in h; NULL with a message in err. */
+struct rec_writer *rec_open(const char *path, const struct history *h, const struct rec_meta *m,
+                            char *err, unsigned errlen);
+/* Add one event (buffers; writes a block when full). 0 or -errno. */
+int rec_event(struct rec_writer *w, int lane, const struct trace_event *e);
+/* A history_sink that records (stops recording at the first write error). */
+void rec_sink(void *w, int lane, const struct trace_event *e);
+/* Flush, write the end marker with the final figures, close. 0 or -1 with err. */
+int rec_close(struct rec_writer *w, uint64_t t_end, const struct scene_stats *final, char *err,
+              unsigned errlen);
+/* Events written so far and bytes on disk. */
+uint64_t rec_events(const struct rec_writer *w);
+uint64_t rec_bytes(const struct rec_writer *w);
+/* Write the events of h at or after `since` as a complete recording. */
+int rec_save_history(const char *path, const struct history *h, const struct rec_meta *m,
+                     uint64_t since, char *err, unsigned errlen);
+
+/*
+ * Read a recording into h (lanes sized to hold every event) and m. Returns 0,
+ * or -1 with a message naming the file and the byte offset of the problem.
+ */
+int rec_read(const char *path, struct history *h, struct rec_meta *m, char *err, unsigned errlen);
+/* The same from memory (name is used in messages). */
+int rec_read_mem(const uint8_t *buf, size_t len, const char *name, struct history *h,
+                 struct rec_meta *m, char *err, unsigned errlen);
+
+/* Write h as Chrome Trace Event JSON (Perfetto, chrome://tracing). */
+int rec_export_chrome(const struct history *h, const struct rec_meta *m, FILE *out);
+/* Convert a recording file to a Chrome trace file. 0 or -1 with err. */
+int rec_convert(const char *in, const char *out, char *err, unsigned errlen);
+
+uint32_t rec__crc32(const void *buf, size_t len);
+
+#endif

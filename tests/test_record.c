@@ -1,0 +1,273 @@
+/* Recordings: round trip against the live run, every reader error, Chrome export. */
+#include "config.h"
+
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "app.h"
+#include "cli.h"
+#include "headless.h"
+#include "record.h"
+#include "timeline.h"
+
+static struct app a;
+static char path[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    test_watchdog(60);
+    snprintf(path, sizeof path, "/tmp/conctui-test-%d.rec", (int)getpid());
+    return app_init(&a);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    app_shutdown(&a);
+    unlink(path);
+    return 0;
+}
+
+static void run_recorded(int mode)
+{
+    char *argv[] = {"conctui", "--headless", "--scene", "prodcons", "--duration", "0.4",
+                    "--set", "prod_rate=3000", "--set", "cons_rate=2000", "--set",
+                    "producers=2", "--record", path};
+    struct cli o;
+    char err[256];
+    assert_int_equal(cli_parse(14, argv, &o, err, sizeof err), 0);
+    assert_int_equal(cli_resolve(&o, err, sizeof err), 0);
+    o.mode_idx = mode;
+    assert_int_equal(headless_run(&a, &o, NULL), 0);
+}
+
+/* Record -> replay gives the same timeline layout as the live run. */
+static void test_record_replay_same_layout(void **state)
+{
+    (void)state;
+    for (int mode = 0; mode < 3; mode++) {
+        run_recorded(mode);
+        static struct history h;
+        static struct rec_meta m;
+        char err[256];
+        assert_int_equal(rec_read(path, &h, &m, err, sizeof err), 0);
+        assert_string_equal(m.scene, "prodcons");
+        assert_int_equal(h.nlanes, a.hist.nlanes);
+        assert_int_equal(h.events, a.hist.events);
+        assert_true(m.final.n > 5);
+        for (int w = 50; w <= 400; w *= 2) {
+            struct tl_view v = {.t_start = a.hist.t0,
+                                .ns_per_col = (a.hist.t_end - a.hist.t0) / (uint64_t)w + 1,
+                                .width = w,
+                                .now = a.hist.t_end};
+            for (int i = 0; i < h.nlanes; i++) {
+                assert_string_equal(h.lane[i].name, a.hist.lane[i].name);
+                struct tl_cell live[400], replay[400];
+                timeline_layout(&a.hist.lane[i], &v, live);
+                timeline_layout(&h.lane[i], &v, replay);
+                assert_memory_equal(live, replay, sizeof live[0] * (size_t)w);
+            }
+        }
+        history_free(&h);
+        app_release(&a);
+    }
+}
+
+/* A valid recording in memory, to break in every way the reader must catch. */
+static uint8_t *good;
+static size_t good_len;
+
+static void load_good(void)
+{
+    run_recorded(0);
+    app_release(&a);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    good_len = (size_t)ftell(f);
+    rewind(f);
+    good = malloc(good_len);
+    assert_int_equal(fread(good, 1, good_len, f), good_len);
+    fclose(f);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Offset of the first block (after the header body). */
+static size_t first_block(const uint8_t *b)
+{
+    return 20 + get32(b + 12);
+}
+
+static void fix_header_crc(uint8_t *b)
+{
+    put32(b + 16, rec__crc32(b + 20, get32(b + 12)));
+}
+
+static void fix_block_crc(uint8_t *b, size_t at)
+{
+    put32(b + at + 12, rec__crc32(b + at + 24, get32(b + at + 8)));
+}
+
+static void expect_error(const uint8_t *buf, size_t len, const char *words)
+{
+    static struct history h;
+    static struct rec_meta m;
+    char err[300] = "";
+    int rc = rec_read_mem(buf, len, "bad.rec", &h, &m, err, sizeof err);
+    if (rc == 0)
+        fail_msg("accepted a file that should fail with '%s'", words);
+    if (!strstr(err, words) || !strstr(err, "bad.rec: offset "))
+        fail_msg("message '%s' lacks '%s'", err, words);
+    history_free(&h);
+}
+
+static void test_record_reader_errors(void **state)
+{
+    (void)state;
+    load_good();
+    static struct history h;
+    static struct rec_meta m;
+    char err[300];
+    assert_int_equal(rec_read_mem(good, good_len, "good.rec", &h, &m, err, sizeof err), 0);
+    history_free(&h);
+
+    uint8_t *b = malloc(good_len + 64);
+    size_t blk = first_block(good);
+#define FRESH() memcpy(b, good, good_len)
+
+    FRESH();
+    b[0] = 'X';
+    expect_error(b, good_len, "not a conctui recording");
+    expect_error(b, 3, "not a conctui recording");
+    FRESH();
+    put32(b + 8, 99);
+    expect_error(b, good_len, "format version 99");
+    FRESH();
+    put32(b + 12, 1u << 30);
+    expect_error(b, good_len, "header length");
+    FRESH();
+    b[25] ^= 0x40;
+    expect_error(b, good_len, "header checksum mismatch");
+    expect_error(good, 18, "truncated");
+    expect_error(good, blk - 3, "truncated");
+    expect_error(good, blk, "end marker is missing");
+    expect_error(good, blk + 10, "truncated: a block header");
+    expect_error(good, blk + 30, "truncated: a block payload");
+    expect_error(good, good_len - 1, "truncated");
+    FRESH();
+    b[blk] = 'Q';
+    expect_error(b, good_len, "bad block magic");
+    FRESH();
+    put32(b + blk + 8, 1u << 30);
+    expect_error(b, good_len, "block payload of");
+    FRESH();
+    b[blk + 30] ^= 1;
+    expect_error(b, good_len, "block checksum mismatch");
+    FRESH();
+    put32(b + blk + 4, get32(b + blk + 8)); /* more events than bytes allow */
+    expect_error(b, good_len, "cannot fit");
+    FRESH();
+    put32(b + blk + 4, get32(b + blk + 4) - 1); /* one event fewer: bytes left over */
+    expect_error(b, good_len, "stray bytes");
+    FRESH();
+    b[blk + 24] = 60; /* first event: lane 60 of a few */
+    fix_block_crc(b, blk);
+    expect_error(b, good_len, "names lane 60");
+    FRESH();
+    b[blk + 25] = 0x0e; /* state 14: neither a state nor a gauge */
+    fix_block_crc(b, blk);
+    expect_error(b, good_len, "unknown state");
+    FRESH();
+    memcpy(b + good_len, "junk", 4);
+    expect_error(b, good_len + 4, "after the end marker");
+    /* A lane count above the limit, with a valid checksum. */
+    FRESH();
+    size_t lanes_at = 20 + 8 + 1 + good[28] + 1 + good[29 + good[28]];
+    b[lanes_at] = 200;
+    fix_header_crc(b);
+    expect_error(b, good_len, "200 lanes");
+    /* Numbers that never end. */
+    FRESH();
+    memset(b + blk + 24, 0xff, 16);
+    fix_block_crc(b, blk);
+    expect_error(b, good_len, "number");
+    free(b);
+    free(good);
+    /* Files that are not there or not regular. */
+    assert_int_equal(rec_read("/nonexistent/x.rec", &h, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/x.rec"));
+}
+
+static void test_record_chrome_export(void **state)
+{
+    (void)state;
+    run_recorded(0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct rec_meta m;
+    app_meta(&a, &m);
+    assert_int_equal(rec_export_chrome(&a.hist, &m, f), 0);
+    fclose(f);
+    /* One complete event per state event, one counter per gauge event. */
+    uint64_t spans = 0, counters = 0;
+    for (int i = 0; i < a.hist.nlanes; i++)
+        *(a.hist.lane[i].kind == TRACE_LANE_GAUGE ? &counters : &spans) += a.hist.lane[i].count;
+    uint64_t x = 0, c = 0, names = 0;
+    for (char *p = buf; (p = strstr(p, "\"ph\":\"")); p += 6) {
+        x += p[6] == 'X';
+        c += p[6] == 'C';
+    }
+    for (char *p = buf; (p = strstr(p, "\"thread_name\"")); p++)
+        names++;
+    assert_int_equal(x, spans);
+    assert_int_equal(c, counters);
+    assert_int_equal(names, 3); /* producers 0 and 1, consumer 0 */
+    assert_non_null(strstr(buf, "\"name\":\"conctui prodcons (threads)\""));
+    assert_non_null(strstr(buf, "\"note\":\"producing\""));
+    free(buf);
+}
+
+static void test_record_save_recent(void **state)
+{
+    (void)state;
+    run_recorded(2);
+    struct rec_meta m;
+    app_meta(&a, &m);
+    uint64_t since = a.hist.t0 + (a.hist.t_end - a.hist.t0) / 2;
+    char err[256];
+    assert_int_equal(rec_save_history(path, &a.hist, &m, since, err, sizeof err), 0);
+    static struct history h;
+    static struct rec_meta m2;
+    assert_int_equal(rec_read(path, &h, &m2, err, sizeof err), 0);
+    assert_true(h.events > 0 && h.events < a.hist.events);
+    for (int i = 0; i < h.nlanes; i++)
+        if (h.lane[i].count > 1) /* the one before `since` tells the state at `since` */
+            assert_true(history_at(&h.lane[i], 1)->t >= since);
+    history_free(&h);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_record_replay_same_layout),
+        T(test_record_reader_errors),
+        T(test_record_chrome_export),
+        T(test_record_save_recent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
