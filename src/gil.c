@@ -218,11 +218,12 @@ static void new_take(struct gil *g, struct gil_thread *t)
     pthread_mutex_unlock(&g->switch_mutex);
     if (drop_requested)
         atomic_store_explicit(&g->drop_request, 0, RLX);
+    /* Both lanes change under the mutex, so they agree on who holds the GIL. */
     gil_lane(g, TRACE_RUN | TRACE_NOTE(GIL_N_HELD_BY), t->id);
+    thread_state(t, TRACE_RUN | TRACE_NOTE(GIL_N_HOLDS));
     pthread_mutex_unlock(&g->mutex);
     if (t0)
         record_wait(t, t0);
-    thread_state(t, TRACE_RUN | TRACE_NOTE(GIL_N_HOLDS));
 }
 
 /*
@@ -272,9 +273,9 @@ static bool old_take(struct gil *g, struct gil_thread *t)
             bump(&g->switches, 1);
     }
     gil_lane(g, TRACE_RUN | TRACE_NOTE(GIL_N_HELD_BY), t->id);
+    thread_state(t, TRACE_RUN | TRACE_NOTE(GIL_N_HOLDS));
     if (t0)
         record_wait(t, t0);
-    thread_state(t, TRACE_RUN | TRACE_NOTE(GIL_N_HOLDS));
     return t0 != 0;
 }
 

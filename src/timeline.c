@@ -177,8 +177,8 @@ void timeline_fmt_ns(char *buf, unsigned len, uint64_t ns)
             double x = (double)ns / (double)u[i].div;
             if (x == (double)(uint64_t)x)
                 snprintf(buf, len, "%llu%s", (unsigned long long)x, u[i].unit);
-            else if (x < 10)
-                snprintf(buf, len, "%.2g%s", x, u[i].unit);
+            else if (x < 100)
+                snprintf(buf, len, "%.3g%s", x, u[i].unit);
             else
                 snprintf(buf, len, "%.0f%s", x, u[i].unit);
             return;

@@ -70,7 +70,7 @@ expect "f again unfreezes" "LIVE | workers running"
 T send-keys -t t Down Down +
 expect "+ raises the selected parameter" "capacity=11"
 T send-keys -t t w
-expect "w zooms in" "20ms/col"
+expect "w zooms in" "50ms/col"
 T send-keys -t t Space
 expect "space pauses the view" "PAUSED"
 T send-keys -t t End
