@@ -531,6 +531,15 @@ static void switch_scene(struct app *a, int dir)
         app_message(a, "%s: could not start: %s", e->name, strerror(-rc));
 }
 
+/*
+ * Keys that mean the same in every scene. A scene's own key hook sees every
+ * other key first (a scene may use the arrows, say), then the app's view keys.
+ */
+static bool app_key_reserved(int key)
+{
+    return key < 0x80 && key > 0 && strchr("qQ?h\tnN123456789frm.S ij k+-=_l", key) != NULL;
+}
+
 enum app_result app_key(struct app *a, int key, int width)
 {
     struct app_view *v = &a->view;
@@ -542,6 +551,8 @@ enum app_result app_key(struct app *a, int key, int width)
         return APP_CONTINUE;
     }
     if (a->replay && replay_key(a, key, width))
+        return APP_CONTINUE;
+    if (!a->replay && e->key && !app_key_reserved(key) && e->key(&a->ctx, key))
         return APP_CONTINUE;
     switch (key) {
     case 'q':
@@ -651,7 +662,7 @@ enum app_result app_key(struct app *a, int key, int width)
                 app_message(a, "%s has %d modes", e->name, e->nmodes);
             break;
         }
-        if (!(e->key && e->key(&a->ctx, key)) && key < 0x110000 && key >= ' ')
+        if (key < 0x110000 && key >= ' ')
             app_message(a, "key '%lc' does nothing here; ? shows the keys", (wint_t)key);
         break;
     }

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "state.h"
@@ -34,9 +35,43 @@ const struct draw_key draw_keys[] = {
     {NULL, NULL},
 };
 
-int draw_timeline_width(int cols)
+/* Columns the scene's picture takes on the right, 0 for scenes without one. */
+static int canvas_cols(const struct app *a, int cols)
 {
-    return cols - NAME_W - 1;
+    return a->scene && a->scene->canvas ? cols * 2 / 5 : 0;
+}
+
+int draw_timeline_width(const struct app *a, int cols)
+{
+    int c = canvas_cols(a, cols);
+    return cols - NAME_W - 1 - (c ? c + 1 : 0);
+}
+
+/* The scene's picture: two pixels per cell, top over bottom. */
+static void draw_canvas(struct app *a, struct grid *g, int y0, int x0, int rows, int cols)
+{
+    static uint8_t *pix;
+    static size_t cap;
+    size_t need = (size_t)cols * (size_t)rows * 2 * 3;
+    if (need > cap) {
+        uint8_t *p = realloc(pix, need);
+        if (!p)
+            return;
+        pix = p;
+        cap = need;
+    }
+    struct scene_canvas c = {cols, rows * 2, pix};
+    memset(pix, 0, need);
+    if (a->scene->canvas(&a->ctx, &c) != 0)
+        return;
+    for (int y = 0; y < rows; y++) {
+        for (int x = 0; x < cols; x++) {
+            const uint8_t *t = pix + ((size_t)(2 * y) * (size_t)cols + (size_t)x) * 3;
+            const uint8_t *b = t + (size_t)cols * 3;
+            grid_put_rgb(g, y0 + y, x0 + x, (uint32_t)t[0] << 16 | (uint32_t)t[1] << 8 | t[2],
+                         (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2]);
+        }
+    }
 }
 
 void draw_fmt_value(char *buf, unsigned len, double v)
@@ -371,7 +406,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
         grid_text(g, 0, 0, g->cols, "no scene running (q quits)", COLOUR_RED, 0);
         return;
     }
-    int width = draw_timeline_width(g->cols);
+    int width = draw_timeline_width(a, g->cols);
     if (a->view.ns_per_col == 0) {
         /* Live: ten seconds a sweep. A recording: all of it on one screen. */
         uint64_t span = a->replay ? a->hist.t_end - a->hist.t0 + 1 : 10000000000ull;
@@ -385,6 +420,9 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     /* Lanes get the rows they need; the stats and narration get the rest. */
     int fixed = 2 + 1 + 2, spare = g->rows - fixed - a->hist.nlanes - 1;
     int bottom = spare < 8 ? 8 : spare > g->rows / 2 ? g->rows / 2 : spare;
+    int ccols = canvas_cols(a, g->cols);
+    if (ccols)
+        bottom = g->rows / 3 > 8 ? g->rows / 3 : 8; /* the picture wants height too */
     int lanes_y = 2, lanes_h = g->rows - fixed - bottom;
     struct tl_view v = make_view(a, width, now);
     int n = a->hist.nlanes;
@@ -405,6 +443,11 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     if (n - a->view.lane_top > lanes_h)
         grid_text(g, lanes_y + lanes_h - 1, 0, NAME_W, "  more: PgDn", COLOUR_YELLOW, GRID_BOLD);
     draw_axis(a, g, lanes_y + lanes_h, &v, o);
+    if (ccols) {
+        for (int y = lanes_y; y <= lanes_y + lanes_h; y++)
+            grid_put(g, y, g->cols - ccols - 1, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
+        draw_canvas(a, g, lanes_y, g->cols - ccols, lanes_h + 1, ccols);
+    }
 
     int y0 = lanes_y + lanes_h + 1;
     int sw = g->cols >= 120 ? 2 * STATS_W : STATS_W;

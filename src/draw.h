@@ -25,8 +25,8 @@ struct draw_key {
 };
 extern const struct draw_key draw_keys[];
 
-/* Columns of the timeline for a terminal `cols` wide. */
-int draw_timeline_width(int cols);
+/* Columns of the timeline for a terminal `cols` wide (less a scene's picture). */
+int draw_timeline_width(const struct app *a, int cols);
 /* Compose the frame at time now (ns) for the app's current view. */
 void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64_t now);
 /* Format a figure compactly ("9.12M", "250", "0.52"). */

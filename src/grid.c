@@ -32,7 +32,7 @@ void grid_free(struct grid *g)
 void grid_clear(struct grid *g)
 {
     for (int i = 0; i < g->rows * g->cols; i++)
-        g->c[i] = (struct grid_cell){L' ', COLOUR_DEFAULT, 0};
+        g->c[i] = (struct grid_cell){L' ', COLOUR_DEFAULT, 0, 0, 0};
 }
 
 struct grid_cell *grid_at(struct grid *g, int y, int x)
@@ -46,7 +46,14 @@ void grid_put(struct grid *g, int y, int x, wchar_t ch, unsigned colour, unsigne
 {
     struct grid_cell *c = grid_at(g, y, x);
     if (c)
-        *c = (struct grid_cell){ch, (uint8_t)colour, (uint8_t)attr};
+        *c = (struct grid_cell){ch, (uint8_t)colour, (uint8_t)attr, 0, 0};
+}
+
+void grid_put_rgb(struct grid *g, int y, int x, uint32_t top, uint32_t bottom)
+{
+    struct grid_cell *c = grid_at(g, y, x);
+    if (c)
+        *c = (struct grid_cell){L'\u2580', COLOUR_DEFAULT, GRID_RGB, top, bottom};
 }
 
 void grid_fill(struct grid *g, int y, int x, int w, wchar_t ch, unsigned colour, unsigned attr)

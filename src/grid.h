@@ -11,13 +11,20 @@
 
 #include "state.h"
 
-enum grid_attr { GRID_BOLD = 1, GRID_REVERSE = 2, GRID_DIM = 4, GRID_UNDERLINE = 8 };
+enum grid_attr {
+    GRID_BOLD = 1,
+    GRID_REVERSE = 2,
+    GRID_DIM = 4,
+    GRID_UNDERLINE = 8,
+    GRID_RGB = 16, /* a picture cell: rgb_fg over rgb_bg (upper half block) */
+};
 
 /* ch == 0 marks the right half of a double-width character. */
 struct grid_cell {
     wchar_t ch;
     uint8_t colour; /* enum state_colour */
     uint8_t attr;   /* enum grid_attr */
+    uint32_t rgb_fg, rgb_bg; /* 0xRRGGBB, for GRID_RGB cells */
 };
 
 struct grid {
@@ -42,6 +49,8 @@ int grid_text_width(const char *s);
  */
 int grid_wrap(const char *s, int w, void (*emit)(void *arg, const char *line, int len),
               void *arg);
+/* A picture cell: the top pixel's colour over the bottom pixel's. */
+void grid_put_rgb(struct grid *g, int y, int x, uint32_t top, uint32_t bottom);
 /* A row of the grid as UTF-8 (for tests and headless dumps). */
 void grid_row_utf8(const struct grid *g, int y, char *buf, unsigned len);
 

@@ -61,6 +61,12 @@ struct scene_shared {
     _Atomic int64_t param[SCENE_MAX_PARAMS];
 };
 
+/* A picture a scene shows beside its lanes; the terminal stacks two pixels per cell. */
+struct scene_canvas {
+    int w, h;     /* pixels wanted, set by the caller */
+    uint8_t *rgb; /* w * h * 3 bytes, row-major, owned by the caller */
+};
+
 struct scene_entry;
 
 struct scene_ctx {
@@ -95,6 +101,11 @@ struct scene_entry {
     int (*key)(struct scene_ctx *ctx, int key);
     /* Append the scene's figures (name value unit). */
     void (*stats)(struct scene_ctx *ctx, struct scene_stats *out);
+    /*
+     * Optional: fill c->rgb with the scene's latest picture at c->w x c->h
+     * (called on the UI thread, at most once a frame). 0 if drawn.
+     */
+    int (*canvas)(struct scene_ctx *ctx, struct scene_canvas *c);
 };
 
 /* The registry (scenes/registry.c). */

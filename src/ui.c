@@ -37,9 +37,13 @@
 #define FRAME_NS 33333333ull
 #define STATS_NS 250000000ull
 
+/* How picture cells reach the terminal. */
+enum ui_pic { PIC_GLYPH, PIC_256, PIC_DIRECT };
+
 struct ui {
     SCREEN *scr;
     int colour;
+    enum ui_pic pic;
     struct grid grid, prev;
     struct draw_opts opts;
 };
@@ -54,12 +58,64 @@ static void ui_colours(struct ui *u)
 {
     const char *nc = getenv("NO_COLOR");
     u->colour = has_colors() && !(nc && *nc);
+    u->pic = PIC_GLYPH;
     if (!u->colour)
         return;
     start_color();
     use_default_colors();
     for (short i = 1; i < COLOUR_COUNT; i++)
         init_pair(i, curses_colour[i], -1);
+    /* Direct colour (terminfo RGB, e.g. xterm-direct) or the 256-colour cube. */
+    if (COLORS >= 0x1000000 && !u->opts.ascii)
+        u->pic = PIC_DIRECT;
+    else if (COLORS >= 256 && COLOR_PAIRS >= 4096 && !u->opts.ascii)
+        u->pic = PIC_256;
+}
+
+/* The xterm-256 colour nearest to an RGB value (6x6x6 cube or grey ramp). */
+static int rgb_to_256(uint32_t rgb)
+{
+    int r = (int)(rgb >> 16 & 0xff), g = (int)(rgb >> 8 & 0xff), b = (int)(rgb & 0xff);
+    static const int lv[6] = {0, 95, 135, 175, 215, 255};
+    int ci[3], cv[3], in[3] = {r, g, b};
+    for (int k = 0; k < 3; k++) {
+        ci[k] = in[k] < 48 ? 0 : in[k] < 115 ? 1 : (in[k] - 35) / 40;
+        cv[k] = lv[ci[k]];
+    }
+    int grey = (r + g + b) / 3, gi = grey > 238 ? 23 : grey < 8 ? 0 : (grey - 8) / 10;
+    int gv = 8 + 10 * gi;
+    int dc = (cv[0] - r) * (cv[0] - r) + (cv[1] - g) * (cv[1] - g) + (cv[2] - b) * (cv[2] - b);
+    int dg = (gv - r) * (gv - r) + (gv - g) * (gv - g) + (gv - b) * (gv - b);
+    return dg < dc ? 232 + gi : 16 + 36 * ci[0] + 6 * ci[1] + ci[2];
+}
+
+/* A picture cell without enough colours: a glyph of its brightness. */
+static wchar_t rgb_glyph(const struct grid_cell *c, int ascii)
+{
+    static const char ramp[] = " .:-=+*#%@";
+    static const wchar_t shades[] = L" \u2591\u2592\u2593\u2588";
+    uint32_t t = c->rgb_fg, b = c->rgb_bg;
+    unsigned lum = ((t >> 16 & 0xff) * 3 + (t >> 8 & 0xff) * 6 + (t & 0xff) +
+                    (b >> 16 & 0xff) * 3 + (b >> 8 & 0xff) * 6 + (b & 0xff)) / 20;
+    return ascii ? (wchar_t)ramp[lum * 9 / 255] : shades[lum * 4 / 255];
+}
+
+/* Put one picture cell on the terminal in the best form it can show. */
+static void ui_put_rgb(struct ui *u, int y, int x, const struct grid_cell *c)
+{
+    cchar_t cc;
+    if (u->pic == PIC_GLYPH) {
+        wchar_t wc[2] = {rgb_glyph(c, u->opts.ascii), 0};
+        setcchar(&cc, wc, A_NORMAL, 0, NULL);
+    } else {
+        int fg = u->pic == PIC_DIRECT ? (int)c->rgb_fg : rgb_to_256(c->rgb_fg);
+        int bg = u->pic == PIC_DIRECT ? (int)c->rgb_bg : rgb_to_256(c->rgb_bg);
+        /* alloc_pair reuses a pair with these colours, or recycles the oldest. */
+        int pair = alloc_pair(fg, bg);
+        wchar_t wc[2] = {L'\u2580', 0};
+        setcchar(&cc, wc, A_NORMAL, 0, pair > 0 ? &pair : NULL);
+    }
+    mvadd_wch(y, x, &cc);
 }
 
 static int ui_resize(struct ui *u)
@@ -99,11 +155,16 @@ static void ui_blit(struct ui *u)
     for (int y = 0; y < g->rows; y++) {
         for (int x = 0; x < g->cols; x++) {
             struct grid_cell *c = &g->c[y * g->cols + x], *o = &p->c[y * g->cols + x];
-            if (c->ch == o->ch && c->colour == o->colour && c->attr == o->attr)
+            if (c->ch == o->ch && c->colour == o->colour && c->attr == o->attr &&
+                c->rgb_fg == o->rgb_fg && c->rgb_bg == o->rgb_bg)
                 continue;
             *o = *c;
             if (c->ch == 0)
                 continue; /* right half of a wide character */
+            if (c->attr & GRID_RGB) {
+                ui_put_rgb(u, y, x, c);
+                continue;
+            }
             wchar_t wc[2] = {c->ch, 0};
             cchar_t cc;
             short pair = u->colour ? (short)c->colour : 0;
@@ -154,7 +215,7 @@ static enum app_result ui_input(struct ui *u, struct app *a)
     wint_t wc;
     int r;
     while ((r = wget_wch(stdscr, &wc)) != ERR) {
-        int width = draw_timeline_width(u->grid.cols);
+        int width = draw_timeline_width(a, u->grid.cols);
         if (r == KEY_CODE_YES && wc == KEY_RESIZE) {
             ui_resize(u);
             continue;

@@ -107,9 +107,9 @@ static void test_draw_keys_change_view(void **state)
     (void)state;
     frame(40, 120);
     uint64_t z = a.view.ns_per_col;
-    app_key(&a, 'w', draw_timeline_width(120));
+    app_key(&a, 'w', draw_timeline_width(&a, 120));
     assert_true(a.view.ns_per_col < z);
-    app_key(&a, 's', draw_timeline_width(120));
+    app_key(&a, 's', draw_timeline_width(&a, 120));
     assert_int_equal(a.view.ns_per_col, z);
     app_key(&a, ' ', 100);
     assert_false(a.view.live);

@@ -4,11 +4,17 @@
  * scene's own checks are inspected. Timings are never asserted, only
  * invariants (and one generous bound on drop-request hand-offs).
  *
- * Timestamps on different lanes come from the TSC converted to ns when each
- * ring is drained, so two lanes can disagree by a little. A lane leaves RUN
- * before the GIL is released and enters it after it is taken, so a real
- * violation shows as an overlap as long as the GIL is held (micro- to
- * milliseconds); OVERLAP_TOL_NS is the disagreement tolerated per overlap.
+ * Timestamps on different lanes come from the TSC, converted to ns when each
+ * ring is drained by interpolating between clock anchors, so the same
+ * instant on two lanes can differ by tens of microseconds (up to ~70 us seen
+ * in a VM). A lane leaves RUN before the GIL is released and enters it after
+ * it is taken, so a real violation shows as an overlap as long as a GIL hold
+ * (a switch interval, >= 1 ms in these tests): OVERLAP_TOL_NS (200 us) is the
+ * disagreement tolerated per overlap. Blocking calls are shorter than that,
+ * so for them the check is relative: a thread that kept the GIL while
+ * blocked would overlap for most of its I/O time; at most IO_OVERLAP_SHARE
+ * of it is tolerated. The scene's own counters (max_holders,
+ * io_blocked_with_gil) check the same properties exactly.
  */
 #include "config.h"
 
@@ -29,6 +35,7 @@
 #include "trace.h"
 
 #define OVERLAP_TOL_NS 200000
+#define IO_OVERLAP_SHARE 0.1
 #define MAX_SPANS 40000
 
 static struct app a;
@@ -216,7 +223,7 @@ static void check_gil_lane(bool strict)
     }
 }
 
-/* While an I/O lane is blocked in I/O, the GIL lane never says that thread holds it. */
+/* While an I/O lane is blocked in I/O, the GIL lane does not say that thread holds it. */
 static void check_io_without_gil(int ncpu, int nio)
 {
     const struct history_lane *g = lane_named("GIL");
@@ -231,11 +238,13 @@ static void check_io_without_gil(int ncpu, int nio)
         for (size_t k = 0; k < ny; k++)
             if (spans_y[k].arg == (uint32_t)(ncpu + i))
                 spans_y[m++] = spans_y[k];
-        uint64_t worst;
-        overlap(spans_x, nx, spans_y, m, &worst);
-        if (worst > OVERLAP_TOL_NS)
-            fail_msg("%s blocked in I/O holding the GIL for %llu ns", name,
-                     (unsigned long long)worst);
+        uint64_t worst, io = 0;
+        for (size_t k = 0; k < nx; k++)
+            io += spans_x[k].b - spans_x[k].a;
+        uint64_t both = overlap(spans_x, nx, spans_y, m, &worst);
+        if ((double)both > IO_OVERLAP_SHARE * (double)io)
+            fail_msg("%s held the GIL for %llu of %llu ns blocked in I/O", name,
+                     (unsigned long long)both, (unsigned long long)io);
     }
 }
 
