@@ -41,6 +41,7 @@
 #endif
 
 #define RING_MASK (TRACE_RING_SIZE - 1)
+#define LANE_NS 0x8000u /* event's t is already CLOCK_MONOTONIC ns */
 
 struct trace_gate {
     /* Read on every emit, written only when the user freezes or steps. */
@@ -269,14 +270,10 @@ static void gate_pass(struct trace_gate *g)
     atomic_fetch_sub_explicit(&g->parked, 1, memory_order_relaxed);
 }
 
-uint64_t trace_emit(int lane, unsigned state, uint32_t arg)
+/* Append one event to a lane's ring; the writer's half of the SPSC protocol. */
+static inline void ring_put(int lane, uint64_t t, unsigned state, uint32_t arg, unsigned flags)
 {
-    struct trace_shm *s = shm;
-    /* Relaxed: a worker that misses a freeze by one event is harmless. */
-    if (__builtin_expect(atomic_load_explicit(&s->gate.frozen, memory_order_relaxed), 0))
-        gate_pass(&s->gate);
-    uint64_t t = ticks();
-    struct trace_ring *r = &s->rings[lane];
+    struct trace_ring *r = &shm->rings[lane];
     uint64_t h = atomic_load_explicit(&r->head, memory_order_relaxed);
     if (__builtin_expect(h - r->tail_cache >= TRACE_RING_SIZE, 0)) {
         /* Acquire pairs with the drainer's release of tail: slots are free. */
@@ -284,17 +281,31 @@ uint64_t trace_emit(int lane, unsigned state, uint32_t arg)
         if (h - r->tail_cache >= TRACE_RING_SIZE) {
             uint64_t d = atomic_load_explicit(&r->dropped, memory_order_relaxed);
             atomic_store_explicit(&r->dropped, d + 1, memory_order_relaxed);
-            return t;
+            return;
         }
     }
     struct trace_event *e = &r->ev[h & RING_MASK];
     e->t = t;
     e->arg = arg;
     e->state = (uint16_t)state;
-    e->lane = (uint16_t)lane;
+    e->lane = (uint16_t)((unsigned)lane | flags);
     /* Release: the drainer that sees head+1 sees the slot written. */
     atomic_store_explicit(&r->head, h + 1, memory_order_release);
+}
+
+uint64_t trace_emit(int lane, unsigned state, uint32_t arg)
+{
+    /* Relaxed: a worker that misses a freeze by one event is harmless. */
+    if (__builtin_expect(atomic_load_explicit(&shm->gate.frozen, memory_order_relaxed), 0))
+        gate_pass(&shm->gate);
+    uint64_t t = ticks();
+    ring_put(lane, t, state, arg, 0);
     return t;
+}
+
+void trace_emit_at(int lane, unsigned state, uint32_t arg, uint64_t t_ns)
+{
+    ring_put(lane, t_ns, state, arg, LANE_NS);
 }
 
 size_t trace_drain(int lane, struct trace_event *out, size_t max)
@@ -307,7 +318,10 @@ size_t trace_drain(int lane, struct trace_event *out, size_t max)
     size_t n = 0;
     while (tail != head && n < max) {
         out[n] = r->ev[tail & RING_MASK];
-        out[n].t = trace__ticks_to_ns(out[n].t);
+        if (out[n].lane & LANE_NS)
+            out[n].lane &= (uint16_t)~LANE_NS;
+        else
+            out[n].t = trace__ticks_to_ns(out[n].t);
         n++;
         tail++;
     }

@@ -88,6 +88,12 @@ const struct trace_lane_info *trace_lane(int lane);
 
 /* Record a transition of `lane` to `state`; returns the event's tick. */
 uint64_t trace_emit(int lane, unsigned state, uint32_t arg);
+/*
+ * Record a transition that happened at t_ns (CLOCK_MONOTONIC), for work
+ * timed elsewhere and reported afterwards (GPU blocks, OpenMP tiles). The
+ * lane's single writer must keep its events in time order. Not gated.
+ */
+void trace_emit_at(int lane, unsigned state, uint32_t arg, uint64_t t_ns);
 
 /* Drain up to max events of one lane, converted to monotonic ns. */
 size_t trace_drain(int lane, struct trace_event *out, size_t max);

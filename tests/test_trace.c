@@ -180,6 +180,24 @@ static void test_trace_child_process_emits(void **state)
     assert_int_equal(TRACE_STATE_OF(ev[0].state), TRACE_IO);
 }
 
+/* Work timed elsewhere keeps its own timestamps, mixed with live events. */
+static void test_trace_emit_at_keeps_time(void **state)
+{
+    (void)state;
+    int lane = trace_lane_add("gpu", TRACE_LANE_STATE, 0);
+    uint64_t now = trace_now_ns();
+    trace_emit_at(lane, TRACE_KERNEL, 7, now - 5000000);
+    trace_emit_at(lane, TRACE_IDLE, 8, now - 1000000);
+    trace_emit(lane, TRACE_RUN, 9);
+    struct trace_event ev[4];
+    assert_int_equal(trace_drain(lane, ev, 4), 3);
+    assert_int_equal(ev[0].t, now - 5000000);
+    assert_int_equal(ev[0].lane, lane);
+    assert_int_equal(ev[1].t, now - 1000000);
+    assert_int_equal(TRACE_STATE_OF(ev[0].state), TRACE_KERNEL);
+    assert_true(ev[2].t + 200000 >= now);
+}
+
 static void test_trace_lane_table_full(void **state)
 {
     (void)state;
@@ -198,6 +216,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trace_concurrent_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_step_gate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_child_process_emits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_trace_emit_at_keeps_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trace_lane_table_full, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
