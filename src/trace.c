@@ -130,13 +130,22 @@ static int tsc_usable(void)
 #endif
 }
 
-/* Read ticks and ns as close together as we can (midpoint of two ticks). */
+/*
+ * Read ticks and ns as close together as we can: the midpoint of two tick
+ * reads around the clock read, keeping the tightest of a few tries so a
+ * preemption in the middle cannot skew the mapping.
+ */
 static void anchor_read(uint64_t *tk, uint64_t *ns)
 {
-    uint64_t a = ticks();
-    *ns = mono_ns();
-    uint64_t b = ticks();
-    *tk = a + (b - a) / 2;
+    uint64_t best = UINT64_MAX;
+    for (int i = 0; i < 5; i++) {
+        uint64_t a = ticks(), n = mono_ns(), b = ticks();
+        if (b - a < best) {
+            best = b - a;
+            *tk = a + (b - a) / 2;
+            *ns = n;
+        }
+    }
 }
 
 static void anchor_take(void)
@@ -192,7 +201,7 @@ int trace_init(void)
     anchor_take();
     if (shm->use_tsc) {
         /* A short first baseline; later anchors refine it while running. */
-        struct timespec d = {0, 2000000};
+        struct timespec d = {0, 5000000};
         nanosleep(&d, NULL);
         anchor_take();
     }
