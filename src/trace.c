@@ -138,6 +138,7 @@ static int tsc_usable(void)
 static void anchor_read(uint64_t *tk, uint64_t *ns)
 {
     uint64_t best = UINT64_MAX;
+    *tk = *ns = 0;
     for (int i = 0; i < 5; i++) {
         uint64_t a = ticks(), n = mono_ns(), b = ticks();
         if (b - a < best) {
