@@ -5,5 +5,6 @@
 /* Every scene, in teaching order; adding a scene is one line here. */
 const struct scene_entry *const scene_table[] = {
     &scene_prodcons,
+    &scene_gil,
     NULL,
 };

@@ -5,5 +5,6 @@
 #include "scene.h"
 
 extern const struct scene_entry scene_prodcons;
+extern const struct scene_entry scene_gil;
 
 #endif

@@ -36,7 +36,7 @@ enum trace_state {
 enum trace_lane_kind { TRACE_LANE_STATE, TRACE_LANE_GAUGE };
 
 #define TRACE_MAX_LANES 64
-#define TRACE_RING_SIZE 8192 /* events per lane ring, a power of two */
+#define TRACE_RING_SIZE 32768 /* events per lane ring, a power of two */
 #define TRACE_NAME_MAX 24
 
 /* One recorded transition. t is in raw clock ticks until drained. */
