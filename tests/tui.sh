@@ -38,7 +38,7 @@ start() { # COLS ROWS ARGS...
     while T has-session 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     rm -f "$tmp/exit" "$tmp/pid"
     T new-session -d -s t -x "$cols" -y "$rows" \
-        "echo \$\$ >$tmp/pid; exec sh -c 'trap : INT; LANG=C.UTF-8 \"$C\" $*; echo EXIT=\$? | tee $tmp/exit; sleep 30'"
+        "echo \$\$ >$tmp/pid; exec sh -c 'trap : INT; LANG=C.UTF-8 ${ENVS:-} \"$C\" $*; echo EXIT=\$? | tee $tmp/exit; sleep 30'"
     i=0
     while [ ! -s "$tmp/pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 }
@@ -109,6 +109,39 @@ T kill-server
 i=0
 while ! no_leftovers && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if no_leftovers; then ok "SIGHUP (terminal gone) cleans up everything"; else not_ok "SIGHUP cleans up" "$(pgrep -fa "^$C")"; fi
+
+# Suspend and resume: the screen comes back. (Under tmux the pane's process
+# group is orphaned, so the kernel discards the stop itself; ncurses still
+# leaves and re-enters the screen around it.)
+start 100 30 --scene prodcons
+expect "started for suspend" "prodcons: Producer-consumer"
+pid=$(pgrep -f "^$C" | head -1)
+kill -TSTP "$pid"
+sleep 0.5
+kill -CONT "$pid"
+expect "SIGTSTP and SIGCONT leave the screen drawn" "prodcons: Producer-consumer"
+# A storm of resizes while the workers run.
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+    T resize-window -t t -x $((80 + i * 3)) -y $((24 + i))
+done
+T resize-window -t t -x 100 -y 30
+expect "a storm of resizes leaves a whole screen" "LIVE | workers running"
+if pgrep -f "^$C" >/dev/null; then ok "still running after the storm"; else not_ok "still running after the storm"; fi
+T send-keys -t t q
+exit_status >/dev/null
+
+# Hostile terminals and locales.
+ENVS="TERM=dumb" start 100 30 --scene prodcons
+st=$(exit_status)
+if [ "$st" = "EXIT=1" ] && screen | grep -q "TERM is 'dumb'"; then ok "TERM=dumb is refused with a clear message"; else not_ok "TERM=dumb is refused" "$st" "$(screen | head -3)"; fi
+ENVS="LC_ALL=C" start 100 30 --scene prodcons
+expect "no UTF-8 locale: ASCII glyphs" "# run  + ready  x lock"
+T send-keys -t t q
+exit_status >/dev/null
+ENVS="NO_COLOR=1" start 100 30 --scene gil
+expect "NO_COLOR: states still told apart by glyph" "cpu 0 *│"
+T send-keys -t t q
+exit_status >/dev/null
 
 start 100 30 --scene prodcons --duration 1
 st=$(exit_status)
