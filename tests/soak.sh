@@ -1,0 +1,60 @@
+#!/bin/sh
+# Soak: every scene and mode runs headless for SOAK_SECONDS while its
+# resident memory, open descriptors, threads and child processes are
+# sampled; after a warm-up third, descriptors, threads and children must not
+# change and memory must not keep growing; no zombie may be left behind.
+# `make soak` runs it for minutes; `make check` for a few seconds.
+. "${top_srcdir:-.}/tests/tap.sh"
+C=${CONCTUI:-./conctui}
+secs=${SOAK_SECONDS:-3}
+[ -d /proc/self ] || skip_all "needs /proc"
+
+sample() { # PID -> "rss_kb fds threads children"
+    rss=$(awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null)
+    thr=$(awk '/^Threads/ {print $2}' "/proc/$1/status" 2>/dev/null)
+    fds=$(ls "/proc/$1/fd" 2>/dev/null | wc -l)
+    kids=$(pgrep -P "$1" | wc -l)
+    echo "${rss:-0} $fds ${thr:-0} $kids"
+}
+
+"$C" --list | awk '/^[a-z]/ {scene = $1} /^  mode / {print scene, $2}' >"${TMPDIR:-/tmp}/soak.$$"
+while read -r scene mode; do
+    "$C" --headless --scene "$scene" --mode "$mode" --duration "$secs" >/dev/null 2>&1 &
+    pid=$!
+    n=$((secs * 4))
+    i=0
+    : >"${TMPDIR:-/tmp}/soak.samples.$$"
+    while [ $i -lt "$n" ] && kill -0 "$pid" 2>/dev/null; do
+        sample "$pid" >>"${TMPDIR:-/tmp}/soak.samples.$$"
+        sleep 0.25
+        i=$((i + 1))
+    done
+    wait "$pid"
+    st=$?
+    verdict=$(awk -v n="$n" '
+        { row[NR] = $0 }
+        END {
+            a = int(NR / 3); b = int(2 * NR / 3)
+            if (NR < 6) { print "too few samples (" NR ")"; exit }
+            split(row[a + 1], f)
+            for (k = a + 1; k <= NR; k++) {
+                split(row[k], s)
+                if (s[2] != f[2] || s[3] != f[3] || s[4] != f[4]) {
+                    print "descriptors/threads/children changed: " row[a + 1] " -> " row[k]; exit
+                }
+                if (k <= b && s[1] > mid) mid = s[1]
+                if (k > b && s[1] > late) late = s[1]
+            }
+            if (late > mid + 4096) { print "memory kept growing: " mid " kB -> " late " kB"; exit }
+            print "ok"
+        }' "${TMPDIR:-/tmp}/soak.samples.$$")
+    zombies=$(ps -o stat= --ppid $$ 2>/dev/null | grep -c '^Z')
+    if [ "$st" -eq 0 ] && [ "$verdict" = ok ] && [ "$zombies" -eq 0 ]; then
+        ok "soak $scene mode $mode ($secs s): flat"
+    else
+        not_ok "soak $scene mode $mode ($secs s)" "exit $st, $verdict, $zombies zombies" \
+            "$(tail -3 "${TMPDIR:-/tmp}/soak.samples.$$")"
+    fi
+done <"${TMPDIR:-/tmp}/soak.$$"
+rm -f "${TMPDIR:-/tmp}/soak.$$" "${TMPDIR:-/tmp}/soak.samples.$$"
+tap_done
