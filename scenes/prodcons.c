@@ -52,6 +52,7 @@
 #define SEQ_BITS 48
 #define SEQ_MASK ((1ull << SEQ_BITS) - 1)
 #define SPIN_LIMIT 2000
+#define SPSC_BATCH 32 /* items between index publications, a power of two */
 #define PARK_TIMEOUT_NS 1000000
 
 enum { P_PRODUCERS, P_CONSUMERS, P_CAPACITY, P_PROD_RATE, P_CONS_RATE, P_WORK };
@@ -107,12 +108,16 @@ struct pc_shm {
     /*
      * mode 3, SPSC: each side's line holds its own index and its cached copy
      * of the other side's, so the shared lines move only when the cached
-     * copy runs out (Lamport's ring with cached indices).
+     * copy runs out (Lamport's ring with cached indices). Each side also
+     * publishes its own index only every SPSC_BATCH items, or before it
+     * spins, sleeps or wakes the other side (batched publication, as in
+     * FastForward and MCRingBuffer), so a cache line crosses between the
+     * cores once per batch instead of once per item.
      */
     _Alignas(64) _Atomic uint64_t wpos;
-    uint64_t rpos_cache;
+    uint64_t wlocal, rpos_cache; /* producer-private: next slot, consumer's index seen */
     _Alignas(64) _Atomic uint64_t rpos;
-    uint64_t wpos_cache;
+    uint64_t rlocal, wpos_cache; /* consumer-private */
     /* mode 3, MPMC */
     _Alignas(64) _Atomic uint64_t enq;
     _Alignas(64) _Atomic uint64_t deq;
@@ -265,39 +270,55 @@ static bool locked_get(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker
 }
 
 /* Lock-free attempts; each returns false when the ring is full/empty. */
+/* Make the producer's or the consumer's private index visible to the other side. */
+static void spsc_publish(struct pc_shm *q, bool producer)
+{
+    /* Release: the other side that sees the index sees the slots it covers. */
+    if (producer)
+        atomic_store_explicit(&q->wpos, q->wlocal, memory_order_release);
+    else
+        atomic_store_explicit(&q->rpos, q->rlocal, memory_order_release);
+}
+
 static bool spsc_try_put(struct pc_shm *q, uint64_t item, int cap, uint32_t *seen)
 {
-    uint64_t w = atomic_load_explicit(&q->wpos, RLX);
+    uint64_t w = q->wlocal;
     if (w - q->rpos_cache >= (uint64_t)cap) {
         /* Acquire pairs with the consumer's release of rpos: slots are free. */
         q->rpos_cache = atomic_load_explicit(&q->rpos, memory_order_acquire);
         *seen = (uint32_t)(w - q->rpos_cache);
-        if (w - q->rpos_cache >= (uint64_t)cap)
+        if (w - q->rpos_cache >= (uint64_t)cap) {
+            spsc_publish(q, true); /* about to wait: let the consumer see everything */
             return false;
+        }
     }
     q->buf[w % (uint64_t)cap] = item;
     /* w+1 - rpos_cache bounds the true occupancy from above. */
     uint32_t bound = (uint32_t)(w + 1 - q->rpos_cache);
     if (bound > atomic_load_explicit(&q->max_occ, RLX))
         atomic_store_explicit(&q->max_occ, bound, RLX);
-    /* Release: a consumer that sees w+1 sees the item. */
-    atomic_store_explicit(&q->wpos, w + 1, memory_order_release);
+    q->wlocal = w + 1;
+    if ((q->wlocal & (SPSC_BATCH - 1)) == 0)
+        spsc_publish(q, true);
     return true;
 }
 
 static bool spsc_try_get(struct pc_shm *q, uint64_t *item, int cap, uint32_t *seen)
 {
-    uint64_t r = atomic_load_explicit(&q->rpos, RLX);
+    uint64_t r = q->rlocal;
     if (r == q->wpos_cache) {
         /* Acquire pairs with the producer's release of wpos: items are there. */
         q->wpos_cache = atomic_load_explicit(&q->wpos, memory_order_acquire);
         *seen = (uint32_t)(q->wpos_cache - r);
-        if (r == q->wpos_cache)
+        if (r == q->wpos_cache) {
+            spsc_publish(q, false);
             return false;
+        }
     }
     *item = q->buf[r % (uint64_t)cap];
-    /* Release: the producer that sees r+1 may reuse the slot. */
-    atomic_store_explicit(&q->rpos, r + 1, memory_order_release);
+    q->rlocal = r + 1;
+    if ((q->rlocal & (SPSC_BATCH - 1)) == 0)
+        spsc_publish(q, false);
     return true;
 }
 
@@ -386,6 +407,9 @@ static bool lockfree_xfer(struct scene_ctx *ctx, struct pc_shm *q, struct pc_wor
                 w->cur = TRACE_RUN | TRACE_NOTE(put ? N_PRODUCING : N_CONSUMING);
                 record_wait(w, t0, trace_emit(w->lane, w->cur, 0));
             }
+            /* The other side is parked: publish now rather than at the batch's end. */
+            if (spsc && atomic_load_explicit(&theirs->waiters, RLX))
+                spsc_publish(q, put);
             evcount_notify(theirs);
             return true;
         }
@@ -407,6 +431,16 @@ static bool lockfree_xfer(struct scene_ctx *ctx, struct pc_shm *q, struct pc_wor
     }
 }
 
+/* Before a worker sleeps or leaves: a batched ring index must not stay private. */
+static void pc_flush(struct pc_arg *a, bool producer)
+{
+    struct pc_state *st = a->ctx->priv;
+    if (st->mode == M_LOCKFREE && st->np == 1 && st->nc == 1) {
+        spsc_publish(a->q, producer);
+        evcount_notify(producer ? &a->q->not_empty_ev : &a->q->not_full_ev);
+    }
+}
+
 static bool pc_put(struct pc_arg *a, uint64_t item)
 {
     struct pc_state *st = a->ctx->priv;
@@ -424,10 +458,11 @@ static bool pc_get(struct pc_arg *a, uint64_t *item)
 }
 
 /* Wait out the rate's period (items/s); 0 means flat out. */
-static bool pace(struct pc_arg *a, int64_t rate)
+static bool pace(struct pc_arg *a, int64_t rate, bool producer)
 {
     if (rate <= 0)
         return !scene_stopping(a->ctx);
+    pc_flush(a, producer);
     set_state(a->w, TRACE_SLEEP | TRACE_NOTE(N_PACING));
     return scene_sleep(a->ctx, 1000000000ull / (uint64_t)rate);
 }
@@ -443,9 +478,10 @@ static void *producer_main(void *p)
             break;
         w->seq++;
         bump(&w->items, 1);
-        if (!pace(a, scene_param(a->ctx, P_PROD_RATE)))
+        if (!pace(a, scene_param(a->ctx, P_PROD_RATE), true))
             break;
     }
+    pc_flush(a, true);
     set_state(w, TRACE_DONE | TRACE_NOTE(N_FINISHED));
     return NULL;
 }
@@ -463,9 +499,10 @@ static void *consumer_main(void *p)
         int64_t work = scene_param(a->ctx, P_WORK);
         if (work > 0 && !scene_spin(a->ctx, (uint64_t)work * 1000))
             break;
-        if (!pace(a, scene_param(a->ctx, P_CONS_RATE)))
+        if (!pace(a, scene_param(a->ctx, P_CONS_RATE), false))
             break;
     }
+    pc_flush(a, false);
     set_state(w, TRACE_DONE | TRACE_NOTE(N_FINISHED));
     return NULL;
 }

@@ -48,18 +48,31 @@ static inline uint32_t evcount_prepare(struct evcount *e)
 
 static inline void evcount_cancel(struct evcount *e)
 {
-    atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
+    /* A notifier may have cleared the count already: never go below zero. */
+    uint32_t n = atomic_load_explicit(&e->waiters, memory_order_relaxed);
+    while (n > 0 && !atomic_compare_exchange_weak_explicit(&e->waiters, &n, n - 1,
+                                                           memory_order_relaxed,
+                                                           memory_order_relaxed))
+        ;
 }
 
+/* Sleep until notified (or the timeout); the notifier has cleared our count. */
 static inline void evcount_wait(struct evcount *e, uint32_t key, uint64_t timeout_ns)
 {
     futex_wait(&e->seq, key, timeout_ns);
-    atomic_fetch_sub_explicit(&e->waiters, 1, memory_order_relaxed);
 }
 
+/*
+ * Wake the waiters, if any. The exchange lets exactly one notifier make the
+ * system call for a group of parked waiters: the others see zero and move
+ * on, so a busy producer does not pay a futex call per item while the
+ * consumer it woke is still getting back on a CPU.
+ */
 static inline void evcount_notify(struct evcount *e)
 {
     if (atomic_load_explicit(&e->waiters, memory_order_relaxed) == 0)
+        return;
+    if (atomic_exchange_explicit(&e->waiters, 0, memory_order_acq_rel) == 0)
         return;
     atomic_fetch_add_explicit(&e->seq, 1, memory_order_release);
     futex_wake_all(&e->seq);
