@@ -5,6 +5,7 @@
 /* Every scene, in teaching order; adding a scene is one line here. */
 const struct scene_entry *const scene_table[] = {
     &scene_prodcons,
+    &scene_evloop,
     &scene_gil,
     NULL,
 };
