@@ -218,10 +218,16 @@ void cli_list(FILE *f)
             fprintf(f, "  mode %d %-12s %s\n", m + 1, e->modes[m].name, e->modes[m].title);
         for (int p = 0; p < e->nparams; p++) {
             const struct scene_param *sp = &e->params[p];
-            fprintf(f, "  --set %s=N  %s [%lld..%lld, default %lld%s%s]%s\n", sp->name, sp->help,
-                    (long long)sp->min, (long long)sp->max, (long long)sp->def,
-                    *sp->unit ? " " : "", sp->unit,
-                    sp->flags & SCENE_P_RESTART ? " (restarts)" : "");
+            if (sp->flags & SCENE_P_BOOL)
+                fprintf(f, "  --set %s=on|off  %s [default %s]%s\n", sp->name, sp->help,
+                        sp->def ? "on" : "off", sp->flags & SCENE_P_RESTART ? " (restarts)" : "");
+            else
+                fprintf(f, "  --set %s=N  %s [%lld..%lld, default %lld%s%s]%s\n", sp->name,
+                        sp->help, (long long)sp->min, (long long)sp->max, (long long)sp->def,
+                        *sp->unit ? " " : "", sp->unit,
+                        sp->flags & SCENE_P_RESTART ? " (restarts)" : "");
         }
+        for (int k = 0; k < e->nkeys; k++)
+            fprintf(f, "  key %c  %s\n", e->keys[k].key, e->keys[k].help);
     }
 }
