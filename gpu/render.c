@@ -13,6 +13,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#ifdef HAVE_CONFIG_H
+#include "config.h" /* HAVE_CUDA, so reconfiguring rebuilds this file */
+#endif
 #include "render.h"
 
 #include <stdarg.h>

@@ -7,5 +7,6 @@ const struct scene_entry *const scene_table[] = {
     &scene_prodcons,
     &scene_evloop,
     &scene_gil,
+    &scene_raymarch,
     NULL,
 };

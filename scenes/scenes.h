@@ -7,5 +7,6 @@
 extern const struct scene_entry scene_prodcons;
 extern const struct scene_entry scene_gil;
 extern const struct scene_entry scene_evloop;
+extern const struct scene_entry scene_raymarch;
 
 #endif

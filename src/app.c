@@ -162,8 +162,12 @@ void app_tick(struct app *a, uint64_t now)
 {
     if (!a->scene)
         return;
-    if (a->running)
+    if (a->running) {
         history_drain(&a->hist, now);
+        /* A scene's own keys may change its parameters: the shared copy is the truth. */
+        for (int i = 0; i < a->scene->nparams; i++)
+            a->params[i] = atomic_load_explicit(&a->ctx.sh->param[i], memory_order_relaxed);
+    }
 }
 
 /* Figures recomputed from a recording: what the events themselves say. */

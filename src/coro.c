@@ -53,6 +53,12 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#ifdef HAVE_VALGRIND_VALGRIND_H
+/* Valgrind must be told where each stack is, or a switch looks like a huge frame. */
+#include <valgrind/valgrind.h>
+#define CORO_VALGRIND 1
+#endif
+
 #if defined(__x86_64__) && defined(__ELF__) && !defined(CONCTUI_CORO_UCONTEXT)
 #define CORO_ASM 1
 #else
@@ -87,6 +93,9 @@ struct coro {
 #endif
 #ifdef CORO_TSAN
     void *tsan_fiber, *tsan_caller;
+#endif
+#ifdef CORO_VALGRIND
+    unsigned vg_stack;
 #endif
 };
 
@@ -283,6 +292,9 @@ struct coro *coro_create(coro_fn fn, void *arg, size_t stack_size)
 #ifdef CORO_TSAN
     co->tsan_fiber = __tsan_create_fiber(0);
 #endif
+#ifdef CORO_VALGRIND
+    co->vg_stack = VALGRIND_STACK_REGISTER(co->stack_lo, co->stack_lo + co->stack_len);
+#endif
     return co;
 }
 
@@ -294,6 +306,9 @@ void coro_destroy(struct coro *co)
         abort(); /* destroying the stack we may be standing on */
 #ifdef CORO_TSAN
     __tsan_destroy_fiber(co->tsan_fiber);
+#endif
+#ifdef CORO_VALGRIND
+    VALGRIND_STACK_DEREGISTER(co->vg_stack);
 #endif
 #ifdef CORO_ASAN
     /* Frames left on a dropped stack are poisoned; clear them before reuse. */

@@ -1,0 +1,370 @@
+/*
+ * The ray-marching scene through headless runs: frames and figures on every
+ * CPU backend, the canvas, the OpenMP lanes, the GPU fallback, raw-volume
+ * errors, the snapshot key and a clean stop. Timings are never asserted.
+ */
+#include "config.h"
+
+#include "testutil.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "app.h"
+#include "cli.h"
+#include "headless.h"
+#include "render.h"
+#include "scene.h"
+#include "trace.h"
+
+static struct app a;
+
+static int setup(void **state)
+{
+    (void)state;
+    test_watchdog(60);
+    return app_init(&a);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    app_shutdown(&a);
+    return 0;
+}
+
+/* Entries in a directory, or -1. */
+static int count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* A figure of the last run by name; fails the test if there is none. */
+static double stat_of(const char *name)
+{
+    for (int i = 0; i < a.stats.n; i++)
+        if (strcmp(a.stats.s[i].name, name) == 0)
+            return a.stats.s[i].value;
+    fail_msg("no stat %s", name);
+    return -1;
+}
+
+/* The index of the scene note whose words contain `words`. */
+static unsigned note_id(const char *words)
+{
+    const struct scene_entry *e = a.scene;
+    for (int i = 1; i < e->nnotes; i++)
+        if (strstr(e->notes[i], words))
+            return (unsigned)i;
+    fail_msg("no note '%s'", words);
+    return 0;
+}
+
+/* A lane of the last run by name, or NULL. */
+static const struct history_lane *lane_named(const char *name)
+{
+    for (int i = 0; i < a.hist.nlanes; i++)
+        if (strcmp(a.hist.lane[i].name, name) == 0)
+            return &a.hist.lane[i];
+    return NULL;
+}
+
+/* Run the scene headless for secs with "key=value" settings; returns after stop. */
+static void run(double secs, const char *const *sets)
+{
+    char *argv[40] = {"conctui", "--headless", "--scene", "raymarch", "--duration", "1"};
+    int argc = 6;
+    char dur[32];
+    snprintf(dur, sizeof dur, "%g", secs);
+    argv[5] = dur;
+    for (int i = 0; sets && sets[i]; i++) {
+        argv[argc++] = "--set";
+        argv[argc++] = (char *)sets[i];
+    }
+    struct cli o;
+    char err[256];
+    assert_int_equal(cli_parse(argc, argv, &o, err, sizeof err), 0);
+    assert_int_equal(cli_resolve(&o, err, sizeof err), 0);
+    assert_int_equal(headless_run(&a, &o, NULL), 0);
+}
+
+/* Start the scene with its defaults changed by name=value pairs, without a driver. */
+static void start(const char *const *sets)
+{
+    const struct scene_entry *e = scene_find("raymarch");
+    assert_non_null(e);
+    int64_t params[SCENE_MAX_PARAMS];
+    for (int i = 0; i < e->nparams; i++)
+        params[i] = e->params[i].def;
+    for (int i = 0; sets && sets[i]; i++) {
+        int idx;
+        int64_t v;
+        char err[200];
+        assert_int_equal(scene_param_parse(e, sets[i], &idx, &v, err, sizeof err), 0);
+        params[idx] = v;
+    }
+    assert_int_equal(app_start(&a, e, 0, params), 0);
+}
+
+/* Drain and refresh the figures until `frames` frames are out (1 s at most). */
+static void wait_frames(double frames)
+{
+    for (int i = 0; i < 200; i++) {
+        app_tick(&a, trace_now_ns());
+        app_stats(&a, trace_now_ns());
+        for (int k = 0; k < a.stats.n; k++)
+            if (strcmp(a.stats.s[k].name, "frames") == 0 && a.stats.s[k].value >= frames)
+                return;
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+    }
+    fail_msg("fewer than %g frames in 1 s", frames);
+}
+
+/* The current note. */
+static void note(char *buf, unsigned len)
+{
+    scene_note_get(&a.ctx, buf, len);
+}
+
+static void test_raymarch_serial_and_openmp_render(void **state)
+{
+    (void)state;
+    static const char *const serial[] = {"backend=0", "width=48", "height=32", NULL};
+    static const char *const omp[] = {"backend=1", "threads=2", "width=48", "height=32", NULL};
+    run(0.3, serial);
+    assert_true(stat_of("frames") > 0);
+    assert_true(stat_of("samples") > 0);
+    assert_true(stat_of("samples_per_s") > 0);
+    assert_int_equal((int)stat_of("backend"), RENDER_SERIAL);
+    assert_true(stat_of("speedup") == 1.0);
+    app_release(&a);
+    run(0.3, omp);
+    assert_true(stat_of("frames") > 0);
+    assert_true(stat_of("samples") > 0);
+    assert_int_equal((int)stat_of("backend"), RENDER_OPENMP);
+    assert_int_equal((int)stat_of("workers"), 2);
+    /* The first frame is always followed by a one-thread reference frame. */
+    assert_true(stat_of("one_thread_ms") > 0);
+    assert_true(stat_of("speedup") > 0);
+    app_release(&a);
+}
+
+/* The canvas hook gives a picture of exactly the size asked, and it is not black. */
+static void test_raymarch_canvas(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"width=40", "height=24", NULL};
+    start(sets);
+    wait_frames(1);
+    enum { W = 30, H = 20 };
+    static uint8_t rgb[W * H * 3 + 16];
+    memset(rgb, 0, sizeof rgb);
+    memset(rgb + W * H * 3, 0xa5, 16);
+    struct scene_canvas c = {W, H, rgb};
+    assert_int_equal(a.scene->canvas(&a.ctx, &c), 0);
+    long lit = 0;
+    for (int i = 0; i < W * H * 3; i++)
+        lit += rgb[i] > 16;
+    assert_true(lit > W * H / 10);
+    for (int i = 0; i < 16; i++)
+        assert_int_equal(rgb[W * H * 3 + i], 0xa5);
+    /* The render thread now renders at the canvas's size. */
+    double before = stat_of("frames");
+    wait_frames(before + 2);
+    assert_int_equal((int)stat_of("width"), W);
+    assert_int_equal((int)stat_of("height"), H);
+    app_release(&a);
+}
+
+/* Both OpenMP threads' lanes get tile spans, each tile index once per frame. */
+static void test_raymarch_openmp_lanes(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"backend=1", "threads=2", "schedule=0", "tile=8",
+                                       "width=64",  "height=32", NULL};
+    run(0.4, sets);
+    unsigned tile = note_id("rendering a tile"), barrier = note_id("barrier");
+    const char *names[] = {"omp thread 0", "omp thread 1"};
+    assert_null(lane_named("omp thread 2"));
+    assert_non_null(lane_named("render loop"));
+    for (int k = 0; k < 2; k++) {
+        const struct history_lane *l = lane_named(names[k]);
+        assert_non_null(l);
+        size_t runs = 0, barriers = 0;
+        uint64_t last = 0;
+        for (size_t i = 0; i < history_kept(l); i++) {
+            const struct trace_event *e = history_at(l, i);
+            assert_true(e->t >= last);
+            last = e->t;
+            unsigned st = TRACE_STATE_OF(e->state), n = TRACE_NOTE_OF(e->state);
+            if (st == TRACE_RUN && n == tile) {
+                runs++;
+                assert_true(e->arg < 8 * 4);
+            }
+            barriers += st == TRACE_LOCK && n == barrier;
+        }
+        assert_true(runs > 0);
+        assert_true(barriers > 0);
+    }
+    app_release(&a);
+}
+
+/* Asking for CUDA without a GPU says so and renders with OpenMP. */
+static void test_raymarch_cuda_fallback(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"backend=2", "width=48", "height=32", NULL};
+    char why[160], buf[SCENE_NOTE_MAX];
+    int gpu = render_cuda_available(why, sizeof why);
+    run(0.3, sets);
+    assert_true(stat_of("frames") > 0);
+    note(buf, sizeof buf);
+    if (gpu) {
+        assert_int_equal((int)stat_of("backend"), RENDER_CUDA);
+        assert_true(stat_of("kernel_ms") > 0);
+    } else {
+        assert_non_null(strstr(buf, "no GPU"));
+        assert_non_null(strstr(buf, "OpenMP"));
+        assert_int_equal((int)stat_of("backend"), RENDER_OPENMP);
+    }
+    app_release(&a);
+}
+
+/* A raw volume that cannot be used is named with the reason, and the scene goes on. */
+static void test_raymarch_raw_errors(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"volume=3", "width=32", "height=24", NULL};
+    char path[64], buf[SCENE_NOTE_MAX];
+    snprintf(path, sizeof path, "/tmp/conctui-test-%d.raw", (int)getpid());
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    for (int i = 0; i < 100; i++)
+        fputc(i, f);
+    fclose(f);
+    static const struct {
+        const char *dims, *type, *words;
+    } cases[] = {
+        {"8x8x8", "u8", "too short: 100 bytes, expected 512"},
+        {"2x2x2", "u8", "too long"},
+        {"8x8", "u8", "want XxYxZ"},
+        {"0x8x8", "u8", "0x8x8"},
+        {"4x5x5", "u32", "unknown type 'u32'"},
+    };
+    setenv("CONCTUI_RAW_FILE", path, 1);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        setenv("CONCTUI_RAW_DIMS", cases[i].dims, 1);
+        setenv("CONCTUI_RAW_TYPE", cases[i].type, 1);
+        run(0.15, sets);
+        note(buf, sizeof buf);
+        if (!strstr(buf, cases[i].words) || !strstr(buf, "showing marschner-lobb"))
+            fail_msg("note '%s' lacks '%s'", buf, cases[i].words);
+        assert_true(stat_of("frames") > 0);
+        assert_int_equal((int)stat_of("volume"), 0);
+        app_release(&a);
+    }
+    /* 100 bytes are exactly 4x5x5 u8: that one loads. */
+    setenv("CONCTUI_RAW_DIMS", "4x5x5", 1);
+    setenv("CONCTUI_RAW_TYPE", "u8", 1);
+    run(0.15, sets);
+    assert_int_equal((int)stat_of("volume"), 3);
+    app_release(&a);
+    unsetenv("CONCTUI_RAW_FILE");
+    run(0.1, sets);
+    note(buf, sizeof buf);
+    assert_non_null(strstr(buf, "CONCTUI_RAW_FILE"));
+    app_release(&a);
+    unlink(path);
+}
+
+/* Keys: the arrows turn the camera, 'p' writes the frame as a PPM and names it. */
+static void test_raymarch_keys_and_snapshot(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"width=24", "height=16", "yaw=0", NULL};
+    char dir[64], cwd[512], buf[SCENE_NOTE_MAX];
+    snprintf(dir, sizeof dir, "/tmp/conctui-test-%d", (int)getpid());
+    assert_int_equal(mkdir(dir, 0700), 0);
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    start(sets);
+    wait_frames(1);
+    assert_int_equal(app_key(&a, APP_KEY_RIGHT, 80), APP_CONTINUE);
+    assert_int_equal(app_key(&a, APP_KEY_RIGHT, 80), APP_CONTINUE);
+    wait_frames(stat_of("frames") + 2);
+    assert_int_equal((int)stat_of("yaw"), 20);
+    assert_int_equal(app_key(&a, 'p', 80), APP_CONTINUE);
+    note(buf, sizeof buf);
+    assert_non_null(strstr(buf, "conctui-raymarch-1.ppm"));
+    struct stat sb;
+    assert_int_equal(stat("conctui-raymarch-1.ppm", &sb), 0);
+    assert_true(sb.st_size > 24 * 16 * 3);
+    assert_int_equal(app_key(&a, 'p', 80), APP_CONTINUE);
+    assert_int_equal(stat("conctui-raymarch-2.ppm", &sb), 0);
+    app_release(&a);
+    unlink("conctui-raymarch-1.ppm");
+    unlink("conctui-raymarch-2.ppm");
+    assert_int_equal(chdir(cwd), 0);
+    rmdir(dir);
+}
+
+/* Threads of this process once the count has held still for 50 ms (1 s at most). */
+static int settled_threads(void)
+{
+    int last = count_dir("/proc/self/task"), same = 0;
+    for (int i = 0; i < 200 && same < 10; i++) {
+        nanosleep(&(struct timespec){0, 5000000}, NULL);
+        int now = count_dir("/proc/self/task");
+        same = now == last ? same + 1 : 0;
+        last = now;
+    }
+    return last;
+}
+
+/* Stopping leaves no thread behind: the render thread and its OpenMP team are gone. */
+static void test_raymarch_cleanup(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"backend=1", "threads=3", "width=32",
+                                       "height=24", "fps=0",     NULL};
+    /* A first run lets one-time runtime threads (a CUDA runtime's, say) appear. */
+    run(0.1, sets);
+    app_release(&a);
+    int threads = settled_threads(), fds = count_dir("/proc/self/fd");
+    for (int i = 0; i < 2; i++) {
+        run(0.15, sets);
+        app_release(&a);
+        /* libgomp retires the team as the render thread exits; give it a moment. */
+        int now = 0;
+        for (int k = 0; k < 100 && (now = count_dir("/proc/self/task")) != threads; k++)
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
+        assert_int_equal(now, threads);
+        assert_int_equal(count_dir("/proc/self/fd"), fds);
+    }
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_raymarch_serial_and_openmp_render),
+        T(test_raymarch_canvas),
+        T(test_raymarch_openmp_lanes),
+        T(test_raymarch_cuda_fallback),
+        T(test_raymarch_raw_errors),
+        T(test_raymarch_keys_and_snapshot),
+        T(test_raymarch_cleanup),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
