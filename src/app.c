@@ -288,6 +288,36 @@ int app_record_end(struct app *a, char *err, unsigned errlen)
     return rc;
 }
 
+int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen)
+{
+    const struct scene_entry *e = a->scene;
+    int wi = scene_param_find(e, "width"), hi = scene_param_find(e, "height");
+    int w = wi >= 0 ? (int)a->params[wi] : 640, h = hi >= 0 ? (int)a->params[hi] : 360;
+    struct scene_canvas c = {w, h, calloc((size_t)w * (size_t)h, 3)};
+    if (!c.rgb) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    int rc = e->canvas ? e->canvas(&a->ctx, &c) : -1;
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: scene '%s' has no picture to save yet", path, e->name);
+        free(c.rgb);
+        return -1;
+    }
+    FILE *f = fopen(path, "wb");
+    if (f) {
+        fprintf(f, "P6\n%d %d\n255\n", w, h);
+        fwrite(c.rgb, 3, (size_t)w * (size_t)h, f);
+        rc = ferror(f) | fclose(f);
+    }
+    free(c.rgb);
+    if (!f || rc) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 int app_export_chrome(struct app *a, const char *path, char *err, unsigned errlen)
 {
     struct rec_meta *m = malloc(sizeof *m);

@@ -10,22 +10,9 @@
 #include <stdint.h>
 
 #include "history.h"
+#include "keys.h"
 #include "record.h"
 #include "scene.h"
-
-/* Keys that are not characters, in a space above Unicode. */
-enum app_key {
-    APP_KEY_UP = 0x110000,
-    APP_KEY_DOWN,
-    APP_KEY_LEFT,
-    APP_KEY_RIGHT,
-    APP_KEY_HOME,
-    APP_KEY_END,
-    APP_KEY_PGUP,
-    APP_KEY_PGDN,
-    APP_KEY_BTAB,
-    APP_KEY_ESC,
-};
 
 enum app_result { APP_CONTINUE, APP_QUIT };
 
@@ -98,6 +85,11 @@ int app_record_end(struct app *a, char *err, unsigned errlen);
 int app_replay(struct app *a, const char *path, char *err, unsigned errlen);
 /* The metadata of the current run (for recordings and exports). */
 void app_meta(struct app *a, struct rec_meta *m);
+/*
+ * Write the scene's picture as a binary PPM, at the scene's width and height
+ * parameters when it has them (else 640x360). 0 or -1 with err.
+ */
+int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen);
 /* Write the current history as a Chrome trace. 0 or -1 with err. */
 int app_export_chrome(struct app *a, const char *path, char *err, unsigned errlen);
 /* Set a parameter (restarting the scene if the parameter asks for it). */

@@ -2,6 +2,8 @@
 
 #include "cli.h"
 
+#include "keys.h"
+
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -18,6 +20,7 @@ enum {
     OPT_REPLAY,
     OPT_EXPORT,
     OPT_CONVERT,
+    OPT_SNAPSHOT,
 };
 
 static const struct option longopts[] = {
@@ -34,6 +37,7 @@ static const struct option longopts[] = {
     {"replay", required_argument, NULL, OPT_REPLAY},
     {"export-chrome", required_argument, NULL, OPT_EXPORT},
     {"convert", required_argument, NULL, OPT_CONVERT},
+    {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -64,6 +68,7 @@ void cli_usage(FILE *f)
             "      --replay FILE      open a recording instead of running a scene\n"
             "      --export-chrome F  at the end, write the run as a Chrome/Perfetto trace\n"
             "      --convert REC OUT  convert a recording to a Chrome/Perfetto trace\n"
+            "      --snapshot F.ppm   at the end, write the scene's picture (raymarch) as PPM\n"
             "      --list             list scenes, modes and parameters\n"
             "  -h, --help             show this help\n"
             "      --version          show the version\n"
@@ -143,6 +148,9 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
         case OPT_CONVERT:
             o->convert_in = optarg;
             break;
+        case OPT_SNAPSHOT:
+            o->snapshot = optarg;
+            break;
         case OPT_VERSION:
             o->version = 1;
             break;
@@ -164,6 +172,8 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
     if (o->replay && (o->scene || o->mode || o->nsets || o->record))
         return fail(err, errlen, "--replay shows a recording; --scene, --mode, --set and "
                                  "--record do not apply to it%s", "");
+    if (o->snapshot && o->replay)
+        return fail(err, errlen, "--snapshot needs a running scene, not a recording%s", "");
     if (o->replay && o->headless)
         return 0;
     if (o->headless && !(o->help || o->list || o->version || o->convert_in)) {
@@ -185,6 +195,8 @@ int cli_resolve(struct cli *o, char *err, unsigned errlen)
         return 2;
     }
     const struct scene_entry *e = o->entry;
+    if (o->snapshot && !e->canvas)
+        return fail(err, errlen, "--snapshot: scene '%s' draws no picture", e->name);
     o->mode_idx = 0;
     if (o->mode) {
         o->mode_idx = scene_mode_parse(e, o->mode);
@@ -227,7 +239,10 @@ void cli_list(FILE *f)
                         *sp->unit ? " " : "", sp->unit,
                         sp->flags & SCENE_P_RESTART ? " (restarts)" : "");
         }
-        for (int k = 0; k < e->nkeys; k++)
-            fprintf(f, "  key %c  %s\n", e->keys[k].key, e->keys[k].help);
+        for (int k = 0; k < e->nkeys; k++) {
+            char kb[16];
+            fprintf(f, "  key %s  %s\n", keys_name(e->keys[k].key, kb, sizeof kb),
+                    e->keys[k].help);
+        }
     }
 }

@@ -21,6 +21,7 @@ struct cli {
     const char *record;        /* --record FILE */
     const char *replay;        /* --replay FILE */
     const char *export_chrome; /* --export-chrome FILE */
+    const char *snapshot;      /* --snapshot FILE.ppm */
     const char *convert_in, *convert_out; /* --convert REC OUT */
     double duration; /* seconds; 0 = until quit (TUI only) */
     int width;       /* headless timeline columns */

@@ -388,8 +388,9 @@ static void draw_help(struct app *a, struct grid *g)
         grid_text(g, y, x0 + 21, w - 23, draw_keys[i].help, 0, GRID_REVERSE);
     }
     for (int i = 0; i < e->nkeys && y < y0 + h - 1; i++, y++) {
-        char k[8] = {(char)e->keys[i].key, 0};
-        grid_text(g, y, x0 + 2, 18, k, 0, GRID_REVERSE | GRID_BOLD);
+        char kb[16];
+        grid_text(g, y, x0 + 2, 18, keys_name(e->keys[i].key, kb, sizeof kb), 0,
+                  GRID_REVERSE | GRID_BOLD);
         grid_text(g, y, x0 + 21, w - 23, e->keys[i].help, 0, GRID_REVERSE);
     }
 }

@@ -182,10 +182,14 @@ void headless_print(struct app *a, const struct cli *o, FILE *f)
         print_text(a, o, f);
 }
 
-/* --export-chrome at the end of a run: the whole recording if there is one. */
+/* --export-chrome and --snapshot at the end of a run. */
 int headless_export(struct app *a, const struct cli *o)
 {
     char err[300];
+    if (o->snapshot && app_snapshot(a, o->snapshot, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: cannot save the picture: %s\n", err);
+        return -1;
+    }
     if (!o->export_chrome)
         return 0;
     int rc = o->record ? rec_convert(o->record, o->export_chrome, err, sizeof err)

@@ -115,4 +115,15 @@ expect_exit "--convert needs an output" 2 "needs a recording and an output" --co
 expect_exit "--replay excludes --scene" 2 "do not apply" --replay "$tmp/run.rec" --scene prodcons
 expect_exit "a missing recording is named" 1 "nonexistent.rec" --replay /nonexistent.rec --headless
 
+# The picture of a scene that has one, at the size its parameters ask for.
+if "$C" --headless --scene raymarch --duration 0.5 --set width=64 --set height=40 \
+    --snapshot "$tmp/shot.ppm" >/dev/null 2>"$tmp/err" &&
+    [ "$(head -c 2 "$tmp/shot.ppm")" = P6 ] && [ "$(sed -n 2p "$tmp/shot.ppm")" = "64 40" ] &&
+    [ "$(wc -c <"$tmp/shot.ppm")" -eq $((64 * 40 * 3 + 13)) ]; then
+    ok "--snapshot writes the picture as PPM"
+else
+    not_ok "--snapshot writes the picture as PPM" "$(cat "$tmp/err")"
+fi
+expect_exit "--snapshot on a scene without a picture" 2 "draws no picture" --headless --scene prodcons --duration 1 --snapshot "$tmp/x.ppm"
+
 tap_done
