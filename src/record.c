@@ -99,18 +99,15 @@ static void put_str(struct buf *b, const char *s)
     put_bytes(b, s, n);
 }
 
-static void put_varint(struct buf *b, uint64_t v)
+/* LEB128 into space the caller reserved (at most 10 bytes). */
+static inline uint8_t *varint_at(uint8_t *p, uint64_t v)
 {
-    uint8_t x[10];
-    int n = 0;
-    do {
-        x[n] = (uint8_t)(v & 0x7f);
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
         v >>= 7;
-        if (v)
-            x[n] |= 0x80;
-        n++;
-    } while (v);
-    put_bytes(b, x, (size_t)n);
+    }
+    *p++ = (uint8_t)v;
+    return p;
 }
 
 static void put_f64(struct buf *b, double d)
@@ -190,19 +187,23 @@ static int flush_block(struct rec_writer *w)
         if (w->pending[i].t < base)
             base = w->pending[i].t;
     w->block.len = 0;
+    if (buf_need(&w->block, (size_t)w->count * 40) != 0)
+        return -ENOMEM;
     memset(w->seen, 0, sizeof w->seen);
+    uint8_t *p = w->block.p;
     for (uint32_t i = 0; i < w->count; i++) {
         const struct trace_event *e = &w->pending[i];
         int lane = w->pending_lane[i];
         uint64_t prev = w->seen[lane] ? w->last_t[lane] : base;
         uint64_t t = e->t < prev ? prev : e->t; /* lanes are monotonic; stay so */
-        put_varint(&w->block, (uint64_t)lane);
-        put_varint(&w->block, e->state);
-        put_varint(&w->block, t - prev);
-        put_varint(&w->block, e->arg);
+        p = varint_at(p, (uint64_t)lane);
+        p = varint_at(p, e->state);
+        p = varint_at(p, t - prev);
+        p = varint_at(p, e->arg);
         w->seen[lane] = 1;
         w->last_t[lane] = t;
     }
+    w->block.len = (size_t)(p - w->block.p);
     struct buf hdr = {0};
     put_le(&hdr, BLOCK_MAGIC, 4);
     put_le(&hdr, w->count, 4);

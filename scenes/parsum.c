@@ -1,0 +1,1304 @@
+/*
+ * Scene: parallel sum - one problem (1 + 2 + ... + N) on one thread, on T
+ * threads in five shapes, on T processes, with OpenMP, with SIMD and on the
+ * GPU, every result checked against N(N+1)/2.
+ *
+ * DESIGN
+ * Who runs: one coordinator thread (the 'main' lane) runs rounds: it starts
+ * the workers of the mode (threads, forked children, an OpenMP team, or a
+ * GPU kernel it launches itself), waits for all of them, adds their partial
+ * sums, checks the total against the closed form, records the figures,
+ * pauses, and starts again. Workers live for one round. Before its first
+ * round it times the same sum on one thread with the scalar loop (the
+ * baseline every speedup is relative to); for the array source it first
+ * fills the array and measures this machine's read bandwidth once. The
+ * sweep (key c, or sweep=on) is a run of rounds for T = 1 .. 2 x cores done
+ * by the same coordinator between two ordinary rounds. The UI thread only
+ * reads figures (under fig_mu) and sets the sweep request.
+ *
+ * Who owns what: the coordinator owns the round: the worker records st->w[]
+ * are written only by it before the workers start, and read by it only
+ * after they are joined (pthread_join, waitpid or the end of the OpenMP
+ * region orders both). Each worker owns one slot of struct ps_shm (its
+ * partial sum and times; MAP_SHARED so children can report) and, in the
+ * false-sharing mode, one counter there. The array is written only before
+ * any worker of the round exists and is read-only afterwards (children see
+ * it copy-on-write, never copied since nobody writes it). Worker lane k is
+ * written by the round's worker k only; 'main', 'GIL' and 'gpu' lanes follow
+ * their rules (the GIL lane: src/gil.c).
+ *
+ * Locks: acc_mu guards the shared accumulator of the locked mode (taken by
+ * workers only); fig_mu guards the figures (coordinator writes, UI reads);
+ * the GIL's own locks (src/gil.c). No code path holds two of them.
+ *
+ * Shutdown: stop() sets the stop flag. Workers check it every chunk of up
+ * to STEP elements (every block in the locked mode, every eval-breaker tick
+ * under the GIL, where gil_drop lets a waiter in to see it too) and return
+ * early; children see it in the shared page and exit. The coordinator joins
+ * its threads, reaps its children, leaves any OpenMP region, then exits;
+ * stop() joins the coordinator. A round cut short is not checked or counted.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gil.h"
+#include "scene.h"
+#include "scenes/scenes.h"
+#include "trace.h"
+
+#ifdef HAVE_CUDA
+#include "gpu/reduce.h"
+#endif
+
+#define MAXT 16                     /* workers at most (and the sweep's top) */
+#define STEP (1u << 20)             /* elements between stop checks */
+#define GIL_TICK 256                /* elements per "bytecode" under the GIL */
+#define PAD 16                      /* padded counters: 16 x 8 bytes = 128 bytes apart */
+#define N_MAX 6000000000ll          /* N(N+1)/2 < 2^64 up to about 6.07e9 */
+#define MIB_ELEMS (1u << 17)        /* uint64 values per MiB */
+#define BW_PASSES 3                 /* bandwidth: best of this many passes */
+#define CACHE_MIB 64                /* arrays smaller than this may sit in caches */
+
+enum { P_N, P_THREADS, P_ARRAY, P_SIZE, P_PADDED, P_BLOCK, P_PAUSE, P_SWEEP };
+enum { M_SERIAL, M_THREADS, M_LOCKED, M_FALSE, M_GIL, M_PROCS, M_OMP, M_SIMD, M_CUDA, M_COUNT };
+enum {
+    N_SUMMING = GIL_N_COUNT,
+    N_LOCKWAIT,
+    N_FINISHED,
+    N_WAITING,
+    N_SPAWNING,
+    N_JOINING,
+    N_CHECKING,
+    N_PAUSE,
+    N_BASELINE,
+    N_FILLING,
+    N_BANDWIDTH,
+    N_OMP,
+    N_GPU_WAIT,
+    N_KERNEL,
+    N_UPLOAD,
+    N_STOPPED,
+};
+
+static const char *const ps_notes[] = {
+    GIL_NOTE_WORDS,
+    [N_SUMMING] = "summing its chunk",
+    [N_LOCKWAIT] = "waiting for the accumulator lock",
+    [N_FINISHED] = "finished, partial sum reported",
+    [N_WAITING] = "waiting for the first round",
+    [N_SPAWNING] = "starting the workers",
+    [N_JOINING] = "joining: waiting for every worker",
+    [N_CHECKING] = "adding partial sums, checking N(N+1)/2",
+    [N_PAUSE] = "pause between rounds",
+    [N_BASELINE] = "baseline: the same sum on this one thread",
+    [N_FILLING] = "filling the array",
+    [N_BANDWIDTH] = "measuring memory bandwidth (all cores)",
+    [N_OMP] = "in the OpenMP region (also worker 0)",
+    [N_GPU_WAIT] = "waiting for the GPU",
+    [N_KERNEL] = "kernel running on the GPU",
+    [N_UPLOAD] = "copying the array to the GPU",
+    [N_STOPPED] = "stopped",
+};
+
+/* One worker's report; in shared memory so that a child process can write it. */
+struct ps_slot {
+    _Alignas(128) _Atomic uint64_t partial; /* relaxed; read after join/waitpid */
+    _Atomic uint64_t t0, t1;                /* ns, relaxed, same rule */
+    _Atomic int done;                       /* whole chunk summed (not stopped) */
+};
+
+struct ps_shm {
+    struct ps_slot slot[MAXT];
+    /* False-sharing mode: worker k's counter is cnt[k] (unpadded) or cnt[k * PAD]. */
+    _Alignas(128) _Atomic uint64_t cnt[MAXT * PAD];
+};
+
+typedef uint64_t (*sum_fn)(const uint64_t *a, uint64_t lo, uint64_t hi);
+
+struct ps_state;
+
+/* What one worker does in a round, set by the coordinator before it starts. */
+struct ps_worker {
+    struct ps_state *st;
+    int idx;
+    int lane; /* -1 for sweep workers beyond the declared lanes */
+    uint64_t lo, hi; /* element indices [lo, hi): value j + 1, or a[j] */
+    struct gil_thread gt;
+};
+
+/* The coordinator's figures; written under fig_mu, read by stats and canvas. */
+struct ps_figs {
+    uint64_t rounds, wrong, last_sum, last_want, last_n;
+    int last_ok, last_t, last_mode, have;
+    double last_ms, base_ms, speedup, eff, gbps;
+    double mem_bw, fill_ms;
+    double gpu_ms, gpu_gbps, upload_ms;
+    uint32_t max_holders;
+    double sp[MAXT + 1]; /* speedup measured at T (0: not yet) */
+    int sweep_mode, sweep_tmax, sweeps;
+    double serial_frac; /* Karp-Flatt estimate from the chart's points, -1: none */
+};
+
+struct ps_state {
+    struct scene_ctx *ctx;
+    int mode, nlanes, main_lane, gil_lane, gpu_lane, cores, tmax;
+    int lanes[MAXT];
+    struct ps_shm *shm;
+    uint64_t *arr;
+    size_t arr_count;
+    int arr_failed;
+    pthread_t coord;
+    int coord_up;
+    /* The round in progress (coordinator only, read by workers it started). */
+    int run_mode;
+    const uint64_t *run_arr;
+    sum_fn vec;
+    const char *isa;
+    int vec_bits;
+    uint64_t lock_block;
+    int padded;
+    pthread_t thr[MAXT];
+    int nthr;
+    pid_t pids[MAXT];
+    int npids;
+    struct ps_worker w[MAXT];
+    /* Locked mode. */
+    pthread_mutex_t acc_mu;
+    uint64_t acc;                     /* under acc_mu */
+    _Atomic uint32_t holders;         /* relaxed, changed under acc_mu: a witness */
+    _Atomic uint32_t max_holders;     /* relaxed, written under acc_mu, read by stats */
+    /* GIL mode. */
+    struct gil gil;
+    int gil_up;
+    /* Baselines per source (0: range, 1: array), coordinator only. */
+    uint64_t base_n[2];
+    double base_ms[2];
+    /* Key c: relaxed; the flag carries no data (exchanged by the coordinator). */
+    _Atomic int sweep_req;
+    char mode_note[96]; /* coordinator only after start */
+#ifdef HAVE_CUDA
+    struct reduce_cuda *cuda;
+    int cuda_uploaded;
+#endif
+    int cuda_failed;
+    pthread_mutex_t fig_mu;
+    struct ps_figs figs;
+};
+
+#define RLX memory_order_relaxed
+
+/* Emit on a lane, if the worker has one. */
+static void emit(int lane, unsigned state)
+{
+    if (lane >= 0)
+        trace_emit(lane, state, 0);
+}
+
+/* Hides a value from the optimiser, so a loop cannot be folded into a formula. */
+#define OPAQUE(x) __asm__("" : "+r"(x))
+
+/* Scalar: one add per element, not vectorised (the barrier forbids it). */
+static uint64_t sum_scalar(const uint64_t *a, uint64_t lo, uint64_t hi)
+{
+    uint64_t s = 0;
+    if (a) {
+        for (uint64_t j = lo; j < hi; j++) {
+            s += a[j];
+            OPAQUE(s);
+        }
+    } else {
+        for (uint64_t v = lo + 1; v <= hi; v++) {
+            s += v;
+            OPAQUE(s);
+        }
+    }
+    return s;
+}
+
+/*
+ * Vector kernels: two accumulators of BYTES/8 lanes each; for the range, the
+ * values themselves are vectors stepped by 2L. The barrier on the
+ * accumulators keeps the loop a loop; memcpy loads are unaligned-safe.
+ */
+#define VEC_KERNEL(fname, attr, bytes, cons)                                                   \
+    attr static uint64_t fname(const uint64_t *a, uint64_t lo, uint64_t hi)                    \
+    {                                                                                          \
+        typedef uint64_t vec __attribute__((vector_size(bytes)));                              \
+        enum { L = (bytes) / 8 };                                                              \
+        vec acc0 = {0}, acc1 = {0};                                                            \
+        uint64_t j = lo;                                                                       \
+        if (a) {                                                                               \
+            for (; j + 2 * L <= hi; j += 2 * L) {                                              \
+                vec x0, x1;                                                                    \
+                memcpy(&x0, a + j, sizeof x0);                                                 \
+                memcpy(&x1, a + j + L, sizeof x1);                                             \
+                acc0 += x0;                                                                    \
+                acc1 += x1;                                                                    \
+            }                                                                                  \
+        } else {                                                                               \
+            vec v0, v1;                                                                        \
+            for (int k = 0; k < L; k++)                                                        \
+                v0[k] = j + 1 + (uint64_t)k;                                                   \
+            v1 = v0 + (uint64_t)L;                                                             \
+            for (; j + 2 * L <= hi; j += 2 * L) {                                              \
+                acc0 += v0;                                                                    \
+                acc1 += v1;                                                                    \
+                v0 += (uint64_t)(2 * L);                                                       \
+                v1 += (uint64_t)(2 * L);                                                       \
+                __asm__("" : "+" cons(acc0), "+" cons(acc1));                                  \
+            }                                                                                  \
+        }                                                                                      \
+        acc0 += acc1;                                                                          \
+        uint64_t s = 0;                                                                        \
+        for (int k = 0; k < L; k++)                                                            \
+            s += acc0[k];                                                                      \
+        for (; j < hi; j++)                                                                    \
+            s += a ? a[j] : j + 1;                                                             \
+        return s;                                                                              \
+    }
+
+#if defined(__x86_64__)
+VEC_KERNEL(sum_sse2, , 16, "x")
+VEC_KERNEL(sum_avx2, __attribute__((target("avx2"))), 32, "x")
+VEC_KERNEL(sum_avx512, __attribute__((target("avx512f"))), 64, "v")
+#elif defined(__aarch64__)
+VEC_KERNEL(sum_neon, , 16, "w")
+#endif
+
+/* The widest vector kernel this CPU runs, with its name and width. */
+static sum_fn pick_vector(const char **isa, int *bits)
+{
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f")) {
+        *isa = "AVX-512";
+        *bits = 512;
+        return sum_avx512;
+    }
+    if (__builtin_cpu_supports("avx2")) {
+        *isa = "AVX2";
+        *bits = 256;
+        return sum_avx2;
+    }
+    *isa = "SSE2";
+    *bits = 128;
+    return sum_sse2;
+#elif defined(__aarch64__)
+    *isa = "NEON";
+    *bits = 128;
+    return sum_neon;
+#else
+    *isa = "none (scalar)";
+    *bits = 64;
+    return sum_scalar;
+#endif
+}
+
+/* N(N+1)/2 exactly (N <= N_MAX keeps it below 2^64). */
+static uint64_t closed_form(uint64_t n)
+{
+    return n % 2 == 0 ? n / 2 * (n + 1) : (n + 1) / 2 * n;
+}
+
+/* Cores this process may run on. */
+static int online_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* Sum [lo, hi) with fn in STEP pieces, checking the stop flag; false if stopped. */
+static bool sum_chunk(const struct scene_ctx *ctx, sum_fn fn, const uint64_t *a, uint64_t lo,
+                      uint64_t hi, uint64_t *out)
+{
+    uint64_t s = 0;
+    for (uint64_t j = lo; j < hi; j += STEP) {
+        if (scene_stopping(ctx))
+            return false;
+        s += fn(a, j, hi - j < STEP ? hi : j + STEP);
+    }
+    *out = s;
+    return true;
+}
+
+/* Locked mode: the whole block is added to the shared total while holding the lock. */
+static bool work_locked(struct ps_worker *w)
+{
+    struct ps_state *st = w->st;
+    for (uint64_t j = w->lo; j < w->hi; j += st->lock_block) {
+        if (scene_stopping(st->ctx))
+            return false;
+        uint64_t e = w->hi - j < st->lock_block ? w->hi : j + st->lock_block;
+        if (pthread_mutex_trylock(&st->acc_mu) != 0) {
+            emit(w->lane, TRACE_LOCK | TRACE_NOTE(N_LOCKWAIT));
+            pthread_mutex_lock(&st->acc_mu);
+            emit(w->lane, TRACE_RUN | TRACE_NOTE(N_SUMMING));
+        }
+        uint32_t h = atomic_load_explicit(&st->holders, RLX) + 1;
+        atomic_store_explicit(&st->holders, h, RLX);
+        if (h > atomic_load_explicit(&st->max_holders, RLX))
+            atomic_store_explicit(&st->max_holders, h, RLX);
+        st->acc += sum_scalar(st->run_arr, j, e);
+        atomic_store_explicit(&st->holders, h - 1, RLX);
+        pthread_mutex_unlock(&st->acc_mu);
+    }
+    return true;
+}
+
+/* False-sharing mode: every element goes through the worker's counter in memory. */
+static bool work_counter(struct ps_worker *w, uint64_t *out)
+{
+    struct ps_state *st = w->st;
+    const uint64_t *a = st->run_arr;
+    /* Relaxed: each counter has one writer; the coordinator reads it after join. */
+    _Atomic uint64_t *c = &st->shm->cnt[w->idx * (st->padded ? PAD : 1)];
+    for (uint64_t j = w->lo; j < w->hi; j += STEP) {
+        if (scene_stopping(st->ctx))
+            return false;
+        uint64_t e = w->hi - j < STEP ? w->hi : j + STEP;
+        for (uint64_t k = j; k < e; k++)
+            atomic_store_explicit(c, atomic_load_explicit(c, RLX) + (a ? a[k] : k + 1), RLX);
+    }
+    *out = atomic_load_explicit(c, RLX);
+    return true;
+}
+
+/* GIL mode: the scalar loop with an eval-breaker check every GIL_TICK elements. */
+static bool work_gil(struct ps_worker *w, uint64_t *out)
+{
+    struct ps_state *st = w->st;
+    uint64_t s = 0;
+    bool ok = true;
+    gil_take(&st->gil, &w->gt);
+    for (uint64_t j = w->lo; j < w->hi; j += GIL_TICK) {
+        if ((j - w->lo) % STEP == 0 && scene_stopping(st->ctx)) {
+            ok = false;
+            break;
+        }
+        s += sum_scalar(st->run_arr, j, w->hi - j < GIL_TICK ? w->hi : j + GIL_TICK);
+        gil_check(&st->gil, &w->gt);
+    }
+    gil_drop(&st->gil, &w->gt, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
+    *out = s;
+    return ok;
+}
+
+/* One worker's round, in a thread or a child: sum the chunk, report in the slot. */
+static void worker_body(struct ps_worker *w)
+{
+    struct ps_state *st = w->st;
+    struct ps_slot *slot = &st->shm->slot[w->idx];
+    uint64_t s = 0;
+    bool ok;
+    atomic_store_explicit(&slot->t0, trace_now_ns(), RLX);
+    if (st->run_mode != M_GIL)
+        emit(w->lane, TRACE_RUN | TRACE_NOTE(N_SUMMING));
+    switch (st->run_mode) {
+    case M_LOCKED:
+        ok = work_locked(w);
+        break;
+    case M_FALSE:
+        ok = work_counter(w, &s);
+        break;
+    case M_GIL:
+        ok = work_gil(w, &s);
+        break;
+    case M_SIMD:
+        ok = sum_chunk(st->ctx, st->vec, st->run_arr, w->lo, w->hi, &s);
+        break;
+    default:
+        ok = sum_chunk(st->ctx, sum_scalar, st->run_arr, w->lo, w->hi, &s);
+        break;
+    }
+    atomic_store_explicit(&slot->partial, s, RLX);
+    atomic_store_explicit(&slot->t1, trace_now_ns(), RLX);
+    atomic_store_explicit(&slot->done, ok, RLX);
+    if (st->run_mode != M_GIL)
+        emit(w->lane, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
+}
+
+/* Thread entry for a worker. */
+static void *worker_main(void *p)
+{
+    worker_body(p);
+    return NULL;
+}
+
+/* Child entry for a worker: die with the parent, report, leave without cleanup. */
+static void child_main(struct ps_worker *w, pid_t parent)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(1);
+    worker_body(w);
+    _exit(0);
+}
+
+/* OpenMP mode: one parallel region with a reduction; without OpenMP, one thread. */
+static bool run_omp(struct ps_state *st, int t, uint64_t n, uint64_t *total, int *team)
+{
+    const uint64_t *a = st->run_arr;
+    struct scene_ctx *ctx = st->ctx;
+    uint64_t blk = n / ((uint64_t)t * 64) + 1;
+    if (blk < 4096)
+        blk = 4096;
+    int64_t nblk = (int64_t)((n + blk - 1) / blk);
+    uint64_t s = 0;
+    int nt = 1;
+    emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_OMP));
+#ifdef _OPENMP
+#pragma omp parallel num_threads(t) reduction(+ : s)
+    {
+        int id = omp_get_thread_num();
+        int lane = id < st->nlanes ? st->lanes[id] : -1;
+        struct ps_slot *slot = &st->shm->slot[id < MAXT ? id : 0];
+#pragma omp single nowait
+        nt = omp_get_num_threads();
+        if (id < MAXT)
+            atomic_store_explicit(&slot->t0, trace_now_ns(), RLX);
+        emit(lane, TRACE_RUN | TRACE_NOTE(N_SUMMING));
+#pragma omp for schedule(static) nowait
+        for (int64_t b = 0; b < nblk; b++) {
+            if (scene_stopping(ctx))
+                continue;
+            uint64_t lo = (uint64_t)b * blk;
+            s += sum_scalar(a, lo, n - lo < blk ? n : lo + blk);
+        }
+        if (id < MAXT)
+            atomic_store_explicit(&slot->t1, trace_now_ns(), RLX);
+        emit(lane, TRACE_DONE | TRACE_NOTE(N_FINISHED));
+    }
+#else
+    (void)nblk;
+    int lane = st->nlanes > 0 ? st->lanes[0] : -1;
+    emit(lane, TRACE_RUN | TRACE_NOTE(N_SUMMING));
+    bool ok = sum_chunk(ctx, sum_scalar, a, 0, n, &s);
+    emit(lane, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
+#endif
+    *total = s;
+    *team = nt;
+    return !scene_stopping(ctx);
+}
+
+#ifdef HAVE_CUDA
+/* GPU mode: the coordinator launches the reduction and waits for it. */
+static int run_cuda(struct ps_state *st, uint64_t n, uint64_t *total, double *kernel_ms)
+{
+    char err[160];
+    if (!st->cuda) {
+        char why[160];
+        if (!reduce_cuda_probe(why, sizeof why) ||
+            !(st->cuda = reduce_cuda_create(why, sizeof why))) {
+            snprintf(st->mode_note, sizeof st->mode_note, "%.60s: CPU threads instead", why);
+            st->cuda_failed = 1;
+            return -1;
+        }
+        int sms = 0;
+        const char *name = reduce_cuda_name(st->cuda, &sms);
+        snprintf(st->mode_note, sizeof st->mode_note, "%.60s, %d SMs", name, sms);
+    }
+    if (st->run_arr && !st->cuda_uploaded) {
+        double ms = 0;
+        emit(st->main_lane, TRACE_IO | TRACE_NOTE(N_UPLOAD));
+        if (reduce_cuda_upload(st->cuda, st->run_arr, (size_t)n, &ms, err, sizeof err) != 0)
+            goto fail;
+        st->cuda_uploaded = 1;
+        pthread_mutex_lock(&st->fig_mu);
+        st->figs.upload_ms = ms;
+        pthread_mutex_unlock(&st->fig_mu);
+    }
+    emit(st->main_lane, TRACE_LOCK | TRACE_NOTE(N_GPU_WAIT));
+    trace_emit(st->gpu_lane, TRACE_KERNEL | TRACE_NOTE(N_KERNEL), 0);
+    int rc = st->run_arr ? reduce_cuda_array(st->cuda, total, kernel_ms, err, sizeof err)
+                         : reduce_cuda_range(st->cuda, n, total, kernel_ms, err, sizeof err);
+    trace_emit(st->gpu_lane, TRACE_DONE | TRACE_NOTE(N_FINISHED), 0);
+    if (rc == 0)
+        return 0;
+fail:
+    snprintf(st->mode_note, sizeof st->mode_note, "%.60s: CPU threads instead", err);
+    st->cuda_failed = 1;
+    return -1;
+}
+#endif
+
+/* Join every thread and reap every child of the round. */
+static void join_all(struct ps_state *st)
+{
+    for (int i = 0; i < st->nthr; i++)
+        pthread_join(st->thr[i], NULL);
+    st->nthr = 0;
+    for (int i = 0; i < st->npids; i++)
+        while (waitpid(st->pids[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    st->npids = 0;
+}
+
+struct ps_round {
+    uint64_t total, want, n;
+    double ms, gpu_ms;
+    int t, mode;
+};
+
+/* Start t workers of `mode`, wait for them, add up. False if stopped (or they failed). */
+static bool run_round(struct ps_state *st, int mode, int t, const uint64_t *a, uint64_t n,
+                      struct ps_round *r)
+{
+    struct scene_ctx *ctx = st->ctx;
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->want = closed_form(n);
+    st->run_arr = a;
+    st->lock_block = (uint64_t)scene_param(ctx, P_BLOCK);
+    st->padded = (int)scene_param(ctx, P_PADDED);
+    st->acc = 0;
+    bool gpu = false;
+#ifdef HAVE_CUDA
+    gpu = mode == M_CUDA && !st->cuda_failed;
+#endif
+    if (mode == M_CUDA && !gpu)
+        mode = M_THREADS;
+    r->mode = st->run_mode = mode;
+    r->t = t;
+    for (int i = 0; i < MAXT; i++) {
+        atomic_store_explicit(&st->shm->slot[i].done, 0, RLX);
+        atomic_store_explicit(&st->shm->slot[i].partial, 0, RLX);
+    }
+    for (int i = 0; i < MAXT * PAD; i++)
+        atomic_store_explicit(&st->shm->cnt[i], 0, RLX);
+    uint64_t t0 = trace_now_ns();
+    bool ok = true;
+    if (gpu) {
+#ifdef HAVE_CUDA
+        if (run_cuda(st, n, &r->total, &r->gpu_ms) != 0)
+            return run_round(st, M_THREADS, t, a, n, r);
+        r->t = 1;
+#endif
+    } else if (mode == M_OMP) {
+        ok = run_omp(st, t, n, &r->total, &r->t);
+    } else {
+        emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_SPAWNING));
+        pid_t parent = getpid();
+        for (int i = 0; i < t && ok; i++) {
+            struct ps_worker *w = &st->w[i];
+            w->st = st;
+            w->idx = i;
+            w->lane = i < st->nlanes ? st->lanes[i] : -1;
+            w->lo = n * (uint64_t)i / (uint64_t)t;
+            w->hi = n * (uint64_t)(i + 1) / (uint64_t)t;
+            if (mode == M_GIL)
+                gil_thread_init(&w->gt, (uint32_t)i, w->lane);
+            if (mode == M_PROCS) {
+                pid_t pid = fork();
+                if (pid == 0)
+                    child_main(w, parent);
+                if (pid < 0)
+                    ok = false;
+                else
+                    st->pids[st->npids++] = pid;
+            } else if (pthread_create(&st->thr[st->nthr], NULL, worker_main, w) == 0) {
+                st->nthr++;
+            } else {
+                ok = false;
+            }
+        }
+        emit(st->main_lane, TRACE_LOCK | TRACE_NOTE(N_JOINING));
+        join_all(st);
+        if (!ok)
+            scene_note(ctx, "could not start %d workers: %s", t, strerror(errno));
+        r->total = 0;
+        for (int i = 0; i < t && ok; i++) {
+            ok = atomic_load_explicit(&st->shm->slot[i].done, RLX);
+            r->total += atomic_load_explicit(&st->shm->slot[i].partial, RLX);
+        }
+        if (mode == M_LOCKED)
+            r->total = st->acc;
+    }
+    r->ms = (double)(trace_now_ns() - t0) / 1e6;
+    emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_CHECKING));
+    return ok && !scene_stopping(ctx);
+}
+
+/* The one-thread scalar time of this sum, measured once per (source, n). */
+static bool baseline(struct ps_state *st, const uint64_t *a, uint64_t n, double *ms)
+{
+    int src = a != NULL;
+    if (st->base_n[src] != n) {
+        emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_BASELINE));
+        uint64_t t0 = trace_now_ns(), s;
+        if (!sum_chunk(st->ctx, sum_scalar, a, 0, n, &s))
+            return false;
+        st->base_ms[src] = (double)(trace_now_ns() - t0) / 1e6;
+        st->base_n[src] = n;
+        if (s != closed_form(n)) {
+            pthread_mutex_lock(&st->fig_mu);
+            st->figs.wrong++;
+            pthread_mutex_unlock(&st->fig_mu);
+        }
+    }
+    *ms = st->base_ms[src];
+    return true;
+}
+
+struct bw_arg {
+    struct ps_state *st;
+    uint64_t lo, hi, sum;
+};
+
+/* One bandwidth reader: the widest vector kernel over its slice. */
+static void *bw_main(void *p)
+{
+    struct bw_arg *b = p;
+    b->sum = b->st->vec(b->st->arr, b->lo, b->hi);
+    return NULL;
+}
+
+/* Read bandwidth: one reader per core over the whole array, best of BW_PASSES. */
+static double measure_bw(struct ps_state *st)
+{
+    int k = st->cores < MAXT ? st->cores : MAXT;
+    struct bw_arg args[MAXT];
+    pthread_t th[MAXT];
+    double best = 0;
+    emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_BANDWIDTH));
+    for (int pass = 0; pass < BW_PASSES && !scene_stopping(st->ctx); pass++) {
+        uint64_t t0 = trace_now_ns();
+        int started = 0;
+        for (int i = 0; i < k; i++) {
+            args[i] = (struct bw_arg){st, st->arr_count * (uint64_t)i / (uint64_t)k,
+                                      st->arr_count * (uint64_t)(i + 1) / (uint64_t)k, 0};
+            if (pthread_create(&th[i], NULL, bw_main, &args[i]) != 0)
+                break;
+            started++;
+        }
+        uint64_t s = 0;
+        for (int i = 0; i < started; i++) {
+            pthread_join(th[i], NULL);
+            s += args[i].sum;
+        }
+        double secs = (double)(trace_now_ns() - t0) / 1e9;
+        double gbs = (double)st->arr_count * 8.0 / secs / 1e9;
+        if (started == k && s == closed_form(st->arr_count) && gbs > best)
+            best = gbs;
+    }
+    return best;
+}
+
+/* Map and fill the array (values 1..count), then measure the bandwidth once. */
+static bool prepare_array(struct ps_state *st)
+{
+    size_t count = (size_t)scene_param(st->ctx, P_SIZE) * MIB_ELEMS;
+    void *m = mmap(NULL, count * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        st->arr_failed = 1;
+        scene_note(st->ctx, "cannot map %zu MiB: %s; summing from registers", count >> 17,
+                   strerror(errno));
+        return false;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(m, count * 8, MADV_HUGEPAGE);
+#endif
+    emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_FILLING));
+    uint64_t t0 = trace_now_ns();
+    uint64_t *a = m;
+    for (size_t i = 0; i < count; i++) {
+        if (i % STEP == 0 && scene_stopping(st->ctx))
+            break;
+        a[i] = i + 1;
+    }
+    st->arr = a;
+    st->arr_count = count;
+    double fill = (double)(trace_now_ns() - t0) / 1e6;
+    double bw = scene_stopping(st->ctx) ? 0 : measure_bw(st);
+    pthread_mutex_lock(&st->fig_mu);
+    st->figs.fill_ms = fill;
+    st->figs.mem_bw = bw;
+    pthread_mutex_unlock(&st->fig_mu);
+    return true;
+}
+
+/* Karp-Flatt serial fraction from the measured points with 2 <= T <= cores. */
+static double serial_fraction(const double *sp, int cores, int tmax)
+{
+    double sum = 0;
+    int k = 0;
+    int top = cores >= 2 ? cores : tmax;
+    for (int t = 2; t <= top && t <= tmax; t++) {
+        if (sp[t] <= 0)
+            continue;
+        double e = (1.0 / sp[t] - 1.0 / t) / (1.0 - 1.0 / t);
+        sum += e < 0 ? 0 : e > 1 ? 1 : e;
+        k++;
+    }
+    return k ? sum / k : -1;
+}
+
+/* Record a finished round in the figures (and the chart's point for its T). */
+static void record_round(struct ps_state *st, const struct ps_round *r, double base,
+                         bool sweep)
+{
+    struct ps_figs *f = &st->figs;
+    pthread_mutex_lock(&st->fig_mu);
+    f->rounds++;
+    f->wrong += r->total != r->want;
+    f->have = 1;
+    f->last_sum = r->total;
+    f->last_want = r->want;
+    f->last_ok = r->total == r->want;
+    f->last_n = r->n;
+    f->last_t = r->t;
+    f->last_mode = r->mode;
+    f->last_ms = r->ms;
+    f->base_ms = base;
+    f->speedup = r->ms > 0 ? base / r->ms : 0;
+    f->eff = r->t > 0 ? 100.0 * f->speedup / r->t : 0;
+    f->gbps = st->run_arr ? (double)r->n * 8.0 / (r->ms / 1e3) / 1e9 : 0;
+    f->gpu_ms = r->gpu_ms;
+    f->gpu_gbps = st->run_arr && r->gpu_ms > 0 ? (double)r->n * 8.0 / (r->gpu_ms / 1e3) / 1e9
+                                               : 0;
+    f->max_holders = atomic_load_explicit(&st->max_holders, RLX);
+    if ((sweep || r->mode == f->sweep_mode) && r->t >= 1 && r->t <= MAXT && r->mode != M_CUDA) {
+        f->sp[r->t] = f->speedup;
+        f->serial_frac = serial_fraction(f->sp, st->cores, st->tmax);
+    }
+    pthread_mutex_unlock(&st->fig_mu);
+}
+
+/* The mode whose scaling the chart shows: one thread and the GPU have no T to vary. */
+static int chart_mode(int mode)
+{
+    return mode == M_SERIAL || mode == M_CUDA ? M_THREADS : mode;
+}
+
+/* T = 1 .. tmax, one round each, between two ordinary rounds. */
+static bool sweep(struct ps_state *st, const uint64_t *a, uint64_t n, double base)
+{
+    int mode = chart_mode(st->mode);
+    static const char *const names[M_COUNT] = {"serial", "threads", "locked", "falseshare",
+                                               "gil", "processes", "openmp", "simd", "cuda"};
+    pthread_mutex_lock(&st->fig_mu);
+    memset(st->figs.sp, 0, sizeof st->figs.sp);
+    st->figs.serial_frac = -1;
+    st->figs.sweep_tmax = st->tmax;
+    pthread_mutex_unlock(&st->fig_mu);
+    for (int t = 1; t <= st->tmax; t++) {
+        struct ps_round r;
+        scene_note(st->ctx, "sweep (%s): T = %d of %d", names[mode], t, st->tmax);
+        if (!run_round(st, mode, t, a, n, &r))
+            return false;
+        record_round(st, &r, base, true);
+    }
+    pthread_mutex_lock(&st->fig_mu);
+    st->figs.sweeps++;
+    double f = st->figs.serial_frac;
+    pthread_mutex_unlock(&st->fig_mu);
+    if (f >= 0)
+        scene_note(st->ctx, "sweep done: serial fraction %.3f, Amdahl limit %.1fx", f,
+                   f > 0 ? 1.0 / f : 0.0);
+    else
+        scene_note(st->ctx, "sweep done");
+    return true;
+}
+
+/* The round's exact result, time and speedup in the visible note. */
+static void round_note(struct ps_state *st, const struct ps_round *r)
+{
+    const struct ps_figs *f = &st->figs;
+    pthread_mutex_lock(&st->fig_mu);
+    double sp = f->speedup;
+    pthread_mutex_unlock(&st->fig_mu);
+    scene_note(st->ctx, "%s%s1+..+%llu = %llu %s, %.1f ms, %.2fx on %d", st->mode_note,
+               st->mode_note[0] ? " | " : "", (unsigned long long)r->n,
+               (unsigned long long)r->total, r->total == r->want ? "exact" : "WRONG", r->ms, sp,
+               r->t);
+}
+
+static void set_mode_note(struct ps_state *st);
+
+/* The coordinator: rounds until stopped. */
+static void *coord_main(void *p)
+{
+    struct ps_state *st = p;
+    struct scene_ctx *ctx = st->ctx;
+    int last_sweep = 0;
+    while (!scene_stopping(ctx)) {
+        bool use_arr = scene_param(ctx, P_ARRAY) && !st->arr_failed;
+        if (use_arr && !st->arr && !prepare_array(st))
+            use_arr = false;
+        if (scene_stopping(ctx))
+            break;
+        const uint64_t *a = use_arr ? st->arr : NULL;
+        uint64_t n = use_arr ? st->arr_count : (uint64_t)scene_param(ctx, P_N);
+        double base;
+        if (!baseline(st, a, n, &base))
+            break;
+        int sw = (int)scene_param(ctx, P_SWEEP);
+        bool req = atomic_exchange_explicit(&st->sweep_req, 0, RLX);
+        if ((sw && !last_sweep) || req) {
+            if (!sweep(st, a, n, base))
+                break;
+        }
+        last_sweep = sw;
+        int t = st->mode == M_SERIAL ? 1 : (int)scene_param(ctx, P_THREADS);
+        if (st->mode == M_FALSE)
+            set_mode_note(st); /* padded is live */
+        struct ps_round r;
+        if (!run_round(st, st->mode, t, a, n, &r))
+            break;
+        record_round(st, &r, base, false);
+        round_note(st, &r);
+        emit(st->main_lane, TRACE_SLEEP | TRACE_NOTE(N_PAUSE));
+        if (!scene_sleep(ctx, (uint64_t)scene_param(ctx, P_PAUSE) * 1000000u))
+            break;
+    }
+    join_all(st);
+#ifdef HAVE_CUDA
+    reduce_cuda_destroy(st->cuda);
+    st->cuda = NULL;
+#endif
+    emit(st->main_lane, TRACE_DONE | TRACE_NOTE(N_STOPPED));
+    return NULL;
+}
+
+static void ps_stop(struct scene_ctx *ctx);
+
+/* The words shown before every round's result in this mode. */
+static void set_mode_note(struct ps_state *st)
+{
+    char *b = st->mode_note;
+    size_t len = sizeof st->mode_note;
+    b[0] = 0;
+    if (st->mode == M_SIMD)
+        snprintf(b, len, "%s, %d-bit vectors (%d sums per add)", st->isa, st->vec_bits,
+                 st->vec_bits / 64);
+    if (st->mode == M_OMP) {
+#ifdef _OPENMP
+        snprintf(b, len, "OpenMP %d", _OPENMP);
+#else
+        snprintf(b, len, "built without OpenMP: one thread");
+#endif
+    }
+    if (st->mode == M_CUDA) {
+#ifdef HAVE_CUDA
+        snprintf(b, len, "CUDA");
+#else
+        snprintf(b, len, "built without CUDA: CPU threads instead");
+        st->cuda_failed = 1;
+#endif
+    }
+    if (st->mode == M_FALSE)
+        snprintf(b, len, "counters %s", scene_param(st->ctx, P_PADDED)
+                                            ? "128 bytes apart (padded)"
+                                            : "8 bytes apart, one cache line");
+}
+
+/* Declare the lanes: main, one per worker, then GIL or gpu. */
+static int declare_lanes(struct ps_state *st, int t)
+{
+    char name[TRACE_NAME_MAX];
+    st->main_lane = trace_lane_add("main", TRACE_LANE_STATE, 0);
+    if (st->main_lane < 0)
+        return -ENOSPC;
+    st->nlanes = st->mode == M_SERIAL ? 1 : t;
+#ifndef _OPENMP
+    if (st->mode == M_OMP)
+        st->nlanes = 1;
+#endif
+    for (int i = 0; i < st->nlanes; i++) {
+        snprintf(name, sizeof name, "worker %d", i);
+        st->lanes[i] = trace_lane_add(name, TRACE_LANE_STATE, 0);
+        if (st->lanes[i] < 0)
+            return -ENOSPC;
+        trace_emit(st->lanes[i], TRACE_IDLE | TRACE_NOTE(N_WAITING), 0);
+    }
+    st->gil_lane = st->gpu_lane = -1;
+    if (st->mode == M_GIL && (st->gil_lane = trace_lane_add("GIL", TRACE_LANE_STATE, 0)) < 0)
+        return -ENOSPC;
+    if (st->mode == M_CUDA && (st->gpu_lane = trace_lane_add("gpu", TRACE_LANE_STATE, 0)) < 0)
+        return -ENOSPC;
+    return 0;
+}
+
+static int ps_start(struct scene_ctx *ctx)
+{
+    struct ps_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    ctx->priv = st;
+    st->ctx = ctx;
+    st->mode = ctx->mode;
+    st->cores = online_cores();
+    st->tmax = 2 * st->cores < MAXT ? 2 * st->cores : MAXT;
+    if (st->tmax < 2)
+        st->tmax = 2;
+    st->vec = pick_vector(&st->isa, &st->vec_bits);
+    st->figs.serial_frac = -1;
+    st->figs.sweep_mode = chart_mode(st->mode);
+    pthread_mutex_init(&st->acc_mu, NULL);
+    pthread_mutex_init(&st->fig_mu, NULL);
+    int rc = 0;
+    void *m = mmap(NULL, sizeof *st->shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                   0);
+    if (m == MAP_FAILED) {
+        rc = -errno;
+        goto fail;
+    }
+    st->shm = m;
+    if ((rc = declare_lanes(st, (int)scene_param(ctx, P_THREADS))) != 0)
+        goto fail;
+    if (st->mode == M_GIL) {
+        struct gil_config cfg = {.kind = GIL_NEW, .lane = st->gil_lane, .scale = &ctx->sh->slowmo};
+        if ((rc = gil_init(&st->gil, &cfg)) != 0)
+            goto fail;
+        st->gil_up = 1;
+    }
+    set_mode_note(st);
+    if (st->mode_note[0])
+        scene_note(ctx, "%s", st->mode_note);
+    if ((rc = -pthread_create(&st->coord, NULL, coord_main, st)) != 0)
+        goto fail;
+    st->coord_up = 1;
+    return 0;
+fail:
+    scene_note(ctx, "could not start: %s", strerror(-rc));
+    ps_stop(ctx);
+    return rc;
+}
+
+static void ps_stop(struct scene_ctx *ctx)
+{
+    struct ps_state *st = ctx->priv;
+    if (!st)
+        return;
+    scene_request_stop(ctx);
+    if (st->coord_up)
+        pthread_join(st->coord, NULL);
+    st->coord_up = 0;
+}
+
+static void ps_free(struct scene_ctx *ctx)
+{
+    struct ps_state *st = ctx->priv;
+    if (!st)
+        return;
+    if (st->gil_up)
+        gil_destroy(&st->gil);
+    if (st->arr)
+        munmap(st->arr, st->arr_count * 8);
+    if (st->shm)
+        munmap(st->shm, sizeof *st->shm);
+    pthread_mutex_destroy(&st->acc_mu);
+    pthread_mutex_destroy(&st->fig_mu);
+    free(st);
+    ctx->priv = NULL;
+}
+
+/* Key c: measure the speedup chart (T = 1 .. 2 x cores) before the next round. */
+static int ps_key(struct scene_ctx *ctx, int key)
+{
+    struct ps_state *st = ctx->priv;
+    if (!st || key != 'c')
+        return 0;
+    atomic_store_explicit(&st->sweep_req, 1, RLX);
+    scene_note(ctx, "sweep requested: T = 1 .. %d after this round", st->tmax);
+    return 1;
+}
+
+static void ps_stats(struct scene_ctx *ctx, struct scene_stats *out)
+{
+    struct ps_state *st = ctx->priv;
+    if (!st)
+        return;
+    pthread_mutex_lock(&st->fig_mu);
+    struct ps_figs f = st->figs;
+    pthread_mutex_unlock(&st->fig_mu);
+    scene_stat(out, "rounds", (double)f.rounds, "");
+    scene_stat(out, "wrong_results", (double)f.wrong, "");
+    if (f.have) {
+        scene_stat(out, "result", (double)f.last_sum, "");
+        scene_stat(out, "expected", (double)f.last_want, "N(N+1)/2");
+        scene_stat(out, "exact", f.last_ok, "");
+        scene_stat(out, "n", (double)f.last_n, "");
+        scene_stat(out, "workers", f.last_t, "");
+        scene_stat(out, "time", f.last_ms, "ms");
+        scene_stat(out, "baseline", f.base_ms, "ms");
+        scene_stat(out, "speedup", f.speedup, "x");
+        scene_stat(out, "efficiency", f.eff, "%");
+        if (f.gbps > 0)
+            scene_stat(out, "read_rate", f.gbps, "GB/s");
+    }
+    if (st->arr) {
+        scene_stat(out, "array", (double)(st->arr_count * 8) / (1 << 20), "MiB");
+        if (f.mem_bw > 0) {
+            scene_stat(out, "mem_bw", f.mem_bw, "GB/s");
+            if (f.gbps > 0)
+                scene_stat(out, "of_mem_bw", 100.0 * f.gbps / f.mem_bw, "%");
+        }
+    }
+    if (st->mode == M_SIMD)
+        scene_stat(out, "vector_bits", st->vec_bits, "bits");
+    if (st->mode == M_LOCKED)
+        scene_stat(out, "max_holders", f.max_holders, "");
+    if (st->gil_up) {
+        scene_stat(out, "gil_switches", (double)atomic_load_explicit(&st->gil.switches, RLX), "");
+        scene_stat(out, "gil_max_holders",
+                   (double)atomic_load_explicit(&st->gil.max_holders, RLX), "");
+    }
+    if (st->mode == M_CUDA && f.gpu_ms > 0) {
+        scene_stat(out, "gpu_kernel", f.gpu_ms, "ms");
+        if (f.gpu_gbps > 0)
+            scene_stat(out, "gpu_read_rate", f.gpu_gbps, "GB/s");
+        if (f.upload_ms > 0)
+            scene_stat(out, "gpu_upload", f.upload_ms, "ms");
+    }
+    scene_stat(out, "cores", st->cores, "");
+    scene_stat(out, "sweeps", f.sweeps, "");
+    if (f.serial_frac >= 0)
+        scene_stat(out, "serial_fraction", f.serial_frac, "");
+    /* The chart's numbers, as many as fit (the app adds three figures after these). */
+    for (int t = 1; t <= st->tmax && out->n < SCENE_MAX_STATS - 3; t++) {
+        if (f.sp[t] <= 0)
+            continue;
+        char name[32];
+        snprintf(name, sizeof name, "speedup_T%d", t);
+        scene_stat(out, name, f.sp[t], "x");
+    }
+}
+
+/* 3x5 digits, three bits a row, top row first. */
+static const uint16_t digit_font[10] = {
+    075557, 026227, 071747, 071717, 055711, 074717, 074757, 071111, 075757, 075717,
+};
+
+struct pix {
+    uint8_t *rgb;
+    int w, h;
+};
+
+/* One pixel, clipped. */
+static void put(struct pix *p, int x, int y, uint32_t c)
+{
+    if (x < 0 || y < 0 || x >= p->w || y >= p->h)
+        return;
+    uint8_t *d = p->rgb + ((size_t)y * (size_t)p->w + (size_t)x) * 3;
+    d[0] = (uint8_t)(c >> 16);
+    d[1] = (uint8_t)(c >> 8);
+    d[2] = (uint8_t)c;
+}
+
+/* A straight line (Bresenham). */
+static void line(struct pix *p, int x0, int y0, int x1, int y1, uint32_t c)
+{
+    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
+    int err = dx + dy;
+    for (;;) {
+        put(p, x0, y0, c);
+        if (x0 == x1 && y0 == y1)
+            return;
+        int e2 = 2 * err;
+        if (e2 >= dy) {
+            err += dy;
+            x0 += sx;
+        }
+        if (e2 <= dx) {
+            err += dx;
+            y0 += sy;
+        }
+    }
+}
+
+/* A number in the 3x5 font with its top-left corner at (x, y); returns its width. */
+static int number(struct pix *p, int x, int y, int v, uint32_t c)
+{
+    char s[12];
+    int n = snprintf(s, sizeof s, "%d", v);
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < 5; r++)
+            for (int k = 0; k < 3; k++)
+                if (digit_font[s[i] - '0'] >> ((4 - r) * 3 + (2 - k)) & 1)
+                    put(p, x + i * 4 + k, y + r, c);
+    return n * 4 - 1;
+}
+
+/*
+ * The speedup chart: x = workers 1 .. 2 x cores, y = speedup. Grey: ideal
+ * (S = T) and the cores line; yellow: Amdahl's curve for the measured serial
+ * fraction; cyan: the measured points.
+ */
+static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
+{
+    struct ps_state *st = ctx->priv;
+    if (!st || c->w < 24 || c->h < 20)
+        return -1;
+    pthread_mutex_lock(&st->fig_mu);
+    struct ps_figs f = st->figs;
+    pthread_mutex_unlock(&st->fig_mu);
+    struct pix p = {c->rgb, c->w, c->h};
+    for (int i = 0; i < c->w * c->h; i++)
+        put(&p, i % c->w, i / c->w, 0x101018);
+    int tmax = st->tmax;
+    double ymax = st->cores;
+    for (int t = 1; t <= tmax; t++)
+        if (f.sp[t] > ymax)
+            ymax = f.sp[t];
+    int ytop = (int)ymax + ((double)(int)ymax < ymax);
+    if (ytop < 2)
+        ytop = 2;
+    int x0 = 9, x1 = c->w - 3, y0 = c->h - 9, y1 = 3;
+    /* Map T and S to pixels. */
+#define PX(t) (x0 + (int)((double)((t)-1) * (x1 - x0) / (tmax - 1) + 0.5))
+#define PY(s) (y0 - (int)((s) * (y0 - y1) / ytop + 0.5))
+    for (int s = 1; s <= ytop; s++)
+        for (int x = x0; x <= x1; x += 2)
+            put(&p, x, PY(s), 0x262633);
+    for (int y = y1; y <= y0; y += 2)
+        put(&p, PX(st->cores), y, 0x4a4a5a);
+    line(&p, x0, y0, x1, y0, 0x9090a0);
+    line(&p, x0, y0, x0, y1, 0x9090a0);
+    for (int t = 1; t <= tmax; t++)
+        put(&p, PX(t), y0 + 1, 0x9090a0);
+    line(&p, PX(1), PY(1), PX(tmax < ytop ? tmax : ytop), PY(tmax < ytop ? tmax : ytop),
+         0x585868);
+    if (f.serial_frac >= 0) {
+        int px = -1, py = -1;
+        for (int x = x0; x <= x1; x++) {
+            double t = 1 + (double)(x - x0) * (tmax - 1) / (x1 - x0);
+            double s = 1.0 / (f.serial_frac + (1 - f.serial_frac) / t);
+            int y = PY(s);
+            if (px >= 0)
+                line(&p, px, py, x, y, 0xe0c040);
+            px = x;
+            py = y;
+        }
+    }
+    int lx = -1, ly = -1;
+    for (int t = 1; t <= tmax; t++) {
+        if (f.sp[t] <= 0)
+            continue;
+        int x = PX(t), y = PY(f.sp[t]);
+        if (lx >= 0)
+            line(&p, lx, ly, x, y, 0x40c0e0);
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++)
+                put(&p, x + dx, y + dy, 0xa0f0ff);
+        lx = x;
+        ly = y;
+    }
+    number(&p, 1, y1, ytop, 0xc0c0c0);
+    number(&p, 1, y0 - 2, 0, 0xc0c0c0);
+    number(&p, x0 - 1, y0 + 3, 1, 0xc0c0c0);
+    int wd = tmax >= 10 ? 7 : 3;
+    number(&p, x1 - wd + 1, y0 + 3, tmax, 0xc0c0c0);
+#undef PX
+#undef PY
+    return 0;
+}
+
+static const struct scene_param ps_params[] = {
+    [P_N] = {"n", "sum 1..N from registers (compute-bound)", 1, N_MAX, 100000000, "", 0},
+    [P_THREADS] = {"threads", "workers T (the sweep goes to 2 x cores)", 1, MAXT, 2, "",
+                   SCENE_P_RESTART},
+    [P_ARRAY] = {"array", "read the values from an array in memory (memory-bound)", 0, 1, 0, "",
+                 SCENE_P_BOOL},
+    [P_SIZE] = {"size_mib", "array size; N = size / 8 bytes", 1, 8192, 256, "MiB",
+                SCENE_P_RESTART},
+    [P_PADDED] = {"padded", "false-sharing mode: counters on separate cache lines", 0, 1, 0, "",
+                  SCENE_P_BOOL},
+    [P_BLOCK] = {"lock_block", "locked mode: elements added per lock hold", 4096, 1 << 24, 65536,
+                 "", 0},
+    [P_PAUSE] = {"pause_ms", "pause between rounds", 0, 10000, 1000, "ms", 0},
+    [P_SWEEP] = {"sweep", "measure the speedup chart, T = 1 .. 2 x cores (also key c)", 0, 1, 0,
+                 "", SCENE_P_BOOL},
+};
+
+static const struct scene_key ps_keys[] = {
+    {'c', "measure the speedup chart: one round for each T = 1 .. 2 x cores"},
+};
+
+static const struct scene_mode ps_modes[] = {
+    [M_SERIAL] = {"serial", "one thread",
+                  "One worker adds 1 + 2 + ... + N with one add per element: the baseline every "
+                  "other mode is compared with. The result is checked against N(N+1)/2. With "
+                  "array=on the values come from memory instead of a counter in a register: "
+                  "now the loop waits for memory, not for the adder."},
+    [M_THREADS] = {"threads", "T threads, private partial sums",
+                   "The range is cut into T chunks; each thread sums its own chunk into a "
+                   "local variable and reports it once at the end; the main thread adds the T "
+                   "partial sums. Nothing is shared while they run, so on T cores the time "
+                   "falls to about 1/T - until T exceeds the cores (press c for the chart), or, "
+                   "with array=on, until memory bandwidth runs out."},
+    [M_LOCKED] = {"locked", "T threads, one locked accumulator",
+                  "All threads add into one shared total, guarded by a mutex that each holds "
+                  "while it adds a block of lock_block elements. Only the holder can work, so "
+                  "the lanes take turns (red: waiting for the lock) and the time is no better "
+                  "than one thread - usually worse. The fix is mode 2: keep partial sums "
+                  "private and combine once."},
+    [M_FALSE] = {"falseshare", "T threads, counters in one cache line (false sharing)",
+                 "Each thread adds every element into its own counter in memory - no sharing "
+                 "in the program. But with padded=off the counters sit 8 bytes apart in one "
+                 "cache line, and every write by one core takes the line away from the others: "
+                 "the line bounces and the threads crawl. Set padded=on (counters 128 bytes "
+                 "apart) and the same code scales."},
+    [M_GIL] = {"gil", "T threads under the GIL (no speedup)",
+               "The same chunks, but every thread must hold a global interpreter lock (a C copy "
+               "of CPython 3's GIL) to run, and offers it up every 5 ms. Only one lane runs at "
+               "a time, the others wait for the GIL: the sum takes as long as on one thread. "
+               "This is why CPU-bound Python code needs processes (mode 6)."},
+    [M_PROCS] = {"processes", "T processes",
+                 "Each chunk is summed by a forked child process; the children report their "
+                 "partial sums through a shared page and the parent waits for them. Separate "
+                 "processes share no interpreter and no lock, so they run in parallel: the "
+                 "speedup of mode 2, minus the cost of starting processes."},
+    [M_OMP] = {"openmp", "OpenMP parallel for with reduction(+:sum)",
+               "One pragma: '#pragma omp parallel for reduction(+:sum)'. OpenMP starts a team "
+               "of T threads (this thread is worker 0), deals out the iterations, gives each "
+               "thread a private sum and adds them at the end - mode 2 written for you."},
+    [M_SIMD] = {"simd", "T threads, vectorised loop (SIMD)",
+                "Each thread adds several elements per instruction with vector registers (the "
+                "instruction set in use is shown above). Compute-bound, one core does the work "
+                "of several; memory-bound (array=on), a vector loop only reaches the memory "
+                "bandwidth sooner: compare read_rate with mem_bw."},
+    [M_CUDA] = {"cuda", "GPU reduction (CUDA)",
+                "Thousands of GPU threads each sum a strided share in a register, then combine "
+                "within warps by shuffles, within blocks in shared memory, and across blocks "
+                "with one atomic add each. With array=on the array is copied to the GPU once "
+                "and read from its own memory. Without a GPU the round runs on CPU threads, "
+                "as the note says."},
+};
+
+const struct scene_entry scene_parsum = {
+    .name = "parsum",
+    .title = "Parallel sum",
+    .summary = "one sum on threads, processes, OpenMP, SIMD and the GPU",
+    .modes = ps_modes,
+    .nmodes = M_COUNT,
+    .params = ps_params,
+    .nparams = (int)(sizeof ps_params / sizeof ps_params[0]),
+    .keys = ps_keys,
+    .nkeys = (int)(sizeof ps_keys / sizeof ps_keys[0]),
+    .notes = ps_notes,
+    .nnotes = (int)(sizeof ps_notes / sizeof ps_notes[0]),
+    .start = ps_start,
+    .stop = ps_stop,
+    .release = ps_free,
+    .key = ps_key,
+    .stats = ps_stats,
+    .canvas = ps_canvas,
+};
