@@ -4,39 +4,47 @@
  * GPU, every result checked against N(N+1)/2.
  *
  * DESIGN
- * Who runs: one coordinator thread (the 'main' lane) runs rounds: it starts
- * the workers of the mode (threads, forked children, an OpenMP team, or a
- * GPU kernel it launches itself), waits for all of them, adds their partial
- * sums, checks the total against the closed form, records the figures,
- * pauses, and starts again. Workers live for one round. Before its first
- * round it times the same sum on one thread with the scalar loop (the
- * baseline every speedup is relative to); for the array source it first
- * fills the array and measures this machine's read bandwidth once. The
- * sweep (key c, or sweep=on) is a run of rounds for T = 1 .. 2 x cores done
- * by the same coordinator between two ordinary rounds. The UI thread only
- * reads figures (under fig_mu) and sets the sweep request.
+ * Who runs: one coordinator thread (the 'main' lane) runs rounds, and a
+ * pool of workers made at start serves them: 2 x cores threads (enough for
+ * the sweep), or as many forked children in mode 6, forked before any other
+ * thread of ours exists. For a round the coordinator writes the round's
+ * description (mode, T, N, source) into shared memory and bumps the
+ * generation word `gen` with a futex wake; workers 0..T-1 sum their chunks
+ * and count themselves in `finished`; the coordinator waits for T of them,
+ * adds the partial sums, checks the total against N(N+1)/2, records the
+ * figures, pauses and goes again. OpenMP rounds use OpenMP's own team
+ * instead (the coordinator is its thread 0), and GPU rounds a kernel the
+ * coordinator launches. Before its first round the coordinator times the
+ * same sum on itself with the scalar loop (the baseline of every speedup);
+ * for the array source it first fills the array and measures the read
+ * bandwidth once, with a pool round of vector loads. The sweep (key c, or
+ * sweep=on) is a run of rounds for T = 1 .. 2 x cores between two ordinary
+ * rounds. The UI thread only reads figures and sets the sweep request.
  *
- * Who owns what: the coordinator owns the round: the worker records st->w[]
- * are written only by it before the workers start, and read by it only
- * after they are joined (pthread_join, waitpid or the end of the OpenMP
- * region orders both). Each worker owns one slot of struct ps_shm (its
- * partial sum and times; MAP_SHARED so children can report) and, in the
- * false-sharing mode, one counter there. The array is written only before
- * any worker of the round exists and is read-only afterwards (children see
- * it copy-on-write, never copied since nobody writes it). Worker lane k is
- * written by the round's worker k only; 'main', 'GIL' and 'gpu' lanes follow
- * their rules (the GIL lane: src/gil.c).
+ * Who owns what: struct ps_shm (MAP_SHARED, made before any fork) holds
+ * what workers share: gen, finished, the round description (written by the
+ * coordinator only while no round runs, published by gen's release), one
+ * slot per worker for its partial sum and, in the false-sharing mode, one
+ * counter per worker (each written by its worker only, published by the
+ * worker's release on `finished`). The array is mapped at start (shared in
+ * mode 6 so children see it), written only by the coordinator before the
+ * first round that reads it, read-only after. Worker lane k is written by
+ * pool worker k or, in OpenMP rounds, by OpenMP thread k (the rounds are
+ * ordered by the coordinator's waits); 'main' and 'gpu' by the coordinator;
+ * 'GIL' as src/gil.c says.
  *
- * Locks: acc_mu guards the shared accumulator of the locked mode (taken by
- * workers only); fig_mu guards the figures (coordinator writes, UI reads);
- * the GIL's own locks (src/gil.c). No code path holds two of them.
+ * Locks: acc_mu guards the shared accumulator of the locked mode (workers;
+ * the coordinator reads it after the round); fig_mu guards the figures
+ * (coordinator writes, UI reads); the GIL's own locks (src/gil.c). No code
+ * path holds two of them.
  *
- * Shutdown: stop() sets the stop flag. Workers check it every chunk of up
- * to STEP elements (every block in the locked mode, every eval-breaker tick
- * under the GIL, where gil_drop lets a waiter in to see it too) and return
- * early; children see it in the shared page and exit. The coordinator joins
- * its threads, reaps its children, leaves any OpenMP region, then exits;
- * stop() joins the coordinator. A round cut short is not checked or counted.
+ * Shutdown: stop() sets the stop flag and bumps gen with a wake, so idle
+ * workers wake and leave; busy ones check the flag every chunk of up to
+ * STEP elements (every block when locked, every eval-breaker tick under the
+ * GIL, where gil_drop lets a waiter in to see the flag too) and leave. The
+ * coordinator re-checks the flag every WAIT_NS while it waits and leaves;
+ * stop() joins it and every pool thread and reaps every child (SIGKILL after
+ * a two-second grace). A round cut short is not checked or counted.
  */
 #include "config.h"
 
@@ -50,12 +58,14 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef _OPENMP
 #include <omp.h>
 #endif
 
+#include "futex.h"
 #include "gil.h"
 #include "scene.h"
 #include "scenes/scenes.h"
@@ -65,23 +75,25 @@
 #include "gpu/reduce.h"
 #endif
 
-#define MAXT 16                     /* workers at most (and the sweep's top) */
-#define STEP (1u << 20)             /* elements between stop checks */
-#define GIL_TICK 256                /* elements per "bytecode" under the GIL */
-#define PAD 16                      /* padded counters: 16 x 8 bytes = 128 bytes apart */
-#define N_MAX 6000000000ll          /* N(N+1)/2 < 2^64 up to about 6.07e9 */
-#define MIB_ELEMS (1u << 17)        /* uint64 values per MiB */
-#define BW_PASSES 3                 /* bandwidth: best of this many passes */
-#define CACHE_MIB 64                /* arrays smaller than this may sit in caches */
+#define MAXT 16               /* workers at most (and the sweep's top) */
+#define STEP (1u << 20)       /* elements between stop checks */
+#define GIL_TICK 256          /* elements per "bytecode" under the GIL */
+#define PAD 16                /* padded counters: 16 x 8 bytes = 128 bytes apart */
+#define N_MAX 6000000000ll    /* N(N+1)/2 < 2^64 up to about 6.07e9 */
+#define MIB_ELEMS (1u << 17)  /* uint64 values per MiB */
+#define BW_PASSES 3           /* bandwidth: best of this many passes */
+#define WAIT_NS 20000000ull   /* the coordinator re-checks the stop flag this often */
+#define GEN_SHIFT 5           /* gen's low bits hold T (<= MAXT < 32) */
 
 enum { P_N, P_THREADS, P_ARRAY, P_SIZE, P_PADDED, P_BLOCK, P_PAUSE, P_SWEEP };
 enum { M_SERIAL, M_THREADS, M_LOCKED, M_FALSE, M_GIL, M_PROCS, M_OMP, M_SIMD, M_CUDA, M_COUNT };
+#define M_BW M_COUNT /* internal: the bandwidth pass (vector loads, no lanes) */
 enum {
     N_SUMMING = GIL_N_COUNT,
     N_LOCKWAIT,
     N_FINISHED,
     N_WAITING,
-    N_SPAWNING,
+    N_WAKING,
     N_JOINING,
     N_CHECKING,
     N_PAUSE,
@@ -101,7 +113,7 @@ static const char *const ps_notes[] = {
     [N_LOCKWAIT] = "waiting for the accumulator lock",
     [N_FINISHED] = "finished, partial sum reported",
     [N_WAITING] = "waiting for the first round",
-    [N_SPAWNING] = "starting the workers",
+    [N_WAKING] = "handing out the chunks, waking the workers",
     [N_JOINING] = "joining: waiting for every worker",
     [N_CHECKING] = "adding partial sums, checking N(N+1)/2",
     [N_PAUSE] = "pause between rounds",
@@ -117,12 +129,28 @@ static const char *const ps_notes[] = {
 
 /* One worker's report; in shared memory so that a child process can write it. */
 struct ps_slot {
-    _Alignas(128) _Atomic uint64_t partial; /* relaxed; read after join/waitpid */
-    _Atomic uint64_t t0, t1;                /* ns, relaxed, same rule */
+    _Alignas(128) _Atomic uint64_t partial; /* relaxed; published by `finished` */
     _Atomic int done;                       /* whole chunk summed (not stopped) */
 };
 
+/* A round as the workers see it: written before gen's release, read after its acquire. */
+struct ps_round_desc {
+    int mode, t, use_arr, padded;
+    uint64_t n, block;
+};
+
+/* Everything workers share; MAP_SHARED, made before any fork. */
 struct ps_shm {
+    /*
+     * Round number << GEN_SHIFT | T: bumped (release) by the coordinator to
+     * start a round and by stop(); workers acquire it. T rides in the word so
+     * that workers not in the round never read rd, which the coordinator may
+     * rewrite for the next round while they are still waking.
+     */
+    _Alignas(64) _Atomic uint32_t gen;
+    /* Bumped (release) by each worker of the round when done; the coordinator acquires. */
+    _Alignas(64) _Atomic uint32_t finished;
+    struct ps_round_desc rd;
     struct ps_slot slot[MAXT];
     /* False-sharing mode: worker k's counter is cnt[k] (unpadded) or cnt[k * PAD]. */
     _Alignas(128) _Atomic uint64_t cnt[MAXT * PAD];
@@ -132,12 +160,11 @@ typedef uint64_t (*sum_fn)(const uint64_t *a, uint64_t lo, uint64_t hi);
 
 struct ps_state;
 
-/* What one worker does in a round, set by the coordinator before it starts. */
+/* One pool worker: its index and lane, fixed at start. */
 struct ps_worker {
     struct ps_state *st;
     int idx;
-    int lane; /* -1 for sweep workers beyond the declared lanes */
-    uint64_t lo, hi; /* element indices [lo, hi): value j + 1, or a[j] */
+    int lane; /* -1 for workers beyond the declared lanes (sweep only) */
     struct gil_thread gt;
 };
 
@@ -150,7 +177,7 @@ struct ps_figs {
     double gpu_ms, gpu_gbps, upload_ms;
     uint32_t max_holders;
     double sp[MAXT + 1]; /* speedup measured at T (0: not yet) */
-    int sweep_mode, sweep_tmax, sweeps;
+    int sweep_mode, sweeps;
     double serial_frac; /* Karp-Flatt estimate from the chart's points, -1: none */
 };
 
@@ -159,29 +186,24 @@ struct ps_state {
     int mode, nlanes, main_lane, gil_lane, gpu_lane, cores, tmax;
     int lanes[MAXT];
     struct ps_shm *shm;
-    uint64_t *arr;
+    uint64_t *arr;      /* mapped at start (before any fork), filled on first use */
     size_t arr_count;
-    int arr_failed;
-    pthread_t coord;
-    int coord_up;
-    /* The round in progress (coordinator only, read by workers it started). */
-    int run_mode;
-    const uint64_t *run_arr;
+    int arr_ready, arr_failed; /* coordinator only */
     sum_fn vec;
     const char *isa;
     int vec_bits;
-    uint64_t lock_block;
-    int padded;
-    pthread_t thr[MAXT];
-    int nthr;
+    pthread_t coord;
+    int coord_up;
+    pthread_t pool[MAXT];
+    int npool;
     pid_t pids[MAXT];
     int npids;
     struct ps_worker w[MAXT];
     /* Locked mode. */
     pthread_mutex_t acc_mu;
-    uint64_t acc;                     /* under acc_mu */
-    _Atomic uint32_t holders;         /* relaxed, changed under acc_mu: a witness */
-    _Atomic uint32_t max_holders;     /* relaxed, written under acc_mu, read by stats */
+    uint64_t acc;                 /* under acc_mu */
+    _Atomic uint32_t holders;     /* relaxed, changed under acc_mu: a witness */
+    _Atomic uint32_t max_holders; /* relaxed, written under acc_mu, read by stats */
     /* GIL mode. */
     struct gil gil;
     int gil_up;
@@ -199,6 +221,7 @@ struct ps_state {
     pthread_mutex_t fig_mu;
     struct ps_figs figs;
 };
+
 
 #define RLX memory_order_relaxed
 
@@ -340,13 +363,14 @@ static bool sum_chunk(const struct scene_ctx *ctx, sum_fn fn, const uint64_t *a,
 }
 
 /* Locked mode: the whole block is added to the shared total while holding the lock. */
-static bool work_locked(struct ps_worker *w)
+static bool work_locked(struct ps_worker *w, const struct ps_round_desc *rd, const uint64_t *a,
+                        uint64_t lo, uint64_t hi)
 {
     struct ps_state *st = w->st;
-    for (uint64_t j = w->lo; j < w->hi; j += st->lock_block) {
+    for (uint64_t j = lo; j < hi; j += rd->block) {
         if (scene_stopping(st->ctx))
             return false;
-        uint64_t e = w->hi - j < st->lock_block ? w->hi : j + st->lock_block;
+        uint64_t e = hi - j < rd->block ? hi : j + rd->block;
         if (pthread_mutex_trylock(&st->acc_mu) != 0) {
             emit(w->lane, TRACE_LOCK | TRACE_NOTE(N_LOCKWAIT));
             pthread_mutex_lock(&st->acc_mu);
@@ -356,7 +380,7 @@ static bool work_locked(struct ps_worker *w)
         atomic_store_explicit(&st->holders, h, RLX);
         if (h > atomic_load_explicit(&st->max_holders, RLX))
             atomic_store_explicit(&st->max_holders, h, RLX);
-        st->acc += sum_scalar(st->run_arr, j, e);
+        st->acc += sum_scalar(a, j, e);
         atomic_store_explicit(&st->holders, h - 1, RLX);
         pthread_mutex_unlock(&st->acc_mu);
     }
@@ -364,16 +388,16 @@ static bool work_locked(struct ps_worker *w)
 }
 
 /* False-sharing mode: every element goes through the worker's counter in memory. */
-static bool work_counter(struct ps_worker *w, uint64_t *out)
+static bool work_counter(struct ps_worker *w, const struct ps_round_desc *rd, const uint64_t *a,
+                         uint64_t lo, uint64_t hi, uint64_t *out)
 {
     struct ps_state *st = w->st;
-    const uint64_t *a = st->run_arr;
-    /* Relaxed: each counter has one writer; the coordinator reads it after join. */
-    _Atomic uint64_t *c = &st->shm->cnt[w->idx * (st->padded ? PAD : 1)];
-    for (uint64_t j = w->lo; j < w->hi; j += STEP) {
+    /* Relaxed: each counter has one writer; `finished` publishes its final value. */
+    _Atomic uint64_t *c = &st->shm->cnt[w->idx * (rd->padded ? PAD : 1)];
+    for (uint64_t j = lo; j < hi; j += STEP) {
         if (scene_stopping(st->ctx))
             return false;
-        uint64_t e = w->hi - j < STEP ? w->hi : j + STEP;
+        uint64_t e = hi - j < STEP ? hi : j + STEP;
         for (uint64_t k = j; k < e; k++)
             atomic_store_explicit(c, atomic_load_explicit(c, RLX) + (a ? a[k] : k + 1), RLX);
     }
@@ -382,18 +406,19 @@ static bool work_counter(struct ps_worker *w, uint64_t *out)
 }
 
 /* GIL mode: the scalar loop with an eval-breaker check every GIL_TICK elements. */
-static bool work_gil(struct ps_worker *w, uint64_t *out)
+static bool work_gil(struct ps_worker *w, const uint64_t *a, uint64_t lo, uint64_t hi,
+                     uint64_t *out)
 {
     struct ps_state *st = w->st;
     uint64_t s = 0;
     bool ok = true;
     gil_take(&st->gil, &w->gt);
-    for (uint64_t j = w->lo; j < w->hi; j += GIL_TICK) {
-        if ((j - w->lo) % STEP == 0 && scene_stopping(st->ctx)) {
+    for (uint64_t j = lo; j < hi; j += GIL_TICK) {
+        if ((j - lo) % STEP == 0 && scene_stopping(st->ctx)) {
             ok = false;
             break;
         }
-        s += sum_scalar(st->run_arr, j, w->hi - j < GIL_TICK ? w->hi : j + GIL_TICK);
+        s += sum_scalar(a, j, hi - j < GIL_TICK ? hi : j + GIL_TICK);
         gil_check(&st->gil, &w->gt);
     }
     gil_drop(&st->gil, &w->gt, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
@@ -401,61 +426,108 @@ static bool work_gil(struct ps_worker *w, uint64_t *out)
     return ok;
 }
 
-/* One worker's round, in a thread or a child: sum the chunk, report in the slot. */
-static void worker_body(struct ps_worker *w)
+/* One worker's round: sum its chunk the mode's way, report in its slot. */
+static void worker_body(struct ps_worker *w, const struct ps_round_desc *rd)
 {
     struct ps_state *st = w->st;
     struct ps_slot *slot = &st->shm->slot[w->idx];
+    const uint64_t *a = rd->use_arr ? st->arr : NULL;
+    uint64_t lo = rd->n * (uint64_t)w->idx / (uint64_t)rd->t;
+    uint64_t hi = rd->n * (uint64_t)(w->idx + 1) / (uint64_t)rd->t;
+    int lane = rd->mode == M_BW ? -1 : w->lane;
     uint64_t s = 0;
     bool ok;
-    atomic_store_explicit(&slot->t0, trace_now_ns(), RLX);
-    if (st->run_mode != M_GIL)
-        emit(w->lane, TRACE_RUN | TRACE_NOTE(N_SUMMING));
-    switch (st->run_mode) {
+    if (rd->mode != M_GIL)
+        emit(lane, TRACE_RUN | TRACE_NOTE(N_SUMMING));
+    switch (rd->mode) {
     case M_LOCKED:
-        ok = work_locked(w);
+        ok = work_locked(w, rd, a, lo, hi);
         break;
     case M_FALSE:
-        ok = work_counter(w, &s);
+        ok = work_counter(w, rd, a, lo, hi, &s);
         break;
     case M_GIL:
-        ok = work_gil(w, &s);
+        ok = work_gil(w, a, lo, hi, &s);
         break;
     case M_SIMD:
-        ok = sum_chunk(st->ctx, st->vec, st->run_arr, w->lo, w->hi, &s);
+    case M_BW:
+        ok = sum_chunk(st->ctx, st->vec, a, lo, hi, &s);
         break;
     default:
-        ok = sum_chunk(st->ctx, sum_scalar, st->run_arr, w->lo, w->hi, &s);
+        ok = sum_chunk(st->ctx, sum_scalar, a, lo, hi, &s);
         break;
     }
     atomic_store_explicit(&slot->partial, s, RLX);
-    atomic_store_explicit(&slot->t1, trace_now_ns(), RLX);
     atomic_store_explicit(&slot->done, ok, RLX);
-    if (st->run_mode != M_GIL)
-        emit(w->lane, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
+    if (rd->mode != M_GIL)
+        emit(lane, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
 }
 
-/* Thread entry for a worker. */
+/* A pool worker (thread or child): wait for each round, take part if needed, report. */
+static void worker_loop(struct ps_worker *w)
+{
+    struct ps_shm *sh = w->st->shm;
+    uint32_t seen = 0;
+    for (;;) {
+        /* Acquire pairs with the coordinator's release of gen: rd is complete. */
+        uint32_t g = atomic_load_explicit(&sh->gen, memory_order_acquire);
+        if (scene_stopping(w->st->ctx))
+            break;
+        if (g == seen) {
+            futex_wait(&sh->gen, seen, 0); /* returns at once if gen moved meanwhile */
+            continue;
+        }
+        seen = g;
+        if (w->idx >= (int)(g & ((1u << GEN_SHIFT) - 1)))
+            continue; /* not in this round: rd is not ours to read */
+        struct ps_round_desc rd = sh->rd;
+        worker_body(w, &rd);
+        /* Release: the coordinator that counts us sees our slot and counter. */
+        atomic_fetch_add_explicit(&sh->finished, 1, memory_order_release);
+        futex_wake_all(&sh->finished);
+    }
+}
+
+/* Thread entry for a pool worker. */
 static void *worker_main(void *p)
 {
-    worker_body(p);
+    worker_loop(p);
     return NULL;
 }
 
-/* Child entry for a worker: die with the parent, report, leave without cleanup. */
+/* Child entry for a pool worker: die with the parent, serve rounds, leave without cleanup. */
 static void child_main(struct ps_worker *w, pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGTERM, SIG_DFL);
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
     if (getppid() != parent)
         _exit(1);
-    worker_body(w);
+    worker_loop(w);
     _exit(0);
 }
 
-/* OpenMP mode: one parallel region with a reduction; without OpenMP, one thread. */
-static bool run_omp(struct ps_state *st, int t, uint64_t n, uint64_t *total, int *team)
+/* Start a round for workers 0..t-1 (t < 0: none; stop() uses it to wake every waiter). */
+static void wake_workers(struct ps_shm *sh, int t)
 {
-    const uint64_t *a = st->run_arr;
+    uint32_t low = (1u << GEN_SHIFT) - 1, old = atomic_load_explicit(&sh->gen, RLX), next;
+    /* Release pairs with the workers' acquire of gen: rd is complete. */
+    do {
+        next = ((old & ~low) + (1u << GEN_SHIFT)) | (t < 0 ? 0 : (uint32_t)t);
+    } while (!atomic_compare_exchange_weak_explicit(&sh->gen, &old, next, memory_order_release,
+                                                    RLX));
+    futex_wake_all(&sh->gen);
+}
+
+/* OpenMP mode: one parallel region with a reduction; without OpenMP, one thread. */
+static bool run_omp(struct ps_state *st, int t, const uint64_t *a, uint64_t n, uint64_t *total,
+                    int *team)
+{
     struct scene_ctx *ctx = st->ctx;
     uint64_t blk = n / ((uint64_t)t * 64) + 1;
     if (blk < 4096)
@@ -469,11 +541,8 @@ static bool run_omp(struct ps_state *st, int t, uint64_t n, uint64_t *total, int
     {
         int id = omp_get_thread_num();
         int lane = id < st->nlanes ? st->lanes[id] : -1;
-        struct ps_slot *slot = &st->shm->slot[id < MAXT ? id : 0];
 #pragma omp single nowait
         nt = omp_get_num_threads();
-        if (id < MAXT)
-            atomic_store_explicit(&slot->t0, trace_now_ns(), RLX);
         emit(lane, TRACE_RUN | TRACE_NOTE(N_SUMMING));
 #pragma omp for schedule(static) nowait
         for (int64_t b = 0; b < nblk; b++) {
@@ -482,8 +551,6 @@ static bool run_omp(struct ps_state *st, int t, uint64_t n, uint64_t *total, int
             uint64_t lo = (uint64_t)b * blk;
             s += sum_scalar(a, lo, n - lo < blk ? n : lo + blk);
         }
-        if (id < MAXT)
-            atomic_store_explicit(&slot->t1, trace_now_ns(), RLX);
         emit(lane, TRACE_DONE | TRACE_NOTE(N_FINISHED));
     }
 #else
@@ -500,7 +567,8 @@ static bool run_omp(struct ps_state *st, int t, uint64_t n, uint64_t *total, int
 
 #ifdef HAVE_CUDA
 /* GPU mode: the coordinator launches the reduction and waits for it. */
-static int run_cuda(struct ps_state *st, uint64_t n, uint64_t *total, double *kernel_ms)
+static int run_cuda(struct ps_state *st, const uint64_t *a, uint64_t n, uint64_t *total,
+                    double *kernel_ms)
 {
     char err[160];
     if (!st->cuda) {
@@ -515,10 +583,10 @@ static int run_cuda(struct ps_state *st, uint64_t n, uint64_t *total, double *ke
         const char *name = reduce_cuda_name(st->cuda, &sms);
         snprintf(st->mode_note, sizeof st->mode_note, "%.60s, %d SMs", name, sms);
     }
-    if (st->run_arr && !st->cuda_uploaded) {
+    if (a && !st->cuda_uploaded) {
         double ms = 0;
         emit(st->main_lane, TRACE_IO | TRACE_NOTE(N_UPLOAD));
-        if (reduce_cuda_upload(st->cuda, st->run_arr, (size_t)n, &ms, err, sizeof err) != 0)
+        if (reduce_cuda_upload(st->cuda, a, (size_t)n, &ms, err, sizeof err) != 0)
             goto fail;
         st->cuda_uploaded = 1;
         pthread_mutex_lock(&st->fig_mu);
@@ -527,8 +595,8 @@ static int run_cuda(struct ps_state *st, uint64_t n, uint64_t *total, double *ke
     }
     emit(st->main_lane, TRACE_LOCK | TRACE_NOTE(N_GPU_WAIT));
     trace_emit(st->gpu_lane, TRACE_KERNEL | TRACE_NOTE(N_KERNEL), 0);
-    int rc = st->run_arr ? reduce_cuda_array(st->cuda, total, kernel_ms, err, sizeof err)
-                         : reduce_cuda_range(st->cuda, n, total, kernel_ms, err, sizeof err);
+    int rc = a ? reduce_cuda_array(st->cuda, total, kernel_ms, err, sizeof err)
+               : reduce_cuda_range(st->cuda, n, total, kernel_ms, err, sizeof err);
     trace_emit(st->gpu_lane, TRACE_DONE | TRACE_NOTE(N_FINISHED), 0);
     if (rc == 0)
         return 0;
@@ -539,199 +607,156 @@ fail:
 }
 #endif
 
-/* Join every thread and reap every child of the round. */
-static void join_all(struct ps_state *st)
-{
-    for (int i = 0; i < st->nthr; i++)
-        pthread_join(st->thr[i], NULL);
-    st->nthr = 0;
-    for (int i = 0; i < st->npids; i++)
-        while (waitpid(st->pids[i], NULL, 0) < 0 && errno == EINTR) {
-        }
-    st->npids = 0;
-}
-
 struct ps_round {
     uint64_t total, want, n;
     double ms, gpu_ms;
-    int t, mode;
+    int t, mode, use_arr;
 };
 
-/* Start t workers of `mode`, wait for them, add up. False if stopped (or they failed). */
-static bool run_round(struct ps_state *st, int mode, int t, const uint64_t *a, uint64_t n,
-                      struct ps_round *r)
+/* Hand t pool workers their chunks and wait for all of them. False if stopped. */
+static bool pool_round(struct ps_state *st, int mode, int t, bool use_arr, uint64_t n,
+                       uint64_t *total)
 {
     struct scene_ctx *ctx = st->ctx;
+    struct ps_shm *sh = st->shm;
+    sh->rd = (struct ps_round_desc){
+        .mode = mode,
+        .t = t,
+        .use_arr = use_arr,
+        .padded = (int)scene_param(ctx, P_PADDED),
+        .n = n,
+        .block = (uint64_t)scene_param(ctx, P_BLOCK),
+    };
+    st->acc = 0; /* no worker is in a round: nobody holds acc_mu */
+    for (int i = 0; i < MAXT; i++) {
+        atomic_store_explicit(&sh->slot[i].done, 0, RLX);
+        atomic_store_explicit(&sh->slot[i].partial, 0, RLX);
+    }
+    for (int i = 0; i < MAXT * PAD; i++)
+        atomic_store_explicit(&sh->cnt[i], 0, RLX);
+    atomic_store_explicit(&sh->finished, 0, RLX); /* published by gen's release */
+    emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_WAKING));
+    wake_workers(sh, t);
+    emit(st->main_lane, TRACE_LOCK | TRACE_NOTE(N_JOINING));
+    for (;;) {
+        /* Acquire pairs with each worker's release: their slots are final. */
+        uint32_t f = atomic_load_explicit(&sh->finished, memory_order_acquire);
+        if (f >= (uint32_t)t)
+            break;
+        if (scene_stopping(ctx))
+            return false;
+        futex_wait(&sh->finished, f, WAIT_NS);
+    }
+    bool ok = true;
+    *total = 0;
+    for (int i = 0; i < t; i++) {
+        ok = ok && atomic_load_explicit(&sh->slot[i].done, RLX);
+        *total += atomic_load_explicit(&sh->slot[i].partial, RLX);
+    }
+    if (mode == M_LOCKED) {
+        pthread_mutex_lock(&st->acc_mu);
+        *total = st->acc;
+        pthread_mutex_unlock(&st->acc_mu);
+    }
+    return ok && !scene_stopping(ctx);
+}
+
+/* One round of `mode` on t workers. False if stopped. */
+static bool run_round(struct ps_state *st, int mode, int t, bool use_arr, uint64_t n,
+                      struct ps_round *r)
+{
+    const uint64_t *a = use_arr ? st->arr : NULL;
     memset(r, 0, sizeof *r);
     r->n = n;
     r->want = closed_form(n);
-    st->run_arr = a;
-    st->lock_block = (uint64_t)scene_param(ctx, P_BLOCK);
-    st->padded = (int)scene_param(ctx, P_PADDED);
-    st->acc = 0;
+    r->use_arr = use_arr;
     bool gpu = false;
 #ifdef HAVE_CUDA
     gpu = mode == M_CUDA && !st->cuda_failed;
 #endif
     if (mode == M_CUDA && !gpu)
         mode = M_THREADS;
-    r->mode = st->run_mode = mode;
+    r->mode = mode;
     r->t = t;
-    for (int i = 0; i < MAXT; i++) {
-        atomic_store_explicit(&st->shm->slot[i].done, 0, RLX);
-        atomic_store_explicit(&st->shm->slot[i].partial, 0, RLX);
-    }
-    for (int i = 0; i < MAXT * PAD; i++)
-        atomic_store_explicit(&st->shm->cnt[i], 0, RLX);
     uint64_t t0 = trace_now_ns();
     bool ok = true;
     if (gpu) {
 #ifdef HAVE_CUDA
-        if (run_cuda(st, n, &r->total, &r->gpu_ms) != 0)
-            return run_round(st, M_THREADS, t, a, n, r);
+        if (run_cuda(st, a, n, &r->total, &r->gpu_ms) != 0)
+            return run_round(st, M_THREADS, t, use_arr, n, r);
         r->t = 1;
 #endif
     } else if (mode == M_OMP) {
-        ok = run_omp(st, t, n, &r->total, &r->t);
+        ok = run_omp(st, t, a, n, &r->total, &r->t);
     } else {
-        emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_SPAWNING));
-        pid_t parent = getpid();
-        for (int i = 0; i < t && ok; i++) {
-            struct ps_worker *w = &st->w[i];
-            w->st = st;
-            w->idx = i;
-            w->lane = i < st->nlanes ? st->lanes[i] : -1;
-            w->lo = n * (uint64_t)i / (uint64_t)t;
-            w->hi = n * (uint64_t)(i + 1) / (uint64_t)t;
-            if (mode == M_GIL)
-                gil_thread_init(&w->gt, (uint32_t)i, w->lane);
-            if (mode == M_PROCS) {
-                pid_t pid = fork();
-                if (pid == 0)
-                    child_main(w, parent);
-                if (pid < 0)
-                    ok = false;
-                else
-                    st->pids[st->npids++] = pid;
-            } else if (pthread_create(&st->thr[st->nthr], NULL, worker_main, w) == 0) {
-                st->nthr++;
-            } else {
-                ok = false;
-            }
-        }
-        emit(st->main_lane, TRACE_LOCK | TRACE_NOTE(N_JOINING));
-        join_all(st);
-        if (!ok)
-            scene_note(ctx, "could not start %d workers: %s", t, strerror(errno));
-        r->total = 0;
-        for (int i = 0; i < t && ok; i++) {
-            ok = atomic_load_explicit(&st->shm->slot[i].done, RLX);
-            r->total += atomic_load_explicit(&st->shm->slot[i].partial, RLX);
-        }
-        if (mode == M_LOCKED)
-            r->total = st->acc;
+        ok = pool_round(st, mode, t, use_arr, n, &r->total);
     }
     r->ms = (double)(trace_now_ns() - t0) / 1e6;
     emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_CHECKING));
-    return ok && !scene_stopping(ctx);
+    return ok && !scene_stopping(st->ctx);
 }
 
-/* The one-thread scalar time of this sum, measured once per (source, n). */
-static bool baseline(struct ps_state *st, const uint64_t *a, uint64_t n, double *ms)
+/* The one-thread scalar time of this sum, measured once per (source, n): best of two. */
+static bool baseline(struct ps_state *st, bool use_arr, uint64_t n, double *ms)
 {
-    int src = a != NULL;
+    int src = use_arr;
     if (st->base_n[src] != n) {
         emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_BASELINE));
-        uint64_t t0 = trace_now_ns(), s;
-        if (!sum_chunk(st->ctx, sum_scalar, a, 0, n, &s))
-            return false;
-        st->base_ms[src] = (double)(trace_now_ns() - t0) / 1e6;
-        st->base_n[src] = n;
-        if (s != closed_form(n)) {
-            pthread_mutex_lock(&st->fig_mu);
-            st->figs.wrong++;
-            pthread_mutex_unlock(&st->fig_mu);
+        double best = 0;
+        for (int k = 0; k < 2; k++) {
+            uint64_t t0 = trace_now_ns(), s;
+            if (!sum_chunk(st->ctx, sum_scalar, use_arr ? st->arr : NULL, 0, n, &s))
+                return false;
+            double d = (double)(trace_now_ns() - t0) / 1e6;
+            best = k == 0 || d < best ? d : best;
+            if (s != closed_form(n)) {
+                pthread_mutex_lock(&st->fig_mu);
+                st->figs.wrong++;
+                pthread_mutex_unlock(&st->fig_mu);
+            }
         }
+        st->base_ms[src] = best;
+        st->base_n[src] = n;
     }
     *ms = st->base_ms[src];
     return true;
 }
 
-struct bw_arg {
-    struct ps_state *st;
-    uint64_t lo, hi, sum;
-};
-
-/* One bandwidth reader: the widest vector kernel over its slice. */
-static void *bw_main(void *p)
-{
-    struct bw_arg *b = p;
-    b->sum = b->st->vec(b->st->arr, b->lo, b->hi);
-    return NULL;
-}
-
-/* Read bandwidth: one reader per core over the whole array, best of BW_PASSES. */
+/* Read bandwidth: one pool worker per core, vector loads over the array, best pass. */
 static double measure_bw(struct ps_state *st)
 {
-    int k = st->cores < MAXT ? st->cores : MAXT;
-    struct bw_arg args[MAXT];
-    pthread_t th[MAXT];
+    int k = st->cores < st->npool + st->npids ? st->cores : st->npool + st->npids;
     double best = 0;
     emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_BANDWIDTH));
-    for (int pass = 0; pass < BW_PASSES && !scene_stopping(st->ctx); pass++) {
-        uint64_t t0 = trace_now_ns();
-        int started = 0;
-        for (int i = 0; i < k; i++) {
-            args[i] = (struct bw_arg){st, st->arr_count * (uint64_t)i / (uint64_t)k,
-                                      st->arr_count * (uint64_t)(i + 1) / (uint64_t)k, 0};
-            if (pthread_create(&th[i], NULL, bw_main, &args[i]) != 0)
-                break;
-            started++;
-        }
-        uint64_t s = 0;
-        for (int i = 0; i < started; i++) {
-            pthread_join(th[i], NULL);
-            s += args[i].sum;
-        }
-        double secs = (double)(trace_now_ns() - t0) / 1e9;
-        double gbs = (double)st->arr_count * 8.0 / secs / 1e9;
-        if (started == k && s == closed_form(st->arr_count) && gbs > best)
+    for (int pass = 0; pass < BW_PASSES; pass++) {
+        uint64_t t0 = trace_now_ns(), s;
+        if (!pool_round(st, M_BW, k, true, st->arr_count, &s))
+            return 0;
+        double gbs = (double)st->arr_count * 8.0 / ((double)(trace_now_ns() - t0) / 1e9) / 1e9;
+        if (s == closed_form(st->arr_count) && gbs > best)
             best = gbs;
     }
     return best;
 }
 
-/* Map and fill the array (values 1..count), then measure the bandwidth once. */
+/* Fill the array with 1..count (first touch), then measure the bandwidth once. */
 static bool prepare_array(struct ps_state *st)
 {
-    size_t count = (size_t)scene_param(st->ctx, P_SIZE) * MIB_ELEMS;
-    void *m = mmap(NULL, count * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) {
-        st->arr_failed = 1;
-        scene_note(st->ctx, "cannot map %zu MiB: %s; summing from registers", count >> 17,
-                   strerror(errno));
-        return false;
-    }
-#ifdef MADV_HUGEPAGE
-    madvise(m, count * 8, MADV_HUGEPAGE);
-#endif
     emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_FILLING));
     uint64_t t0 = trace_now_ns();
-    uint64_t *a = m;
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = 0; i < st->arr_count; i++) {
         if (i % STEP == 0 && scene_stopping(st->ctx))
-            break;
-        a[i] = i + 1;
+            return false;
+        st->arr[i] = i + 1;
     }
-    st->arr = a;
-    st->arr_count = count;
     double fill = (double)(trace_now_ns() - t0) / 1e6;
-    double bw = scene_stopping(st->ctx) ? 0 : measure_bw(st);
+    st->arr_ready = 1;
+    double bw = measure_bw(st);
     pthread_mutex_lock(&st->fig_mu);
     st->figs.fill_ms = fill;
     st->figs.mem_bw = bw;
     pthread_mutex_unlock(&st->fig_mu);
-    return true;
+    return !scene_stopping(st->ctx);
 }
 
 /* Karp-Flatt serial fraction from the measured points with 2 <= T <= cores. */
@@ -769,10 +794,10 @@ static void record_round(struct ps_state *st, const struct ps_round *r, double b
     f->base_ms = base;
     f->speedup = r->ms > 0 ? base / r->ms : 0;
     f->eff = r->t > 0 ? 100.0 * f->speedup / r->t : 0;
-    f->gbps = st->run_arr ? (double)r->n * 8.0 / (r->ms / 1e3) / 1e9 : 0;
+    f->gbps = r->use_arr ? (double)r->n * 8.0 / (r->ms / 1e3) / 1e9 : 0;
     f->gpu_ms = r->gpu_ms;
-    f->gpu_gbps = st->run_arr && r->gpu_ms > 0 ? (double)r->n * 8.0 / (r->gpu_ms / 1e3) / 1e9
-                                               : 0;
+    f->gpu_gbps = r->use_arr && r->gpu_ms > 0 ? (double)r->n * 8.0 / (r->gpu_ms / 1e3) / 1e9
+                                              : 0;
     f->max_holders = atomic_load_explicit(&st->max_holders, RLX);
     if ((sweep || r->mode == f->sweep_mode) && r->t >= 1 && r->t <= MAXT && r->mode != M_CUDA) {
         f->sp[r->t] = f->speedup;
@@ -788,7 +813,7 @@ static int chart_mode(int mode)
 }
 
 /* T = 1 .. tmax, one round each, between two ordinary rounds. */
-static bool sweep(struct ps_state *st, const uint64_t *a, uint64_t n, double base)
+static bool sweep(struct ps_state *st, bool use_arr, uint64_t n, double base)
 {
     int mode = chart_mode(st->mode);
     static const char *const names[M_COUNT] = {"serial", "threads", "locked", "falseshare",
@@ -796,12 +821,11 @@ static bool sweep(struct ps_state *st, const uint64_t *a, uint64_t n, double bas
     pthread_mutex_lock(&st->fig_mu);
     memset(st->figs.sp, 0, sizeof st->figs.sp);
     st->figs.serial_frac = -1;
-    st->figs.sweep_tmax = st->tmax;
     pthread_mutex_unlock(&st->fig_mu);
     for (int t = 1; t <= st->tmax; t++) {
         struct ps_round r;
         scene_note(st->ctx, "sweep (%s): T = %d of %d", names[mode], t, st->tmax);
-        if (!run_round(st, mode, t, a, n, &r))
+        if (!run_round(st, mode, t, use_arr, n, &r))
             return false;
         record_round(st, &r, base, true);
     }
@@ -820,14 +844,13 @@ static bool sweep(struct ps_state *st, const uint64_t *a, uint64_t n, double bas
 /* The round's exact result, time and speedup in the visible note. */
 static void round_note(struct ps_state *st, const struct ps_round *r)
 {
-    const struct ps_figs *f = &st->figs;
     pthread_mutex_lock(&st->fig_mu);
-    double sp = f->speedup;
+    double sp = st->figs.speedup;
     pthread_mutex_unlock(&st->fig_mu);
-    scene_note(st->ctx, "%s%s1+..+%llu = %llu %s, %.1f ms, %.2fx on %d", st->mode_note,
+    scene_note(st->ctx, "%s%s1+..+%llu = %llu %s, %.1f ms, %.2fx, %d worker%s", st->mode_note,
                st->mode_note[0] ? " | " : "", (unsigned long long)r->n,
                (unsigned long long)r->total, r->total == r->want ? "exact" : "WRONG", r->ms, sp,
-               r->t);
+               r->t, r->t == 1 ? "" : "s");
 }
 
 static void set_mode_note(struct ps_state *st);
@@ -839,28 +862,23 @@ static void *coord_main(void *p)
     struct scene_ctx *ctx = st->ctx;
     int last_sweep = 0;
     while (!scene_stopping(ctx)) {
-        bool use_arr = scene_param(ctx, P_ARRAY) && !st->arr_failed;
-        if (use_arr && !st->arr && !prepare_array(st))
-            use_arr = false;
-        if (scene_stopping(ctx))
+        bool use_arr = scene_param(ctx, P_ARRAY) && st->arr;
+        if (use_arr && !st->arr_ready && !prepare_array(st))
             break;
-        const uint64_t *a = use_arr ? st->arr : NULL;
         uint64_t n = use_arr ? st->arr_count : (uint64_t)scene_param(ctx, P_N);
         double base;
-        if (!baseline(st, a, n, &base))
+        if (!baseline(st, use_arr, n, &base))
             break;
         int sw = (int)scene_param(ctx, P_SWEEP);
         bool req = atomic_exchange_explicit(&st->sweep_req, 0, RLX);
-        if ((sw && !last_sweep) || req) {
-            if (!sweep(st, a, n, base))
-                break;
-        }
+        if (((sw && !last_sweep) || req) && !sweep(st, use_arr, n, base))
+            break;
         last_sweep = sw;
         int t = st->mode == M_SERIAL ? 1 : (int)scene_param(ctx, P_THREADS);
         if (st->mode == M_FALSE)
             set_mode_note(st); /* padded is live */
         struct ps_round r;
-        if (!run_round(st, st->mode, t, a, n, &r))
+        if (!run_round(st, st->mode, t, use_arr, n, &r))
             break;
         record_round(st, &r, base, false);
         round_note(st, &r);
@@ -868,7 +886,6 @@ static void *coord_main(void *p)
         if (!scene_sleep(ctx, (uint64_t)scene_param(ctx, P_PAUSE) * 1000000u))
             break;
     }
-    join_all(st);
 #ifdef HAVE_CUDA
     reduce_cuda_destroy(st->cuda);
     st->cuda = NULL;
@@ -936,6 +953,56 @@ static int declare_lanes(struct ps_state *st, int t)
     return 0;
 }
 
+/* Map the array's address range now (before any fork); pages come on first touch. */
+static void map_array(struct ps_state *st)
+{
+    size_t count = (size_t)scene_param(st->ctx, P_SIZE) * MIB_ELEMS;
+    /* Children must see the values the coordinator writes later: shared in mode 6. */
+    int share = st->mode == M_PROCS ? MAP_SHARED : MAP_PRIVATE;
+    void *m = mmap(NULL, count * 8, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    if (m == MAP_FAILED) {
+        scene_note(st->ctx, "cannot map %zu MiB: %s; summing from registers only", count >> 17,
+                   strerror(errno));
+        return;
+    }
+#ifdef MADV_HUGEPAGE
+    madvise(m, count * 8, MADV_HUGEPAGE);
+#endif
+    st->arr = m;
+    st->arr_count = count;
+}
+
+/* Start the pool: tmax children in mode 6 (before any thread of ours), else threads. */
+static int start_pool(struct ps_state *st)
+{
+    pid_t parent = getpid();
+    for (int i = 0; i < st->tmax; i++) {
+        struct ps_worker *w = &st->w[i];
+        w->st = st;
+        w->idx = i;
+        w->lane = i < st->nlanes ? st->lanes[i] : -1;
+        if (st->mode == M_GIL)
+            gil_thread_init(&w->gt, (uint32_t)i, w->lane);
+    }
+    for (int i = 0; i < st->tmax; i++) {
+        if (st->mode == M_PROCS) {
+            pid_t pid = fork();
+            if (pid < 0)
+                return -errno;
+            if (pid == 0)
+                child_main(&st->w[i], parent);
+            st->pids[st->npids++] = pid;
+        } else {
+            int rc = pthread_create(&st->pool[st->npool], NULL, worker_main, &st->w[i]);
+            if (rc)
+                return -rc;
+            st->npool++;
+        }
+    }
+    return 0;
+}
+
 static int ps_start(struct scene_ctx *ctx)
 {
     struct ps_state *st = calloc(1, sizeof *st);
@@ -948,6 +1015,9 @@ static int ps_start(struct scene_ctx *ctx)
     st->tmax = 2 * st->cores < MAXT ? 2 * st->cores : MAXT;
     if (st->tmax < 2)
         st->tmax = 2;
+    int t = (int)scene_param(ctx, P_THREADS);
+    if (t > st->tmax)
+        st->tmax = t;
     st->vec = pick_vector(&st->isa, &st->vec_bits);
     st->figs.serial_frac = -1;
     st->figs.sweep_mode = chart_mode(st->mode);
@@ -961,7 +1031,8 @@ static int ps_start(struct scene_ctx *ctx)
         goto fail;
     }
     st->shm = m;
-    if ((rc = declare_lanes(st, (int)scene_param(ctx, P_THREADS))) != 0)
+    map_array(st);
+    if ((rc = declare_lanes(st, t)) != 0)
         goto fail;
     if (st->mode == M_GIL) {
         struct gil_config cfg = {.kind = GIL_NEW, .lane = st->gil_lane, .scale = &ctx->sh->slowmo};
@@ -972,6 +1043,8 @@ static int ps_start(struct scene_ctx *ctx)
     set_mode_note(st);
     if (st->mode_note[0])
         scene_note(ctx, "%s", st->mode_note);
+    if ((rc = start_pool(st)) != 0)
+        goto fail;
     if ((rc = -pthread_create(&st->coord, NULL, coord_main, st)) != 0)
         goto fail;
     st->coord_up = 1;
@@ -982,15 +1055,41 @@ fail:
     return rc;
 }
 
+/* Reap every child: they see the stop flag within a chunk; SIGKILL after 2 s. */
+static void reap(struct ps_state *st)
+{
+    for (int tries = 0; tries < 200 && st->npids > 0; tries++) {
+        for (int i = 0; i < st->npids;) {
+            if (waitpid(st->pids[i], NULL, WNOHANG) == st->pids[i])
+                st->pids[i] = st->pids[--st->npids];
+            else
+                i++;
+        }
+        if (st->npids)
+            nanosleep(&(struct timespec){0, 10000000}, NULL);
+    }
+    for (int i = 0; i < st->npids; i++) {
+        kill(st->pids[i], SIGKILL);
+        waitpid(st->pids[i], NULL, 0);
+    }
+    st->npids = 0;
+}
+
 static void ps_stop(struct scene_ctx *ctx)
 {
     struct ps_state *st = ctx->priv;
     if (!st)
         return;
     scene_request_stop(ctx);
+    if (st->shm)
+        wake_workers(st->shm, -1);
     if (st->coord_up)
         pthread_join(st->coord, NULL);
     st->coord_up = 0;
+    for (int i = 0; i < st->npool; i++)
+        pthread_join(st->pool[i], NULL);
+    st->npool = 0;
+    reap(st);
 }
 
 static void ps_free(struct scene_ctx *ctx)
@@ -1009,6 +1108,7 @@ static void ps_free(struct scene_ctx *ctx)
     free(st);
     ctx->priv = NULL;
 }
+
 
 /* Key c: measure the speedup chart (T = 1 .. 2 x cores) before the next round. */
 static int ps_key(struct scene_ctx *ctx, int key)

@@ -306,9 +306,13 @@ static void test_evloop_lateness_bounded(void **state)
     check_loop_invariants();
     assert_true(stat_of("wakeups") > 200);
     assert_int_equal((int)stat_of("blocking_calls"), 0);
-    assert_true(stat_of("late_p50") < 5);
-    assert_true(stat_of("late_p99") < 30);
-    assert_true(stat_of("late_max") < 250); /* a loaded machine may pause us briefly */
+    /*
+     * Bounds on stalls, not on speed: far below the 200 ms a blocking call
+     * causes in the next test, with room for a loaded or sanitized build.
+     */
+    assert_true(stat_of("late_p50") < 10);
+    assert_true(stat_of("late_p99") < 50);
+    assert_true(stat_of("late_max") < 250);
 }
 
 /*

@@ -90,8 +90,8 @@ static uint64_t closed_form(uint64_t n)
     return n % 2 == 0 ? n / 2 * (n + 1) : (n + 1) / 2 * n;
 }
 
-/* Run parsum in `mode` with "key=value" settings until `rounds` rounds are done; then stop. */
-static void run_rounds(int mode, const char *const *sets, int rounds)
+/* Run parsum in `mode` with "key=value" settings until figure `until` reaches `want`. */
+static void run_until(int mode, const char *const *sets, const char *until, double want)
 {
     const struct scene_entry *e = scene_find("parsum");
     assert_non_null(e);
@@ -114,13 +114,19 @@ static void run_rounds(int mode, const char *const *sets, int rounds)
         uint64_t now = trace_now_ns();
         app_tick(&a, now);
         app_stats(&a, now);
-        if (stat_of("rounds") >= rounds)
+        if (stat_of(until) >= want)
             break;
         if (now > end)
-            fail_msg("mode %d: only %g rounds in %llu s", mode, stat_of("rounds"),
+            fail_msg("mode %d: %s only %g in %llu s", mode, until, stat_of(until),
                      (unsigned long long)(ROUND_TIMEOUT_NS / 1000000000u));
     }
     app_stop(&a);
+}
+
+/* Run parsum until `rounds` rounds are done; then stop. */
+static void run_rounds(int mode, const char *const *sets, int rounds)
+{
+    run_until(mode, sets, "rounds", rounds);
 }
 
 /* The last round's sum is N(N+1)/2 and no round so far was wrong. */
@@ -211,9 +217,14 @@ static void test_parsum_every_mode_exact(void **state)
     for (int mode = 0; mode < M_COUNT; mode++)
         for (int arr = 0; arr < 2; arr++)
             for (int pad = 0; pad < (mode == M_FALSE ? 2 : 1); pad++) {
-                const char *sets[] = {"n=3000001",   "size_mib=8",     "threads=3",
-                                      "pause_ms=0",  "lock_block=4096", arr ? "array=on" : "array=off",
-                                      pad ? "padded=on" : "padded=off", NULL};
+                const char *sets[] = {"n=3000001",
+                                      "size_mib=8",
+                                      "threads=3",
+                                      "pause_ms=0",
+                                      "lock_block=4096",
+                                      arr ? "array=on" : "array=off",
+                                      pad ? "padded=on" : "padded=off",
+                                      NULL};
                 run_rounds(mode, sets, 2);
                 expect_exact(arr ? 8u << 17 : 3000001);
             }
@@ -277,10 +288,7 @@ static void test_parsum_sweep(void **state)
 {
     (void)state;
     static const char *const sets[] = {"n=4000000", "sweep=on", "pause_ms=0", NULL};
-    run_rounds(M_THREADS, sets, 1);
-    int tmax = (int)(2 * stat_of("cores"));
-    tmax = tmax > 16 ? 16 : tmax < 2 ? 2 : tmax;
-    run_rounds(M_THREADS, sets, tmax + 1);
+    run_until(M_THREADS, sets, "sweeps", 1);
     expect_exact(4000000);
     assert_true(stat_of("sweeps") >= 1);
     assert_true(stat_of("speedup_T1") > 0);
@@ -339,10 +347,14 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_parsum_default_exact), T(test_parsum_every_mode_exact),
-        T(test_parsum_concurrent),    T(test_parsum_gil_one_runner),
-        T(test_parsum_locked),        T(test_parsum_sweep),
-        T(test_parsum_cuda_or_fallback), T(test_parsum_cleanup),
+        T(test_parsum_default_exact),
+        T(test_parsum_every_mode_exact),
+        T(test_parsum_concurrent),
+        T(test_parsum_gil_one_runner),
+        T(test_parsum_locked),
+        T(test_parsum_sweep),
+        T(test_parsum_cuda_or_fallback),
+        T(test_parsum_cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
