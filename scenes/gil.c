@@ -36,9 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -284,14 +282,7 @@ static void calibrate(struct gs_state *st, enum gil_kind kind)
 /* In a child: die with the parent, keep only this worker's socket, run, exit. */
 static void child_run(struct gs_state *st, void *(*fn)(void *), struct gs_arg *a)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGTERM, SIG_DFL);
-    sigset_t term;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+    scene_child_enter();
     for (int i = 0; i < st->nio; i++)
         for (int k = 0; k < 2; k++)
             if (st->fds[i][k] >= 0 && st->fds[i][k] != a->fd)
@@ -416,26 +407,6 @@ fail:
     return rc;
 }
 
-/* Reap every child: they see the stop flag at once; SIGKILL after 2 s. */
-static void reap(struct gs_state *st)
-{
-    for (int tries = 0; tries < 200 && st->npids > 0; tries++) {
-        for (int i = 0; i < st->npids;) {
-            if (waitpid(st->pids[i], NULL, WNOHANG) == st->pids[i])
-                st->pids[i] = st->pids[--st->npids];
-            else
-                i++;
-        }
-        if (st->npids)
-            nanosleep(&(struct timespec){0, 10000000}, NULL);
-    }
-    for (int i = 0; i < st->npids; i++) {
-        kill(st->pids[i], SIGKILL);
-        waitpid(st->pids[i], NULL, 0);
-    }
-    st->npids = 0;
-}
-
 static void gs_stop(struct scene_ctx *ctx)
 {
     struct gs_state *st = ctx->priv;
@@ -449,7 +420,7 @@ static void gs_stop(struct scene_ctx *ctx)
     for (int i = 0; i < st->nthreads; i++)
         pthread_join(st->threads[i], NULL);
     st->nthreads = 0;
-    reap(st);
+    scene_reap(st->pids, &st->npids);
     for (int i = 0; i < st->necho; i++)
         pthread_join(st->echo[i], NULL);
     st->necho = 0;

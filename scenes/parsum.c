@@ -56,7 +56,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -498,14 +497,7 @@ static void *worker_main(void *p)
 /* Child entry for a pool worker: die with the parent, serve rounds, leave without cleanup. */
 static void child_main(struct ps_worker *w, pid_t parent)
 {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGTERM, SIG_DFL);
-    sigset_t term;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+    scene_child_enter();
     if (getppid() != parent)
         _exit(1);
     worker_loop(w);
@@ -1055,26 +1047,6 @@ fail:
     return rc;
 }
 
-/* Reap every child: they see the stop flag within a chunk; SIGKILL after 2 s. */
-static void reap(struct ps_state *st)
-{
-    for (int tries = 0; tries < 200 && st->npids > 0; tries++) {
-        for (int i = 0; i < st->npids;) {
-            if (waitpid(st->pids[i], NULL, WNOHANG) == st->pids[i])
-                st->pids[i] = st->pids[--st->npids];
-            else
-                i++;
-        }
-        if (st->npids)
-            nanosleep(&(struct timespec){0, 10000000}, NULL);
-    }
-    for (int i = 0; i < st->npids; i++) {
-        kill(st->pids[i], SIGKILL);
-        waitpid(st->pids[i], NULL, 0);
-    }
-    st->npids = 0;
-}
-
 static void ps_stop(struct scene_ctx *ctx)
 {
     struct ps_state *st = ctx->priv;
@@ -1089,7 +1061,7 @@ static void ps_stop(struct scene_ctx *ctx)
     for (int i = 0; i < st->npool; i++)
         pthread_join(st->pool[i], NULL);
     st->npool = 0;
-    reap(st);
+    scene_reap(st->pids, &st->npids);
 }
 
 static void ps_free(struct scene_ctx *ctx)

@@ -30,8 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -562,15 +560,7 @@ static int queue_init(struct pc_shm *q, int cap, bool shared)
 
 static void child_run(void *(*fn)(void *), struct pc_arg *a)
 {
-    /* The parent coordinates shutdown; die with it if it dies. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGTERM, SIG_DFL);
-    sigset_t all;
-    sigemptyset(&all);
-    sigaddset(&all, SIGTERM);
-    pthread_sigmask(SIG_UNBLOCK, &all, NULL);
+    scene_child_enter();
     fn(a);
     _exit(0);
 }
@@ -652,28 +642,6 @@ fail:
     return rc;
 }
 
-static void reap(struct pc_state *st)
-{
-    /* Children see the stop flag within ~20 ms; give them 2 s, then kill. */
-    for (int tries = 0; tries < 200 && st->npids > 0; tries++) {
-        for (int i = 0; i < st->npids;) {
-            if (waitpid(st->pids[i], NULL, WNOHANG) == st->pids[i])
-                st->pids[i] = st->pids[--st->npids];
-            else
-                i++;
-        }
-        if (st->npids) {
-            struct timespec d = {0, 10000000};
-            nanosleep(&d, NULL);
-        }
-    }
-    for (int i = 0; i < st->npids; i++) {
-        kill(st->pids[i], SIGKILL);
-        waitpid(st->pids[i], NULL, 0);
-    }
-    st->npids = 0;
-}
-
 /* After every worker stopped: account for what is left in the queue. */
 static void check_exactly_once(struct pc_state *st)
 {
@@ -744,7 +712,7 @@ static void pc_stop(struct scene_ctx *ctx)
     for (int i = 0; i < st->nthreads; i++)
         pthread_join(st->threads[i], NULL);
     st->nthreads = 0;
-    reap(st);
+    scene_reap(st->pids, &st->npids);
     if (st->sampler_up)
         pthread_join(st->sampler, NULL);
     st->sampler_up = 0;

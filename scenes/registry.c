@@ -4,9 +4,11 @@
 
 /* Every scene, in teaching order; adding a scene is one line here. */
 const struct scene_entry *const scene_table[] = {
+    &scene_postoffice,
     &scene_prodcons,
     &scene_evloop,
     &scene_gil,
+    &scene_parsum,
     &scene_raymarch,
     NULL,
 };

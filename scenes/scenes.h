@@ -4,9 +4,11 @@
 
 #include "scene.h"
 
+extern const struct scene_entry scene_postoffice;
 extern const struct scene_entry scene_prodcons;
 extern const struct scene_entry scene_gil;
 extern const struct scene_entry scene_evloop;
 extern const struct scene_entry scene_raymarch;
+extern const struct scene_entry scene_parsum;
 
 #endif

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "state.h"
 #include "timeline.h"
 #include "trace.h"
@@ -113,21 +114,6 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
         const struct scene_stat *s = &a->stats.s[i];
         fprintf(f, "%s %.6g%s%s\n", s->name, s->value, *s->unit ? " " : "", s->unit);
     }
-}
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
 }
 
 static void print_json(struct app *a, FILE *f)

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
 #include "state.h"
 
 #define MAGIC "CONCTREC"
@@ -640,21 +641,6 @@ int rec_read(const char *path, struct history *h, struct rec_meta *m, char *err,
 }
 
 /* ---- Chrome trace export ------------------------------------------------ */
-
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
 
 /* Microseconds since the run began, with nanosecond precision. */
 static void json_us(FILE *f, uint64_t t, uint64_t t0)

@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "trace.h"
@@ -196,6 +199,39 @@ void scene_note_get(struct scene_ctx *ctx, char *buf, unsigned len)
     pthread_mutex_lock(&ctx->note_lock);
     snprintf(buf, len, "%s", ctx->note);
     pthread_mutex_unlock(&ctx->note_lock);
+}
+
+void scene_child_enter(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGTERM, SIG_DFL);
+    sigset_t term;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+}
+
+void scene_reap(pid_t *pids, int *n)
+{
+    for (int tries = 0; tries < 200 && *n > 0; tries++) {
+        for (int i = 0; i < *n;) {
+            if (waitpid(pids[i], NULL, WNOHANG) == pids[i])
+                pids[i] = pids[--*n];
+            else
+                i++;
+        }
+        if (*n) {
+            struct timespec d = {0, 10000000};
+            nanosleep(&d, NULL);
+        }
+    }
+    for (int i = 0; i < *n; i++) {
+        kill(pids[i], SIGKILL);
+        waitpid(pids[i], NULL, 0);
+    }
+    *n = 0;
 }
 
 void scene_stat(struct scene_stats *out, const char *name, double value, const char *unit)

@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define SCENE_MAX_PARAMS 16
 #define SCENE_MAX_STATS 40
@@ -148,6 +149,13 @@ bool scene_spin(const struct scene_ctx *ctx, uint64_t ns);
 void scene_note(struct scene_ctx *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void scene_note_get(struct scene_ctx *ctx, char *buf, unsigned len);
+/*
+ * In a forked worker, first thing: die with the parent, leave SIGINT/SIGHUP
+ * to it (it coordinates the shutdown), take SIGTERM by default.
+ */
+void scene_child_enter(void);
+/* Reap children: they see the stop flag within ~20 ms; SIGKILL after 2 s. */
+void scene_reap(pid_t *pids, int *n);
 /* Append one figure to a stats list. */
 void scene_stat(struct scene_stats *out, const char *name, double value, const char *unit);
 

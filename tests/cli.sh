@@ -24,7 +24,7 @@ expect_exit "--version" 0 "conctui [0-9]" --version
 expect_exit "--list shows scenes, modes, parameters" 0 "mode 3 lockfree" --list
 expect_exit "unknown option is a usage error" 2 "Usage:" --frobnicate
 expect_exit "missing value is a usage error" 2 "needs a value" --scene
-expect_exit "unknown scene lists the valid ones" 2 "scenes are: prodcons" --scene nosuch
+expect_exit "unknown scene lists the valid ones" 2 "scenes are: postoffice prodcons" --scene nosuch
 expect_exit "bad mode lists the modes" 2 "1=threads" --scene prodcons --mode 7
 expect_exit "out-of-range --set" 2 "out of range" --headless --scene prodcons --duration 1 --set capacity=0
 expect_exit "non-numeric --set" 2 "not a whole number" --headless --scene prodcons --duration 1 --set producers=two

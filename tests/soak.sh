@@ -23,17 +23,21 @@ sample() { # PID -> "rss_kb fds threads children"
 while read -r scene mode; do
     "$C" --headless --scene "$scene" --mode "$mode" --duration "$secs" >/dev/null 2>&1 &
     pid=$!
-    n=$((secs * 4 - 3)) # stop sampling before the run winds down
-    i=0
+    # Sample until 0.75 s before the run's end, by the clock (a loaded
+    # machine makes each sample slower than its 0.25 s pause).
+    stop=$(($(date +%s%N) + secs * 1000000000 - 750000000))
     : >"${TMPDIR:-/tmp}/soak.samples.$$"
-    while [ $i -lt "$n" ] && kill -0 "$pid" 2>/dev/null; do
-        sample "$pid" >>"${TMPDIR:-/tmp}/soak.samples.$$"
+    while [ "$(date +%s%N)" -lt "$stop" ] && kill -0 "$pid" 2>/dev/null; do
+        s=$(sample "$pid")
+        case "$s" in
+        *" 0 0 "*) ;; # the process ended between the check and the sample
+        *) echo "$s" >>"${TMPDIR:-/tmp}/soak.samples.$$" ;;
+        esac
         sleep 0.25
-        i=$((i + 1))
     done
     wait "$pid"
     st=$?
-    verdict=$(awk -v n="$n" -v skipmem="${SOAK_SKIP_MEMORY:-0}" '
+    verdict=$(awk -v skipmem="${SOAK_SKIP_MEMORY:-0}" '
         { row[NR] = $0 }
         END {
             a = int(NR / 3); b = int(2 * NR / 3)

@@ -71,11 +71,11 @@ static void test_cli_errors(void **state)
         {"--json"},
         {"extra"},
         {"--scene", "nosuch"},
-        {"--set", "capacity=0"},
-        {"--set", "capacity=1025"},
-        {"--set", "capacity="},
-        {"--set", "capacity=12x"},
-        {"--set", "capacity=99999999999999999999999"},
+        {"-S", "prodcons", "--set", "capacity=0"},
+        {"-S", "prodcons", "--set", "capacity=1025"},
+        {"-S", "prodcons", "--set", "capacity="},
+        {"-S", "prodcons", "--set", "capacity=12x"},
+        {"-S", "prodcons", "--set", "capacity=99999999999999999999999"},
         {"--set", "=3"},
         {"--set", "nokey"},
         {"--set", "nosuch=1"},
@@ -89,9 +89,9 @@ static void test_cli_errors(void **state)
     }
     parse(&o, err, "--scene", "nosuch", NULL, NULL, NULL, NULL);
     assert_non_null(strstr(err, "prodcons")); /* lists the valid scenes */
-    parse(&o, err, "--set", "nosuch=1", NULL, NULL, NULL, NULL);
+    parse(&o, err, "--scene", "prodcons", "--set", "nosuch=1", NULL, NULL);
     assert_non_null(strstr(err, "capacity")); /* lists the valid parameters */
-    parse(&o, err, "--set", "capacity=5000", NULL, NULL, NULL, NULL);
+    parse(&o, err, "--scene", "prodcons", "--set", "capacity=5000", NULL, NULL);
     assert_non_null(strstr(err, "[1, 1024]"));
 }
 

@@ -8,6 +8,8 @@
 
 #include "testutil.h"
 
+#include "scenetest.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,6 +33,11 @@
 
 static struct app a;
 
+#define count_dir scenetest_count_dir
+#define stat_of(name) scenetest_stat(&a, name)
+#define note_id(words) scenetest_note_id(&a, words)
+#define lane_named(name) scenetest_lane(&a, name)
+
 static int setup(void **state)
 {
     (void)state;
@@ -43,19 +50,6 @@ static int teardown(void **state)
     (void)state;
     app_shutdown(&a);
     return 0;
-}
-
-static int count_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    int n = 0;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
 }
 
 static long rss_kib(void)
@@ -85,52 +79,10 @@ static void dump_stats(void)
         print_message("#   %s %g %s\n", a.stats.s[i].name, a.stats.s[i].value, a.stats.s[i].unit);
 }
 
-static double stat_of(const char *name)
-{
-    for (int i = 0; i < a.stats.n; i++)
-        if (strcmp(a.stats.s[i].name, name) == 0)
-            return a.stats.s[i].value;
-    fail_msg("no stat %s", name);
-    return -1;
-}
-
-static int note_id(const char *words)
-{
-    const struct scene_entry *e = a.scene;
-    for (int i = 1; i < e->nnotes; i++)
-        if (strstr(e->notes[i], words))
-            return i;
-    fail_msg("no note '%s'", words);
-    return -1;
-}
-
-static const struct history_lane *lane_named(const char *name)
-{
-    for (int i = 0; i < a.hist.nlanes; i++)
-        if (strcmp(a.hist.lane[i].name, name) == 0)
-            return &a.hist.lane[i];
-    fail_msg("no lane '%s'", name);
-    return NULL;
-}
-
 /* Run the scene headless with "key=value" settings; returns after stop. */
 static void run(int mode, double secs, const char *const *sets)
 {
-    char *argv[32] = {"conctui", "--headless", "--scene", "evloop", "--duration", "1"};
-    int argc = 6;
-    char dur[32];
-    snprintf(dur, sizeof dur, "%g", secs);
-    argv[5] = dur;
-    for (int i = 0; sets && sets[i]; i++) {
-        argv[argc++] = "--set";
-        argv[argc++] = (char *)sets[i];
-    }
-    struct cli o;
-    char err[256];
-    assert_int_equal(cli_parse(argc, argv, &o, err, sizeof err), 0);
-    assert_int_equal(cli_resolve(&o, err, sizeof err), 0);
-    o.mode_idx = mode;
-    assert_int_equal(headless_run(&a, &o, NULL), 0);
+    scenetest_run(&a, "evloop", mode, secs, sets);
     dump_stats();
 }
 

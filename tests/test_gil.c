@@ -20,6 +20,8 @@
 
 #include "testutil.h"
 
+#include "scenetest.h"
+
 #include <dirent.h>
 #include <stdbool.h>
 #include <errno.h>
@@ -40,6 +42,12 @@
 
 static struct app a;
 
+#define count_dir scenetest_count_dir
+#define stat_of(name) scenetest_stat(&a, name)
+#define note_id(words) scenetest_note_id(&a, words)
+#define lane_named(name) scenetest_lane(&a, name)
+#define run(mode, secs, sets) scenetest_run(&a, "gil", mode, secs, sets)
+
 struct span {
     uint64_t a, b;
     uint32_t arg;
@@ -59,58 +67,6 @@ static int teardown(void **state)
     (void)state;
     app_shutdown(&a);
     return 0;
-}
-
-/* Entries in a directory (threads in /proc/self/task, descriptors in /proc/self/fd). */
-static int count_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    int n = 0;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-/* A figure from the last stats, failing the test if the scene has none by that name. */
-static double stat_of(const char *name)
-{
-    for (int i = 0; i < a.stats.n; i++)
-        if (strcmp(a.stats.s[i].name, name) == 0)
-            return a.stats.s[i].value;
-    fail_msg("no stat %s", name);
-    return -1;
-}
-
-/* Run the gil scene headless in a mode with "key=value" settings; returns after stop. */
-static void run(int mode, double secs, const char *const *sets)
-{
-    char *argv[32] = {"conctui", "--headless", "--scene", "gil", "--duration", "1"};
-    int argc = 6;
-    char dur[32];
-    snprintf(dur, sizeof dur, "%g", secs);
-    argv[5] = dur;
-    for (int i = 0; sets && sets[i]; i++) {
-        argv[argc++] = "--set";
-        argv[argc++] = (char *)sets[i];
-    }
-    struct cli o;
-    char err[256];
-    assert_int_equal(cli_parse(argc, argv, &o, err, sizeof err), 0);
-    assert_int_equal(cli_resolve(&o, err, sizeof err), 0);
-    o.mode_idx = mode;
-    assert_int_equal(headless_run(&a, &o, NULL), 0);
-}
-
-static const struct history_lane *lane_named(const char *name)
-{
-    for (int i = 0; i < a.hist.nlanes; i++)
-        if (strcmp(a.hist.lane[i].name, name) == 0)
-            return &a.hist.lane[i];
-    return NULL;
 }
 
 /* The time from which every lane named in names still has its whole history. */

@@ -13,6 +13,8 @@
 
 #include "testutil.h"
 
+#include "scenetest.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <string.h>
@@ -30,6 +32,9 @@
 enum { M_SERIAL, M_THREADS, M_LOCKED, M_FALSE, M_GIL, M_PROCS, M_OMP, M_SIMD, M_CUDA, M_COUNT };
 
 static struct app a;
+
+#define count_dir scenetest_count_dir
+#define stat_of(name) scenetest_stat(&a, name)
 
 struct span {
     uint64_t a, b;
@@ -51,36 +56,12 @@ static int teardown(void **state)
     return 0;
 }
 
-/* Entries in a directory (threads in /proc/self/task, descriptors in /proc/self/fd). */
-static int count_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    int n = 0;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* A figure from the last stats, or -1 when the scene has none by that name. */
 static double stat_or(const char *name)
 {
     for (int i = 0; i < a.stats.n; i++)
         if (strcmp(a.stats.s[i].name, name) == 0)
             return a.stats.s[i].value;
-    return -1;
-}
-
-/* A figure from the last stats, failing the test if the scene has none by that name. */
-static double stat_of(const char *name)
-{
-    for (int i = 0; i < a.stats.n; i++)
-        if (strcmp(a.stats.s[i].name, name) == 0)
-            return a.stats.s[i].value;
-    fail_msg("no stat %s", name);
     return -1;
 }
 

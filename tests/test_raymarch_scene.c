@@ -7,6 +7,8 @@
 
 #include "testutil.h"
 
+#include "scenetest.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +24,9 @@
 
 static struct app a;
 
+#define count_dir scenetest_count_dir
+#define stat_of(name) scenetest_stat(&a, name)
+
 static int setup(void **state)
 {
     (void)state;
@@ -34,30 +39,6 @@ static int teardown(void **state)
     (void)state;
     app_shutdown(&a);
     return 0;
-}
-
-/* Entries in a directory, or -1. */
-static int count_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    int n = 0;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-/* A figure of the last run by name; fails the test if there is none. */
-static double stat_of(const char *name)
-{
-    for (int i = 0; i < a.stats.n; i++)
-        if (strcmp(a.stats.s[i].name, name) == 0)
-            return a.stats.s[i].value;
-    fail_msg("no stat %s", name);
-    return -1;
 }
 
 /* The index of the scene note whose words contain `words`. */

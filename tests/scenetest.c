@@ -1,0 +1,73 @@
+#include "config.h"
+
+#include "testutil.h"
+
+#include "scenetest.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "headless.h"
+
+int scenetest_count_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    int n = 0;
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+void scenetest_run(struct app *a, const char *name, int mode, double secs,
+                   const char *const *sets)
+{
+    char *argv[48] = {"conctui", "--headless", "--scene", (char *)name, "--duration", "1"};
+    int argc = 6;
+    char dur[32];
+    snprintf(dur, sizeof dur, "%g", secs);
+    argv[5] = dur;
+    for (int i = 0; sets && sets[i] && argc < 46; i++) {
+        argv[argc++] = "--set";
+        argv[argc++] = (char *)sets[i];
+    }
+    struct cli o;
+    char err[256];
+    if (cli_parse(argc, argv, &o, err, sizeof err) != 0 || cli_resolve(&o, err, sizeof err) != 0)
+        fail_msg("%s: %s", name, err);
+    o.mode_idx = mode;
+    assert_int_equal(headless_run(a, &o, NULL), 0);
+}
+
+double scenetest_stat(const struct app *a, const char *name)
+{
+    for (int i = 0; i < a->stats.n; i++)
+        if (strcmp(a->stats.s[i].name, name) == 0)
+            return a->stats.s[i].value;
+    fail_msg("no stat %s", name);
+    return -1;
+}
+
+int scenetest_note_id(const struct app *a, const char *words)
+{
+    const struct scene_entry *e = a->scene;
+    for (int i = 1; i < e->nnotes; i++)
+        if (e->notes[i] && strstr(e->notes[i], words))
+            return i;
+    fail_msg("no note '%s'", words);
+    return -1;
+}
+
+const struct history_lane *scenetest_lane(const struct app *a, const char *name)
+{
+    for (int i = 0; i < a->hist.nlanes; i++)
+        if (strcmp(a->hist.lane[i].name, name) == 0)
+            return &a->hist.lane[i];
+    fail_msg("no lane '%s'", name);
+    return NULL;
+}
