@@ -23,16 +23,14 @@ sample() { # PID -> "rss_kb fds threads children"
 while read -r scene mode; do
     "$C" --headless --scene "$scene" --mode "$mode" --duration "$secs" >/dev/null 2>&1 &
     pid=$!
-    # Sample until 0.75 s before the run's end, by the clock (a loaded
-    # machine makes each sample slower than its 0.25 s pause).
-    stop=$(($(date +%s%N) + secs * 1000000000 - 750000000))
+    # Sample until a second before the run's end, by the clock (a loaded
+    # machine makes each sample slower than its 0.25 s pause), so the
+    # run's own teardown is never mistaken for a change.
+    stop=$(($(date +%s%N) + secs * 1000000000 - 1000000000))
     : >"${TMPDIR:-/tmp}/soak.samples.$$"
     while [ "$(date +%s%N)" -lt "$stop" ] && kill -0 "$pid" 2>/dev/null; do
-        s=$(sample "$pid")
-        case "$s" in
-        *" 0 0 "*) ;; # the process ended between the check and the sample
-        *) echo "$s" >>"${TMPDIR:-/tmp}/soak.samples.$$" ;;
-        esac
+        # No descriptors or no threads: the process is already ending.
+        sample "$pid" | awk '$2 > 0 && $3 > 0' >>"${TMPDIR:-/tmp}/soak.samples.$$"
         sleep 0.25
     done
     wait "$pid"
