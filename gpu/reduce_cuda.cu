@@ -24,6 +24,7 @@
  *     nvcc -DREDUCE_CUDA_SELFTEST -o reduce_selftest gpu/reduce_cuda.cu && ./reduce_selftest
  */
 #include "reduce.h"
+#include "errmsg.h"
 
 #include <cuda_runtime.h>
 #include <stdarg.h>
@@ -44,17 +45,6 @@ struct reduce_cuda {
     size_t arr_count, arr_cap;
     cudaEvent_t ev[2];
 };
-
-/* Formats a message into err, if there is room for one. */
-static void rc_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* The block's total, valid in thread 0: shuffles within warps, then across them. */
 __device__ static unsigned long long block_total(unsigned long long s)
@@ -114,11 +104,11 @@ extern "C" int reduce_cuda_probe(char *reason, size_t reasonlen)
     int n = 0;
     cudaError_t e = cudaGetDeviceCount(&n);
     if (e != cudaSuccess) {
-        rc_err(reason, reasonlen, "no CUDA device: %s", cudaGetErrorString(e));
+        errmsg_set(reason, reasonlen, "no CUDA device: %s", cudaGetErrorString(e));
         return 0;
     }
     if (n < 1) {
-        rc_err(reason, reasonlen, "no CUDA device");
+        errmsg_set(reason, reasonlen, "no CUDA device");
         return 0;
     }
     return 1;
@@ -130,7 +120,7 @@ extern "C" struct reduce_cuda *reduce_cuda_create(char *err, size_t errlen)
     cudaDeviceProp prop;
     cudaError_t e;
     if (!r) {
-        rc_err(err, errlen, "reduce: out of memory");
+        errmsg_set(err, errlen, "reduce: out of memory");
         return NULL;
     }
     if ((e = cudaSetDevice(0)) != cudaSuccess || (e = cudaGetDeviceProperties(&prop, 0)) !=
@@ -145,7 +135,7 @@ extern "C" struct reduce_cuda *reduce_cuda_create(char *err, size_t errlen)
         goto fail;
     return r;
 fail:
-    rc_err(err, errlen, "CUDA: %s", cudaGetErrorString(e));
+    errmsg_set(err, errlen, "CUDA: %s", cudaGetErrorString(e));
     reduce_cuda_destroy(r);
     return NULL;
 }
@@ -195,7 +185,7 @@ static int timed_launch(struct reduce_cuda *r, F launch, uint64_t *sum, double *
         *ms = t;
     return 0;
 fail:
-    rc_err(err, errlen, "CUDA: %s", cudaGetErrorString(e));
+    errmsg_set(err, errlen, "CUDA: %s", cudaGetErrorString(e));
     return -1;
 }
 
@@ -234,7 +224,7 @@ extern "C" int reduce_cuda_upload(struct reduce_cuda *r, const uint64_t *a, size
     r->arr_count = count;
     return 0;
 fail:
-    rc_err(err, errlen, "CUDA: %s", cudaGetErrorString(e));
+    errmsg_set(err, errlen, "CUDA: %s", cudaGetErrorString(e));
     return -1;
 }
 
@@ -242,7 +232,7 @@ extern "C" int reduce_cuda_array(struct reduce_cuda *r, uint64_t *sum, double *m
                                  size_t errlen)
 {
     if (!r->d_arr) {
-        rc_err(err, errlen, "reduce: nothing uploaded");
+        errmsg_set(err, errlen, "reduce: nothing uploaded");
         return -1;
     }
     unsigned blocks = (unsigned)(r->sm_count * BLOCKS_PER_SM);

@@ -17,6 +17,7 @@
 #include "config.h" /* HAVE_CUDA, so reconfiguring rebuilds this file */
 #endif
 #include "render.h"
+#include "errmsg.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -51,17 +52,6 @@ struct render {
 #endif
 };
 
-static void render_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 uint64_t render_now_ns(void)
 {
     struct timespec ts;
@@ -89,7 +79,7 @@ int render_cuda_available(char *reason, size_t reasonlen)
 #ifdef HAVE_CUDA
     return render_cuda_probe(reason, reasonlen);
 #else
-    render_err(reason, reasonlen, "built without CUDA");
+    errmsg_set(reason, reasonlen, "built without CUDA");
     return 0;
 #endif
 }
@@ -108,7 +98,7 @@ struct render *render_create(const struct volume *vol, char *err, size_t errlen)
     struct render *r = calloc(1, sizeof *r);
 
     if (!r) {
-        render_err(err, errlen, "render: out of memory");
+        errmsg_set(err, errlen, "render: out of memory");
         return NULL;
     }
     if (raymarch_sampler_init(&r->sampler, vol, err, errlen) != 0) {
@@ -220,11 +210,11 @@ int render_set_backend(struct render *r, enum render_backend b, char *err, size_
         r->backend = b;
         return 0;
 #else
-        render_err(err, errlen, "render: CUDA backend unavailable: built without CUDA");
+        errmsg_set(err, errlen, "render: CUDA backend unavailable: built without CUDA");
         return -1;
 #endif
     default:
-        render_err(err, errlen, "render: unknown backend %d", (int)b);
+        errmsg_set(err, errlen, "render: unknown backend %d", (int)b);
         return -1;
     }
 }
@@ -351,11 +341,11 @@ int render_frame(struct render *r, struct rm_image *img, char *err, size_t errle
     uint64_t start = render_now_ns();
 
     if (!img || img->w <= 0 || img->h <= 0 || (!img->rgba && !img->rgba8)) {
-        render_err(err, errlen, "render: image needs a size and at least one buffer");
+        errmsg_set(err, errlen, "render: image needs a size and at least one buffer");
         return -1;
     }
     if ((long long)img->w * img->h > (1LL << 28)) {
-        render_err(err, errlen, "render: image %dx%d too large", img->w, img->h);
+        errmsg_set(err, errlen, "render: image %dx%d too large", img->w, img->h);
         return -1;
     }
     if (r->table_dirty) {
@@ -378,7 +368,7 @@ int render_frame(struct render *r, struct rm_image *img, char *err, size_t errle
 #endif
         /* fall through */
     default:
-        render_err(err, errlen, "render: backend %s not available",
+        errmsg_set(err, errlen, "render: backend %s not available",
                    render_backend_name(r->backend));
         return -1;
     }

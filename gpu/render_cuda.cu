@@ -22,6 +22,7 @@
  * short blocks can show zero length.
  */
 #include "render_cuda.h"
+#include "errmsg.h"
 
 #include <cuda_runtime.h>
 #include <stdarg.h>
@@ -58,23 +59,12 @@ struct render_cuda {
     uint64_t clock_when;
 };
 
-static void render_cuda_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Turns a CUDA status into 0, or -1 with "cuda: <what>: <error string>". */
 static int render_cuda_check(cudaError_t e, const char *what, char *err, size_t errlen)
 {
     if (e == cudaSuccess)
         return 0;
-    render_cuda_err(err, errlen, "cuda: %s: %s", what, cudaGetErrorString(e));
+    errmsg_set(err, errlen, "cuda: %s: %s", what, cudaGetErrorString(e));
     return -1;
 }
 
@@ -155,14 +145,14 @@ int render_cuda_probe(char *reason, size_t reasonlen)
     cudaError_t e = cudaGetDeviceCount(&n);
 
     if (e != cudaSuccess) {
-        render_cuda_err(reason, reasonlen, "no CUDA device: %s", cudaGetErrorString(e));
+        errmsg_set(reason, reasonlen, "no CUDA device: %s", cudaGetErrorString(e));
         return 0;
     }
     if (n <= 0) {
-        render_cuda_err(reason, reasonlen, "no CUDA device: cudaGetDeviceCount found none");
+        errmsg_set(reason, reasonlen, "no CUDA device: cudaGetDeviceCount found none");
         return 0;
     }
-    render_cuda_err(reason, reasonlen, "CUDA device available");
+    errmsg_set(reason, reasonlen, "CUDA device available");
     return 1;
 }
 
@@ -227,12 +217,12 @@ struct render_cuda *render_cuda_create(char *err, size_t errlen)
     int i;
 
     if (!render_cuda_probe(why, sizeof why)) {
-        render_cuda_err(err, errlen, "cuda: %s", why);
+        errmsg_set(err, errlen, "cuda: %s", why);
         return NULL;
     }
     c = (struct render_cuda *)calloc(1, sizeof *c);
     if (!c) {
-        render_cuda_err(err, errlen, "cuda: out of memory");
+        errmsg_set(err, errlen, "cuda: out of memory");
         return NULL;
     }
     c->device = 0;
@@ -284,11 +274,11 @@ int render_cuda_set_volume(struct render_cuda *c, const struct volume *v, char *
     cudaTextureObject_t tex = 0;
 
     if (!v || !v->data || v->nx < 1 || v->ny < 1 || v->nz < 1) {
-        render_cuda_err(err, errlen, "cuda: no volume to upload");
+        errmsg_set(err, errlen, "cuda: no volume to upload");
         return -1;
     }
     if (v->nx > c->max_tex3d[0] || v->ny > c->max_tex3d[1] || v->nz > c->max_tex3d[2]) {
-        render_cuda_err(err, errlen, "cuda: volume %dx%dx%d exceeds the device's 3D texture "
+        errmsg_set(err, errlen, "cuda: volume %dx%dx%d exceeds the device's 3D texture "
                         "limit %dx%dx%d", v->nx, v->ny, v->nz, c->max_tex3d[0],
                         c->max_tex3d[1], c->max_tex3d[2]);
         return -1;
@@ -370,7 +360,7 @@ int render_cuda_frame(struct render_cuda *c, const struct rm_camera *cam,
     size_t i;
 
     if (!c->tex) {
-        render_cuda_err(err, errlen, "cuda: no volume uploaded");
+        errmsg_set(err, errlen, "cuda: no volume uploaded");
         return -1;
     }
     if (render_cuda_now() - c->clock_when > 1000000000u
@@ -388,7 +378,7 @@ int render_cuda_frame(struct render_cuda *c, const struct rm_camera *cam,
         struct render_cuda_rec *h = (struct render_cuda_rec *)realloc(
             c->h_recs, c->rec_cap * sizeof *h);
         if (!h) {
-            render_cuda_err(err, errlen, "cuda: out of memory for block records");
+            errmsg_set(err, errlen, "cuda: out of memory for block records");
             return -1;
         }
         c->h_recs = h;

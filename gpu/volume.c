@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "volume.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -16,33 +17,22 @@
 
 #define VOLUME_PI 3.14159265358979323846
 
-static void volume_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || errlen == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static int volume_check_dims(int nx, int ny, int nz, const char *what, char *err,
                              size_t errlen)
 {
     if (nx <= 0 || ny <= 0 || nz <= 0) {
-        volume_err(err, errlen, "volume: %s: bad dimensions %dx%dx%d (each must be >= 1)",
+        errmsg_set(err, errlen, "volume: %s: bad dimensions %dx%dx%d (each must be >= 1)",
                    what, nx, ny, nz);
         return -1;
     }
     if (nx > VOLUME_MAX_DIM || ny > VOLUME_MAX_DIM || nz > VOLUME_MAX_DIM) {
-        volume_err(err, errlen, "volume: %s: dimensions %dx%dx%d too large (max %d per axis)",
+        errmsg_set(err, errlen, "volume: %s: dimensions %dx%dx%d too large (max %d per axis)",
                    what, nx, ny, nz, VOLUME_MAX_DIM);
         return -1;
     }
     /* Each factor is <= 4096, so the product fits comfortably in 64 bits. */
     if ((long long)nx * ny * nz > VOLUME_MAX_VOXELS) {
-        volume_err(err, errlen, "volume: %s: %dx%dx%d is %lld voxels, more than the %ld allowed",
+        errmsg_set(err, errlen, "volume: %s: %dx%dx%d is %lld voxels, more than the %ld allowed",
                    what, nx, ny, nz, (long long)nx * ny * nz, (long)VOLUME_MAX_VOXELS);
         return -1;
     }
@@ -59,7 +49,7 @@ static int volume_alloc(struct volume *v, int nx, int ny, int nz, const char *wh
     n = (size_t)nx * (size_t)ny * (size_t)nz;
     v->data = malloc(n * sizeof(float));
     if (!v->data) {
-        volume_err(err, errlen, "volume: %s: out of memory for %zu voxels", what, n);
+        errmsg_set(err, errlen, "volume: %s: out of memory for %zu voxels", what, n);
         return -1;
     }
     v->nx = nx;
@@ -304,7 +294,7 @@ int volume_builtin(struct volume *out, enum volume_builtin_kind kind, int n, cha
     case VOLUME_CLOUD:
         return volume_cloud(out, n, 1u, err, errlen);
     default:
-        volume_err(err, errlen, "volume: unknown built-in volume %d", (int)kind);
+        errmsg_set(err, errlen, "volume: unknown built-in volume %d", (int)kind);
         return -1;
     }
 }
@@ -318,13 +308,13 @@ static int volume_parse_one(const char **s, int *out, const char *whole, char *e
     long long v = 0;
 
     if (*p < '0' || *p > '9') {
-        volume_err(err, errlen, "volume: dims '%s': expected a number at '%s'", whole, p);
+        errmsg_set(err, errlen, "volume: dims '%s': expected a number at '%s'", whole, p);
         return -1;
     }
     while (*p >= '0' && *p <= '9') {
         v = v * 10 + (*p - '0');
         if (v > INT_MAX) {
-            volume_err(err, errlen, "volume: dims '%s': number overflows", whole);
+            errmsg_set(err, errlen, "volume: dims '%s': number overflows", whole);
             return -1;
         }
         p++;
@@ -340,7 +330,7 @@ int volume_parse_dims(const char *s, int *nx, int *ny, int *nz, char *err, size_
     int d[3], i;
 
     if (!s) {
-        volume_err(err, errlen, "volume: dims missing");
+        errmsg_set(err, errlen, "volume: dims missing");
         return -1;
     }
     p = strncmp(s, "dims=", 5) == 0 ? s + 5 : s;
@@ -349,14 +339,14 @@ int volume_parse_dims(const char *s, int *nx, int *ny, int *nz, char *err, size_
             return -1;
         if (i < 2) {
             if (*p != 'x' && *p != 'X') {
-                volume_err(err, errlen, "volume: dims '%s': want XxYxZ, e.g. 64x64x64", s);
+                errmsg_set(err, errlen, "volume: dims '%s': want XxYxZ, e.g. 64x64x64", s);
                 return -1;
             }
             p++;
         }
     }
     if (*p != '\0') {
-        volume_err(err, errlen, "volume: dims '%s': trailing characters '%s'", s, p);
+        errmsg_set(err, errlen, "volume: dims '%s': trailing characters '%s'", s, p);
         return -1;
     }
     if (volume_check_dims(d[0], d[1], d[2], "dims", err, errlen) != 0)
@@ -372,7 +362,7 @@ int volume_parse_type(const char *s, enum volume_type *type, char *err, size_t e
     const char *p;
 
     if (!s) {
-        volume_err(err, errlen, "volume: type missing (want u8, u16 or f32)");
+        errmsg_set(err, errlen, "volume: type missing (want u8, u16 or f32)");
         return -1;
     }
     p = strncmp(s, "type=", 5) == 0 ? s + 5 : s;
@@ -383,7 +373,7 @@ int volume_parse_type(const char *s, enum volume_type *type, char *err, size_t e
     else if (strcmp(p, "f32") == 0)
         *type = VOLUME_F32;
     else {
-        volume_err(err, errlen, "volume: unknown type '%s' (want u8, u16 or f32)", s);
+        errmsg_set(err, errlen, "volume: unknown type '%s' (want u8, u16 or f32)", s);
         return -1;
     }
     return 0;
@@ -414,7 +404,7 @@ static int volume_convert(const unsigned char *raw, size_t count, enum volume_ty
 
             memcpy(&f, &u, sizeof f);
             if (!isfinite(f)) {
-                volume_err(err, errlen, "volume: '%s': non-finite value at voxel %zu", path, i);
+                errmsg_set(err, errlen, "volume: '%s': non-finite value at voxel %zu", path, i);
                 return -1;
             }
             dst[i] = f;
@@ -450,11 +440,11 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
     char what[64], quoted[320];
 
     if (!path) {
-        volume_err(err, errlen, "volume: no file name given");
+        errmsg_set(err, errlen, "volume: no file name given");
         return -1;
     }
     if (volume_parse_type(type, &t, what, sizeof what) != 0) {
-        volume_err(err, errlen, "volume: '%s': unknown type '%s' (want u8, u16 or f32)", path,
+        errmsg_set(err, errlen, "volume: '%s': unknown type '%s' (want u8, u16 or f32)", path,
                    type ? type : "(null)");
         return -1;
     }
@@ -466,16 +456,16 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
 
     f = fopen(path, "rb");
     if (!f) {
-        volume_err(err, errlen, "volume: cannot open '%s': %s", path, strerror(errno));
+        errmsg_set(err, errlen, "volume: cannot open '%s': %s", path, strerror(errno));
         return -1;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        volume_err(err, errlen, "volume: '%s' is not a regular file", path);
+        errmsg_set(err, errlen, "volume: '%s' is not a regular file", path);
         fclose(f);
         return -1;
     }
     if ((unsigned long long)st.st_size != (unsigned long long)expected) {
-        volume_err(err, errlen,
+        errmsg_set(err, errlen,
                    "volume: '%s' is too %s: %lld bytes, expected %zu (%dx%dx%d %s)", path,
                    (unsigned long long)st.st_size < expected ? "short" : "long",
                    (long long)st.st_size, expected, nx, ny, nz, type_name[t]);
@@ -485,7 +475,7 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
     raw = malloc(expected);
     if (!raw || volume_alloc(&v, nx, ny, nz, quoted, err, errlen) != 0) {
         if (!raw)
-            volume_err(err, errlen, "volume: '%s': out of memory for %zu bytes", path,
+            errmsg_set(err, errlen, "volume: '%s': out of memory for %zu bytes", path,
                        expected);
         free(raw);
         fclose(f);
@@ -493,7 +483,7 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
     }
     got = fread(raw, 1, expected, f);
     if (got != expected) {
-        volume_err(err, errlen, "volume: '%s': read %zu of %zu bytes: %s", path, got, expected,
+        errmsg_set(err, errlen, "volume: '%s': read %zu of %zu bytes: %s", path, got, expected,
                    ferror(f) ? strerror(errno) : "unexpected end of file");
         free(raw);
         volume_free(&v);
