@@ -10,6 +10,8 @@
 
 #include "testutil.h"
 
+#include "scenetest.h"
+
 #include <dirent.h>
 #include <string.h>
 #include <time.h>
@@ -24,6 +26,21 @@ enum { MODE_ONE, MODE_CLERKS, MODE_EPOLL, MODE_URING };
 
 static struct app a;
 
+#define count_dir scenetest_count_dir
+#define stat_of(name) scenetest_stat(&a, name)
+
+/* Run the scene headless with "key=value" settings on top of a small workload. */
+static void run(int mode, double secs, const char *const *sets)
+{
+    const char *all[40] = {"customers=20", "parcels=2", "service_us=200", "pause_ms=5",
+                           "clerks=8"};
+    int n = 5;
+    for (int i = 0; sets && sets[i] && n < 39; i++)
+        all[n++] = sets[i];
+    all[n] = NULL;
+    scenetest_run(&a, "postoffice", mode, secs, all);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -36,52 +53,6 @@ static int teardown(void **state)
     (void)state;
     app_shutdown(&a);
     return 0;
-}
-
-/* Entries in a /proc directory. */
-static int count_dir(const char *path)
-{
-    DIR *d = opendir(path);
-    int n = 0;
-    if (!d)
-        return -1;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-/* A figure of the last run, or -1 (and a failure) when it is missing. */
-static double stat_of(const char *name)
-{
-    for (int i = 0; i < a.stats.n; i++)
-        if (strcmp(a.stats.s[i].name, name) == 0)
-            return a.stats.s[i].value;
-    fail_msg("no stat %s", name);
-    return -1;
-}
-
-/* Run the scene headless with "key=value" settings on top of a small workload. */
-static void run(int mode, double secs, const char *const *sets)
-{
-    char *argv[48] = {"conctui", "--headless", "--scene", "postoffice", "--duration", "1",
-                      "--set", "customers=20", "--set", "parcels=2", "--set", "service_us=200",
-                      "--set", "pause_ms=5", "--set", "clerks=8"};
-    int argc = 16;
-    char dur[32];
-    snprintf(dur, sizeof dur, "%g", secs);
-    argv[5] = dur;
-    for (int i = 0; sets && sets[i]; i++) {
-        argv[argc++] = "--set";
-        argv[argc++] = (char *)sets[i];
-    }
-    struct cli o;
-    char err[256];
-    assert_int_equal(cli_parse(argc, argv, &o, err, sizeof err), 0);
-    assert_int_equal(cli_resolve(&o, err, sizeof err), 0);
-    o.mode_idx = mode;
-    assert_int_equal(headless_run(&a, &o, NULL), 0);
 }
 
 /* What every completed round must show, whatever the mode. */
