@@ -1,12 +1,11 @@
 /*
  * Option and parameter parsing under fuzzing: the input is split into
  * arguments at newlines; every outcome must be success or a usage error
- * with a message, never a crash. Built with libFuzzer (`make fuzz-cli`) or
- * as a plain program replaying the committed corpus in `make check`.
+ * with a message, never a crash. Built with libFuzzer
+ * (`make fuzz`) or with tests/fuzz_replay.c, which replays its corpus.
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,40 +38,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     return 0;
 }
-
-#ifndef CONCTUI_LIBFUZZER
-/* Replay every file of the corpus (default: tests/corpus/cli) as TAP. */
-int main(int argc, char **argv)
-{
-    char dir[1024];
-    const char *top = getenv("top_srcdir");
-    if (argc > 1)
-        snprintf(dir, sizeof dir, "%s", argv[1]);
-    else
-        snprintf(dir, sizeof dir, "%s/tests/corpus/cli", top ? top : ".");
-    DIR *d = opendir(dir);
-    if (!d) {
-        printf("1..0 # SKIP no corpus at %s\n", dir);
-        return 0;
-    }
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        static uint8_t in[4096];
-        size_t len = fread(in, 1, sizeof in, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(in, len);
-        printf("ok %d - %s\n", ++n, e->d_name);
-    }
-    closedir(d);
-    printf("1..%d\n", n);
-    return 0;
-}
-#endif

@@ -1,11 +1,10 @@
 /*
- * The recording reader under fuzzing. Built two ways: with libFuzzer
- * (`make fuzz`, clang) to search for inputs, and as a plain program that
- * replays the committed corpus in `make check`.
+ * The recording reader under fuzzing. Built with libFuzzer (`make fuzz`,
+ * clang) to search for inputs, or with tests/fuzz_replay.c, which replays
+ * the committed corpus in `make check`.
  */
 #include "config.h"
 
-#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,39 +31,3 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     return 0;
 }
-
-#ifndef CONCTUI_LIBFUZZER
-/* Replay every file of the corpus (default: tests/corpus/record) as TAP. */
-int main(int argc, char **argv)
-{
-    char dir[1024];
-    const char *top = getenv("top_srcdir");
-    snprintf(dir, sizeof dir, "%s", argc > 1 ? argv[1] : "");
-    if (argc < 2)
-        snprintf(dir, sizeof dir, "%s/tests/corpus/record", top ? top : ".");
-    DIR *d = opendir(dir);
-    if (!d) {
-        printf("1..0 # SKIP no corpus at %s\n", dir);
-        return 0;
-    }
-    struct dirent *e;
-    int n = 0;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char path[2048];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            continue;
-        static uint8_t buf[1 << 20];
-        size_t len = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        LLVMFuzzerTestOneInput(buf, len);
-        printf("ok %d - %s\n", ++n, e->d_name);
-    }
-    closedir(d);
-    printf("1..%d\n", n);
-    return 0;
-}
-#endif
