@@ -143,6 +143,17 @@ expect "NO_COLOR: states still told apart by glyph" "cpu 0 *│"
 T send-keys -t t q
 exit_status >/dev/null
 
+# Every scene comes up at the smallest size, shows its help, and quits cleanly.
+for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
+    start 80 24 --scene "$scene"
+    expect "$scene: its header at 80x24" " $scene: "
+    T send-keys -t t '?'
+    expect "$scene: its help" "Keys  (any key closes this help)"
+    T send-keys -t t x q
+    st=$(exit_status)
+    if [ "$st" = "EXIT=0" ] && no_leftovers; then ok "$scene: quits cleanly"; else not_ok "$scene: quits cleanly" "$st"; fi
+done
+
 start 100 30 --scene prodcons --duration 1
 st=$(exit_status)
 if [ "$st" = "EXIT=0" ]; then ok "--duration ends the TUI by itself"; else not_ok "--duration ends the TUI" "$st"; fi
