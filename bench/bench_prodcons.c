@@ -61,8 +61,8 @@ int main(int argc, char **argv)
         const char *name;
         int mode, cap;
     } cases[] = {
-        {"queue_mutex_k1024", 0, 1024}, {"queue_lockfree_k1024", 2, 1024},
-        {"queue_mutex_k10", 0, 10},     {"queue_lockfree_k10", 2, 10},
+        {"queue_mutex_k1024", 0, 1024},     {"queue_lockfree_k1024", 2, 1024},
+        {"queue_mutex_k10", 0, 10},         {"queue_lockfree_k10", 2, 10},
         {"queue_processes_k1024", 1, 1024},
     };
     for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++)

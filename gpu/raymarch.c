@@ -43,20 +43,21 @@ static const struct raymarch_stop raymarch_spectrum[] = {
     {8.0f / 8, 0.0f, 0.0f, 0.0f, 0.0f},
 };
 static const struct raymarch_stop raymarch_grey[] = {
-    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
-};
-static const struct raymarch_stop raymarch_fire[] = {
-    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, {0.1f, 0.3f, 0.0f, 0.0f, 0.05f},
-    {0.4f, 0.9f, 0.2f, 0.0f, 0.3f}, {0.7f, 1.0f, 0.8f, 0.1f, 0.7f},
+    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f},
     {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
 };
+static const struct raymarch_stop raymarch_fire[] = {
+    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, {0.1f, 0.3f, 0.0f, 0.0f, 0.05f}, {0.4f, 0.9f, 0.2f, 0.0f, 0.3f},
+    {0.7f, 1.0f, 0.8f, 0.1f, 0.7f}, {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
+};
 static const struct raymarch_stop raymarch_bone[] = {
-    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f}, {0.12f, 0.0f, 0.0f, 0.0f, 0.0f},
+    {0.0f, 0.0f, 0.0f, 0.0f, 0.0f},    {0.12f, 0.0f, 0.0f, 0.0f, 0.0f},
     {0.2f, 0.8f, 0.35f, 0.25f, 0.08f}, {0.35f, 0.95f, 0.7f, 0.5f, 0.25f},
-    {0.7f, 1.0f, 0.95f, 0.85f, 0.8f}, {1.0f, 1.0f, 1.0f, 0.95f, 1.0f},
+    {0.7f, 1.0f, 0.95f, 0.85f, 0.8f},  {1.0f, 1.0f, 1.0f, 0.95f, 1.0f},
 };
 static const struct raymarch_stop raymarch_constant[] = {
-    {0.0f, 1.0f, 1.0f, 1.0f, 1.0f}, {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
+    {0.0f, 1.0f, 1.0f, 1.0f, 1.0f},
+    {1.0f, 1.0f, 1.0f, 1.0f, 1.0f},
 };
 
 static const struct {
@@ -118,8 +119,7 @@ void raymarch_frame_setup(struct rm_frame *f, const struct rm_camera *cam,
     f->right = rmath_scale(rmath_vec3(cy, 0.0f, -sy), th * aspect);
     f->up = rmath_scale(rmath_vec3(-sp * sy, cp, -sp * cy), th);
     f->tscale = rmath_vec3(0.5f * (float)nx, 0.5f * (float)ny, 0.5f * (float)nz);
-    f->toff = rmath_vec3(0.5f * (float)nx - 0.5f, 0.5f * (float)ny - 0.5f,
-                         0.5f * (float)nz - 0.5f);
+    f->toff = rmath_vec3(0.5f * (float)nx - 0.5f, 0.5f * (float)ny - 0.5f, 0.5f * (float)nz - 0.5f);
     f->tstep = rmath_scale(f->tscale, p->step);
     f->w = w;
     f->h = h;
@@ -164,8 +164,7 @@ void raymarch_table_setup(struct rm_table *t, const struct rm_tf *tf, const stru
     }
 }
 
-int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *err,
-                          size_t errlen)
+int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *err, size_t errlen)
 {
     int ex, ey, ez, x, y, z;
 
@@ -191,8 +190,9 @@ int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *er
             for (y = 0; y < ey; y++)
                 for (x = 0; x < ex; x++)
                     s->owned[((size_t)z * ey + y) * ex + x] =
-                        v->data[((size_t)(z < v->nz ? z : 0) * v->ny + (y < v->ny ? y : 0))
-                                * v->nx + (x < v->nx ? x : 0)];
+                        v->data[((size_t)(z < v->nz ? z : 0) * v->ny + (y < v->ny ? y : 0)) *
+                                    v->nx +
+                                (x < v->nx ? x : 0)];
         s->data = s->owned;
     } else {
         s->data = v->data;
@@ -223,8 +223,8 @@ void raymarch_sampler_free(struct rm_sampler *s)
 }
 
 uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s,
-                       const struct rm_table *t, const struct rm_image *img, int x0, int y0,
-                       int x1, int y1)
+                       const struct rm_table *t, const struct rm_image *img, int x0, int y0, int x1,
+                       int y1)
 {
     uint64_t samples = 0;
     int x, y;

@@ -81,8 +81,8 @@ struct rm_params {
     float brightness; /* multiplies the composited colour */
     float tf_offset;  /* TF coordinate = (value - tf_offset) * tf_scale */
     float tf_scale;
-    float step;       /* ray step, box units (the box is 2 wide) */
-    int max_steps;    /* cap on samples per ray */
+    float step;    /* ray step, box units (the box is 2 wide) */
+    int max_steps; /* cap on samples per ray */
 };
 
 struct rm_camera {
@@ -108,7 +108,7 @@ struct rm_frame {
     struct rm_vec3 right, up; /* scaled so that +-1 image-plane units reach the image edges */
     struct rm_vec3 tscale;    /* box coordinate -> texel coordinate: p * tscale + toff */
     struct rm_vec3 toff;
-    struct rm_vec3 tstep;     /* step * tscale, the texel-space advance per unit direction */
+    struct rm_vec3 tstep; /* step * tscale, the texel-space advance per unit direction */
     int w, h;
     float inv_w, inv_h;
     float step, inv_step;
@@ -130,14 +130,14 @@ struct rm_table {
 
 /* The volume as seen by a sampler, in texel coordinates: voxel i's centre is at i. */
 struct rm_sampler {
-    const float *data;  /* host voxels (CPU path); every dimension of this copy is >= 2 */
-    int nx, ny, nz;     /* the dimensions texel coordinates refer to */
-    int stride[4];      /* 1, x extent, x * y extent, 0 */
-    int imax[4];        /* largest lower-corner index per axis (n - 2; 0 on an axis of one) */
-    float lim[4];       /* largest texel coordinate per axis, n - 1 */
-    float inv_n[4];     /* texel -> normalised texture coordinate (GPU path) */
+    const float *data;      /* host voxels (CPU path); every dimension of this copy is >= 2 */
+    int nx, ny, nz;         /* the dimensions texel coordinates refer to */
+    int stride[4];          /* 1, x extent, x * y extent, 0 */
+    int imax[4];            /* largest lower-corner index per axis (n - 2; 0 on an axis of one) */
+    float lim[4];           /* largest texel coordinate per axis, n - 1 */
+    float inv_n[4];         /* texel -> normalised texture coordinate (GPU path) */
     unsigned long long tex; /* cudaTextureObject_t (that type is unsigned long long), or 0 */
-    float *owned;       /* private copy when the volume has an axis of one voxel, else NULL */
+    float *owned;           /* private copy when the volume has an axis of one voxel, else NULL */
 };
 
 /* One pixel's result. */
@@ -168,8 +168,7 @@ void raymarch_table_setup(struct rm_table *t, const struct rm_tf *tf, const stru
 
 /* Points a host sampler at a volume (copying it only if an axis has one voxel). Returns 0, or
  * -1 with a message in err. */
-int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *err,
-                          size_t errlen);
+int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *err, size_t errlen);
 
 /* Releases what raymarch_sampler_init allocated. */
 void raymarch_sampler_free(struct rm_sampler *s);
@@ -177,8 +176,8 @@ void raymarch_sampler_free(struct rm_sampler *s);
 /* Renders pixels [x0,x1) x [y0,y1) on the CPU into img; returns the number of samples taken.
  * Every CPU backend calls this one compiled function, so their images are bit-identical. */
 uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s,
-                       const struct rm_table *t, const struct rm_image *img, int x0, int y0,
-                       int x1, int y1);
+                       const struct rm_table *t, const struct rm_image *img, int x0, int y0, int x1,
+                       int y1);
 
 /* Clamps to [0,1] and rounds to a byte. */
 RM_HD static inline unsigned char raymarch_to_u8(float v)
@@ -285,8 +284,8 @@ __device__ static inline float raymarch_sample_tex(const struct rm_sampler *s, r
 /* Marches the ray of pixel (px,py) and composites it front to back (formula at the top).
  * table is a struct rm_table's rgba (16-byte aligned). */
 RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
-                                                   const struct rm_sampler *s,
-                                                   const float *table, int px, int py)
+                                                   const struct rm_sampler *s, const float *table,
+                                                   int px, int py)
 {
     struct rm_pixel out;
     struct rm_vec3 dir, p3;
@@ -298,8 +297,8 @@ RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
     /* Integer numerators keep pixel px and w-1-px exact mirror images of each other. */
     sx = (float)(2 * px + 1 - f->w) * f->inv_w;
     sy = (float)(f->h - 2 * py - 1) * f->inv_h;
-    dir = rmath_normalize(rmath_add(f->fwd, rmath_add(rmath_scale(f->right, sx),
-                                                      rmath_scale(f->up, sy))));
+    dir = rmath_normalize(
+        rmath_add(f->fwd, rmath_add(rmath_scale(f->right, sx), rmath_scale(f->up, sy))));
     if (rmath_ray_box(f->eye, dir, -1.0f, 1.0f, &t0, &t1)) {
         if (t0 < 0.0f)
             t0 = 0.0f;
@@ -320,8 +319,7 @@ RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
             i = i < RM_TABLE_SIZE - 1 ? i : RM_TABLE_SIZE - 1;
             e0 = rmath_v4_load(table + 4 * i);
             c = rmath_v4_add(e0, rmath_v4_mul(rmath_v4_set1(u - (float)i),
-                                              rmath_v4_sub(rmath_v4_load(table + 4 * i + 4),
-                                                           e0)));
+                                              rmath_v4_sub(rmath_v4_load(table + 4 * i + 4), e0)));
             acc = rmath_v4_add(acc, rmath_v4_mul(tr, c));
             tr = rmath_v4_mul(tr, rmath_v4_www(c));
             k++;

@@ -47,8 +47,7 @@ int reduce_cuda_upload(struct reduce_cuda *r, const uint64_t *a, size_t count, d
                        char *err, size_t errlen);
 
 /* Sum of the uploaded values, read from device memory; kernel time in *ms. 0 or -1. */
-int reduce_cuda_array(struct reduce_cuda *r, uint64_t *sum, double *ms, char *err,
-                      size_t errlen);
+int reduce_cuda_array(struct reduce_cuda *r, uint64_t *sum, double *ms, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

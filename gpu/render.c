@@ -233,7 +233,8 @@ void render_set_tiling(struct render *r, const struct render_tiling *t)
     r->tiling.tile_h = t->tile_h >= 1 ? t->tile_h : d.tile_h;
     r->tiling.threads = t->threads >= 0 ? t->threads : d.threads;
     r->tiling.schedule = t->schedule >= RENDER_SCHED_STATIC && t->schedule <= RENDER_SCHED_GUIDED
-                         ? t->schedule : d.schedule;
+                             ? t->schedule
+                             : d.schedule;
     r->tiling.chunk = t->chunk >= 0 ? t->chunk : d.chunk;
 }
 
@@ -301,12 +302,11 @@ static void render_cpu(struct render *r, const struct rm_image *img, int paralle
     int ntiles = tiles_x * tiles_y, t, workers = 1;
     uint64_t samples = 0;
 
-    raymarch_frame_setup(&f, &r->camera, &r->params, img->w, img->h, r->sampler.nx,
-                         r->sampler.ny, r->sampler.nz);
+    raymarch_frame_setup(&f, &r->camera, &r->params, img->w, img->h, r->sampler.nx, r->sampler.ny,
+                         r->sampler.nz);
 #ifdef _OPENMP
     if (parallel) {
-        static const omp_sched_t kinds[] = {omp_sched_static, omp_sched_dynamic,
-                                            omp_sched_guided};
+        static const omp_sched_t kinds[] = {omp_sched_static, omp_sched_dynamic, omp_sched_guided};
         int nthreads = r->tiling.threads > 0 ? r->tiling.threads : omp_get_max_threads();
 
         omp_set_schedule(kinds[r->tiling.schedule], r->tiling.chunk);

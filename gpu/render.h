@@ -63,16 +63,16 @@ struct render_span {
 struct render_stats {
     enum render_backend backend;
     int w, h;
-    int workers;             /* threads in the team, or SMs on the GPU */
-    uint64_t samples;        /* volume samples taken in the frame */
-    uint64_t start_ns;       /* CLOCK_MONOTONIC at render_frame entry and exit */
+    int workers;       /* threads in the team, or SMs on the GPU */
+    uint64_t samples;  /* volume samples taken in the frame */
+    uint64_t start_ns; /* CLOCK_MONOTONIC at render_frame entry and exit */
     uint64_t end_ns;
-    double ms;               /* wall time of render_frame */
-    double kernel_ms;        /* CUDA: the kernel alone (cudaEvent); 0 on the CPU */
-    double copy_ms;          /* CUDA: host<->device copies (cudaEvent); 0 on the CPU */
-    double clock_error_ns;   /* CUDA: +- bound of the globaltimer -> CLOCK_MONOTONIC mapping */
-    int spans_total;         /* tiles or blocks in the frame */
-    int nspans;              /* of those, recorded (the span buffer may be shorter) */
+    double ms;             /* wall time of render_frame */
+    double kernel_ms;      /* CUDA: the kernel alone (cudaEvent); 0 on the CPU */
+    double copy_ms;        /* CUDA: host<->device copies (cudaEvent); 0 on the CPU */
+    double clock_error_ns; /* CUDA: +- bound of the globaltimer -> CLOCK_MONOTONIC mapping */
+    int spans_total;       /* tiles or blocks in the frame */
+    int nspans;            /* of those, recorded (the span buffer may be shorter) */
 };
 
 struct render;

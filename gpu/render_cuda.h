@@ -30,15 +30,14 @@ struct render_cuda *render_cuda_create(char *err, size_t errlen);
 void render_cuda_destroy(struct render_cuda *c);
 
 /* Uploads a volume into a 3D texture (linear filtering, normalised coordinates, clamp). */
-int render_cuda_set_volume(struct render_cuda *c, const struct volume *v, char *err,
-                           size_t errlen);
+int render_cuda_set_volume(struct render_cuda *c, const struct volume *v, char *err, size_t errlen);
 
 /* Renders one frame; fills the GPU fields of st (samples, workers, kernel_ms, copy_ms,
  * clock_error_ns, spans_total, nspans) and up to cap span records. */
-int render_cuda_frame(struct render_cuda *c, const struct rm_camera *cam,
-                      const struct rm_params *p, const struct rm_table *table,
-                      const struct rm_image *img, struct render_span *spans, int cap,
-                      struct render_stats *st, char *err, size_t errlen);
+int render_cuda_frame(struct render_cuda *c, const struct rm_camera *cam, const struct rm_params *p,
+                      const struct rm_table *table, const struct rm_image *img,
+                      struct render_span *spans, int cap, struct render_stats *st, char *err,
+                      size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -223,8 +223,8 @@ RM_HD static inline int rmath_ray_box(struct rm_vec3 o, struct rm_vec3 d, float 
 {
     float t0 = -1e30f, t1 = 1e30f;
 
-    if (!rmath_slab(o.x, d.x, lo, hi, &t0, &t1) || !rmath_slab(o.y, d.y, lo, hi, &t0, &t1)
-        || !rmath_slab(o.z, d.z, lo, hi, &t0, &t1) || t1 < 0.0f)
+    if (!rmath_slab(o.x, d.x, lo, hi, &t0, &t1) || !rmath_slab(o.y, d.y, lo, hi, &t0, &t1) ||
+        !rmath_slab(o.z, d.z, lo, hi, &t0, &t1) || t1 < 0.0f)
         return 0;
     *tnear = t0;
     *tfar = t1;

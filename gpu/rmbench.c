@@ -215,13 +215,13 @@ static void rmbench_check_identical(struct render *r, int w, int h, int threads)
         rmbench_image_free(&b);
         return;
     }
-    if (rmbench_set(r, RENDER_SERIAL, RENDER_SCHED_DYNAMIC, threads) == 0
-        && render_frame(r, &a, err, sizeof err) == 0
-        && rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_STATIC, threads) == 0
-        && render_frame(r, &b, err, sizeof err) == 0) {
+    if (rmbench_set(r, RENDER_SERIAL, RENDER_SCHED_DYNAMIC, threads) == 0 &&
+        render_frame(r, &a, err, sizeof err) == 0 &&
+        rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_STATIC, threads) == 0 &&
+        render_frame(r, &b, err, sizeof err) == 0) {
         same_static = memcmp(a.rgba, b.rgba, (size_t)w * h * 4 * sizeof(float)) == 0;
-        if (rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_DYNAMIC, threads) == 0
-            && render_frame(r, &b, err, sizeof err) == 0)
+        if (rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_DYNAMIC, threads) == 0 &&
+            render_frame(r, &b, err, sizeof err) == 0)
             same_dynamic = memcmp(a.rgba, b.rgba, (size_t)w * h * 4 * sizeof(float)) == 0;
     }
     printf("# check: openmp image bit-identical to serial: static %s, dynamic %s\n",
@@ -259,15 +259,17 @@ int main(int argc, char **argv)
     }
     /* Each volume with the TF that shows it best; Marschner-Lobb keeps the sample's. */
     render_set_tf_preset(r, o.kind == VOLUME_SHEPP_LOGAN ? RM_TF_BONE
-                            : o.kind == VOLUME_CLOUD ? RM_TF_FIRE : RM_TF_SPECTRUM);
-    printf("# volume %s, image %dx%d, %d frames, default camera/params, TF %s\n", vol.name,
-           o.w, o.h, o.frames, raymarch_tf_name(o.kind == VOLUME_SHEPP_LOGAN ? RM_TF_BONE
-                                                : o.kind == VOLUME_CLOUD ? RM_TF_FIRE
-                                                : RM_TF_SPECTRUM));
+                            : o.kind == VOLUME_CLOUD     ? RM_TF_FIRE
+                                                         : RM_TF_SPECTRUM);
+    printf("# volume %s, image %dx%d, %d frames, default camera/params, TF %s\n", vol.name, o.w,
+           o.h, o.frames,
+           raymarch_tf_name(o.kind == VOLUME_SHEPP_LOGAN ? RM_TF_BONE
+                            : o.kind == VOLUME_CLOUD     ? RM_TF_FIRE
+                                                         : RM_TF_SPECTRUM));
 
     if (o.serial) {
-        if (rmbench_set(r, RENDER_SERIAL, RENDER_SCHED_DYNAMIC, threads) != 0
-            || rmbench_run(r, &img, o.frames, &res) != 0)
+        if (rmbench_set(r, RENDER_SERIAL, RENDER_SCHED_DYNAMIC, threads) != 0 ||
+            rmbench_run(r, &img, o.frames, &res) != 0)
             return 1;
         serial_ms = res.samples / res.median_s / 1e6;
         printf("BENCH raymarch_serial_msamples %.1f Msamples/s\n", serial_ms);
@@ -278,21 +280,21 @@ int main(int argc, char **argv)
     if (o.omp) {
         struct rm_image small;
 
-        if (rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_STATIC, threads) != 0
-            || rmbench_run(r, &img, o.frames, &res) != 0)
+        if (rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_STATIC, threads) != 0 ||
+            rmbench_run(r, &img, o.frames, &res) != 0)
             return 1;
         printf("BENCH raymarch_omp%d_static_msamples %.1f Msamples/s\n", res.workers,
                res.samples / res.median_s / 1e6);
-        if (rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_DYNAMIC, threads) != 0
-            || rmbench_run(r, &img, o.frames, &res) != 0)
+        if (rmbench_set(r, RENDER_OPENMP, RENDER_SCHED_DYNAMIC, threads) != 0 ||
+            rmbench_run(r, &img, o.frames, &res) != 0)
             return 1;
         omp_ms = res.samples / res.median_s / 1e6;
         printf("BENCH raymarch_omp%d_msamples %.1f Msamples/s\n", res.workers, omp_ms);
         printf("BENCH raymarch_omp_msamples_per_core %.1f Msamples/s\n", omp_ms / res.workers);
         if (o.serial)
             printf("BENCH raymarch_omp_speedup %.2f x\n", omp_ms / serial_ms);
-        if (rmbench_image(&small, 200, 100, 0) == 0
-            && rmbench_run(r, &small, o.frames < 60 ? 60 : o.frames, &res) == 0)
+        if (rmbench_image(&small, 200, 100, 0) == 0 &&
+            rmbench_run(r, &small, o.frames < 60 ? 60 : o.frames, &res) == 0)
             printf("BENCH raymarch_omp_fps_200x100 %.1f fps\n", 1.0 / res.median_s);
         rmbench_image_free(&small);
         if (o.serial)
@@ -306,8 +308,8 @@ int main(int argc, char **argv)
         } else {
             struct rm_image big;
 
-            if (rmbench_image(&big, 1920, 1080, 0) != 0
-                || rmbench_run(r, &big, o.frames, &res) != 0)
+            if (rmbench_image(&big, 1920, 1080, 0) != 0 ||
+                rmbench_run(r, &big, o.frames, &res) != 0)
                 return 1;
             printf("BENCH raymarch_cuda_gsamples_1920x1080 %.2f Gsamples/s\n",
                    res.samples / (res.kernel_ms / 1e3) / 1e9);
@@ -320,8 +322,8 @@ int main(int argc, char **argv)
         }
     }
     if (o.snapshot) {
-        if (render_frame(r, &img, err, sizeof err) != 0
-            || snapshot_write_ppm(o.snapshot, &img, err, sizeof err) != 0) {
+        if (render_frame(r, &img, err, sizeof err) != 0 ||
+            snapshot_write_ppm(o.snapshot, &img, err, sizeof err) != 0) {
             fprintf(stderr, "rmbench: %s\n", err);
             return 1;
         }

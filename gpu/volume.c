@@ -17,17 +17,16 @@
 
 #define VOLUME_PI 3.14159265358979323846
 
-static int volume_check_dims(int nx, int ny, int nz, const char *what, char *err,
-                             size_t errlen)
+static int volume_check_dims(int nx, int ny, int nz, const char *what, char *err, size_t errlen)
 {
     if (nx <= 0 || ny <= 0 || nz <= 0) {
-        errmsg_set(err, errlen, "volume: %s: bad dimensions %dx%dx%d (each must be >= 1)",
-                   what, nx, ny, nz);
+        errmsg_set(err, errlen, "volume: %s: bad dimensions %dx%dx%d (each must be >= 1)", what, nx,
+                   ny, nz);
         return -1;
     }
     if (nx > VOLUME_MAX_DIM || ny > VOLUME_MAX_DIM || nz > VOLUME_MAX_DIM) {
-        errmsg_set(err, errlen, "volume: %s: dimensions %dx%dx%d too large (max %d per axis)",
-                   what, nx, ny, nz, VOLUME_MAX_DIM);
+        errmsg_set(err, errlen, "volume: %s: dimensions %dx%dx%d too large (max %d per axis)", what,
+                   nx, ny, nz, VOLUME_MAX_DIM);
         return -1;
     }
     /* Each factor is <= 4096, so the product fits comfortably in 64 bits. */
@@ -86,8 +85,7 @@ int volume_marschner_lobb(struct volume *out, int n, char *err, size_t errlen)
     for (k = 0; k < n; k++) {
         for (j = 0; j < n; j++) {
             for (i = 0; i < n; i++) {
-                double val = volume_marschner_lobb_value(volume_centre(i, n),
-                                                         volume_centre(j, n),
+                double val = volume_marschner_lobb_value(volume_centre(i, n), volume_centre(j, n),
                                                          volume_centre(k, n));
                 /* Analytically in [0,1]; the clamp only guards against rounding. */
                 *p++ = (float)(val < 0.0 ? 0.0 : val > 1.0 ? 1.0 : val);
@@ -185,8 +183,8 @@ static uint32_t volume_hash(uint32_t x)
 
 static double volume_lattice(int x, int y, int z, uint32_t seed)
 {
-    uint32_t h = volume_hash(seed ^ volume_hash((uint32_t)x + volume_hash((uint32_t)y
-                                                + volume_hash((uint32_t)z))));
+    uint32_t h = volume_hash(
+        seed ^ volume_hash((uint32_t)x + volume_hash((uint32_t)y + volume_hash((uint32_t)z))));
     return (double)(h >> 8) / (double)(1U << 24);
 }
 
@@ -229,8 +227,8 @@ int volume_cloud(struct volume *out, int n, uint32_t seed, char *err, size_t err
                 double amp = 0.5, freq = 3.0, sum = 0.0, r, d;
 
                 for (o = 0; o < 5; o++) {
-                    sum += amp * volume_value_noise(x * freq, y * freq, z * freq,
-                                                    seed + (uint32_t)o);
+                    sum +=
+                        amp * volume_value_noise(x * freq, y * freq, z * freq, seed + (uint32_t)o);
                     amp *= 0.5;
                     freq *= 2.0;
                 }
@@ -272,9 +270,8 @@ int volume_constant(struct volume *out, int nx, int ny, int nz, float value, cha
     return 0;
 }
 
-static const char *const volume_kind_names[VOLUME_KIND_COUNT] = {
-    "marschner-lobb", "shepp-logan", "cloud"
-};
+static const char *const volume_kind_names[VOLUME_KIND_COUNT] = {"marschner-lobb", "shepp-logan",
+                                                                 "cloud"};
 
 const char *volume_builtin_name(enum volume_builtin_kind kind)
 {
@@ -301,8 +298,7 @@ int volume_builtin(struct volume *out, enum volume_builtin_kind kind, int n, cha
 
 /* Parses one decimal dimension at *s, leaving *s after it; distinguishes the failure kinds so
  * the message can say which. */
-static int volume_parse_one(const char **s, int *out, const char *whole, char *err,
-                            size_t errlen)
+static int volume_parse_one(const char **s, int *out, const char *whole, char *err, size_t errlen)
 {
     const char *p = *s;
     long long v = 0;
@@ -381,8 +377,8 @@ int volume_parse_type(const char *s, enum volume_type *type, char *err, size_t e
 
 /* Converts the file's bytes; decoding byte by byte keeps the on-disk format little-endian
  * whatever the host is. */
-static int volume_convert(const unsigned char *raw, size_t count, enum volume_type type,
-                          float *dst, const char *path, char *err, size_t errlen)
+static int volume_convert(const unsigned char *raw, size_t count, enum volume_type type, float *dst,
+                          const char *path, char *err, size_t errlen)
 {
     size_t i;
     float lo = 0.0f, hi = 0.0f;
@@ -398,8 +394,8 @@ static int volume_convert(const unsigned char *raw, size_t count, enum volume_ty
         return 0;
     case VOLUME_F32:
         for (i = 0; i < count; i++) {
-            uint32_t u = (uint32_t)raw[4 * i] | ((uint32_t)raw[4 * i + 1] << 8)
-                         | ((uint32_t)raw[4 * i + 2] << 16) | ((uint32_t)raw[4 * i + 3] << 24);
+            uint32_t u = (uint32_t)raw[4 * i] | ((uint32_t)raw[4 * i + 1] << 8) |
+                         ((uint32_t)raw[4 * i + 2] << 16) | ((uint32_t)raw[4 * i + 3] << 24);
             float f;
 
             memcpy(&f, &u, sizeof f);
@@ -425,8 +421,8 @@ static int volume_convert(const unsigned char *raw, size_t count, enum volume_ty
     return -1;
 }
 
-int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
-                    struct volume *out, char *err, size_t errlen)
+int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type, struct volume *out,
+                    char *err, size_t errlen)
 {
     static const int type_size[] = {1, 2, 4};
     static const char *const type_name[] = {"u8", "u16", "f32"};
@@ -465,9 +461,8 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
         return -1;
     }
     if ((unsigned long long)st.st_size != (unsigned long long)expected) {
-        errmsg_set(err, errlen,
-                   "volume: '%s' is too %s: %lld bytes, expected %zu (%dx%dx%d %s)", path,
-                   (unsigned long long)st.st_size < expected ? "short" : "long",
+        errmsg_set(err, errlen, "volume: '%s' is too %s: %lld bytes, expected %zu (%dx%dx%d %s)",
+                   path, (unsigned long long)st.st_size < expected ? "short" : "long",
                    (long long)st.st_size, expected, nx, ny, nz, type_name[t]);
         fclose(f);
         return -1;
@@ -475,8 +470,7 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
     raw = malloc(expected);
     if (!raw || volume_alloc(&v, nx, ny, nz, quoted, err, errlen) != 0) {
         if (!raw)
-            errmsg_set(err, errlen, "volume: '%s': out of memory for %zu bytes", path,
-                       expected);
+            errmsg_set(err, errlen, "volume: '%s': out of memory for %zu bytes", path, expected);
         free(raw);
         fclose(f);
         return -1;

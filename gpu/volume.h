@@ -36,8 +36,8 @@ enum volume_builtin_kind {
 
 struct volume {
     int nx, ny, nz;
-    float *data;    /* nx*ny*nz values in [0,1], owned; freed by volume_free() */
-    char name[64];  /* what it is, for titles: "marschner-lobb 64^3", a file's base name */
+    float *data;   /* nx*ny*nz values in [0,1], owned; freed by volume_free() */
+    char name[64]; /* what it is, for titles: "marschner-lobb 64^3", a file's base name */
 };
 
 /* Marschner-Lobb signal at a point of [-1,1]^3, already in [0,1] (exported for tests). */
@@ -71,8 +71,8 @@ int volume_parse_type(const char *s, enum volume_type *type, char *err, size_t e
 
 /* Loads a headerless raw file of nx*ny*nz voxels of type ("u8", "u16", "f32"). Errors name
  * the file and say what was wrong: bad dimensions, bad type, unreadable, size mismatch. */
-int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type,
-                    struct volume *out, char *err, size_t errlen);
+int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type, struct volume *out,
+                    char *err, size_t errlen);
 
 /* Frees the voxels and zeroes the struct; safe on a zeroed or already freed volume. */
 void volume_free(struct volume *v);

@@ -46,10 +46,10 @@
 #include "scenes/scenes.h"
 #include "trace.h"
 
-#define MAXT 8            /* CPU workers, and I/O workers, at most */
-#define BYTECODE_NS 50    /* one CPython 3.11 countdown iteration on this class of CPU */
-#define BATCH 256         /* bytecodes between stop checks and counter updates */
-#define IO_BYTECODES 10   /* interpreter work around each socket call */
+#define MAXT 8          /* CPU workers, and I/O workers, at most */
+#define BYTECODE_NS 50  /* one CPython 3.11 countdown iteration on this class of CPU */
+#define BATCH 256       /* bytecodes between stop checks and counter updates */
+#define IO_BYTECODES 10 /* interpreter work around each socket call */
 #define CALIB_BYTECODES 20000
 
 enum { P_CPU, P_IO, P_SWITCH, P_COUNTDOWN };
@@ -84,8 +84,8 @@ struct gs_arg {
 struct gs_state {
     struct gs_shm *shm;
     int mode, ncpu, nio, ngil;
-    unsigned steps;     /* LCG steps per bytecode */
-    double step_ns;     /* measured cost of one step, eval-breaker check included */
+    unsigned steps; /* LCG steps per bytecode */
+    double step_ns; /* measured cost of one step, eval-breaker check included */
     pthread_t threads[2 * MAXT], echo[MAXT];
     int nthreads, necho;
     pid_t pids[2 * MAXT];
@@ -367,8 +367,8 @@ static int gs_start(struct scene_ctx *ctx)
     for (int i = 0; i < MAXT; i++)
         st->fds[i][0] = st->fds[i][1] = -1;
     int rc = 0;
-    void *m = mmap(NULL, sizeof *st->shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-                   0);
+    void *m =
+        mmap(NULL, sizeof *st->shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         rc = -errno;
         goto fail;

@@ -75,15 +75,15 @@
 #include "gpu/reduce.h"
 #endif
 
-#define MAXT 16               /* workers at most (and the sweep's top) */
-#define STEP (1u << 20)       /* elements between stop checks */
-#define GIL_TICK 256          /* elements per "bytecode" under the GIL */
-#define PAD 16                /* padded counters: 16 x 8 bytes = 128 bytes apart */
-#define N_MAX 6000000000ll    /* N(N+1)/2 < 2^64 up to about 6.07e9 */
-#define MIB_ELEMS (1u << 17)  /* uint64 values per MiB */
-#define BW_PASSES 3           /* bandwidth: best of this many passes */
-#define WAIT_NS 20000000ull   /* the coordinator re-checks the stop flag this often */
-#define GEN_SHIFT 5           /* gen's low bits hold T (<= MAXT < 32) */
+#define MAXT 16              /* workers at most (and the sweep's top) */
+#define STEP (1u << 20)      /* elements between stop checks */
+#define GIL_TICK 256         /* elements per "bytecode" under the GIL */
+#define PAD 16               /* padded counters: 16 x 8 bytes = 128 bytes apart */
+#define N_MAX 6000000000ll   /* N(N+1)/2 < 2^64 up to about 6.07e9 */
+#define MIB_ELEMS (1u << 17) /* uint64 values per MiB */
+#define BW_PASSES 3          /* bandwidth: best of this many passes */
+#define WAIT_NS 20000000ull  /* the coordinator re-checks the stop flag this often */
+#define GEN_SHIFT 5          /* gen's low bits hold T (<= MAXT < 32) */
 
 enum { P_N, P_THREADS, P_ARRAY, P_SIZE, P_PADDED, P_BLOCK, P_PAUSE, P_SWEEP };
 enum { M_SERIAL, M_THREADS, M_LOCKED, M_FALSE, M_GIL, M_PROCS, M_OMP, M_SIMD, M_CUDA, M_COUNT };
@@ -186,7 +186,7 @@ struct ps_state {
     int mode, nlanes, main_lane, gil_lane, gpu_lane, cores, tmax;
     int lanes[MAXT];
     struct ps_shm *shm;
-    uint64_t *arr;      /* mapped at start (before any fork), filled on first use */
+    uint64_t *arr; /* mapped at start (before any fork), filled on first use */
     size_t arr_count;
     int arr_ready, arr_failed; /* coordinator only */
     sum_fn vec;
@@ -221,7 +221,6 @@ struct ps_state {
     pthread_mutex_t fig_mu;
     struct ps_figs figs;
 };
-
 
 #define RLX memory_order_relaxed
 
@@ -258,41 +257,41 @@ static uint64_t sum_scalar(const uint64_t *a, uint64_t lo, uint64_t hi)
  * values themselves are vectors stepped by 2L. The barrier on the
  * accumulators keeps the loop a loop; memcpy loads are unaligned-safe.
  */
-#define VEC_KERNEL(fname, attr, bytes, cons)                                                   \
-    attr static uint64_t fname(const uint64_t *a, uint64_t lo, uint64_t hi)                    \
-    {                                                                                          \
-        typedef uint64_t vec __attribute__((vector_size(bytes)));                              \
-        enum { L = (bytes) / 8 };                                                              \
-        vec acc0 = {0}, acc1 = {0};                                                            \
-        uint64_t j = lo;                                                                       \
-        if (a) {                                                                               \
-            for (; j + 2 * L <= hi; j += 2 * L) {                                              \
-                vec x0, x1;                                                                    \
-                memcpy(&x0, a + j, sizeof x0);                                                 \
-                memcpy(&x1, a + j + L, sizeof x1);                                             \
-                acc0 += x0;                                                                    \
-                acc1 += x1;                                                                    \
-            }                                                                                  \
-        } else {                                                                               \
-            vec v0, v1;                                                                        \
-            for (int k = 0; k < L; k++)                                                        \
-                v0[k] = j + 1 + (uint64_t)k;                                                   \
-            v1 = v0 + (uint64_t)L;                                                             \
-            for (; j + 2 * L <= hi; j += 2 * L) {                                              \
-                acc0 += v0;                                                                    \
-                acc1 += v1;                                                                    \
-                v0 += (uint64_t)(2 * L);                                                       \
-                v1 += (uint64_t)(2 * L);                                                       \
-                __asm__("" : "+" cons(acc0), "+" cons(acc1));                                  \
-            }                                                                                  \
-        }                                                                                      \
-        acc0 += acc1;                                                                          \
-        uint64_t s = 0;                                                                        \
-        for (int k = 0; k < L; k++)                                                            \
-            s += acc0[k];                                                                      \
-        for (; j < hi; j++)                                                                    \
-            s += a ? a[j] : j + 1;                                                             \
-        return s;                                                                              \
+#define VEC_KERNEL(fname, attr, bytes, cons)                                                       \
+    attr static uint64_t fname(const uint64_t *a, uint64_t lo, uint64_t hi)                        \
+    {                                                                                              \
+        typedef uint64_t vec __attribute__((vector_size(bytes)));                                  \
+        enum { L = (bytes) / 8 };                                                                  \
+        vec acc0 = {0}, acc1 = {0};                                                                \
+        uint64_t j = lo;                                                                           \
+        if (a) {                                                                                   \
+            for (; j + 2 * L <= hi; j += 2 * L) {                                                  \
+                vec x0, x1;                                                                        \
+                memcpy(&x0, a + j, sizeof x0);                                                     \
+                memcpy(&x1, a + j + L, sizeof x1);                                                 \
+                acc0 += x0;                                                                        \
+                acc1 += x1;                                                                        \
+            }                                                                                      \
+        } else {                                                                                   \
+            vec v0, v1;                                                                            \
+            for (int k = 0; k < L; k++)                                                            \
+                v0[k] = j + 1 + (uint64_t)k;                                                       \
+            v1 = v0 + (uint64_t)L;                                                                 \
+            for (; j + 2 * L <= hi; j += 2 * L) {                                                  \
+                acc0 += v0;                                                                        \
+                acc1 += v1;                                                                        \
+                v0 += (uint64_t)(2 * L);                                                           \
+                v1 += (uint64_t)(2 * L);                                                           \
+                __asm__("" : "+" cons(acc0), "+" cons(acc1));                                      \
+            }                                                                                      \
+        }                                                                                          \
+        acc0 += acc1;                                                                              \
+        uint64_t s = 0;                                                                            \
+        for (int k = 0; k < L; k++)                                                                \
+            s += acc0[k];                                                                          \
+        for (; j < hi; j++)                                                                        \
+            s += a ? a[j] : j + 1;                                                                 \
+        return s;                                                                                  \
     }
 
 #if defined(__x86_64__)
@@ -512,8 +511,8 @@ static void wake_workers(struct ps_shm *sh, int t)
     /* Release pairs with the workers' acquire of gen: rd is complete. */
     do {
         next = ((old & ~low) + (1u << GEN_SHIFT)) | (t < 0 ? 0 : (uint32_t)t);
-    } while (!atomic_compare_exchange_weak_explicit(&sh->gen, &old, next, memory_order_release,
-                                                    RLX));
+    } while (
+        !atomic_compare_exchange_weak_explicit(&sh->gen, &old, next, memory_order_release, RLX));
     futex_wake_all(&sh->gen);
 }
 
@@ -772,8 +771,7 @@ static double serial_fraction(const double *sp, int cores, int tmax)
 }
 
 /* Record a finished round in the figures (and the chart's point for its T). */
-static void record_round(struct ps_state *st, const struct ps_round *r, double base,
-                         bool sweep)
+static void record_round(struct ps_state *st, const struct ps_round *r, double base, bool sweep)
 {
     struct ps_figs *f = &st->figs;
     pthread_mutex_lock(&st->fig_mu);
@@ -792,8 +790,7 @@ static void record_round(struct ps_state *st, const struct ps_round *r, double b
     f->eff = r->t > 0 ? 100.0 * f->speedup / r->t : 0;
     f->gbps = r->use_arr ? (double)r->n * 8.0 / (r->ms / 1e3) / 1e9 : 0;
     f->gpu_ms = r->gpu_ms;
-    f->gpu_gbps = r->use_arr && r->gpu_ms > 0 ? (double)r->n * 8.0 / (r->gpu_ms / 1e3) / 1e9
-                                              : 0;
+    f->gpu_gbps = r->use_arr && r->gpu_ms > 0 ? (double)r->n * 8.0 / (r->gpu_ms / 1e3) / 1e9 : 0;
     f->max_holders = atomic_load_explicit(&st->max_holders, RLX);
     if ((sweep || r->mode == f->sweep_mode) && r->t >= 1 && r->t <= MAXT && r->mode != M_CUDA) {
         f->sp[r->t] = f->speedup;
@@ -812,8 +809,8 @@ static int chart_mode(int mode)
 static bool sweep(struct ps_state *st, bool use_arr, uint64_t n, double base)
 {
     int mode = chart_mode(st->mode);
-    static const char *const names[M_COUNT] = {"serial", "threads", "locked", "falseshare",
-                                               "gil", "processes", "openmp", "simd", "cuda"};
+    static const char *const names[M_COUNT] = {
+        "serial", "threads", "locked", "falseshare", "gil", "processes", "openmp", "simd", "cuda"};
     pthread_mutex_lock(&st->fig_mu);
     memset(st->figs.sp, 0, sizeof st->figs.sp);
     st->figs.serial_frac = -1;
@@ -917,9 +914,9 @@ static void set_mode_note(struct ps_state *st)
 #endif
     }
     if (st->mode == M_FALSE)
-        snprintf(b, len, "counters %s", scene_param(st->ctx, P_PADDED)
-                                            ? "128 bytes apart (padded)"
-                                            : "8 bytes apart, one cache line");
+        snprintf(b, len, "counters %s",
+                 scene_param(st->ctx, P_PADDED) ? "128 bytes apart (padded)"
+                                                : "8 bytes apart, one cache line");
 }
 
 /* Declare the lanes: main, one per worker, then GIL or gpu. */
@@ -955,8 +952,8 @@ static void map_array(struct ps_state *st)
     size_t count = (size_t)scene_param(st->ctx, P_SIZE) * MIB_ELEMS;
     /* Children must see the values the coordinator writes later: shared in mode 6. */
     int share = st->mode == M_PROCS ? MAP_SHARED : MAP_PRIVATE;
-    void *m = mmap(NULL, count * 8, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *m =
+        mmap(NULL, count * 8, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
         scene_note(st->ctx, "cannot map %zu MiB: %s; summing from registers only", count >> 17,
                    strerror(errno));
@@ -1020,8 +1017,8 @@ static int ps_start(struct scene_ctx *ctx)
     pthread_mutex_init(&st->acc_mu, NULL);
     pthread_mutex_init(&st->fig_mu, NULL);
     int rc = 0;
-    void *m = mmap(NULL, sizeof *st->shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-                   0);
+    void *m =
+        mmap(NULL, sizeof *st->shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         rc = -errno;
         goto fail;
@@ -1085,7 +1082,6 @@ static void ps_free(struct scene_ctx *ctx)
     ctx->priv = NULL;
 }
 
-
 /* Key c: measure the speedup chart (T = 1 .. 2 x cores) before the next round. */
 static int ps_key(struct scene_ctx *ctx, int key)
 {
@@ -1134,8 +1130,8 @@ static void ps_stats(struct scene_ctx *ctx, struct scene_stats *out)
         scene_stat(out, "max_holders", f.max_holders, "");
     if (st->gil_up) {
         scene_stat(out, "gil_switches", (double)atomic_load_explicit(&st->gil.switches, RLX), "");
-        scene_stat(out, "gil_max_holders",
-                   (double)atomic_load_explicit(&st->gil.max_holders, RLX), "");
+        scene_stat(out, "gil_max_holders", (double)atomic_load_explicit(&st->gil.max_holders, RLX),
+                   "");
     }
     if (st->mode == M_CUDA && f.gpu_ms > 0) {
         scene_stat(out, "gpu_kernel", f.gpu_ms, "ms");
@@ -1250,8 +1246,7 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
     line(&p, x0, y0, x0, y1, 0x9090a0);
     for (int t = 1; t <= tmax; t++)
         put(&p, PX(t), y0 + 1, 0x9090a0);
-    line(&p, PX(1), PY(1), PX(tmax < ytop ? tmax : ytop), PY(tmax < ytop ? tmax : ytop),
-         0x585868);
+    line(&p, PX(1), PY(1), PX(tmax < ytop ? tmax : ytop), PY(tmax < ytop ? tmax : ytop), 0x585868);
     if (f.serial_frac >= 0) {
         int px = -1, py = -1;
         for (int x = x0; x <= x1; x++) {
@@ -1293,15 +1288,14 @@ static const struct scene_param ps_params[] = {
                    SCENE_P_RESTART},
     [P_ARRAY] = {"array", "read the values from an array in memory (memory-bound)", 0, 1, 0, "",
                  SCENE_P_BOOL},
-    [P_SIZE] = {"size_mib", "array size; N = size / 8 bytes", 1, 8192, 256, "MiB",
-                SCENE_P_RESTART},
+    [P_SIZE] = {"size_mib", "array size; N = size / 8 bytes", 1, 8192, 256, "MiB", SCENE_P_RESTART},
     [P_PADDED] = {"padded", "false-sharing mode: counters on separate cache lines", 0, 1, 0, "",
                   SCENE_P_BOOL},
     [P_BLOCK] = {"lock_block", "locked mode: elements added per lock hold", 4096, 1 << 24, 65536,
                  "", 0},
     [P_PAUSE] = {"pause_ms", "pause between rounds", 0, 10000, 1000, "ms", 0},
-    [P_SWEEP] = {"sweep", "measure the speedup chart, T = 1 .. 2 x cores (also key c)", 0, 1, 0,
-                 "", SCENE_P_BOOL},
+    [P_SWEEP] = {"sweep", "measure the speedup chart, T = 1 .. 2 x cores (also key c)", 0, 1, 0, "",
+                 SCENE_P_BOOL},
 };
 
 static const struct scene_key ps_keys[] = {

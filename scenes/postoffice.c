@@ -67,7 +67,7 @@
 
 #define MAX_CUST 400
 #define MAX_CLERKS 256
-#define HEAVY_X 50 /* the heavy customer's parcels, times the others' */
+#define HEAVY_X 50  /* the heavy customer's parcels, times the others' */
 #define PARCEL 4096 /* one window holds one parcel (and <= PIPE_BUF: writes are whole) */
 #define CUST_LANES 4
 #define CLERK_LANES 8
@@ -174,10 +174,10 @@ struct po_server {
     int idx;
     struct po_lane *lane; /* NULL: no lane of its own */
     uint64_t syscalls, writes, busy_ns;
-    uint32_t seen; /* the last round generation it took part in */
-    int ep;        /* mode 3: the loop's epoll set, kept across rounds */
-    struct aio *aio; /* mode 4: the loop's completion queue, kept across rounds */
-    int aio_uring, aio_pool; /* what it was opened with */
+    uint32_t seen;              /* the last round generation it took part in */
+    int ep;                     /* mode 3: the loop's epoll set, kept across rounds */
+    struct aio *aio;            /* mode 4: the loop's completion queue, kept across rounds */
+    int aio_uring, aio_pool;    /* what it was opened with */
     struct aio_counts aio_base; /* its counts when the round began */
 };
 
@@ -390,8 +390,7 @@ static void pool_hook(void *arg, int worker, bool busy)
         if (busy)
             st->pool_t0[worker] = trace_now_ns();
         else
-            atomic_fetch_add_explicit(&st->pool_busy_ns, trace_now_ns() - st->pool_t0[worker],
-                                      RLX);
+            atomic_fetch_add_explicit(&st->pool_busy_ns, trace_now_ns() - st->pool_t0[worker], RLX);
     }
 }
 
@@ -431,8 +430,10 @@ static int proactor_queue(struct po_server *sv)
     memset(&sv->aio_base, 0, sizeof sv->aio_base);
     bool uring = aio_backend_of(sv->aio) == AIO_URING;
     if (!uring && want)
-        scene_note(ctx, "io_uring unavailable (%s): completions come from a pool of %d threads, "
-                        "as libuv does for files", strerror(uerr), pool);
+        scene_note(ctx,
+                   "io_uring unavailable (%s): completions come from a pool of %d threads, "
+                   "as libuv does for files",
+                   strerror(uerr), pool);
     else if (!uring)
         scene_note(ctx, "uring=off: completions come from a pool of %d threads", pool);
     else
@@ -496,8 +497,8 @@ static void proactor_round(struct po_server *sv)
     aio_counts(a, &cnt);
     sv->syscalls += cnt.owner_syscalls - sv->aio_base.owner_syscalls + cnt.worker_syscalls -
                     sv->aio_base.worker_syscalls;
-    atomic_fetch_add_explicit(&st->r.worker_writes,
-                              cnt.worker_writes - sv->aio_base.worker_writes, RLX);
+    atomic_fetch_add_explicit(&st->r.worker_writes, cnt.worker_writes - sv->aio_base.worker_writes,
+                              RLX);
     server_end(sv, true);
 }
 
@@ -669,8 +670,8 @@ static void *recipient_main(void *p)
             }
         }
         if (next != armed) {
-            struct itimerspec its = {{0, 0}, {(time_t)(next / 1000000000u),
-                                              (long)(next % 1000000000u)}};
+            struct itimerspec its = {{0, 0},
+                                     {(time_t)(next / 1000000000u), (long)(next % 1000000000u)}};
             timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
             armed = next;
         }
@@ -751,8 +752,8 @@ static void round_result(struct po_state *st, uint64_t t0, uint64_t parcels, boo
         if (!(heavy && i == 0))
             hist_record(&others, w);
         uint64_t k = c->nparcels;
-        bool ok = c->rx_round == st->round_seq && c->rx_cnt == k &&
-                  c->rx_sum == k * (k + 1) / 2 && c->rx_sumsq == k * (k + 1) * (2 * k + 1) / 6;
+        bool ok = c->rx_round == st->round_seq && c->rx_cnt == k && c->rx_sum == k * (k + 1) / 2 &&
+                  c->rx_sumsq == k * (k + 1) * (2 * k + 1) / 6;
         out->violations += !ok;
         out->delivered += c->rx_round == st->round_seq ? c->rx_cnt : 0;
     }
@@ -768,8 +769,8 @@ static void round_result(struct po_state *st, uint64_t t0, uint64_t parcels, boo
         out->heavy_ms = (double)(st->cust[0].t_done - st->cust[0].t_called) / 1e6;
     out->threads = r->threads;
     out->uring = r->uring;
-    uint64_t busy = atomic_load_explicit(&r->busy_ns, RLX) +
-                    atomic_load_explicit(&st->pool_busy_ns, RLX);
+    uint64_t busy =
+        atomic_load_explicit(&r->busy_ns, RLX) + atomic_load_explicit(&st->pool_busy_ns, RLX);
     out->util = 100.0 * (double)busy / ((double)span * (r->threads > 0 ? r->threads : 1));
     out->syscalls_pp = (double)atomic_load_explicit(&r->syscalls, RLX) / (double)parcels;
     out->loop_writes = atomic_load_explicit(&r->loop_writes, RLX);
@@ -864,9 +865,10 @@ static int run_compare(struct po_state *st, struct po_crew *live)
     memcpy(st->cmp, res, sizeof res);
     st->cmp_valid = 1;
     pthread_mutex_unlock(&st->res_lock);
-    scene_note(st->ctx, "compared (parcels/s): one clerk %.0f, N clerks %.0f, epoll loop %.0f, "
-               "completions %.0f; see the cmp_ figures", res[0].throughput, res[1].throughput,
-               res[2].throughput, res[3].throughput);
+    scene_note(st->ctx,
+               "compared (parcels/s): one clerk %.0f, N clerks %.0f, epoll loop %.0f, "
+               "completions %.0f; see the cmp_ figures",
+               res[0].throughput, res[1].throughput, res[2].throughput, res[3].throughput);
     return 0;
 }
 
@@ -901,8 +903,8 @@ static void *director_main(void *p)
 }
 
 /* Declare a lane (and its band group); a full lane table leaves it at -1. */
-static void lane_add(struct po_lane *l, const char *name, enum trace_lane_kind kind,
-                     uint32_t max, unsigned group)
+static void lane_add(struct po_lane *l, const char *name, enum trace_lane_kind kind, uint32_t max,
+                     unsigned group)
 {
     l->id = trace_lane_add(name, kind, max);
     l->cur = ~0u;
@@ -922,8 +924,8 @@ static int po_start(struct scene_ctx *ctx)
     st->ctx = ctx;
     st->ncust = (uint32_t)scene_param(ctx, P_CUSTOMERS);
     pthread_mutex_init(&st->res_lock, NULL);
-    struct po_lane *all[] = {&st->g_wait, &st->g_flight, &st->g_busy, &st->loop, &st->kernel,
-                             &st->recipient};
+    struct po_lane *all[] = {&st->g_wait, &st->g_flight, &st->g_busy,
+                             &st->loop,   &st->kernel,   &st->recipient};
     for (size_t k = 0; k < sizeof all / sizeof all[0]; k++)
         all[k]->id = -1;
     for (int k = 0; k < CUST_LANES; k++)
@@ -1099,8 +1101,8 @@ static const struct scene_param po_params[] = {
                      SCENE_P_RESTART},
     [P_CLERKS] = {"clerks", "mode 2: clerk threads", 1, MAX_CLERKS, 100, "", 0},
     [P_PARCELS] = {"parcels", "parcels per customer", 1, 64, 4, "", 0},
-    [P_SERVICE] = {"service_us", "how long a window takes to accept one parcel", 10, 1000000,
-                   5000, "us", 0},
+    [P_SERVICE] = {"service_us", "how long a window takes to accept one parcel", 10, 1000000, 5000,
+                   "us", 0},
     [P_HEAVY] = {"heavy", "customer 0 brings 50x the parcels", 0, 1, 0, "", SCENE_P_BOOL},
     [P_URING] = {"uring", "mode 4: io_uring (off: the thread-pool fallback)", 0, 1, 1, "",
                  SCENE_P_BOOL},

@@ -216,8 +216,8 @@ static void lock_queue(struct pc_shm *q, struct pc_worker *w)
 }
 
 /* Mutex + condvar queue (modes 1 and 2): false when stopping. */
-static bool locked_put(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker *w,
-                       uint64_t item, int cap)
+static bool locked_put(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker *w, uint64_t item,
+                       int cap)
 {
     lock_queue(q, w);
     if (q->count >= (uint32_t)cap && !scene_stopping(ctx)) {
@@ -241,8 +241,8 @@ static bool locked_put(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker
     return true;
 }
 
-static bool locked_get(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker *w,
-                       uint64_t *item, int cap)
+static bool locked_get(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker *w, uint64_t *item,
+                       int cap)
 {
     lock_queue(q, w);
     if (q->count == 0 && !scene_stopping(ctx)) {
@@ -392,10 +392,9 @@ static bool lockfree_xfer(struct scene_ctx *ctx, struct pc_shm *q, struct pc_wor
     bool armed = false;
     for (;;) {
         uint32_t seen = put ? (uint32_t)cap : 0;
-        bool ok = put ? (spsc ? spsc_try_put(q, *item, cap, &seen)
-                              : mpmc_try_put(q, *item, cap, &seen))
-                      : (spsc ? spsc_try_get(q, item, cap, &seen)
-                              : mpmc_try_get(q, item, cap, &seen));
+        bool ok =
+            put ? (spsc ? spsc_try_put(q, *item, cap, &seen) : mpmc_try_put(q, *item, cap, &seen))
+                : (spsc ? spsc_try_get(q, item, cap, &seen) : mpmc_try_get(q, item, cap, &seen));
         if (ok || scene_stopping(ctx)) {
             if (armed)
                 evcount_cancel(mine);
@@ -788,10 +787,10 @@ static const struct scene_param pc_params[] = {
     [P_PRODUCERS] = {"producers", "producer workers", 1, MAXW, 1, "", SCENE_P_RESTART},
     [P_CONSUMERS] = {"consumers", "consumer workers", 1, MAXW, 1, "", SCENE_P_RESTART},
     [P_CAPACITY] = {"capacity", "queue capacity K", 1, MAXK, 10, "items", SCENE_P_RESTART},
-    [P_PROD_RATE] = {"prod_rate", "items made per second per producer (0: flat out)", 0, 100000,
-                     4, "items/s", 0},
-    [P_CONS_RATE] = {"cons_rate", "items taken per second per consumer (0: flat out)", 0, 100000,
-                     2, "items/s", 0},
+    [P_PROD_RATE] = {"prod_rate", "items made per second per producer (0: flat out)", 0, 100000, 4,
+                     "items/s", 0},
+    [P_CONS_RATE] = {"cons_rate", "items taken per second per consumer (0: flat out)", 0, 100000, 2,
+                     "items/s", 0},
     [P_WORK] = {"work_us", "CPU work per item consumed", 0, 1000000, 0, "us", 0},
 };
 

@@ -81,9 +81,9 @@ struct aio {
     /* pool */
     pthread_mutex_t mu;
     pthread_cond_t work;
-    struct aio_req *q;       /* ring of requests handed to the pool (under mu) */
+    struct aio_req *q; /* ring of requests handed to the pool (under mu) */
     unsigned qhead, qtail;
-    struct aio_done *done;   /* ring of completions (under mu) */
+    struct aio_done *done; /* ring of completions (under mu) */
     unsigned dhead, dtail;
     struct aio_req *pending; /* owner-private: queued, not yet handed over */
     unsigned npending;
@@ -157,8 +157,8 @@ static int uring_open(struct aio *a)
     if (a->sq_ptr == MAP_FAILED)
         goto fail;
     a->cq_ptr = single ? a->sq_ptr
-                       : mmap(NULL, a->cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-                              fd, IORING_OFF_CQ_RING);
+                       : mmap(NULL, a->cq_sz, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd,
+                              IORING_OFF_CQ_RING);
     if (a->cq_ptr == MAP_FAILED)
         goto fail;
     a->sqes_sz = p.sq_entries * sizeof(struct io_uring_sqe);
@@ -271,8 +271,8 @@ static int pool_open(struct aio *a, int nthreads)
 }
 
 /* Try io_uring when asked, else (or on failure) start the pool. */
-int aio_open(struct aio **out, unsigned depth, bool want_uring, int pool_threads,
-             aio_worker_fn fn, void *arg, int *uring_err)
+int aio_open(struct aio **out, unsigned depth, bool want_uring, int pool_threads, aio_worker_fn fn,
+             void *arg, int *uring_err)
 {
     struct aio *a = calloc(1, sizeof *a);
     if (!a)
@@ -397,8 +397,7 @@ static int pool_wait(struct aio *a, struct aio_done *out, int max, uint64_t time
             break;
         /* Nothing yet: sleep on the eventfd the pool threads write. */
         struct pollfd pfd = {a->efd, POLLIN, 0};
-        struct timespec ts = {(time_t)(timeout_ns / 1000000000u),
-                              (long)(timeout_ns % 1000000000u)};
+        struct timespec ts = {(time_t)(timeout_ns / 1000000000u), (long)(timeout_ns % 1000000000u)};
         int rc = ppoll(&pfd, 1, &ts, NULL);
         bump(&a->owner_syscalls, 1);
         if (rc <= 0)
@@ -452,8 +451,8 @@ void aio_close(struct aio *a, uint64_t drain_ns, struct aio_counts *final)
     while (a->inflight > 0 && (a->ring_fd >= 0 || a->nthreads > 0)) {
         struct timespec t;
         clock_gettime(CLOCK_MONOTONIC, &t);
-        uint64_t spent = (uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000u +
-                         (uint64_t)(t.tv_nsec - t0.tv_nsec);
+        uint64_t spent =
+            (uint64_t)(t.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t.tv_nsec - t0.tv_nsec);
         if (spent >= drain_ns)
             break;
         if (aio_wait(a, scratch, 64, 10000000) < 0)

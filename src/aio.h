@@ -44,8 +44,8 @@ struct aio;
  * on failure *uring_err gets the reason (a positive errno) and the pool is
  * used. 0 or -errno.
  */
-int aio_open(struct aio **out, unsigned depth, bool want_uring, int pool_threads,
-             aio_worker_fn fn, void *arg, int *uring_err);
+int aio_open(struct aio **out, unsigned depth, bool want_uring, int pool_threads, aio_worker_fn fn,
+             void *arg, int *uring_err);
 enum aio_backend aio_backend_of(const struct aio *a);
 /* Queue a write of len bytes from buf (kept valid until it completes). 0 or -EAGAIN. */
 int aio_write(struct aio *a, int fd, const void *buf, size_t len, uint64_t user);

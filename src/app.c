@@ -548,7 +548,8 @@ static void view_zoom(struct app *a, int dir, int width)
     v->ns_per_col = timeline_zoom_step(old, dir);
     if (!v->live && v->ns_per_col != old) {
         /* Keep the centre of the window where it was. */
-        uint64_t half_old = old * (uint64_t)width / 2, half_new = v->ns_per_col * (uint64_t)width / 2;
+        uint64_t half_old = old * (uint64_t)width / 2,
+                 half_new = v->ns_per_col * (uint64_t)width / 2;
         uint64_t centre = v->t_right > half_old ? v->t_right - half_old : a->hist.t0;
         v->t_right = centre + half_new;
         if (v->t_right > a->hist.t_end)

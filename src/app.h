@@ -26,7 +26,7 @@ struct app_view {
     int focus_lane; /* lane shown in the inspector, -1 for none */
     int lane_top;   /* first lane shown when they do not all fit */
     bool help;
-    uint64_t cursor;   /* replay: time of the event stepped to (0: none) */
+    uint64_t cursor; /* replay: time of the event stepped to (0: none) */
     int cursor_lane;
 };
 
@@ -52,7 +52,7 @@ struct app {
     uint64_t msg_at;
     struct rec_writer *rec; /* --record: the run being written */
     char rec_path[256];
-    bool replay;          /* showing a recording: no workers */
+    bool replay;           /* showing a recording: no workers */
     struct rec_meta *meta; /* replay: what the recording says */
     int save_seconds;      /* the S key saves this much history */
 };

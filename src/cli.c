@@ -112,8 +112,7 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
             if (*optarg == '\0' || *end != '\0' || errno || !isfinite(o->duration) ||
                 o->duration <= 0 || o->duration > 86400)
                 return fail(err, errlen,
-                            "--duration: '%s' is not a number of seconds in (0, 86400]",
-                            optarg);
+                            "--duration: '%s' is not a number of seconds in (0, 86400]", optarg);
             break;
         case 'w': {
             errno = 0;
@@ -165,13 +164,17 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
     if (optind < argc)
         return fail(err, errlen, "unexpected argument '%s'", argv[optind]);
     if (o->convert_in && !o->convert_out)
-        return fail(err, errlen, "--convert needs a recording and an output file: "
-                                 "--convert %s OUT.json", o->convert_in);
+        return fail(err, errlen,
+                    "--convert needs a recording and an output file: "
+                    "--convert %s OUT.json",
+                    o->convert_in);
     if (o->json && !o->headless)
         return fail(err, errlen, "--json only applies with --headless%s", "");
     if (o->replay && (o->scene || o->mode || o->nsets || o->record))
-        return fail(err, errlen, "--replay shows a recording; --scene, --mode, --set and "
-                                 "--record do not apply to it%s", "");
+        return fail(err, errlen,
+                    "--replay shows a recording; --scene, --mode, --set and "
+                    "--record do not apply to it%s",
+                    "");
     if (o->snapshot && o->replay)
         return fail(err, errlen, "--snapshot needs a running scene, not a recording%s", "");
     if (o->replay && o->headless)
@@ -201,11 +204,11 @@ int cli_resolve(struct cli *o, char *err, unsigned errlen)
     if (o->mode) {
         o->mode_idx = scene_mode_parse(e, o->mode);
         if (o->mode_idx < 0) {
-            int off = snprintf(err, errlen, "scene '%s' has no mode '%s'; modes are:", e->name,
-                               o->mode);
+            int off =
+                snprintf(err, errlen, "scene '%s' has no mode '%s'; modes are:", e->name, o->mode);
             for (int i = 0; i < e->nmodes && off > 0 && (unsigned)off < errlen; i++)
-                off += snprintf(err + off, errlen - (unsigned)off, " %d=%s", i + 1,
-                                e->modes[i].name);
+                off +=
+                    snprintf(err + off, errlen - (unsigned)off, " %d=%s", i + 1, e->modes[i].name);
             return 2;
         }
     }
@@ -241,8 +244,7 @@ void cli_list(FILE *f)
         }
         for (int k = 0; k < e->nkeys; k++) {
             char kb[16];
-            fprintf(f, "  key %s  %s\n", keys_name(e->keys[k].key, kb, sizeof kb),
-                    e->keys[k].help);
+            fprintf(f, "  key %s  %s\n", keys_name(e->keys[k].key, kb, sizeof kb), e->keys[k].help);
         }
     }
 }

@@ -18,13 +18,13 @@ struct cli {
     const char *mode;
     const char *sets[CLI_MAX_SETS];
     int nsets;
-    const char *record;        /* --record FILE */
-    const char *replay;        /* --replay FILE */
-    const char *export_chrome; /* --export-chrome FILE */
-    const char *snapshot;      /* --snapshot FILE.ppm */
+    const char *record;                   /* --record FILE */
+    const char *replay;                   /* --replay FILE */
+    const char *export_chrome;            /* --export-chrome FILE */
+    const char *snapshot;                 /* --snapshot FILE.ppm */
     const char *convert_in, *convert_out; /* --convert REC OUT */
-    double duration; /* seconds; 0 = until quit (TUI only) */
-    int width;       /* headless timeline columns */
+    double duration;                      /* seconds; 0 = until quit (TUI only) */
+    int width;                            /* headless timeline columns */
     /* resolved by cli_resolve */
     const struct scene_entry *entry;
     int mode_idx;

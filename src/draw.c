@@ -353,8 +353,8 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
         snprintf(buf, sizeof buf, " STOPPED | x%d", a->slowmo);
     else
         snprintf(buf, sizeof buf, " %s | workers running | x%d", view, a->slowmo);
-    int used = grid_text(g, y, 0, g->cols, buf, trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN,
-                         GRID_BOLD);
+    int used =
+        grid_text(g, y, 0, g->cols, buf, trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN, GRID_BOLD);
     uint64_t dropped = trace_dropped();
     if (dropped) {
         snprintf(buf, sizeof buf, " | %llu events dropped", (unsigned long long)dropped);

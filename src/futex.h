@@ -50,9 +50,8 @@ static inline void evcount_cancel(struct evcount *e)
 {
     /* A notifier may have cleared the count already: never go below zero. */
     uint32_t n = atomic_load_explicit(&e->waiters, memory_order_relaxed);
-    while (n > 0 && !atomic_compare_exchange_weak_explicit(&e->waiters, &n, n - 1,
-                                                           memory_order_relaxed,
-                                                           memory_order_relaxed))
+    while (n > 0 && !atomic_compare_exchange_weak_explicit(
+                        &e->waiters, &n, n - 1, memory_order_relaxed, memory_order_relaxed))
         ;
 }
 

@@ -87,8 +87,8 @@ static void record_wait(struct gil_thread *t, uint64_t t0)
 
 uint64_t gil_interval_ns(const struct gil *g)
 {
-    int64_t us = g->interval_us ? atomic_load_explicit(g->interval_us, RLX)
-                                : GIL_DEFAULT_INTERVAL_US;
+    int64_t us =
+        g->interval_us ? atomic_load_explicit(g->interval_us, RLX) : GIL_DEFAULT_INTERVAL_US;
     int f = g->scale ? atomic_load_explicit(g->scale, RLX) : 1;
     if (us < 1)
         us = 1;

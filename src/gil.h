@@ -44,7 +44,7 @@ enum gil_kind {
     GIL_NONE, /* free-threaded: no lock */
 };
 
-#define GIL_OLD_CHECK_INTERVAL 100    /* ticks, sys.setcheckinterval's default */
+#define GIL_OLD_CHECK_INTERVAL 100   /* ticks, sys.setcheckinterval's default */
 #define GIL_DEFAULT_INTERVAL_US 5000 /* sys.getswitchinterval() == 0.005 */
 
 /*
@@ -63,13 +63,11 @@ enum gil_note {
     GIL_N_COUNT
 };
 
-#define GIL_NOTE_WORDS                                                                         \
-    [GIL_N_NONE] = "", [GIL_N_HOLDS] = "holds the GIL",                                       \
-    [GIL_N_WAITING] = "waiting for the GIL",                                                  \
-    [GIL_N_IO] = "blocked in I/O, GIL released", [GIL_N_NOGIL] = "running, no GIL",          \
-    [GIL_N_HELD_BY] = "held by thread N (arg)",                                               \
-    [GIL_N_DROP_REQ] = "drop requested: holder N (arg) must hand it over",                    \
-    [GIL_N_FREE] = "free"
+#define GIL_NOTE_WORDS                                                                             \
+    [GIL_N_NONE] = "", [GIL_N_HOLDS] = "holds the GIL", [GIL_N_WAITING] = "waiting for the GIL",   \
+    [GIL_N_IO] = "blocked in I/O, GIL released", [GIL_N_NOGIL] = "running, no GIL",                \
+    [GIL_N_HELD_BY] = "held by thread N (arg)",                                                    \
+    [GIL_N_DROP_REQ] = "drop requested: holder N (arg) must hand it over", [GIL_N_FREE] = "free"
 
 /* One thread's side: identity, lane, and its waits for the GIL. */
 struct gil_thread {
@@ -83,10 +81,10 @@ struct gil_thread {
 
 struct gil_config {
     enum gil_kind kind;
-    bool process_shared;               /* mutexes and conditions across fork */
-    int lane;                          /* the GIL lane, -1 for none */
+    bool process_shared;                /* mutexes and conditions across fork */
+    int lane;                           /* the GIL lane, -1 for none */
     const _Atomic int64_t *interval_us; /* switch interval, read live; NULL: 5 ms */
-    const _Atomic int *scale;          /* stretches the interval (slow motion); NULL: 1 */
+    const _Atomic int *scale;           /* stretches the interval (slow motion); NULL: 1 */
 };
 
 struct gil {
@@ -99,9 +97,9 @@ struct gil {
     pthread_cond_t cond;
     pthread_mutex_t switch_mutex; /* GIL_NEW forced switching */
     pthread_cond_t switch_cond;
-    _Atomic int locked;           /* GIL_NEW: written under mutex (relaxed) */
-    _Atomic uint32_t last_holder; /* id + 1; written under switch_mutex (relaxed) */
-    _Atomic uint32_t holder;      /* id + 1 of the holder, 0 when free (checks) */
+    _Atomic int locked;             /* GIL_NEW: written under mutex (relaxed) */
+    _Atomic uint32_t last_holder;   /* id + 1; written under switch_mutex (relaxed) */
+    _Atomic uint32_t holder;        /* id + 1 of the holder, 0 when free (checks) */
     _Atomic uint64_t switch_number; /* hand-offs to a different thread, under mutex */
     int ticker;                     /* GIL_OLD: touched only by the holder */
     uint64_t drop_t;                /* tick of the pending drop request, under mutex */
@@ -114,8 +112,8 @@ struct gil {
     _Alignas(64) _Atomic uint64_t switches; /* hand-offs, first takes excluded */
     _Atomic uint64_t drop_requests;
     _Atomic uint32_t holders, max_holders; /* an independent witness of exclusion */
-    _Atomic uint64_t handoff_max_ns;        /* drop request -> hand-off, worst */
-    struct hist handoff;                    /* drop request -> hand-off, ns */
+    _Atomic uint64_t handoff_max_ns;       /* drop request -> hand-off, worst */
+    struct hist handoff;                   /* drop request -> hand-off, ns */
 };
 
 /* Set up a GIL (free); 0 or -errno. */

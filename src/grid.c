@@ -87,8 +87,7 @@ static int char_width(wchar_t ch)
     return w < 0 ? 1 : w;
 }
 
-int grid_text(struct grid *g, int y, int x, int maxw, const char *s, unsigned colour,
-              unsigned attr)
+int grid_text(struct grid *g, int y, int x, int maxw, const char *s, unsigned colour, unsigned attr)
 {
     int used = 0;
     while (*s && used < maxw) {

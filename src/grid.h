@@ -22,8 +22,8 @@ enum grid_attr {
 /* ch == 0 marks the right half of a double-width character. */
 struct grid_cell {
     wchar_t ch;
-    uint8_t colour; /* enum state_colour */
-    uint8_t attr;   /* enum grid_attr */
+    uint8_t colour;          /* enum state_colour */
+    uint8_t attr;            /* enum grid_attr */
     uint32_t rgb_fg, rgb_bg; /* 0xRRGGBB, for GRID_RGB cells */
 };
 
@@ -47,8 +47,7 @@ int grid_text_width(const char *s);
  * Word-wrap UTF-8 text into lines of at most w columns; calls emit for each
  * line (pointer into s, byte length). Returns the number of lines.
  */
-int grid_wrap(const char *s, int w, void (*emit)(void *arg, const char *line, int len),
-              void *arg);
+int grid_wrap(const char *s, int w, void (*emit)(void *arg, const char *line, int len), void *arg);
 /* A picture cell: the top pixel's colour over the bottom pixel's. */
 void grid_put_rgb(struct grid *g, int y, int x, uint32_t top, uint32_t bottom);
 /* A row of the grid as UTF-8 (for tests and headless dumps). */

@@ -68,8 +68,8 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
     uint64_t t0 = a->hist.t0, t1 = a->hist.t_end;
     int w = o->width;
     uint64_t span = t1 > t0 ? t1 - t0 : 1;
-    struct tl_view v = {.t_start = t0, .ns_per_col = (span + (uint64_t)w - 1) / (uint64_t)w,
-                        .width = w, .now = t1};
+    struct tl_view v = {
+        .t_start = t0, .ns_per_col = (span + (uint64_t)w - 1) / (uint64_t)w, .width = w, .now = t1};
     char buf[64];
     timeline_fmt_ns(buf, sizeof buf, v.ns_per_col);
     fprintf(f, "conctui %s: %s, mode %d (%s), %.2f s, %s per column%s\n", e->name, e->title,

@@ -19,9 +19,9 @@ struct history_lane {
     char name[TRACE_NAME_MAX];
     uint8_t kind, group;
     uint32_t gauge_max;
-    struct trace_event *ev; /* ring of cap events */
-    uint64_t cap;           /* a power of two */
-    uint64_t first, count;  /* absolute index of the oldest kept, total appended */
+    struct trace_event *ev;         /* ring of cap events */
+    uint64_t cap;                   /* a power of two */
+    uint64_t first, count;          /* absolute index of the oldest kept, total appended */
     uint64_t totals[TRACE_NSTATES]; /* ns spent per state, closed spans only */
     uint64_t transitions;
     struct trace_event last;

@@ -7,7 +7,7 @@
 
 const char *keys_name(int key, char *buf, size_t len)
 {
-    static const char *const names[] = {"Up", "Down", "Left", "Right", "Home",
+    static const char *const names[] = {"Up",  "Down", "Left", "Right", "Home",
                                         "End", "PgUp", "PgDn", "S-Tab", "Esc"};
     if (key >= APP_KEY_UP && key <= APP_KEY_ESC)
         return names[key - APP_KEY_UP];

@@ -97,8 +97,9 @@ int main(int argc, char **argv)
         return rc == 0 && sig_seen ? 128 + sig_seen : rc;
     }
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "conctui: %s is not a terminal; the interactive view needs one.\n"
-                        "Use --headless --scene NAME --duration SECONDS to run without it.\n",
+        fprintf(stderr,
+                "conctui: %s is not a terminal; the interactive view needs one.\n"
+                "Use --headless --scene NAME --duration SECONDS to run without it.\n",
                 isatty(STDIN_FILENO) ? "standard output" : "standard input");
         return 1;
     }

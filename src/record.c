@@ -551,8 +551,8 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
         for (uint32_t i = 0; i < count; i++) {
             size_t ev_at = r->off;
             uint64_t lane, state, dt, arg;
-            if (rd_varint(r, end, &lane) || rd_varint(r, end, &state) ||
-                rd_varint(r, end, &dt) || rd_varint(r, end, &arg))
+            if (rd_varint(r, end, &lane) || rd_varint(r, end, &state) || rd_varint(r, end, &dt) ||
+                rd_varint(r, end, &arg))
                 return -1;
             if (lane >= (uint64_t)nlanes)
                 return rd_fail(r, ev_at, "event names lane %" PRIu64 " of %d", lane, nlanes);
@@ -661,11 +661,15 @@ int rec_export_chrome(const struct history *h, const struct rec_meta *m, FILE *o
         const struct history_lane *l = &h->lane[i];
         if (l->kind == TRACE_LANE_GAUGE)
             continue;
-        fprintf(out, ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":"
-                     "{\"name\":", i + 1);
+        fprintf(out,
+                ",\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_name\",\"args\":"
+                "{\"name\":",
+                i + 1);
         json_str(out, l->name);
-        fprintf(out, "}},\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_sort_index\","
-                     "\"args\":{\"sort_index\":%d}}", i + 1, i);
+        fprintf(out,
+                "}},\n{\"ph\":\"M\",\"pid\":1,\"tid\":%d,\"name\":\"thread_sort_index\","
+                "\"args\":{\"sort_index\":%d}}",
+                i + 1, i);
     }
     for (int i = 0; i < h->nlanes; i++) {
         const struct history_lane *l = &h->lane[i];
@@ -682,7 +686,8 @@ int rec_export_chrome(const struct history *h, const struct rec_meta *m, FILE *o
             }
             uint64_t end = k + 1 < n ? history_at(l, k + 1)->t : h->t_end;
             unsigned st = TRACE_STATE_OF(e->state), note = TRACE_NOTE_OF(e->state);
-            fprintf(out, ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"cat\":\"state\",\"name\":", i + 1);
+            fprintf(out,
+                    ",\n{\"ph\":\"X\",\"pid\":1,\"tid\":%d,\"cat\":\"state\",\"name\":", i + 1);
             json_str(out, state_info(st)->name);
             fputs(",\"ts\":", out);
             json_us(out, e->t, h->t0);

@@ -118,8 +118,8 @@ int scene_param_parse(const struct scene_entry *e, const char *kv, int *idx, int
 int scene_ctx_init(struct scene_ctx *ctx, const struct scene_entry *e, int mode)
 {
     memset(ctx, 0, sizeof *ctx);
-    void *p = mmap(NULL, sizeof *ctx->sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+    void *p =
+        mmap(NULL, sizeof *ctx->sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
     ctx->sh = p;

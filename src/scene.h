@@ -81,7 +81,7 @@ struct scene_ctx {
 };
 
 struct scene_entry {
-    const char *name;  /* CLI name */
+    const char *name; /* CLI name */
     const char *title;
     const char *summary;
     const struct scene_mode *modes;
@@ -146,8 +146,7 @@ bool scene_sleep(const struct scene_ctx *ctx, uint64_t ns);
 /* Busy CPU work for ns of scene time; false if stopping. */
 bool scene_spin(const struct scene_ctx *ctx, uint64_t ns);
 /* Set the visible note (thread-safe). */
-void scene_note(struct scene_ctx *ctx, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void scene_note(struct scene_ctx *ctx, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void scene_note_get(struct scene_ctx *ctx, char *buf, unsigned len);
 /*
  * In a forked worker, first thing: die with the parent, leave SIGINT/SIGHUP

@@ -28,8 +28,8 @@ struct tl_view {
     uint64_t t_start;    /* time of column 0 (scroll mode) */
     uint64_t ns_per_col; /* zoom */
     int width;
-    int sweep;    /* oscilloscope: columns wrap, newest data overwrites oldest */
-    uint64_t now; /* data beyond now is the future (empty) */
+    int sweep;       /* oscilloscope: columns wrap, newest data overwrites oldest */
+    uint64_t now;    /* data beyond now is the future (empty) */
     uint64_t origin; /* sweep mode: time the sweep is aligned to */
 };
 

@@ -271,9 +271,8 @@ static void gate_pass(struct trace_gate *g)
         if (!atomic_load_explicit(&g->frozen, memory_order_relaxed))
             break;
         uint32_t tok = atomic_load_explicit(&g->tokens, memory_order_relaxed);
-        if (tok > 0 && atomic_compare_exchange_weak_explicit(&g->tokens, &tok, tok - 1,
-                                                              memory_order_acq_rel,
-                                                              memory_order_relaxed))
+        if (tok > 0 && atomic_compare_exchange_weak_explicit(
+                           &g->tokens, &tok, tok - 1, memory_order_acq_rel, memory_order_relaxed))
             break;
         futex_wait(&g->seq, seq, 0);
     }

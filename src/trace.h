@@ -16,14 +16,14 @@
 
 /* The shared state vocabulary; every scene maps its workers onto these. */
 enum trace_state {
-    TRACE_RUN = 0,   /* running on a CPU */
-    TRACE_READY,     /* runnable: wants the CPU, the GIL or a lock */
-    TRACE_LOCK,      /* blocked on a lock or condition */
-    TRACE_IO,        /* blocked on I/O */
-    TRACE_SLEEP,     /* sleeping / waiting for a timer */
-    TRACE_KERNEL,    /* in the kernel / in flight (proactor, GPU) */
-    TRACE_IDLE,      /* nothing to do */
-    TRACE_DONE,      /* finished */
+    TRACE_RUN = 0, /* running on a CPU */
+    TRACE_READY,   /* runnable: wants the CPU, the GIL or a lock */
+    TRACE_LOCK,    /* blocked on a lock or condition */
+    TRACE_IO,      /* blocked on I/O */
+    TRACE_SLEEP,   /* sleeping / waiting for a timer */
+    TRACE_KERNEL,  /* in the kernel / in flight (proactor, GPU) */
+    TRACE_IDLE,    /* nothing to do */
+    TRACE_DONE,    /* finished */
     TRACE_NSTATES,
     TRACE_GAUGE = 15 /* gauge lanes only: arg is the value */
 };
@@ -53,16 +53,16 @@ struct trace_event {
  */
 struct trace_ring {
     _Alignas(64) _Atomic uint64_t head;
-    uint64_t tail_cache;       /* writer-private copy of tail */
-    _Atomic uint64_t dropped;  /* events lost to a full ring (writer only) */
+    uint64_t tail_cache;      /* writer-private copy of tail */
+    _Atomic uint64_t dropped; /* events lost to a full ring (writer only) */
     _Alignas(64) _Atomic uint64_t tail;
     _Alignas(64) struct trace_event ev[TRACE_RING_SIZE];
 };
 
 struct trace_lane_info {
     char name[TRACE_NAME_MAX];
-    uint8_t kind;   /* enum trace_lane_kind */
-    uint8_t group;  /* lanes with the same non-zero group draw as a band */
+    uint8_t kind;  /* enum trace_lane_kind */
+    uint8_t group; /* lanes with the same non-zero group draw as a band */
     uint32_t gauge_max;
 };
 

@@ -49,9 +49,15 @@ struct ui {
 };
 
 static const short curses_colour[COLOUR_COUNT] = {
-    [COLOUR_DEFAULT] = -1,         [COLOUR_GREEN] = COLOR_GREEN, [COLOUR_YELLOW] = COLOR_YELLOW,
-    [COLOUR_RED] = COLOR_RED,      [COLOUR_BLUE] = COLOR_BLUE,   [COLOUR_CYAN] = COLOR_CYAN,
-    [COLOUR_MAGENTA] = COLOR_MAGENTA, [COLOUR_GREY] = COLOR_WHITE, [COLOUR_WHITE] = COLOR_WHITE,
+    [COLOUR_DEFAULT] = -1,
+    [COLOUR_GREEN] = COLOR_GREEN,
+    [COLOUR_YELLOW] = COLOR_YELLOW,
+    [COLOUR_RED] = COLOR_RED,
+    [COLOUR_BLUE] = COLOR_BLUE,
+    [COLOUR_CYAN] = COLOR_CYAN,
+    [COLOUR_MAGENTA] = COLOR_MAGENTA,
+    [COLOUR_GREY] = COLOR_WHITE,
+    [COLOUR_WHITE] = COLOR_WHITE,
 };
 
 static void ui_colours(struct ui *u)
@@ -95,8 +101,9 @@ static wchar_t rgb_glyph(const struct grid_cell *c, int ascii)
     static const char ramp[] = " .:-=+*#%@";
     static const wchar_t shades[] = L" \u2591\u2592\u2593\u2588";
     uint32_t t = c->rgb_fg, b = c->rgb_bg;
-    unsigned lum = ((t >> 16 & 0xff) * 3 + (t >> 8 & 0xff) * 6 + (t & 0xff) +
-                    (b >> 16 & 0xff) * 3 + (b >> 8 & 0xff) * 6 + (b & 0xff)) / 20;
+    unsigned lum = ((t >> 16 & 0xff) * 3 + (t >> 8 & 0xff) * 6 + (t & 0xff) + (b >> 16 & 0xff) * 3 +
+                    (b >> 8 & 0xff) * 6 + (b & 0xff)) /
+                   20;
     return ascii ? (wchar_t)ramp[lum * 9 / 255] : shades[lum * 4 / 255];
 }
 
@@ -181,16 +188,26 @@ static int translate_key(int r, wint_t wc)
     if (r == OK)
         return wc == 27 ? APP_KEY_ESC : (int)wc;
     switch (wc) {
-    case KEY_UP: return APP_KEY_UP;
-    case KEY_DOWN: return APP_KEY_DOWN;
-    case KEY_LEFT: return APP_KEY_LEFT;
-    case KEY_RIGHT: return APP_KEY_RIGHT;
-    case KEY_HOME: return APP_KEY_HOME;
-    case KEY_END: return APP_KEY_END;
-    case KEY_PPAGE: return APP_KEY_PGUP;
-    case KEY_NPAGE: return APP_KEY_PGDN;
-    case KEY_BTAB: return APP_KEY_BTAB;
-    default: return -1;
+    case KEY_UP:
+        return APP_KEY_UP;
+    case KEY_DOWN:
+        return APP_KEY_DOWN;
+    case KEY_LEFT:
+        return APP_KEY_LEFT;
+    case KEY_RIGHT:
+        return APP_KEY_RIGHT;
+    case KEY_HOME:
+        return APP_KEY_HOME;
+    case KEY_END:
+        return APP_KEY_END;
+    case KEY_PPAGE:
+        return APP_KEY_PGUP;
+    case KEY_NPAGE:
+        return APP_KEY_PGDN;
+    case KEY_BTAB:
+        return APP_KEY_BTAB;
+    default:
+        return -1;
     }
 }
 
@@ -240,8 +257,9 @@ static int ui_open(struct ui *u)
 {
     const char *term = getenv("TERM");
     if (!term || !*term || strcmp(term, "dumb") == 0) {
-        fprintf(stderr, "conctui: TERM is %s; the interactive view needs a real terminal "
-                        "(try TERM=xterm-256color, or --headless)\n",
+        fprintf(stderr,
+                "conctui: TERM is %s; the interactive view needs a real terminal "
+                "(try TERM=xterm-256color, or --headless)\n",
                 term && *term ? "'dumb'" : "not set");
         return -1;
     }
@@ -338,8 +356,8 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         app_shutdown(&a);
         return 1;
     }
-    uint64_t start = trace_now_ns(), end = o->duration > 0 ? start + (uint64_t)(o->duration * 1e9)
-                                                             : UINT64_MAX;
+    uint64_t start = trace_now_ns(),
+             end = o->duration > 0 ? start + (uint64_t)(o->duration * 1e9) : UINT64_MAX;
     int status = 0;
     for (;;) {
         uint64_t now = trace_now_ns();

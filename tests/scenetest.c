@@ -24,8 +24,7 @@ int scenetest_count_dir(const char *path)
     return n;
 }
 
-void scenetest_run(struct app *a, const char *name, int mode, double secs,
-                   const char *const *sets)
+void scenetest_run(struct app *a, const char *name, int mode, double secs, const char *const *sets)
 {
     char *argv[48] = {"conctui", "--headless", "--scene", (char *)name, "--duration", "1"};
     int argc = 6;

@@ -182,10 +182,10 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_draw_too_small),        T(test_draw_panels_80x24),
-        T(test_draw_help_overlay),     T(test_draw_keys_change_view),
+        T(test_draw_too_small),          T(test_draw_panels_80x24),
+        T(test_draw_help_overlay),       T(test_draw_keys_change_view),
         T(test_draw_freeze_shows_state), T(test_draw_click_lane_opens_inspector),
-        T(test_draw_mode_switch),      T(test_grid_wide_characters),
+        T(test_draw_mode_switch),        T(test_grid_wide_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -373,12 +373,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_gil_new_one_holder),
-        T(test_gil_drop_request_answered),
-        T(test_gil_old_one_holder),
-        T(test_gil_nogil_parallel),
-        T(test_gil_processes),
-        T(test_gil_interval_live),
+        T(test_gil_new_one_holder), T(test_gil_drop_request_answered),
+        T(test_gil_old_one_holder), T(test_gil_nogil_parallel),
+        T(test_gil_processes),      T(test_gil_interval_live),
         T(test_gil_cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -257,8 +257,8 @@ static void test_parsum_gil_one_runner(void **state)
 static void test_parsum_locked(void **state)
 {
     (void)state;
-    static const char *const sets[] = {"n=20000000", "threads=4", "lock_block=4096",
-                                       "pause_ms=0", NULL};
+    static const char *const sets[] = {"n=20000000", "threads=4", "lock_block=4096", "pause_ms=0",
+                                       NULL};
     run_rounds(M_LOCKED, sets, 2);
     expect_exact(20000000);
     assert_true(stat_of("max_holders") == 1);
@@ -328,14 +328,9 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_parsum_default_exact),
-        T(test_parsum_every_mode_exact),
-        T(test_parsum_concurrent),
-        T(test_parsum_gil_one_runner),
-        T(test_parsum_locked),
-        T(test_parsum_sweep),
-        T(test_parsum_cuda_or_fallback),
-        T(test_parsum_cleanup),
+        T(test_parsum_default_exact),    T(test_parsum_every_mode_exact), T(test_parsum_concurrent),
+        T(test_parsum_gil_one_runner),   T(test_parsum_locked),           T(test_parsum_sweep),
+        T(test_parsum_cuda_or_fallback), T(test_parsum_cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

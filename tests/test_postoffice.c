@@ -32,8 +32,7 @@ static struct app a;
 /* Run the scene headless with "key=value" settings on top of a small workload. */
 static void run(int mode, double secs, const char *const *sets)
 {
-    const char *all[40] = {"customers=20", "parcels=2", "service_us=200", "pause_ms=5",
-                           "clerks=8"};
+    const char *all[40] = {"customers=20", "parcels=2", "service_us=200", "pause_ms=5", "clerks=8"};
     int n = 5;
     for (int i = 0; sets && sets[i] && n < 39; i++)
         all[n++] = sets[i];

@@ -33,9 +33,9 @@ static int teardown(void **state)
 
 static void run_recorded(int mode)
 {
-    char *argv[] = {"conctui", "--headless", "--scene", "prodcons", "--duration", "0.4",
-                    "--set", "prod_rate=3000", "--set", "cons_rate=2000", "--set",
-                    "producers=2", "--record", path};
+    char *argv[] = {"conctui", "--headless",  "--scene",        "prodcons", "--duration",
+                    "0.4",     "--set",       "prod_rate=3000", "--set",    "cons_rate=2000",
+                    "--set",   "producers=2", "--record",       path};
     struct cli o;
     char err[256];
     assert_int_equal(cli_parse(14, argv, &o, err, sizeof err), 0);

@@ -313,8 +313,8 @@ static void test_raymarch_cuda_reason(void **state)
     (void)state;
     if (render_cuda_available(reason, sizeof reason))
         skip();
-    assert_true(strncmp(reason, "built without CUDA", 18) == 0
-                || strncmp(reason, "no CUDA device: ", 16) == 0);
+    assert_true(strncmp(reason, "built without CUDA", 18) == 0 ||
+                strncmp(reason, "no CUDA device: ", 16) == 0);
 }
 
 static void test_raymarch_trilinear(void **state)
@@ -330,19 +330,18 @@ static void test_raymarch_trilinear(void **state)
     for (i = 0; i < 27; i++)
         data[i] = (float)((i * 7) % 11) / 10.0f;
     assert_int_equal(raymarch_sampler_init(&s, &v, err, sizeof err), 0);
-    assert_true(fabsf(raymarch_sample_trilinear(&s, rmath_v4(1, 2, 0, 0)) - data[1 + 6])
-                < 1e-6f);
+    assert_true(fabsf(raymarch_sample_trilinear(&s, rmath_v4(1, 2, 0, 0)) - data[1 + 6]) < 1e-6f);
     assert_true(fabsf(raymarch_sample_trilinear(&s, rmath_v4(2, 2, 2, 0)) - data[26]) < 1e-6f);
     {
         float mean = 0.0f;
         int c;
         for (c = 0; c < 8; c++)
             mean += data[(c & 1) + 3 * ((c >> 1) & 1) + 9 * (c >> 2)] / 8.0f;
-        assert_true(fabsf(raymarch_sample_trilinear(&s, rmath_v4(0.5f, 0.5f, 0.5f, 0)) - mean)
-                    < 1e-6f);
+        assert_true(fabsf(raymarch_sample_trilinear(&s, rmath_v4(0.5f, 0.5f, 0.5f, 0)) - mean) <
+                    1e-6f);
     }
-    assert_true(fabsf(raymarch_sample_trilinear(&s, rmath_v4(-0.4f, -3, 2.4f, 0)) - data[18])
-                < 1e-6f);
+    assert_true(fabsf(raymarch_sample_trilinear(&s, rmath_v4(-0.4f, -3, 2.4f, 0)) - data[18]) <
+                1e-6f);
     raymarch_sampler_free(&s);
 }
 
@@ -408,8 +407,7 @@ static void test_raymarch_builtin_volumes(void **state)
     (void)state;
     for (k = 0; k < VOLUME_KIND_COUNT; k++) {
         float hi = 0.0f;
-        assert_int_equal(volume_builtin(&a, (enum volume_builtin_kind)k, 20, err, sizeof err),
-                         0);
+        assert_int_equal(volume_builtin(&a, (enum volume_builtin_kind)k, 20, err, sizeof err), 0);
         assert_non_null(volume_builtin_name((enum volume_builtin_kind)k));
         for (i = 0; i < n; i++) {
             assert_true(a.data[i] >= 0.0f && a.data[i] <= 1.0f);
