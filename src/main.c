@@ -1,7 +1,8 @@
 /*
  * DESIGN: main parses the command line, installs the quit signals
- * (SIGINT, SIGTERM, SIGHUP) as a self-pipe so the frame loop or headless
- * driver sees them between frames, and hands over to ui_main or
+ * (SIGINT, SIGTERM, SIGHUP) and, for the interactive view, SIGWINCH and
+ * SIGTSTP as a self-pipe so the frame loop or headless driver sees them
+ * between frames, and hands over to ui_main or
  * headless_main. Worker threads never take these signals (app_start blocks
  * them around the scene's start).
  */
@@ -11,6 +12,7 @@
 #include <fcntl.h>
 #include <locale.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -24,11 +26,14 @@ static int sig_pipe[2] = {-1, -1};
 static volatile sig_atomic_t sig_seen;
 static volatile int headless_quit;
 
-static void on_quit_signal(int signo)
+/* Quit signals set the flags; SIGWINCH and SIGTSTP only wake the frame loop. */
+static void on_signal(int signo)
 {
     int saved = errno;
-    sig_seen = signo;
-    headless_quit = 1;
+    if (signo != SIGWINCH && signo != SIGTSTP) {
+        sig_seen = signo;
+        headless_quit = 1;
+    }
     unsigned char b = (unsigned char)signo;
     if (write(sig_pipe[1], &b, 1) < 0) {
         /* The pipe is full: a byte is already waiting, which is enough. */
@@ -36,7 +41,7 @@ static void on_quit_signal(int signo)
     errno = saved;
 }
 
-static int install_signals(void)
+static int install_signals(bool tui)
 {
     if (pipe(sig_pipe) != 0)
         return -1;
@@ -46,10 +51,15 @@ static int install_signals(void)
     }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_quit_signal;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    for (unsigned i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+    /*
+     * The interactive view takes SIGWINCH and SIGTSTP too: ncurses' own
+     * handlers do not preserve errno, so the frame loop resizes, suspends
+     * and resumes curses itself.
+     */
+    int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH, SIGTSTP};
+    for (unsigned i = 0; i < (tui ? 5u : 3u); i++)
         sigaction(sigs[i], &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     return 0;
@@ -88,7 +98,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "conctui: %s\n", err);
         return 2;
     }
-    if (install_signals() != 0) {
+    if (install_signals(!o.headless) != 0) {
         fprintf(stderr, "conctui: cannot create a pipe: %s\n", strerror(errno));
         return 1;
     }

@@ -12,8 +12,10 @@
  *
  * Shutdown on q, Ctrl-C (SIGINT), SIGTERM or SIGHUP: the app stops the
  * scene (joins threads, reaps children), then endwin() restores the
- * terminal. SIGTSTP/SIGCONT and SIGWINCH are left to ncurses, which restores
- * and redraws the screen and reports KEY_RESIZE.
+ * terminal. SIGWINCH arrives on the same self-pipe and the loop resizes
+ * curses itself (ncurses' handler would clobber errno); so does SIGTSTP:
+ * the loop leaves curses, stops with SIGSTOP and redraws everything when
+ * continued.
  */
 #include "config.h"
 
@@ -24,7 +26,9 @@
 #include <langinfo.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -136,6 +140,27 @@ static int ui_resize(struct ui *u)
         u->prev.c[i].ch = (wchar_t)-1;
     clearok(curscr, TRUE);
     return 0;
+}
+
+/* The terminal changed size: tell curses, then start from a blank grid. */
+static void ui_winch(struct ui *u)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0 && ws.ws_col > 0)
+        resizeterm(ws.ws_row, ws.ws_col);
+    ui_resize(u);
+}
+
+/* Ctrl-Z: give the terminal back, stop until continued, then take it again. */
+static void ui_suspend(void)
+{
+    endwin();
+    fflush(stdout);
+    /* SIGSTOP, not SIGTSTP: this process handles SIGTSTP itself. */
+    kill(getpid(), SIGSTOP);
+    /* Continued: the next refresh puts curses back in program mode. */
+    clearok(curscr, TRUE);
+    wrefresh(stdscr);
 }
 
 static attr_t cell_attr(const struct ui *u, const struct grid_cell *c)
@@ -374,13 +399,20 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         struct pollfd pfd[2] = {{0, POLLIN, 0}, {sigfd, POLLIN, 0}};
         if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
             break;
+        unsigned char b;
+        bool winch = false, tstp = false;
+        while (read(sigfd, &b, 1) == 1) {
+            winch |= b == SIGWINCH;
+            tstp |= b == SIGTSTP;
+        }
         if (*sig) {
-            unsigned char b;
-            while (read(sigfd, &b, 1) == 1)
-                ;
             status = *sig == SIGINT ? 0 : 128 + *sig;
             break;
         }
+        if (tstp)
+            ui_suspend();
+        if (winch || tstp)
+            ui_winch(&u);
         if (ui_input(&u, &a) == APP_QUIT)
             break;
     }

@@ -110,16 +110,17 @@ i=0
 while ! no_leftovers && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 if no_leftovers; then ok "SIGHUP (terminal gone) cleans up everything"; else not_ok "SIGHUP cleans up" "$(pgrep -fa "^$C")"; fi
 
-# Suspend and resume: the screen comes back. (Under tmux the pane's process
-# group is orphaned, so the kernel discards the stop itself; ncurses still
-# leaves and re-enters the screen around it.)
+# Suspend and resume: Ctrl-Z (SIGTSTP) stops the program with the terminal
+# given back; SIGCONT brings it back with the screen redrawn.
 start 100 30 --scene prodcons
 expect "started for suspend" "prodcons: Producer-consumer"
 pid=$(pgrep -f "^$C" | head -1)
 kill -TSTP "$pid"
-sleep 0.5
+i=0
+while ! ps -o stat= -p "$pid" | grep -q T && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+if ps -o stat= -p "$pid" | grep -q T; then ok "SIGTSTP suspends"; else not_ok "SIGTSTP suspends" "$(ps -o stat= -p "$pid")"; fi
 kill -CONT "$pid"
-expect "SIGTSTP and SIGCONT leave the screen drawn" "prodcons: Producer-consumer"
+expect "SIGCONT resumes with the screen redrawn" "prodcons: Producer-consumer"
 # A storm of resizes while the workers run.
 for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
     T resize-window -t t -x $((80 + i * 3)) -y $((24 + i))
