@@ -207,6 +207,9 @@ void scene_child_enter(void)
     signal(SIGINT, SIG_IGN);
     signal(SIGHUP, SIG_IGN);
     signal(SIGTERM, SIG_DFL);
+    /* The parent's own handlers (its self-pipe) are not the child's business. */
+    signal(SIGTSTP, SIG_DFL);
+    signal(SIGWINCH, SIG_DFL);
     sigset_t term;
     sigemptyset(&term);
     sigaddset(&term, SIGTERM);

@@ -150,7 +150,8 @@ void scene_note(struct scene_ctx *ctx, const char *fmt, ...) __attribute__((form
 void scene_note_get(struct scene_ctx *ctx, char *buf, unsigned len);
 /*
  * In a forked worker, first thing: die with the parent, leave SIGINT/SIGHUP
- * to it (it coordinates the shutdown), take SIGTERM by default.
+ * to it (it coordinates the shutdown), take SIGTERM, SIGTSTP and SIGWINCH
+ * by default.
  */
 void scene_child_enter(void);
 /* Reap children: they see the stop flag within ~20 ms; SIGKILL after 2 s. */
