@@ -210,10 +210,11 @@ void scene_child_enter(void)
     /* The parent's own handlers (its self-pipe) are not the child's business. */
     signal(SIGTSTP, SIG_DFL);
     signal(SIGWINCH, SIG_DFL);
-    sigset_t term;
-    sigemptyset(&term);
-    sigaddset(&term, SIGTERM);
-    pthread_sigmask(SIG_UNBLOCK, &term, NULL);
+    sigset_t mine;
+    sigemptyset(&mine);
+    sigaddset(&mine, SIGTERM);
+    sigaddset(&mine, SIGTSTP); /* Ctrl-Z stops the whole foreground group */
+    pthread_sigmask(SIG_UNBLOCK, &mine, NULL);
 }
 
 void scene_reap(pid_t *pids, int *n)
