@@ -78,7 +78,8 @@ struct gs_arg {
     struct scene_ctx *ctx;
     struct gil *gil;
     struct gs_worker *w;
-    int fd; /* I/O worker: its end of the socketpair; echo: the other end */
+    int fd;               /* I/O worker: its end of the socketpair; echo: the other end */
+    void *(*run)(void *); /* the worker's entry (cpu_main or io_main) */
 };
 
 struct gs_state {
@@ -279,35 +280,16 @@ static void calibrate(struct gs_state *st, enum gil_kind kind)
     sink(x);
 }
 
-/* In a child: die with the parent, keep only this worker's socket, run, exit. */
-static void child_run(struct gs_state *st, void *(*fn)(void *), struct gs_arg *a)
+/* A worker in a child process: keep only its own socket, then run. */
+static void *child_main(void *p)
 {
-    scene_child_enter();
+    struct gs_arg *a = p;
+    struct gs_state *st = a->ctx->priv;
     for (int i = 0; i < st->nio; i++)
         for (int k = 0; k < 2; k++)
             if (st->fds[i][k] >= 0 && st->fds[i][k] != a->fd)
                 close(st->fds[i][k]);
-    fn(a);
-    _exit(0);
-}
-
-/* Start one worker as a thread, or as a child process in mode 3. */
-static int spawn(struct gs_state *st, void *(*fn)(void *), struct gs_arg *a)
-{
-    if (st->mode == M_PROCESSES) {
-        pid_t pid = fork();
-        if (pid < 0)
-            return -errno;
-        if (pid == 0)
-            child_run(st, fn, a);
-        st->pids[st->npids++] = pid;
-        return 0;
-    }
-    int rc = pthread_create(&st->threads[st->nthreads], NULL, fn, a);
-    if (rc)
-        return -rc;
-    st->nthreads++;
-    return 0;
+    return a->run(a);
 }
 
 static void gs_stop(struct scene_ctx *ctx);
@@ -350,7 +332,7 @@ static int gs_setup(struct scene_ctx *ctx, struct gs_state *st)
     for (int i = 0; i < nw; i++) {
         struct gil *g = &st->shm->gil[st->mode == M_PROCESSES ? i : 0];
         int io = i - st->ncpu;
-        st->args[i] = (struct gs_arg){ctx, g, &st->shm->w[i], io >= 0 ? st->fds[io][0] : -1};
+        st->args[i] = (struct gs_arg){ctx, g, &st->shm->w[i], io >= 0 ? st->fds[io][0] : -1, NULL};
     }
     return 0;
 }
@@ -384,14 +366,18 @@ static int gs_start(struct scene_ctx *ctx)
     calibrate(st, st->mode == M_OLD ? GIL_OLD : st->mode == M_NOGIL ? GIL_NONE : GIL_NEW);
     st->t_begin = trace_now_ns();
     /* Children first (mode 3), so no thread of ours exists when we fork. */
-    for (int i = 0; i < st->ncpu + st->nio && !rc; i++)
-        rc = spawn(st, i < st->ncpu ? cpu_main : io_main, &st->args[i]);
+    for (int i = 0; i < st->ncpu + st->nio && !rc; i++) {
+        st->args[i].run = i < st->ncpu ? cpu_main : io_main;
+        bool proc = st->mode == M_PROCESSES;
+        rc = scene_spawn(proc, proc ? child_main : st->args[i].run, &st->args[i], st->threads,
+                         &st->nthreads, st->pids, &st->npids);
+    }
     for (int i = 0; i < st->nio && !rc; i++) {
         if (st->mode == M_PROCESSES) {
             close(st->fds[i][0]);
             st->fds[i][0] = -1;
         }
-        st->echo_args[i] = (struct gs_arg){ctx, NULL, NULL, st->fds[i][1]};
+        st->echo_args[i] = (struct gs_arg){ctx, NULL, NULL, st->fds[i][1], NULL};
         rc = -pthread_create(&st->echo[i], NULL, echo_main, &st->echo_args[i]);
         if (!rc)
             st->necho++;

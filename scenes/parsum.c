@@ -487,21 +487,11 @@ static void worker_loop(struct ps_worker *w)
     }
 }
 
-/* Thread entry for a pool worker. */
+/* Entry for a pool worker, thread or child process. */
 static void *worker_main(void *p)
 {
     worker_loop(p);
     return NULL;
-}
-
-/* Child entry for a pool worker: die with the parent, serve rounds, leave without cleanup. */
-static void child_main(struct ps_worker *w, pid_t parent)
-{
-    scene_child_enter();
-    if (getppid() != parent)
-        _exit(1);
-    worker_loop(w);
-    _exit(0);
 }
 
 /* Start a round for workers 0..t-1 (t < 0: none; stop() uses it to wake every waiter). */
@@ -969,7 +959,6 @@ static void map_array(struct ps_state *st)
 /* Start the pool: tmax children in mode 6 (before any thread of ours), else threads. */
 static int start_pool(struct ps_state *st)
 {
-    pid_t parent = getpid();
     for (int i = 0; i < st->tmax; i++) {
         struct ps_worker *w = &st->w[i];
         w->st = st;
@@ -979,19 +968,10 @@ static int start_pool(struct ps_state *st)
             gil_thread_init(&w->gt, (uint32_t)i, w->lane);
     }
     for (int i = 0; i < st->tmax; i++) {
-        if (st->mode == M_PROCS) {
-            pid_t pid = fork();
-            if (pid < 0)
-                return -errno;
-            if (pid == 0)
-                child_main(&st->w[i], parent);
-            st->pids[st->npids++] = pid;
-        } else {
-            int rc = pthread_create(&st->pool[st->npool], NULL, worker_main, &st->w[i]);
-            if (rc)
-                return -rc;
-            st->npool++;
-        }
+        int rc = scene_spawn(st->mode == M_PROCS, worker_main, &st->w[i], st->pool, &st->npool,
+                             st->pids, &st->npids);
+        if (rc)
+            return rc;
     }
     return 0;
 }

@@ -557,31 +557,6 @@ static int queue_init(struct pc_shm *q, int cap, bool shared)
     return -rc;
 }
 
-static void child_run(void *(*fn)(void *), struct pc_arg *a)
-{
-    scene_child_enter();
-    fn(a);
-    _exit(0);
-}
-
-static int spawn(struct pc_state *st, void *(*fn)(void *), struct pc_arg *a)
-{
-    if (st->mode == M_PROCESSES) {
-        pid_t pid = fork();
-        if (pid < 0)
-            return -errno;
-        if (pid == 0)
-            child_run(fn, a);
-        st->pids[st->npids++] = pid;
-        return 0;
-    }
-    int rc = pthread_create(&st->threads[st->nthreads], NULL, fn, a);
-    if (rc)
-        return -rc;
-    st->nthreads++;
-    return 0;
-}
-
 static void pc_stop(struct scene_ctx *ctx);
 
 static int pc_start(struct scene_ctx *ctx)
@@ -622,9 +597,11 @@ static int pc_start(struct scene_ctx *ctx)
     }
     /* Consumers first, so the first items find someone waiting. */
     for (int i = st->np; i < st->np + st->nc && !rc; i++)
-        rc = spawn(st, consumer_main, &st->args[i]);
+        rc = scene_spawn(st->mode == M_PROCESSES, consumer_main, &st->args[i], st->threads,
+                         &st->nthreads, st->pids, &st->npids);
     for (int i = 0; i < st->np && !rc; i++)
-        rc = spawn(st, producer_main, &st->args[i]);
+        rc = scene_spawn(st->mode == M_PROCESSES, producer_main, &st->args[i], st->threads,
+                         &st->nthreads, st->pids, &st->npids);
     if (!rc) {
         rc = -pthread_create(&st->sampler, NULL, sampler_main, ctx);
         st->sampler_up = rc == 0;

@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "trace.h"
 
@@ -215,6 +216,32 @@ void scene_child_enter(void)
     sigaddset(&mine, SIGTERM);
     sigaddset(&mine, SIGTSTP); /* Ctrl-Z stops the whole foreground group */
     pthread_sigmask(SIG_UNBLOCK, &mine, NULL);
+}
+
+int scene_spawn(bool process, void *(*fn)(void *), void *arg, pthread_t *threads, int *nthreads,
+                pid_t *pids, int *npids)
+{
+    if (process) {
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid < 0)
+            return -errno;
+        if (pid == 0) {
+            scene_child_enter();
+            /* The parent may have died before PR_SET_PDEATHSIG took hold. */
+            if (getppid() != parent)
+                _exit(1);
+            fn(arg);
+            _exit(0);
+        }
+        pids[(*npids)++] = pid;
+        return 0;
+    }
+    int rc = pthread_create(&threads[*nthreads], NULL, fn, arg);
+    if (rc)
+        return -rc;
+    (*nthreads)++;
+    return 0;
 }
 
 void scene_reap(pid_t *pids, int *n)

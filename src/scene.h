@@ -154,6 +154,14 @@ void scene_note_get(struct scene_ctx *ctx, char *buf, unsigned len);
  * by default.
  */
 void scene_child_enter(void);
+/*
+ * Start one worker: fn(arg) as a thread (stored in threads[*nthreads]) or,
+ * when process is set, as a forked child (stored in pids[*npids]) that calls
+ * scene_child_enter, leaves at once if its parent already died, runs fn and
+ * exits. Lanes and shared memory must exist before. 0 or -errno.
+ */
+int scene_spawn(bool process, void *(*fn)(void *), void *arg, pthread_t *threads, int *nthreads,
+                pid_t *pids, int *npids);
 /* Reap children: they see the stop flag within ~20 ms; SIGKILL after 2 s. */
 void scene_reap(pid_t *pids, int *n);
 /* Append one figure to a stats list. */

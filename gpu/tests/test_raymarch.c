@@ -471,6 +471,17 @@ static void test_raymarch_parse_type(void **state)
 }
 
 /* Writes bytes to a fresh temp file and returns its path (caller unlinks). */
+/* n floats as the little-endian bytes a raw f32 file holds. */
+static void floats_le(unsigned char *le, const float *f, int n)
+{
+    for (int i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &f[i], 4);
+        for (int b = 0; b < 4; b++)
+            le[4 * i + b] = (unsigned char)(u >> (8 * b));
+    }
+}
+
 static void write_temp(char *path, const void *data, size_t len)
 {
     int fd;
@@ -518,14 +529,7 @@ static void test_raymarch_raw_ok(void **state)
     unlink(path);
 
     /* f32 already in [0,1]: kept as is. */
-    for (i = 0; i < 8; i++) {
-        uint32_t u;
-        memcpy(&u, &f32[i], 4);
-        le[4 * i] = (unsigned char)u;
-        le[4 * i + 1] = (unsigned char)(u >> 8);
-        le[4 * i + 2] = (unsigned char)(u >> 16);
-        le[4 * i + 3] = (unsigned char)(u >> 24);
-    }
+    floats_le(le, f32, 8);
     write_temp(path, le, sizeof le);
     assert_int_equal(volume_load_raw(path, 2, 2, 2, "f32", &v, err, sizeof err), 0);
     assert_memory_equal(v.data, f32, sizeof f32);
@@ -533,14 +537,7 @@ static void test_raymarch_raw_ok(void **state)
     unlink(path);
 
     /* f32 outside [0,1]: min..max stretched to 0..1. */
-    for (i = 0; i < 8; i++) {
-        uint32_t u;
-        memcpy(&u, &big[i], 4);
-        le[4 * i] = (unsigned char)u;
-        le[4 * i + 1] = (unsigned char)(u >> 8);
-        le[4 * i + 2] = (unsigned char)(u >> 16);
-        le[4 * i + 3] = (unsigned char)(u >> 24);
-    }
+    floats_le(le, big, 8);
     write_temp(path, le, sizeof le);
     assert_int_equal(volume_load_raw(path, 2, 2, 2, "f32", &v, err, sizeof err), 0);
     assert_true(fabsf(v.data[0] - 0.0f) < 1e-6f);
