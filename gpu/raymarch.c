@@ -2,6 +2,7 @@
  * raymarch.c - host-side set-up for the shared ray marcher and the CPU tile loop.
  */
 #include "raymarch.h"
+#include "errmsg.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -170,8 +171,7 @@ int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *er
 
     memset(s, 0, sizeof *s);
     if (!v || !v->data || v->nx < 1 || v->ny < 1 || v->nz < 1) {
-        if (err && errlen)
-            snprintf(err, errlen, "raymarch: no volume to sample");
+        errmsg_set(err, errlen, "raymarch: no volume to sample");
         return -1;
     }
     /* The sampler always reads a voxel's +1 neighbour on every axis (weighted 0 at the edge),
@@ -182,8 +182,7 @@ int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *er
     if (ex != v->nx || ey != v->ny || ez != v->nz) {
         s->owned = malloc((size_t)ex * ey * ez * sizeof(float));
         if (!s->owned) {
-            if (err && errlen)
-                snprintf(err, errlen, "raymarch: out of memory copying the volume");
+            errmsg_set(err, errlen, "raymarch: out of memory copying the volume");
             return -1;
         }
         for (z = 0; z < ez; z++)

@@ -2,6 +2,7 @@
  * snapshot.c - binary PPM output.
  */
 #include "snapshot.h"
+#include "errmsg.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,15 +16,13 @@ int snapshot_write_ppm(const char *path, const struct rm_image *img, char *err, 
     int x, y, ok;
 
     if (!img || img->w <= 0 || img->h <= 0 || (!img->rgba8 && !img->rgba)) {
-        if (err && errlen)
-            snprintf(err, errlen, "snapshot: '%s': empty image", path ? path : "(null)");
+        errmsg_set(err, errlen, "snapshot: '%s': empty image", path ? path : "(null)");
         return -1;
     }
     f = path ? fopen(path, "wb") : NULL;
     if (!f) {
-        if (err && errlen)
-            snprintf(err, errlen, "snapshot: cannot create '%s': %s", path ? path : "(null)",
-                     path ? strerror(errno) : "no path");
+        errmsg_set(err, errlen, "snapshot: cannot create '%s': %s", path ? path : "(null)",
+                   path ? strerror(errno) : "no path");
         return -1;
     }
     /* One row at a time: the image may be large and RGBA, the file wants packed RGB. */
@@ -43,9 +42,8 @@ int snapshot_write_ppm(const char *path, const struct rm_image *img, char *err, 
     if (fclose(f) != 0)
         ok = 0;
     if (!ok) {
-        if (err && errlen)
-            snprintf(err, errlen, "snapshot: writing '%s' failed: %s", path,
-                     errno ? strerror(errno) : "out of memory");
+        errmsg_set(err, errlen, "snapshot: writing '%s' failed: %s", path,
+                   errno ? strerror(errno) : "out of memory");
         return -1;
     }
     return 0;

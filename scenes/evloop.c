@@ -45,6 +45,7 @@
 #include "coro.h"
 #include "hist.h"
 #include "scene.h"
+#include "i18n.h"
 #include "scenes/scenes.h"
 #include "trace.h"
 
@@ -92,33 +93,33 @@ enum {
 
 static const char *const ev_notes[] = {
     [N_NONE] = "",
-    [N_CALLER] = "caller holds control",
-    [N_IN_NEXT] = "in next(gen): the generator holds control",
-    [N_IN_SEND] = "in coro.send(x): the coroutine holds control",
-    [N_GOT_VALUE] = "got the generator's value (arg)",
-    [N_GOT_AVG] = "got the running average back (arg)",
-    [N_GEN_RUN] = "generator: computing the next value",
-    [N_GEN_YIELD] = "generator suspended at yield (arg: value)",
-    [N_GEN_DONE] = "generator returned: StopIteration",
-    [N_CO_RECV] = "coroutine: x = yield received x (arg)",
-    [N_CO_WAIT] = "coroutine suspended at x = yield",
-    [N_LOOP_SCHED] = "loop: scheduling (callbacks, ready queue)",
-    [N_LOOP_TASK] = "loop: running a task (arg: task)",
-    [N_LOOP_POLL] = "loop: in epoll_wait, nothing ready",
-    [N_LOOP_STALLED] = "loop stalled: a task called time.sleep()",
-    [N_TASK_RUN] = "running: print(now) (arg: run number)",
-    [N_AWAIT_SLEEP] = "await asyncio.sleep(arg ms): timer armed",
-    [N_GREEN_SLEEP] = "time.sleep(arg ms), patched: yields to the loop",
-    [N_AWAIT_READ] = "await reader.read(): waiting for data",
-    [N_GREEN_READ] = "sock.recv(), patched: yields until readable",
-    [N_READY_TIMER] = "ready: timer fired, queued (arg: run number)",
-    [N_READY_IO] = "ready: data arrived, queued (arg: run number)",
-    [N_BLOCKING] = "time.sleep(arg ms): blocks the whole loop",
-    [N_TASK_DONE] = "finished (run_s passed)",
-    [N_CANCELLED] = "cancelled",
-    [N_THREAD_RUN] = "thread: print(now)",
-    [N_THREAD_SLEEP] = "time.sleep(arg ms): only this thread waits",
-    [N_THREAD_BLOCK] = "time.sleep(arg ms) again: still only this thread",
+    [N_CALLER] = N_("caller holds control"),
+    [N_IN_NEXT] = N_("in next(gen): the generator holds control"),
+    [N_IN_SEND] = N_("in coro.send(x): the coroutine holds control"),
+    [N_GOT_VALUE] = N_("got the generator's value (arg)"),
+    [N_GOT_AVG] = N_("got the running average back (arg)"),
+    [N_GEN_RUN] = N_("generator: computing the next value"),
+    [N_GEN_YIELD] = N_("generator suspended at yield (arg: value)"),
+    [N_GEN_DONE] = N_("generator returned: StopIteration"),
+    [N_CO_RECV] = N_("coroutine: x = yield received x (arg)"),
+    [N_CO_WAIT] = N_("coroutine suspended at x = yield"),
+    [N_LOOP_SCHED] = N_("loop: scheduling (callbacks, ready queue)"),
+    [N_LOOP_TASK] = N_("loop: running a task (arg: task)"),
+    [N_LOOP_POLL] = N_("loop: in epoll_wait, nothing ready"),
+    [N_LOOP_STALLED] = N_("loop stalled: a task called time.sleep()"),
+    [N_TASK_RUN] = N_("running: print(now) (arg: run number)"),
+    [N_AWAIT_SLEEP] = N_("await asyncio.sleep(arg ms): timer armed"),
+    [N_GREEN_SLEEP] = N_("time.sleep(arg ms), patched: yields to the loop"),
+    [N_AWAIT_READ] = N_("await reader.read(): waiting for data"),
+    [N_GREEN_READ] = N_("sock.recv(), patched: yields until readable"),
+    [N_READY_TIMER] = N_("ready: timer fired, queued (arg: run number)"),
+    [N_READY_IO] = N_("ready: data arrived, queued (arg: run number)"),
+    [N_BLOCKING] = N_("time.sleep(arg ms): blocks the whole loop"),
+    [N_TASK_DONE] = N_("finished (run_s passed)"),
+    [N_CANCELLED] = N_("cancelled"),
+    [N_THREAD_RUN] = N_("thread: print(now)"),
+    [N_THREAD_SLEEP] = N_("time.sleep(arg ms): only this thread waits"),
+    [N_THREAD_BLOCK] = N_("time.sleep(arg ms) again: still only this thread"),
 };
 
 struct ev_state;
@@ -345,7 +346,7 @@ static void *gen_main(void *p)
     struct coro *gen = NULL, *avg = coro_create(co_averager, st, st->stack);
     uint64_t want_a = 0, want_b = 1, sum = 0, count = 0;
     if (!avg) {
-        scene_note(st->ctx, "could not make a coroutine stack");
+        scene_note(st->ctx, _("could not make a coroutine stack"));
         return NULL;
     }
     lane_set(st->main_lane, &st->main_cur, TRACE_READY | TRACE_NOTE(N_IN_SEND), 0);
@@ -701,7 +702,7 @@ static void *loop_main(void *p)
         struct ev_task *t = &st->tasks[i];
         t->co = coro_create(task_body, t, st->stack);
         if (!t->co) {
-            scene_note(st->ctx, "could not make coroutine %d: out of memory or mappings", i);
+            scene_note(st->ctx, _("could not make coroutine %d: out of memory or mappings"), i);
             break;
         }
         bump(&st->started, 1);
@@ -850,7 +851,7 @@ static int ev_start(struct scene_ctx *ctx)
     st->mode = ctx->mode;
     st->n = (int)scene_param(ctx, P_TASKS);
     if (st->mode == M_THREADS && st->n > MAX_THREADS) {
-        scene_note(ctx, "threads mode runs at most %d threads", MAX_THREADS);
+        scene_note(ctx, _("threads mode runs at most %d threads"), MAX_THREADS);
         st->n = MAX_THREADS;
     }
     if (st->mode == M_GENERATOR)
@@ -911,11 +912,11 @@ static int ev_start(struct scene_ctx *ctx)
     if (rc)
         goto fail;
     if (st->mode == M_ASYNCIO || st->mode == M_GREEN)
-        scene_note(ctx, "%d coroutines on one thread, %zu KiB stacks (%s switch)", st->n,
+        scene_note(ctx, _("%d coroutines on one thread, %zu KiB stacks (%s switch)"), st->n,
                    st->stack / 1024, coro_backend());
     return 0;
 fail:
-    scene_note(ctx, "could not start: %s", strerror(-rc));
+    scene_note(ctx, _("could not start: %s"), strerror(-rc));
     ev_stop(ctx);
     return rc;
 }
@@ -971,12 +972,12 @@ static int ev_key(struct scene_ctx *ctx, int key)
     if (key != 'b' || !st)
         return 0;
     if (st->mode == M_GENERATOR) {
-        scene_note(ctx, "b: the blocking call belongs to modes 2-4");
+        scene_note(ctx, _("b: the blocking call belongs to modes 2-4"));
         return 1;
     }
     /* Release pairs with the acquire exchange in takes_block. */
     atomic_store_explicit(&st->block_once, 1, memory_order_release);
-    scene_note(ctx, "the next task to run calls time.sleep(%lld ms) instead of awaiting",
+    scene_note(ctx, _("the next task to run calls time.sleep(%lld ms) instead of awaiting"),
                (long long)scene_param(ctx, P_BLOCK_MS));
     return 1;
 }
@@ -1058,71 +1059,73 @@ static void ev_stats(struct scene_ctx *ctx, struct scene_stats *out)
 }
 
 static const struct scene_param ev_params[] = {
-    [P_TASKS] = {"tasks", "coroutines (or threads) N", 1, MAX_TASKS, 8, "", SCENE_P_RESTART},
-    [P_MAX_SLEEP] = {"max_sleep_ms", "each task sleeps a random 0..this", 0, 60000, 5000, "ms", 0},
-    [P_RUN_S] = {"run_s", "tasks finish after this long", 1, 3600, 50, "s", 0},
-    [P_BLOCKING] = {"blocking", "task 0 calls time.sleep(block_ms) instead of awaiting", 0, 1, 0,
-                    "", SCENE_P_BOOL},
-    [P_BLOCK_MS] = {"block_ms", "length of the blocking call", 1, 10000, 1000, "ms", 0},
-    [P_STEP_MS] = {"step_ms", "mode 1: time each side holds control", 1, 5000, 400, "ms", 0},
-    [P_GEN_COUNT] = {"gen_count", "mode 1: values per generator", 1, 40, 10, "", 0},
-    [P_STACK_KB] = {"stack_kb", "stack per coroutine (and thread)", 16, 1024, 64, "KiB",
+    [P_TASKS] = {"tasks", N_("coroutines (or threads) N"), 1, MAX_TASKS, 8, "", SCENE_P_RESTART},
+    [P_MAX_SLEEP] = {"max_sleep_ms", N_("each task sleeps a random 0..this"), 0, 60000, 5000, "ms",
+                     0},
+    [P_RUN_S] = {"run_s", N_("tasks finish after this long"), 1, 3600, 50, "s", 0},
+    [P_BLOCKING] = {"blocking", N_("task 0 calls time.sleep(block_ms) instead of awaiting"), 0, 1,
+                    0, "", SCENE_P_BOOL},
+    [P_BLOCK_MS] = {"block_ms", N_("length of the blocking call"), 1, 10000, 1000, "ms", 0},
+    [P_STEP_MS] = {"step_ms", N_("mode 1: time each side holds control"), 1, 5000, 400, "ms", 0},
+    [P_GEN_COUNT] = {"gen_count", N_("mode 1: values per generator"), 1, 40, 10, "", 0},
+    [P_STACK_KB] = {"stack_kb", N_("stack per coroutine (and thread)"), 16, 1024, 64, "KiB",
                     SCENE_P_RESTART},
 };
 
 static const struct scene_key ev_keys[] = {
-    {'b', "one task calls time.sleep(block_ms) instead of awaiting: the whole loop stalls"},
+    {'b', N_("one task calls time.sleep(block_ms) instead of awaiting: the whole loop stalls")},
 };
 
 static const struct scene_mode ev_modes[] = {
-    [M_GENERATOR] = {"generator", "generator and send: who holds control",
-                     "One thread, three stacks. The caller calls next() on a Fibonacci generator: "
-                     "control jumps onto the generator's own stack, it computes a value and "
-                     "yields it, and control jumps back with the value. The caller then sends "
-                     "that value into an averager coroutine (x = yield avg), which wakes up with "
-                     "it, updates its mean and yields the mean back. Exactly one lane runs at any "
-                     "moment: a coroutine is a function that can stop in the middle and be "
-                     "continued later, not a second thread. When the generator returns, that is "
-                     "StopIteration, and the caller starts a fresh one. step_ms paces each "
-                     "hand-off so you can follow it; the switch itself costs coro_switch_ns."},
-    [M_ASYNCIO] = {"asyncio", "asyncio: one loop thread, N coroutines",
-                   "The course's example: each task prints the time, then awaits "
-                   "asyncio.sleep() of a random 0-5 s, until 50 s have passed. One OS thread "
-                   "runs a libuv loop; a task runs until it awaits, which arms a timer and "
-                   "hands the thread back. The loop sleeps in epoll_wait until the next timer "
-                   "is due, queues the task whose timer fired (ready) and resumes it. A single "
-                   "thread does not block because nothing in it waits: waiting is the loop's "
-                   "job, done for everyone at once. Concurrency is about structure, not "
-                   "parallelism: N tasks make progress on one CPU. Press b: one task calls "
-                   "time.sleep() instead of awaiting, and while it holds the thread nobody else "
-                   "runs; every other timer fires late, by up to the whole sleep (watch the "
-                   "lateness gauge). It is the post office again: one clerk, and one customer "
-                   "who takes forever at the counter holds up the whole queue."},
-    [M_GREEN] = {"green", "green threads: blocking-looking calls that yield",
-                 "gevent's idea, next to asyncio's. Await tasks write 'await sleep()' and "
-                 "'await reader.read()': every point where they may give up the thread is "
-                 "marked. Green tasks write plain 'time.sleep()' and 'sock.recv()', code that "
-                 "looks blocking; the calls are patched so that underneath they do exactly "
-                 "what await does: arm a timer or register the socket with epoll, and switch "
-                 "to the loop. Both kinds share one thread and one loop, and their lanes look "
-                 "the same: the difference is only in what the code lets you see. The price of "
-                 "green threads is that any call might switch; the price of await is that it "
-                 "spreads through every caller. A call that is not patched (b) still blocks "
-                 "everyone."},
-    [M_THREADS] = {"threads", "threads for contrast: N OS threads",
-                   "The same N tasks as N OS threads, each printing and then calling a real "
-                   "blocking sleep. The kernel is now the scheduler: a sleeping thread costs "
-                   "nothing, and a thread that blocks for a long time (b, or blocking=1) "
-                   "delays no one else; compare the lateness figures with mode 2. The price "
-                   "is memory and switches: each thread has its own kernel-scheduled stack, "
-                   "and a switch between threads goes through the kernel (thread_switch_ns) "
-                   "where a coroutine switch is a few instructions (coro_switch_ns)."},
+    [M_GENERATOR] =
+        {"generator", N_("generator and send: who holds control"),
+         N_("One thread, three stacks. The caller calls next() on a Fibonacci generator: "
+            "control jumps onto the generator's own stack, it computes a value and "
+            "yields it, and control jumps back with the value. The caller then sends "
+            "that value into an averager coroutine (x = yield avg), which wakes up with "
+            "it, updates its mean and yields the mean back. Exactly one lane runs at any "
+            "moment: a coroutine is a function that can stop in the middle and be "
+            "continued later, not a second thread. When the generator returns, that is "
+            "StopIteration, and the caller starts a fresh one. step_ms paces each "
+            "hand-off so you can follow it; the switch itself costs coro_switch_ns.")},
+    [M_ASYNCIO] = {"asyncio", N_("asyncio: one loop thread, N coroutines"),
+                   N_("The course's example: each task prints the time, then awaits "
+                      "asyncio.sleep() of a random 0-5 s, until 50 s have passed. One OS thread "
+                      "runs a libuv loop; a task runs until it awaits, which arms a timer and "
+                      "hands the thread back. The loop sleeps in epoll_wait until the next timer "
+                      "is due, queues the task whose timer fired (ready) and resumes it. A single "
+                      "thread does not block because nothing in it waits: waiting is the loop's "
+                      "job, done for everyone at once. Concurrency is about structure, not "
+                      "parallelism: N tasks make progress on one CPU. Press b: one task calls "
+                      "time.sleep() instead of awaiting, and while it holds the thread nobody else "
+                      "runs; every other timer fires late, by up to the whole sleep (watch the "
+                      "lateness gauge). It is the post office again: one clerk, and one customer "
+                      "who takes forever at the counter holds up the whole queue.")},
+    [M_GREEN] = {"green", N_("green threads: blocking-looking calls that yield"),
+                 N_("gevent's idea, next to asyncio's. Await tasks write 'await sleep()' and "
+                    "'await reader.read()': every point where they may give up the thread is "
+                    "marked. Green tasks write plain 'time.sleep()' and 'sock.recv()', code that "
+                    "looks blocking; the calls are patched so that underneath they do exactly "
+                    "what await does: arm a timer or register the socket with epoll, and switch "
+                    "to the loop. Both kinds share one thread and one loop, and their lanes look "
+                    "the same: the difference is only in what the code lets you see. The price of "
+                    "green threads is that any call might switch; the price of await is that it "
+                    "spreads through every caller. A call that is not patched (b) still blocks "
+                    "everyone.")},
+    [M_THREADS] = {"threads", N_("threads for contrast: N OS threads"),
+                   N_("The same N tasks as N OS threads, each printing and then calling a real "
+                      "blocking sleep. The kernel is now the scheduler: a sleeping thread costs "
+                      "nothing, and a thread that blocks for a long time (b, or blocking=1) "
+                      "delays no one else; compare the lateness figures with mode 2. The price "
+                      "is memory and switches: each thread has its own kernel-scheduled stack, "
+                      "and a switch between threads goes through the kernel (thread_switch_ns) "
+                      "where a coroutine switch is a few instructions (coro_switch_ns).")},
 };
 
 const struct scene_entry scene_evloop = {
     .name = "evloop",
-    .title = "Event loops and coroutines",
-    .summary = "generators, send, asyncio, green threads: one thread juggling many tasks",
+    .title = N_("Event loops and coroutines"),
+    .summary = N_("generators, send, asyncio, green threads: one thread juggling many tasks"),
     .modes = ev_modes,
     .nmodes = 4,
     .params = ev_params,

@@ -43,6 +43,7 @@
 #include "gil.h"
 #include "hist.h"
 #include "scene.h"
+#include "i18n.h"
 #include "scenes/scenes.h"
 #include "trace.h"
 
@@ -58,7 +59,7 @@ enum { N_FINISHED = GIL_N_COUNT };
 
 static const char *const gs_notes[] = {
     GIL_NOTE_WORDS,
-    [N_FINISHED] = "finished",
+    [N_FINISHED] = N_("finished"),
 };
 
 struct gs_worker {
@@ -384,11 +385,11 @@ static int gs_start(struct scene_ctx *ctx)
     }
     if (rc)
         goto fail;
-    scene_note(ctx, "bytecode = %u multiply-adds, %.0f ns measured", st->steps,
+    scene_note(ctx, _("bytecode = %u multiply-adds, %.0f ns measured"), st->steps,
                st->step_ns * st->steps);
     return 0;
 fail:
-    scene_note(ctx, "could not start workers: %s", strerror(-rc));
+    scene_note(ctx, _("could not start workers: %s"), strerror(-rc));
     gs_stop(ctx);
     return rc;
 }
@@ -509,54 +510,54 @@ static void gs_stats(struct scene_ctx *ctx, struct scene_stats *out)
 }
 
 static const struct scene_param gs_params[] = {
-    [P_CPU] = {"cpu_threads", "CPU-bound workers (countdown loops)", 0, MAXT, 1, "",
+    [P_CPU] = {"cpu_threads", N_("CPU-bound workers (countdown loops)"), 0, MAXT, 1, "",
                SCENE_P_RESTART},
-    [P_IO] = {"io_threads", "I/O-bound workers (socketpair echo round trips)", 0, MAXT, 1, "",
+    [P_IO] = {"io_threads", N_("I/O-bound workers (socketpair echo round trips)"), 0, MAXT, 1, "",
               SCENE_P_RESTART},
-    [P_SWITCH] = {"switch_us", "switch interval (sys.setswitchinterval)", 100, 500000,
+    [P_SWITCH] = {"switch_us", N_("switch interval (sys.setswitchinterval)"), 100, 500000,
                   GIL_DEFAULT_INTERVAL_US, "us", 0},
-    [P_COUNTDOWN] = {"countdown_k", "countdown length per CPU worker, thousands of bytecodes", 1,
-                     100000, 1000, "k", 0},
+    [P_COUNTDOWN] = {"countdown_k", N_("countdown length per CPU worker, thousands of bytecodes"),
+                     1, 100000, 1000, "k", 0},
 };
 
 static const struct scene_mode gs_modes[] = {
-    [M_NEW] = {"threads", "threads under the GIL (Python 3.2+)",
-               "Each worker is a real thread running small units of CPU work ('bytecodes') "
-               "under a C copy of CPython 3's GIL, and only the holder runs. A thread that "
-               "wants the GIL waits one switch interval, then sets a drop request; the holder "
-               "sees it at its next bytecode and hands over. So two CPU-bound threads take "
-               "turns and do the work no faster than one thread alone (slowdown near 1x). An "
-               "I/O thread releases the GIL around every send and receive, but next to a "
-               "CPU-bound thread it must wait up to a whole interval to get it back after each "
-               "one: its round trips fall by an order of magnitude or more (the convoy effect). "
-               "A shorter interval serves I/O sooner at the cost of more hand-offs."},
-    [M_OLD] = {"oldgil", "threads under the old GIL (Python 2)",
-               "Python 2's GIL: a plain lock that the holder releases and at once re-acquires "
-               "every 100 ticks, with no timeout, no drop request and no fairness. On several "
-               "cores the holder usually grabs the lock back before the woken waiter gets "
-               "going; the waiter fails and sleeps again, thousands of times a second. That "
-               "battle costs system calls and cache traffic: David Beazley measured two "
-               "CPU-bound threads running about twice as slow as the same work done "
-               "sequentially. The switch interval does not apply in this mode."},
-    [M_PROCESSES] = {"processes", "processes, one GIL each (multiprocessing)",
-                     "Every worker is a separate child process with its own interpreter and its "
-                     "own GIL, as with multiprocessing. No worker ever waits for another's GIL, "
-                     "so CPU-bound work runs in parallel on all cores and the slowdown falls "
-                     "toward 1/N. I/O workers no longer queue behind CPU-bound ones, so their "
-                     "round trips are as quick as when alone. The price in real Python is that "
-                     "data is copied (pickled) between processes instead of shared."},
-    [M_NOGIL] = {"nogil", "threads, no GIL (free-threaded 3.13+)",
-                 "Free-threaded Python (3.13t and later) has no GIL: threads run bytecode on "
-                 "every core at once. Two CPU-bound threads now finish in about half the time "
-                 "on two cores, and an I/O thread runs as soon as its reply arrives. The switch "
-                 "interval does nothing here. In real Python the price is slower single-thread "
-                 "code and finer-grained locking inside the interpreter."},
+    [M_NEW] = {"threads", N_("threads under the GIL (Python 3.2+)"),
+               N_("Each worker is a real thread running small units of CPU work ('bytecodes') "
+                  "under a C copy of CPython 3's GIL, and only the holder runs. A thread that "
+                  "wants the GIL waits one switch interval, then sets a drop request; the holder "
+                  "sees it at its next bytecode and hands over. So two CPU-bound threads take "
+                  "turns and do the work no faster than one thread alone (slowdown near 1x). An "
+                  "I/O thread releases the GIL around every send and receive, but next to a "
+                  "CPU-bound thread it must wait up to a whole interval to get it back after each "
+                  "one: its round trips fall by an order of magnitude or more (the convoy effect). "
+                  "A shorter interval serves I/O sooner at the cost of more hand-offs.")},
+    [M_OLD] = {"oldgil", N_("threads under the old GIL (Python 2)"),
+               N_("Python 2's GIL: a plain lock that the holder releases and at once re-acquires "
+                  "every 100 ticks, with no timeout, no drop request and no fairness. On several "
+                  "cores the holder usually grabs the lock back before the woken waiter gets "
+                  "going; the waiter fails and sleeps again, thousands of times a second. That "
+                  "battle costs system calls and cache traffic: David Beazley measured two "
+                  "CPU-bound threads running about twice as slow as the same work done "
+                  "sequentially. The switch interval does not apply in this mode.")},
+    [M_PROCESSES] = {"processes", N_("processes, one GIL each (multiprocessing)"),
+                     N_("Every worker is a separate child process with its own interpreter and its "
+                        "own GIL, as with multiprocessing. No worker ever waits for another's GIL, "
+                        "so CPU-bound work runs in parallel on all cores and the slowdown falls "
+                        "toward 1/N. I/O workers no longer queue behind CPU-bound ones, so their "
+                        "round trips are as quick as when alone. The price in real Python is that "
+                        "data is copied (pickled) between processes instead of shared.")},
+    [M_NOGIL] = {"nogil", N_("threads, no GIL (free-threaded 3.13+)"),
+                 N_("Free-threaded Python (3.13t and later) has no GIL: threads run bytecode on "
+                    "every core at once. Two CPU-bound threads now finish in about half the time "
+                    "on two cores, and an I/O thread runs as soon as its reply arrives. The switch "
+                    "interval does nothing here. In real Python the price is slower single-thread "
+                    "code and finer-grained locking inside the interpreter.")},
 };
 
 const struct scene_entry scene_gil = {
     .name = "gil",
-    .title = "GIL contention",
-    .summary = "real threads under CPython's global interpreter lock",
+    .title = N_("GIL contention"),
+    .summary = N_("real threads under CPython's global interpreter lock"),
     .modes = gs_modes,
     .nmodes = (int)(sizeof gs_modes / sizeof gs_modes[0]),
     .params = gs_params,

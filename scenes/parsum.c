@@ -68,6 +68,7 @@
 #include "futex.h"
 #include "gil.h"
 #include "scene.h"
+#include "i18n.h"
 #include "scenes/scenes.h"
 #include "trace.h"
 
@@ -109,22 +110,22 @@ enum {
 
 static const char *const ps_notes[] = {
     GIL_NOTE_WORDS,
-    [N_SUMMING] = "summing its chunk",
-    [N_LOCKWAIT] = "waiting for the accumulator lock",
-    [N_FINISHED] = "finished, partial sum reported",
-    [N_WAITING] = "waiting for the first round",
-    [N_WAKING] = "handing out the chunks, waking the workers",
-    [N_JOINING] = "joining: waiting for every worker",
-    [N_CHECKING] = "adding partial sums, checking N(N+1)/2",
-    [N_PAUSE] = "pause between rounds",
-    [N_BASELINE] = "baseline: the same sum on this one thread (best so far kept)",
-    [N_FILLING] = "filling the array",
-    [N_BANDWIDTH] = "measuring memory bandwidth (all cores)",
-    [N_OMP] = "in the OpenMP region (also worker 0)",
-    [N_GPU_WAIT] = "waiting for the GPU",
-    [N_KERNEL] = "kernel running on the GPU",
-    [N_UPLOAD] = "copying the array to the GPU",
-    [N_STOPPED] = "stopped",
+    [N_SUMMING] = N_("summing its chunk"),
+    [N_LOCKWAIT] = N_("waiting for the accumulator lock"),
+    [N_FINISHED] = N_("finished, partial sum reported"),
+    [N_WAITING] = N_("waiting for the first round"),
+    [N_WAKING] = N_("handing out the chunks, waking the workers"),
+    [N_JOINING] = N_("joining: waiting for every worker"),
+    [N_CHECKING] = N_("adding partial sums, checking N(N+1)/2"),
+    [N_PAUSE] = N_("pause between rounds"),
+    [N_BASELINE] = N_("baseline: the same sum on this one thread (best so far kept)"),
+    [N_FILLING] = N_("filling the array"),
+    [N_BANDWIDTH] = N_("measuring memory bandwidth (all cores)"),
+    [N_OMP] = N_("in the OpenMP region (also worker 0)"),
+    [N_GPU_WAIT] = N_("waiting for the GPU"),
+    [N_KERNEL] = N_("kernel running on the GPU"),
+    [N_UPLOAD] = N_("copying the array to the GPU"),
+    [N_STOPPED] = N_("stopped"),
 };
 
 /* One worker's report; in shared memory so that a child process can write it. */
@@ -807,7 +808,7 @@ static bool sweep(struct ps_state *st, bool use_arr, uint64_t n, double base)
     pthread_mutex_unlock(&st->fig_mu);
     for (int t = 1; t <= st->tmax; t++) {
         struct ps_round r;
-        scene_note(st->ctx, "sweep (%s): T = %d of %d", names[mode], t, st->tmax);
+        scene_note(st->ctx, _("sweep (%s): T = %d of %d"), names[mode], t, st->tmax);
         if (!run_round(st, mode, t, use_arr, n, &r))
             return false;
         record_round(st, &r, base, true);
@@ -817,10 +818,10 @@ static bool sweep(struct ps_state *st, bool use_arr, uint64_t n, double base)
     double f = st->figs.serial_frac;
     pthread_mutex_unlock(&st->fig_mu);
     if (f >= 0)
-        scene_note(st->ctx, "sweep done: serial fraction %.3f, Amdahl limit %.1fx", f,
+        scene_note(st->ctx, _("sweep done: serial fraction %.3f, Amdahl limit %.1fx"), f,
                    f > 0 ? 1.0 / f : 0.0);
     else
-        scene_note(st->ctx, "sweep done");
+        scene_note(st->ctx, _("sweep done"));
     return true;
 }
 
@@ -830,7 +831,7 @@ static void round_note(struct ps_state *st, const struct ps_round *r)
     pthread_mutex_lock(&st->fig_mu);
     double sp = st->figs.speedup;
     pthread_mutex_unlock(&st->fig_mu);
-    scene_note(st->ctx, "%s%s1+..+%llu = %llu %s, %.1f ms, %.2fx, %d worker%s", st->mode_note,
+    scene_note(st->ctx, _("%s%s1+..+%llu = %llu %s, %.1f ms, %.2fx, %d worker%s"), st->mode_note,
                st->mode_note[0] ? " | " : "", (unsigned long long)r->n,
                (unsigned long long)r->total, r->total == r->want ? "exact" : "WRONG", r->ms, sp,
                r->t, r->t == 1 ? "" : "s");
@@ -945,7 +946,7 @@ static void map_array(struct ps_state *st)
     void *m =
         mmap(NULL, count * 8, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (m == MAP_FAILED) {
-        scene_note(st->ctx, "cannot map %zu MiB: %s; summing from registers only", count >> 17,
+        scene_note(st->ctx, _("cannot map %zu MiB: %s; summing from registers only"), count >> 17,
                    strerror(errno));
         return;
     }
@@ -1023,7 +1024,7 @@ static int ps_start(struct scene_ctx *ctx)
     st->coord_up = 1;
     return 0;
 fail:
-    scene_note(ctx, "could not start: %s", strerror(-rc));
+    scene_note(ctx, _("could not start: %s"), strerror(-rc));
     ps_stop(ctx);
     return rc;
 }
@@ -1069,7 +1070,7 @@ static int ps_key(struct scene_ctx *ctx, int key)
     if (!st || key != 'c')
         return 0;
     atomic_store_explicit(&st->sweep_req, 1, RLX);
-    scene_note(ctx, "sweep requested: T = 1 .. %d after this round", st->tmax);
+    scene_note(ctx, _("sweep requested: T = 1 .. %d after this round"), st->tmax);
     return 1;
 }
 
@@ -1263,80 +1264,81 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
 }
 
 static const struct scene_param ps_params[] = {
-    [P_N] = {"n", "sum 1..N from registers (compute-bound)", 1, N_MAX, 100000000, "", 0},
-    [P_THREADS] = {"threads", "workers T (the sweep goes to 2 x cores)", 1, MAXT, 2, "",
+    [P_N] = {"n", N_("sum 1..N from registers (compute-bound)"), 1, N_MAX, 100000000, "", 0},
+    [P_THREADS] = {"threads", N_("workers T (the sweep goes to 2 x cores)"), 1, MAXT, 2, "",
                    SCENE_P_RESTART},
-    [P_ARRAY] = {"array", "read the values from an array in memory (memory-bound)", 0, 1, 0, "",
+    [P_ARRAY] = {"array", N_("read the values from an array in memory (memory-bound)"), 0, 1, 0, "",
                  SCENE_P_BOOL},
-    [P_SIZE] = {"size_mib", "array size; N = size / 8 bytes", 1, 8192, 256, "MiB", SCENE_P_RESTART},
-    [P_PADDED] = {"padded", "false-sharing mode: counters on separate cache lines", 0, 1, 0, "",
+    [P_SIZE] = {"size_mib", N_("array size; N = size / 8 bytes"), 1, 8192, 256, "MiB",
+                SCENE_P_RESTART},
+    [P_PADDED] = {"padded", N_("false-sharing mode: counters on separate cache lines"), 0, 1, 0, "",
                   SCENE_P_BOOL},
-    [P_BLOCK] = {"lock_block", "locked mode: elements added per lock hold", 4096, 1 << 24, 65536,
-                 "", 0},
-    [P_PAUSE] = {"pause_ms", "pause between rounds", 0, 10000, 1000, "ms", 0},
-    [P_SWEEP] = {"sweep", "measure the speedup chart, T = 1 .. 2 x cores (also key c)", 0, 1, 0, "",
-                 SCENE_P_BOOL},
+    [P_BLOCK] = {"lock_block", N_("locked mode: elements added per lock hold"), 4096, 1 << 24,
+                 65536, "", 0},
+    [P_PAUSE] = {"pause_ms", N_("pause between rounds"), 0, 10000, 1000, "ms", 0},
+    [P_SWEEP] = {"sweep", N_("measure the speedup chart, T = 1 .. 2 x cores (also key c)"), 0, 1, 0,
+                 "", SCENE_P_BOOL},
 };
 
 static const struct scene_key ps_keys[] = {
-    {'c', "measure the speedup chart: one round for each T = 1 .. 2 x cores"},
+    {'c', N_("measure the speedup chart: one round for each T = 1 .. 2 x cores")},
 };
 
 static const struct scene_mode ps_modes[] = {
-    [M_SERIAL] = {"serial", "one thread",
-                  "One worker adds 1 + 2 + ... + N with one add per element: the baseline every "
-                  "other mode is compared with. The result is checked against N(N+1)/2. With "
-                  "array=on the values come from memory instead of a counter in a register: "
-                  "now the loop waits for memory, not for the adder."},
-    [M_THREADS] = {"threads", "T threads, private partial sums",
-                   "The range is cut into T chunks; each thread sums its own chunk into a "
-                   "local variable and reports it once at the end; the main thread adds the T "
-                   "partial sums. Nothing is shared while they run, so on T cores the time "
-                   "falls to about 1/T - until T exceeds the cores (press c for the chart), or, "
-                   "with array=on, until memory bandwidth runs out."},
-    [M_LOCKED] = {"locked", "T threads, one locked accumulator",
-                  "All threads add into one shared total, guarded by a mutex that each holds "
-                  "while it adds a block of lock_block elements. Only the holder can work, so "
-                  "the lanes take turns (red: waiting for the lock) and the time is no better "
-                  "than one thread - usually worse. The fix is mode 2: keep partial sums "
-                  "private and combine once."},
-    [M_FALSE] = {"falseshare", "T threads, counters in one cache line (false sharing)",
-                 "Each thread adds every element into its own counter in memory - no sharing "
-                 "in the program. But with padded=off the counters sit 8 bytes apart in one "
-                 "cache line, and every write by one core takes the line away from the others: "
-                 "the line bounces and the threads crawl. Set padded=on (counters 128 bytes "
-                 "apart) and the same code scales."},
-    [M_GIL] = {"gil", "T threads under the GIL (no speedup)",
-               "The same chunks, but every thread must hold a global interpreter lock (a C copy "
-               "of CPython 3's GIL) to run, and offers it up every 5 ms. Only one lane runs at "
-               "a time, the others wait for the GIL: the sum takes as long as on one thread. "
-               "This is why CPU-bound Python code needs processes (mode 6)."},
-    [M_PROCS] = {"processes", "T processes",
-                 "Each chunk is summed by a forked child process; the children report their "
-                 "partial sums through a shared page and the parent waits for them. Separate "
-                 "processes share no interpreter and no lock, so they run in parallel: the "
-                 "speedup of mode 2, minus the cost of starting processes."},
-    [M_OMP] = {"openmp", "OpenMP parallel for with reduction(+:sum)",
-               "One pragma: '#pragma omp parallel for reduction(+:sum)'. OpenMP starts a team "
-               "of T threads (this thread is worker 0), deals out the iterations, gives each "
-               "thread a private sum and adds them at the end - mode 2 written for you."},
-    [M_SIMD] = {"simd", "T threads, vectorised loop (SIMD)",
-                "Each thread adds several elements per instruction with vector registers (the "
-                "instruction set in use is shown above). Compute-bound, one core does the work "
-                "of several; memory-bound (array=on), a vector loop only reaches the memory "
-                "bandwidth sooner: compare read_rate with mem_bw."},
-    [M_CUDA] = {"cuda", "GPU reduction (CUDA)",
-                "Thousands of GPU threads each sum a strided share in a register, then combine "
-                "within warps by shuffles, within blocks in shared memory, and across blocks "
-                "with one atomic add each. With array=on the array is copied to the GPU once "
-                "and read from its own memory. Without a GPU the round runs on CPU threads, "
-                "as the note says."},
+    [M_SERIAL] = {"serial", N_("one thread"),
+                  N_("One worker adds 1 + 2 + ... + N with one add per element: the baseline every "
+                     "other mode is compared with. The result is checked against N(N+1)/2. With "
+                     "array=on the values come from memory instead of a counter in a register: "
+                     "now the loop waits for memory, not for the adder.")},
+    [M_THREADS] = {"threads", N_("T threads, private partial sums"),
+                   N_("The range is cut into T chunks; each thread sums its own chunk into a "
+                      "local variable and reports it once at the end; the main thread adds the T "
+                      "partial sums. Nothing is shared while they run, so on T cores the time "
+                      "falls to about 1/T - until T exceeds the cores (press c for the chart), or, "
+                      "with array=on, until memory bandwidth runs out.")},
+    [M_LOCKED] = {"locked", N_("T threads, one locked accumulator"),
+                  N_("All threads add into one shared total, guarded by a mutex that each holds "
+                     "while it adds a block of lock_block elements. Only the holder can work, so "
+                     "the lanes take turns (red: waiting for the lock) and the time is no better "
+                     "than one thread - usually worse. The fix is mode 2: keep partial sums "
+                     "private and combine once.")},
+    [M_FALSE] = {"falseshare", N_("T threads, counters in one cache line (false sharing)"),
+                 N_("Each thread adds every element into its own counter in memory - no sharing "
+                    "in the program. But with padded=off the counters sit 8 bytes apart in one "
+                    "cache line, and every write by one core takes the line away from the others: "
+                    "the line bounces and the threads crawl. Set padded=on (counters 128 bytes "
+                    "apart) and the same code scales.")},
+    [M_GIL] = {"gil", N_("T threads under the GIL (no speedup)"),
+               N_("The same chunks, but every thread must hold a global interpreter lock (a C copy "
+                  "of CPython 3's GIL) to run, and offers it up every 5 ms. Only one lane runs at "
+                  "a time, the others wait for the GIL: the sum takes as long as on one thread. "
+                  "This is why CPU-bound Python code needs processes (mode 6).")},
+    [M_PROCS] = {"processes", N_("T processes"),
+                 N_("Each chunk is summed by a forked child process; the children report their "
+                    "partial sums through a shared page and the parent waits for them. Separate "
+                    "processes share no interpreter and no lock, so they run in parallel: the "
+                    "speedup of mode 2, minus the cost of starting processes.")},
+    [M_OMP] = {"openmp", N_("OpenMP parallel for with reduction(+:sum)"),
+               N_("One pragma: '#pragma omp parallel for reduction(+:sum)'. OpenMP starts a team "
+                  "of T threads (this thread is worker 0), deals out the iterations, gives each "
+                  "thread a private sum and adds them at the end - mode 2 written for you.")},
+    [M_SIMD] = {"simd", N_("T threads, vectorised loop (SIMD)"),
+                N_("Each thread adds several elements per instruction with vector registers (the "
+                   "instruction set in use is shown above). Compute-bound, one core does the work "
+                   "of several; memory-bound (array=on), a vector loop only reaches the memory "
+                   "bandwidth sooner: compare read_rate with mem_bw.")},
+    [M_CUDA] = {"cuda", N_("GPU reduction (CUDA)"),
+                N_("Thousands of GPU threads each sum a strided share in a register, then combine "
+                   "within warps by shuffles, within blocks in shared memory, and across blocks "
+                   "with one atomic add each. With array=on the array is copied to the GPU once "
+                   "and read from its own memory. Without a GPU the round runs on CPU threads, "
+                   "as the note says.")},
 };
 
 const struct scene_entry scene_parsum = {
     .name = "parsum",
-    .title = "Parallel sum",
-    .summary = "one sum on threads, processes, OpenMP, SIMD and the GPU",
+    .title = N_("Parallel sum"),
+    .summary = N_("one sum on threads, processes, OpenMP, SIMD and the GPU"),
     .modes = ps_modes,
     .nmodes = M_COUNT,
     .params = ps_params,

@@ -62,6 +62,7 @@
 #include "futex.h"
 #include "hist.h"
 #include "scene.h"
+#include "i18n.h"
 #include "scenes/scenes.h"
 #include "trace.h"
 
@@ -103,25 +104,25 @@ enum {
 
 static const char *const po_notes[] = {
     [N_NONE] = "",
-    [N_IN_LINE] = "standing in line",
-    [N_TICKET] = "took a ticket, waiting to be called",
-    [N_DROPPED] = "parcels dropped in the back yard",
-    [N_AT_COUNTER] = "at the counter: being served",
-    [N_IN_FLIGHT] = "parcels in flight: the OS is sending them",
-    [N_SERVED] = "served",
-    [N_CALL] = "calling the next customer",
-    [N_WRITE_BLOCK] = "write(): blocked until the window takes the parcel",
-    [N_NO_ONE] = "no one left in line",
-    [N_EPOLL] = "epoll_wait: which window is free?",
-    [N_LOOP_WRITE] = "the loop sends the parcel itself (write)",
-    [N_URING_WAIT] = "io_uring_enter: submit, wait for completions",
-    [N_POOL_WAIT] = "waiting for completions (eventfd)",
-    [N_COMPLETION] = "completion notice: hand in the next parcel",
-    [N_POOL_WRITE] = "pool thread: blocking write for the loop",
-    [N_KERNEL] = "writes in flight, done by the OS",
-    [N_TAKE] = "taking a parcel out of a window",
-    [N_RECV_WAIT] = "waiting for parcels to arrive",
-    [N_PAUSE] = "round over: pause",
+    [N_IN_LINE] = N_("standing in line"),
+    [N_TICKET] = N_("took a ticket, waiting to be called"),
+    [N_DROPPED] = N_("parcels dropped in the back yard"),
+    [N_AT_COUNTER] = N_("at the counter: being served"),
+    [N_IN_FLIGHT] = N_("parcels in flight: the OS is sending them"),
+    [N_SERVED] = N_("served"),
+    [N_CALL] = N_("calling the next customer"),
+    [N_WRITE_BLOCK] = N_("write(): blocked until the window takes the parcel"),
+    [N_NO_ONE] = N_("no one left in line"),
+    [N_EPOLL] = N_("epoll_wait: which window is free?"),
+    [N_LOOP_WRITE] = N_("the loop sends the parcel itself (write)"),
+    [N_URING_WAIT] = N_("io_uring_enter: submit, wait for completions"),
+    [N_POOL_WAIT] = N_("waiting for completions (eventfd)"),
+    [N_COMPLETION] = N_("completion notice: hand in the next parcel"),
+    [N_POOL_WRITE] = N_("pool thread: blocking write for the loop"),
+    [N_KERNEL] = N_("writes in flight, done by the OS"),
+    [N_TAKE] = N_("taking a parcel out of a window"),
+    [N_RECV_WAIT] = N_("waiting for parcels to arrive"),
+    [N_PAUSE] = N_("round over: pause"),
 };
 
 struct parcel_hdr {
@@ -422,7 +423,7 @@ static int proactor_queue(struct po_server *sv)
     int rc = aio_open(&sv->aio, MAX_CUST, want, pool, pool_hook, st, &uerr);
     if (rc) {
         sv->aio = NULL;
-        scene_note(ctx, "cannot open the completion queue: %s", strerror(-rc));
+        scene_note(ctx, _("cannot open the completion queue: %s"), strerror(-rc));
         return rc;
     }
     sv->aio_uring = want;
@@ -431,13 +432,13 @@ static int proactor_queue(struct po_server *sv)
     bool uring = aio_backend_of(sv->aio) == AIO_URING;
     if (!uring && want)
         scene_note(ctx,
-                   "io_uring unavailable (%s): completions come from a pool of %d threads, "
-                   "as libuv does for files",
+                   _("io_uring unavailable (%s): completions come from a pool of %d threads, "
+                   "as libuv does for files"),
                    strerror(uerr), pool);
     else if (!uring)
-        scene_note(ctx, "uring=off: completions come from a pool of %d threads", pool);
+        scene_note(ctx, _("uring=off: completions come from a pool of %d threads"), pool);
     else
-        scene_note(ctx, "io_uring: the kernel does the writes");
+        scene_note(ctx, _("io_uring: the kernel does the writes"));
     return 0;
 }
 
@@ -473,7 +474,7 @@ static void proactor_round(struct po_server *sv)
         lane_set(sv->lane, TRACE_IO, uring ? N_URING_WAIT : N_POOL_WAIT, fl);
         int k = aio_wait(a, done, 64, SLICE_NS);
         if (k < 0) {
-            scene_note(ctx, "waiting for completions failed: %s", strerror(-k));
+            scene_note(ctx, _("waiting for completions failed: %s"), strerror(-k));
             break;
         }
         t0 = trace_now_ns();
@@ -641,7 +642,7 @@ static void *recipient_main(void *p)
     struct epoll_event *ev = calloc(n + 1, sizeof *ev);
     unsigned char *buf = malloc(PARCEL);
     if (ep < 0 || tfd < 0 || !ev || !buf) {
-        scene_note(ctx, "the recipient cannot start: %s", strerror(errno ? errno : ENOMEM));
+        scene_note(ctx, _("the recipient cannot start: %s"), strerror(errno ? errno : ENOMEM));
         goto out;
     }
     for (uint32_t i = 0; i < n; i++) {
@@ -819,7 +820,7 @@ static int run_round(struct po_state *st, struct po_crew *cr, struct po_result *
         lane_set(&st->custl[i], TRACE_READY, wait_note, 0);
     int rc = crew_grow(cr, nth);
     if (rc) {
-        scene_note(ctx, "could not start the servers: %s", strerror(-rc));
+        scene_note(ctx, _("could not start the servers: %s"), strerror(-rc));
         return -1;
     }
     uint64_t t0 = trace_now_ns();
@@ -851,7 +852,7 @@ static int run_compare(struct po_state *st, struct po_crew *live)
 {
     struct po_result res[M_COUNT];
     for (int m = 0; m < M_COUNT; m++) {
-        scene_note(st->ctx, "comparing the four modes on one workload: %d of 4 (%s)...", m + 1,
+        scene_note(st->ctx, _("comparing the four modes on one workload: %d of 4 (%s)..."), m + 1,
                    mode_words[m]);
         bool own = m != live->mode;
         struct po_crew *cr = own ? crew_new(st, m) : live;
@@ -866,8 +867,8 @@ static int run_compare(struct po_state *st, struct po_crew *live)
     st->cmp_valid = 1;
     pthread_mutex_unlock(&st->res_lock);
     scene_note(st->ctx,
-               "compared (parcels/s): one clerk %.0f, N clerks %.0f, epoll loop %.0f, "
-               "completions %.0f; see the cmp_ figures",
+               _("compared (parcels/s): one clerk %.0f, N clerks %.0f, epoll loop %.0f, "
+               "completions %.0f; see the cmp_ figures"),
                res[0].throughput, res[1].throughput, res[2].throughput, res[3].throughput);
     return 0;
 }
@@ -995,7 +996,7 @@ static int po_start(struct scene_ctx *ctx)
         goto fail;
     return 0;
 fail:
-    scene_note(ctx, "could not open the post office: %s", strerror(-rc));
+    scene_note(ctx, _("could not open the post office: %s"), strerror(-rc));
     po_stop(ctx);
     return rc;
 }
@@ -1044,7 +1045,7 @@ static int po_key(struct scene_ctx *ctx, int key)
         return 0;
     /* Release pairs with the director's acquire exchange. */
     atomic_store_explicit(&st->cmp_req, 1, memory_order_release);
-    scene_note(ctx, "comparison requested: it starts after this round");
+    scene_note(ctx, _("comparison requested: it starts after this round"));
     return 1;
 }
 
@@ -1097,65 +1098,65 @@ static void po_stats(struct scene_ctx *ctx, struct scene_stats *out)
 }
 
 static const struct scene_param po_params[] = {
-    [P_CUSTOMERS] = {"customers", "customers, each with its own window", 1, MAX_CUST, 100, "",
+    [P_CUSTOMERS] = {"customers", N_("customers, each with its own window"), 1, MAX_CUST, 100, "",
                      SCENE_P_RESTART},
-    [P_CLERKS] = {"clerks", "mode 2: clerk threads", 1, MAX_CLERKS, 100, "", 0},
-    [P_PARCELS] = {"parcels", "parcels per customer", 1, 64, 4, "", 0},
-    [P_SERVICE] = {"service_us", "how long a window takes to accept one parcel", 10, 1000000, 5000,
-                   "us", 0},
-    [P_HEAVY] = {"heavy", "customer 0 brings 50x the parcels", 0, 1, 0, "", SCENE_P_BOOL},
-    [P_URING] = {"uring", "mode 4: io_uring (off: the thread-pool fallback)", 0, 1, 1, "",
+    [P_CLERKS] = {"clerks", N_("mode 2: clerk threads"), 1, MAX_CLERKS, 100, "", 0},
+    [P_PARCELS] = {"parcels", N_("parcels per customer"), 1, 64, 4, "", 0},
+    [P_SERVICE] = {"service_us", N_("how long a window takes to accept one parcel"), 10, 1000000,
+                   5000, "us", 0},
+    [P_HEAVY] = {"heavy", N_("customer 0 brings 50x the parcels"), 0, 1, 0, "", SCENE_P_BOOL},
+    [P_URING] = {"uring", N_("mode 4: io_uring (off: the thread-pool fallback)"), 0, 1, 1, "",
                  SCENE_P_BOOL},
-    [P_COMPARE] = {"compare", "run the four modes side by side (as the c key)", 0, 1, 0, "",
+    [P_COMPARE] = {"compare", N_("run the four modes side by side (as the c key)"), 0, 1, 0, "",
                    SCENE_P_BOOL},
-    [P_POOL] = {"pool", "mode 4 fallback: pool threads (libuv has 4)", 1, 64, 4, "", 0},
-    [P_PAUSE] = {"pause_ms", "pause between rounds", 0, 60000, 1000, "ms", 0},
+    [P_POOL] = {"pool", N_("mode 4 fallback: pool threads (libuv has 4)"), 1, 64, 4, "", 0},
+    [P_PAUSE] = {"pause_ms", N_("pause between rounds"), 0, 60000, 1000, "ms", 0},
 };
 
 static const struct scene_key po_keys[] = {
-    {'c', "compare: run the four modes on the same workload, figures as cmp_*"},
+    {'c', N_("compare: run the four modes on the same workload, figures as cmp_*")},
 };
 
 static const struct scene_mode po_modes[] = {
-    [M_ONE] = {"one", "one clerk, customers in line",
-               "One clerk (one thread), synchronous. Customers stand in line; the clerk serves "
-               "the first one, parcel after parcel, with plain blocking write() calls. A window "
-               "holds one parcel, so each further parcel waits in the kernel until the "
-               "recipient has taken the last one: the clerk's lane is blocked on I/O nearly all "
-               "the time, and every customer behind waits for everyone in front. Throughput is "
-               "one parcel per service time, and the last customer's wait is the whole round."},
-    [M_CLERKS] = {"clerks", "N clerks, one thread each",
-                  "N clerks (N threads), synchronous. The line is shared: each free clerk takes "
-                  "the next customer and blocks in write() on that customer's window, exactly "
-                  "like mode 1, but N of them block at once, so N windows are busy together. "
-                  "With as many clerks as customers nobody waits at all; the price is a thread "
-                  "(a stack, a kernel task, a context switch) per clerk. A heavy customer keeps "
-                  "one clerk busy for a long time; the others carry on."},
-    [M_REACTOR] = {"epoll", "take a ticket, get called (epoll)",
-                   "One thread, readiness notification: a reactor, like Node.js, Java NIO or "
-                   "Python's selectors. Customers take a ticket and go away; epoll tells the "
-                   "loop which windows are free, and the loop calls the lowest ticket among "
-                   "them. Then it does the sending itself, parcel after parcel, with write(): "
-                   "nobody else can be called until that customer is done. Readiness says when "
-                   "you can start, not how long it will take. Turn on heavy: customer 0 brings "
-                   "50 times the parcels and everyone else's wait grows by the whole of it "
-                   "(wait_p50_others against heavy_service): a long handler stalls the loop."},
-    [M_PROACTOR] = {"uring", "drop the parcels, get a completion notice",
-                    "One thread, completion notification: a proactor (io_uring on Linux, IOCP "
-                    "on Windows). The loop drops every customer's parcel in the back yard at "
-                    "once (one io_uring_enter hands them all to the kernel) and then only waits "
-                    "for completion notices; the kernel puts each parcel in its window when "
-                    "the window has room. The loop makes no write() call at all (loop_writes "
-                    "0): nobody waits on anybody, the OS does the work. Where io_uring is "
-                    "blocked (containers often block it) or uring=off, a pool of threads does "
-                    "blocking writes for the loop and posts the notices, as libuv does for "
-                    "files: then only as many windows as pool threads are busy at once."},
+    [M_ONE] = {"one", N_("one clerk, customers in line"),
+               N_("One clerk (one thread), synchronous. Customers stand in line; the clerk serves "
+                  "the first one, parcel after parcel, with plain blocking write() calls. A window "
+                  "holds one parcel, so each further parcel waits in the kernel until the "
+                  "recipient has taken the last one: the clerk's lane is blocked on I/O nearly all "
+                  "the time, and every customer behind waits for everyone in front. Throughput is "
+                  "one parcel per service time, and the last customer's wait is the whole round.")},
+    [M_CLERKS] = {"clerks", N_("N clerks, one thread each"),
+                  N_("N clerks (N threads), synchronous. The line is shared: each free clerk takes "
+                     "the next customer and blocks in write() on that customer's window, exactly "
+                     "like mode 1, but N of them block at once, so N windows are busy together. "
+                     "With as many clerks as customers nobody waits at all; the price is a thread "
+                     "(a stack, a kernel task, a context switch) per clerk. A heavy customer keeps "
+                     "one clerk busy for a long time; the others carry on.")},
+    [M_REACTOR] = {"epoll", N_("take a ticket, get called (epoll)"),
+                   N_("One thread, readiness notification: a reactor, like Node.js, Java NIO or "
+                      "Python's selectors. Customers take a ticket and go away; epoll tells the "
+                      "loop which windows are free, and the loop calls the lowest ticket among "
+                      "them. Then it does the sending itself, parcel after parcel, with write(): "
+                      "nobody else can be called until that customer is done. Readiness says when "
+                      "you can start, not how long it will take. Turn on heavy: customer 0 brings "
+                      "50 times the parcels and everyone else's wait grows by the whole of it "
+                      "(wait_p50_others against heavy_service): a long handler stalls the loop.")},
+    [M_PROACTOR] = {"uring", N_("drop the parcels, get a completion notice"),
+                    N_("One thread, completion notification: a proactor (io_uring on Linux, IOCP "
+                       "on Windows). The loop drops every customer's parcel in the back yard at "
+                       "once (one io_uring_enter hands them all to the kernel) and then only waits "
+                       "for completion notices; the kernel puts each parcel in its window when "
+                       "the window has room. The loop makes no write() call at all (loop_writes "
+                       "0): nobody waits on anybody, the OS does the work. Where io_uring is "
+                       "blocked (containers often block it) or uring=off, a pool of threads does "
+                       "blocking writes for the loop and posts the notices, as libuv does for "
+                       "files: then only as many windows as pool threads are busy at once.")},
 };
 
 const struct scene_entry scene_postoffice = {
     .name = "postoffice",
-    .title = "The post office",
-    .summary = "four ways to serve 100 customers: blocking, threads, readiness, completion",
+    .title = N_("The post office"),
+    .summary = N_("four ways to serve 100 customers: blocking, threads, readiness, completion"),
     .modes = po_modes,
     .nmodes = M_COUNT,
     .params = po_params,

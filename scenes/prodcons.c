@@ -36,6 +36,7 @@
 #include "futex.h"
 #include "hist.h"
 #include "scene.h"
+#include "i18n.h"
 #include "scenes/scenes.h"
 #include "trace.h"
 
@@ -68,13 +69,13 @@ enum {
 
 static const char *const pc_notes[] = {
     [N_NONE] = "",
-    [N_PRODUCING] = "producing",
-    [N_FULL] = "blocked: queue full",
-    [N_CONSUMING] = "consuming",
-    [N_EMPTY] = "blocked: queue empty",
-    [N_LOCKWAIT] = "waiting for the queue lock",
-    [N_PACING] = "waiting for the next tick (rate)",
-    [N_FINISHED] = "finished",
+    [N_PRODUCING] = N_("producing"),
+    [N_FULL] = N_("blocked: queue full"),
+    [N_CONSUMING] = N_("consuming"),
+    [N_EMPTY] = N_("blocked: queue empty"),
+    [N_LOCKWAIT] = N_("waiting for the queue lock"),
+    [N_PACING] = N_("waiting for the next tick (rate)"),
+    [N_FINISHED] = N_("finished"),
 };
 
 struct pc_worker {
@@ -609,11 +610,11 @@ static int pc_start(struct scene_ctx *ctx)
     if (rc)
         goto fail;
     if (st->mode == M_LOCKFREE)
-        scene_note(ctx, "%s ring, capacity %d", st->np == 1 && st->nc == 1 ? "SPSC" : "MPMC",
+        scene_note(ctx, _("%s ring, capacity %d"), st->np == 1 && st->nc == 1 ? "SPSC" : "MPMC",
                    st->cap);
     return 0;
 fail:
-    scene_note(ctx, "could not start workers: %s", strerror(-rc));
+    scene_note(ctx, _("could not start workers: %s"), strerror(-rc));
     pc_stop(ctx);
     return rc;
 }
@@ -761,45 +762,47 @@ static void pc_stats(struct scene_ctx *ctx, struct scene_stats *out)
 }
 
 static const struct scene_param pc_params[] = {
-    [P_PRODUCERS] = {"producers", "producer workers", 1, MAXW, 1, "", SCENE_P_RESTART},
-    [P_CONSUMERS] = {"consumers", "consumer workers", 1, MAXW, 1, "", SCENE_P_RESTART},
-    [P_CAPACITY] = {"capacity", "queue capacity K", 1, MAXK, 10, "items", SCENE_P_RESTART},
-    [P_PROD_RATE] = {"prod_rate", "items made per second per producer (0: flat out)", 0, 100000, 4,
-                     "items/s", 0},
-    [P_CONS_RATE] = {"cons_rate", "items taken per second per consumer (0: flat out)", 0, 100000, 2,
-                     "items/s", 0},
-    [P_WORK] = {"work_us", "CPU work per item consumed", 0, 1000000, 0, "us", 0},
+    [P_PRODUCERS] = {"producers", N_("producer workers"), 1, MAXW, 1, "", SCENE_P_RESTART},
+    [P_CONSUMERS] = {"consumers", N_("consumer workers"), 1, MAXW, 1, "", SCENE_P_RESTART},
+    [P_CAPACITY] = {"capacity", N_("queue capacity K"), 1, MAXK, 10, "items", SCENE_P_RESTART},
+    [P_PROD_RATE] = {"prod_rate", N_("items made per second per producer (0: flat out)"), 0, 100000,
+                     4, "items/s", 0},
+    [P_CONS_RATE] = {"cons_rate", N_("items taken per second per consumer (0: flat out)"), 0,
+                     100000, 2, "items/s", 0},
+    [P_WORK] = {"work_us", N_("CPU work per item consumed"), 0, 1000000, 0, "us", 0},
 };
 
 static const struct scene_mode pc_modes[] = {
-    [M_THREADS] = {"threads", "threads, mutex + condition variables",
-                   "Producers and consumers are threads sharing one bounded queue guarded by a "
-                   "mutex, with two condition variables: 'not full' and 'not empty' (this is "
-                   "Python's queue.Queue). A producer that finds the queue full sleeps on 'not "
-                   "full' until a consumer takes an item; a consumer that finds it empty sleeps "
-                   "on 'not empty'. Watch the gauge: when producers are faster it fills up to K "
-                   "and the producer lanes turn to 'blocked'; when consumers are faster it stays "
-                   "near zero and the consumers wait."},
-    [M_PROCESSES] = {"processes", "processes, queue in shared memory",
-                     "The same queue, but every producer and consumer is a separate process "
-                     "(what multiprocessing.Queue is for). The queue, its mutex and condition "
-                     "variables live in shared memory, marked process-shared; the mutex is "
-                     "robust, so a process that dies holding it cannot wedge the others. Each "
-                     "lane is a real child process of conctui."},
-    [M_LOCKFREE] = {"lockfree", "threads, lock-free ring",
-                    "No lock at all: with one producer and one consumer the queue is a "
-                    "single-producer/single-consumer ring where each side owns one index; with "
-                    "more it is a bounded multi-producer/multi-consumer ring where workers claim "
-                    "slots with compare-and-swap. A worker that finds the ring full or empty "
-                    "spins briefly (still running) and only then parks. Set both rates to 0 "
-                    "(flat out) and compare the throughput with mode 1: that gap is what the "
-                    "lock costs."},
+    [M_THREADS] =
+        {"threads", N_("threads, mutex + condition variables"),
+         N_("Producers and consumers are threads sharing one bounded queue guarded by a "
+            "mutex, with two condition variables: 'not full' and 'not empty' (this is "
+            "Python's queue.Queue). A producer that finds the queue full sleeps on 'not "
+            "full' until a consumer takes an item; a consumer that finds it empty sleeps "
+            "on 'not empty'. Watch the gauge: when producers are faster it fills up to K "
+            "and the producer lanes turn to 'blocked'; when consumers are faster it stays "
+            "near zero and the consumers wait.")},
+    [M_PROCESSES] = {"processes", N_("processes, queue in shared memory"),
+                     N_("The same queue, but every producer and consumer is a separate process "
+                        "(what multiprocessing.Queue is for). The queue, its mutex and condition "
+                        "variables live in shared memory, marked process-shared; the mutex is "
+                        "robust, so a process that dies holding it cannot wedge the others. Each "
+                        "lane is a real child process of conctui.")},
+    [M_LOCKFREE] =
+        {"lockfree", N_("threads, lock-free ring"),
+         N_("No lock at all: with one producer and one consumer the queue is a "
+            "single-producer/single-consumer ring where each side owns one index; with "
+            "more it is a bounded multi-producer/multi-consumer ring where workers claim "
+            "slots with compare-and-swap. A worker that finds the ring full or empty "
+            "spins briefly (still running) and only then parks. Set both rates to 0 "
+            "(flat out) and compare the throughput with mode 1: that gap is what the "
+            "lock costs.")},
 };
 
 const struct scene_entry scene_prodcons = {
     .name = "prodcons",
-    .title = "Producer-consumer",
-    .summary = "a bounded queue between producers and consumers",
+    .title = N_("Producer-consumer"),
+    .summary = N_("a bounded queue between producers and consumers"),
     .modes = pc_modes,
     .nmodes = 3,
     .params = pc_params,

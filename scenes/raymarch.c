@@ -52,6 +52,7 @@
 #include "app.h"
 #include "render.h"
 #include "scene.h"
+#include "i18n.h"
 #include "scenes/scenes.h"
 #include "snapshot.h"
 #include "trace.h"
@@ -105,18 +106,18 @@ enum {
 
 static const char *const rm_notes[] = {
     [N_NONE] = "",
-    [N_FRAME] = "rendering a frame",
-    [N_GPU_FRAME] = "frame on the GPU (copies + kernel)",
-    [N_REFERENCE] = "one-thread reference frame (for the speedup)",
-    [N_VOLUME] = "building the volume",
-    [N_CAP] = "waiting for the next frame (frame-rate cap)",
-    [N_TILE] = "rendering a tile (arg: tile index)",
-    [N_BETWEEN] = "between tiles (OpenMP scheduling)",
-    [N_BARRIER] = "at the barrier: the other threads still render",
-    [N_NEXT_FRAME] = "waiting for the next frame",
-    [N_BLOCKS] = "running thread blocks (arg: how many are resident)",
-    [N_SM_IDLE] = "no block resident",
-    [N_FINISHED] = "finished",
+    [N_FRAME] = N_("rendering a frame"),
+    [N_GPU_FRAME] = N_("frame on the GPU (copies + kernel)"),
+    [N_REFERENCE] = N_("one-thread reference frame (for the speedup)"),
+    [N_VOLUME] = N_("building the volume"),
+    [N_CAP] = N_("waiting for the next frame (frame-rate cap)"),
+    [N_TILE] = N_("rendering a tile (arg: tile index)"),
+    [N_BETWEEN] = N_("between tiles (OpenMP scheduling)"),
+    [N_BARRIER] = N_("at the barrier: the other threads still render"),
+    [N_NEXT_FRAME] = N_("waiting for the next frame"),
+    [N_BLOCKS] = N_("running thread blocks (arg: how many are resident)"),
+    [N_SM_IDLE] = N_("no block resident"),
+    [N_FINISHED] = N_("finished"),
 };
 
 /* The figures of the latest frame, published under rm_state.lock. */
@@ -241,7 +242,7 @@ static int switch_volume(struct rm_state *st, int kind, int n)
     if (kind == V_RAW) {
         rc = load_raw(v, err, sizeof err);
         if (rc != 0) {
-            scene_note(st->ctx, "%s; showing marschner-lobb", err);
+            scene_note(st->ctx, _("%s; showing marschner-lobb"), err);
             kind = V_ML;
         }
     }
@@ -272,21 +273,21 @@ static void apply_backend(struct rm_state *st)
     st->backend_wanted = want;
     if (b == RENDER_CUDA && !st->cuda_ok) {
         if (fresh)
-            scene_note(st->ctx, "no GPU (%s), rendering with OpenMP", st->cuda_why);
+            scene_note(st->ctx, _("no GPU (%s), rendering with OpenMP"), st->cuda_why);
         b = RENDER_OPENMP;
     }
     if (b == st->backend_used)
         return;
     if (render_set_backend(st->r, (enum render_backend)b, err, sizeof err) != 0) {
-        scene_note(st->ctx, "no GPU (%s), rendering with OpenMP", err);
+        scene_note(st->ctx, _("no GPU (%s), rendering with OpenMP"), err);
         st->cuda_ok = 0;
         snprintf(st->cuda_why, sizeof st->cuda_why, "%s", err);
         b = RENDER_OPENMP;
         render_set_backend(st->r, RENDER_OPENMP, err, sizeof err);
     } else if (changed && b != RENDER_CUDA) {
-        scene_note(st->ctx, "rendering with %s", render_backend_name((enum render_backend)b));
+        scene_note(st->ctx, _("rendering with %s"), render_backend_name((enum render_backend)b));
     } else if (fresh && b == RENDER_CUDA) {
-        scene_note(st->ctx, "rendering with CUDA on %d SMs", st->nsm);
+        scene_note(st->ctx, _("rendering with CUDA on %d SMs"), st->nsm);
     }
     st->backend_used = b;
 }
@@ -587,7 +588,7 @@ static bool render_one(struct rm_state *st, uint32_t frame)
     void *b = st->back;
     if (!grow(&b, &st->back_cap, need) || !spans_fit(st, w, h)) {
         st->back = b;
-        scene_note(st->ctx, "out of memory for a %dx%d frame", w, h);
+        scene_note(st->ctx, _("out of memory for a %dx%d frame"), w, h);
         return false;
     }
     st->back = b;
@@ -768,7 +769,7 @@ static int rm_start(struct scene_ctx *ctx)
     return 0;
 fail:
     if (rc == -ENOSPC)
-        scene_note(ctx, "too many lanes: lower threads");
+        scene_note(ctx, _("too many lanes: lower threads"));
     rm_stop(ctx); /* the app calls release next */
     return rc;
 }
@@ -843,7 +844,7 @@ static void snapshot(struct rm_state *st)
         memcpy(copy, st->front, n);
     pthread_mutex_unlock(&st->lock);
     if (!copy) {
-        scene_note(st->ctx, "no frame to save yet");
+        scene_note(st->ctx, _("no frame to save yet"));
         return;
     }
     /* Never overwrite: the first free number. */
@@ -854,9 +855,9 @@ static void snapshot(struct rm_state *st)
     } while (access(path, F_OK) == 0 && k < 100000);
     struct rm_image img = {w, h, NULL, copy};
     if (snapshot_write_ppm(path, &img, err, sizeof err) == 0)
-        scene_note(st->ctx, "saved %dx%d frame to %s", w, h, path);
+        scene_note(st->ctx, _("saved %dx%d frame to %s"), w, h, path);
     else
-        scene_note(st->ctx, "could not save: %s", err);
+        scene_note(st->ctx, _("could not save: %s"), err);
     free(copy);
 }
 
@@ -872,25 +873,25 @@ static int rm_key(struct scene_ctx *ctx, int key)
     switch (key) {
     case APP_KEY_LEFT:
     case APP_KEY_RIGHT:
-        scene_note(ctx, "yaw %lld deg",
+        scene_note(ctx, _("yaw %lld deg"),
                    (long long)eff_add(st, P_YAW, key == APP_KEY_LEFT ? -YAW_STEP : YAW_STEP, true));
         return 1;
     case APP_KEY_UP:
     case APP_KEY_DOWN:
         scene_note(
-            ctx, "pitch %lld deg",
+            ctx, _("pitch %lld deg"),
             (long long)eff_add(st, P_PITCH, key == APP_KEY_UP ? PITCH_STEP : -PITCH_STEP, false));
         return 1;
     case 'z':
     case 'x': {
         int64_t z = eff_get(st, P_ZOOM);
         int64_t nz = key == 'z' ? z * 5 / 4 : z * 4 / 5;
-        scene_note(ctx, "zoom %lld%%", (long long)eff_add(st, P_ZOOM, nz - z, false));
+        scene_note(ctx, _("zoom %lld%%"), (long long)eff_add(st, P_ZOOM, nz - z, false));
         return 1;
     }
     case 't': {
         int64_t tf = eff_add(st, P_TF, 1, true);
-        scene_note(ctx, "transfer function: %s",
+        scene_note(ctx, _("transfer function: %s"),
                    tf == 0 ? "auto (the volume's own)" : raymarch_tf_name((int)tf - 1));
         return 1;
     }
@@ -899,14 +900,14 @@ static int rm_key(struct scene_ctx *ctx, int key)
         eff_add(st, P_BACKEND, 1, true);
         return 1;
     case 'o':
-        scene_note(ctx, "OpenMP schedule: %s",
+        scene_note(ctx, _("OpenMP schedule: %s"),
                    eff_add(st, P_SCHEDULE, 1, true) ? "dynamic" : "static");
         return 1;
     case 'v': {
         int64_t v = eff_add(st, P_VOLUME, 1, true);
         static const char *const names[] = {"marschner-lobb", "shepp-logan head", "cloud",
                                             "raw file"};
-        scene_note(ctx, "volume: %s", names[v]);
+        scene_note(ctx, _("volume: %s"), names[v]);
         return 1;
     }
     case 'p':
@@ -955,38 +956,38 @@ static void rm_stats(struct scene_ctx *ctx, struct scene_stats *out)
 }
 
 static const struct scene_param rm_params[] = {
-    [P_BACKEND] = {"backend", "0 one thread, 1 OpenMP, 2 CUDA (OpenMP when there is no GPU)", 0, 2,
-                   1, "", 0},
+    [P_BACKEND] = {"backend", N_("0 one thread, 1 OpenMP, 2 CUDA (OpenMP when there is no GPU)"), 0,
+                   2, 1, "", 0},
     [P_SCHEDULE] = {"schedule",
-                    "OpenMP schedule: 0 static (tiles dealt out up front), "
-                    "1 dynamic (taken as threads free up)",
+                    N_("OpenMP schedule: 0 static (tiles dealt out up front), "
+                       "1 dynamic (taken as threads free up)"),
                     0, 1, 0, "", 0},
-    [P_TILE] = {"tile", "tile edge for the CPU backends", 4, 64, 16, "px", 0},
-    [P_THREADS] = {"threads", "OpenMP threads (0: one per CPU)", 0, MAX_THREADS, 0, "",
+    [P_TILE] = {"tile", N_("tile edge for the CPU backends"), 4, 64, 16, "px", 0},
+    [P_THREADS] = {"threads", N_("OpenMP threads (0: one per CPU)"), 0, MAX_THREADS, 0, "",
                    SCENE_P_RESTART},
     [P_VOLUME] = {"volume",
-                  "0 Marschner-Lobb, 1 Shepp-Logan head, 2 noise cloud, "
-                  "3 raw file ($CONCTUI_RAW_FILE, _DIMS, _TYPE)",
+                  N_("0 Marschner-Lobb, 1 Shepp-Logan head, 2 noise cloud, "
+                     "3 raw file ($CONCTUI_RAW_FILE, _DIMS, _TYPE)"),
                   0, V_COUNT - 1, 0, "", 0},
     [P_TF] = {"tf",
-              "transfer function: 0 the volume's own, 1 spectrum, 2 grey, 3 fire, "
-              "4 bone, 5 constant",
+              N_("transfer function: 0 the volume's own, 1 spectrum, 2 grey, 3 fire, "
+                 "4 bone, 5 constant"),
               0, RM_TF_COUNT, 0, "", 0},
-    [P_DENSITY] = {"density", "extinction per box unit at full opacity, in tenths", 0, 1000, 50,
+    [P_DENSITY] = {"density", N_("extinction per box unit at full opacity, in tenths"), 0, 1000, 50,
                    "/10", 0},
-    [P_STEP] = {"step", "ray step in thousandths of a box unit (the box is 2000 wide)", 1, 100, 10,
-                "/1000", 0},
-    [P_YAW] = {"yaw", "camera turned about the vertical axis", -180, 180, 34, "deg", 0},
-    [P_PITCH] = {"pitch", "camera raised above the horizon", -89, 89, 20, "deg", 0},
-    [P_ZOOM] = {"zoom", "camera zoom (100: the whole box fits)", 25, 400, 100, "%", 0},
-    [P_WIDTH] = {"width", "frame width when no canvas is shown (headless)", 8, 1024, DEF_W, "px",
-                 0},
-    [P_HEIGHT] = {"height", "frame height when no canvas is shown (headless)", 8, 1024, DEF_H, "px",
-                  0},
-    [P_FPS] = {"fps", "frame-rate cap (0: as fast as possible)", 0, 240, 30, "frames/s", 0},
-    [P_SIZE] = {"size", "built-in volume edge (size^3 voxels)", 16, 128, 64, "voxels", 0},
-    [P_REFERENCE] = {"reference", "a one-thread frame this often, for the speedup (0: never)", 0,
-                     60000, 2000, "ms", 0},
+    [P_STEP] = {"step", N_("ray step in thousandths of a box unit (the box is 2000 wide)"), 1, 100,
+                10, "/1000", 0},
+    [P_YAW] = {"yaw", N_("camera turned about the vertical axis"), -180, 180, 34, "deg", 0},
+    [P_PITCH] = {"pitch", N_("camera raised above the horizon"), -89, 89, 20, "deg", 0},
+    [P_ZOOM] = {"zoom", N_("camera zoom (100: the whole box fits)"), 25, 400, 100, "%", 0},
+    [P_WIDTH] = {"width", N_("frame width when no canvas is shown (headless)"), 8, 1024, DEF_W,
+                 "px", 0},
+    [P_HEIGHT] = {"height", N_("frame height when no canvas is shown (headless)"), 8, 1024, DEF_H,
+                  "px", 0},
+    [P_FPS] = {"fps", N_("frame-rate cap (0: as fast as possible)"), 0, 240, 30, "frames/s", 0},
+    [P_SIZE] = {"size", N_("built-in volume edge (size^3 voxels)"), 16, 128, 64, "voxels", 0},
+    [P_REFERENCE] = {"reference", N_("a one-thread frame this often, for the speedup (0: never)"),
+                     0, 60000, 2000, "ms", 0},
 };
 
 /* Adds d to a key-driven value, wrapping or clamping within its parameter's range. */
@@ -1005,37 +1006,37 @@ static int64_t eff_add(struct rm_state *st, int i, int64_t d, bool wrap)
 }
 
 static const struct scene_key rm_keys[] = {
-    {APP_KEY_LEFT, "turn the camera left (yaw)"},
-    {APP_KEY_RIGHT, "turn the camera right (yaw)"},
-    {APP_KEY_UP, "raise the camera (pitch)"},
-    {APP_KEY_DOWN, "lower the camera (pitch)"},
-    {'z', "zoom in"},
-    {'x', "zoom out"},
-    {'t', "next transfer function"},
-    {'b', "next backend: one thread, OpenMP, CUDA"},
-    {'o', "OpenMP schedule: static / dynamic"},
-    {'v', "next volume"},
-    {'p', "save the frame as conctui-raymarch-N.ppm"},
+    {APP_KEY_LEFT, N_("turn the camera left (yaw)")},
+    {APP_KEY_RIGHT, N_("turn the camera right (yaw)")},
+    {APP_KEY_UP, N_("raise the camera (pitch)")},
+    {APP_KEY_DOWN, N_("lower the camera (pitch)")},
+    {'z', N_("zoom in")},
+    {'x', N_("zoom out")},
+    {'t', N_("next transfer function")},
+    {'b', N_("next backend: one thread, OpenMP, CUDA")},
+    {'o', N_("OpenMP schedule: static / dynamic")},
+    {'v', N_("next volume")},
+    {'p', N_("save the frame as conctui-raymarch-N.ppm")},
 };
 
 static const struct scene_mode rm_modes[] = {
-    {"render", "every pixel its own ray",
-     "Each pixel marches a ray through a 3D volume and composites what it meets; no pixel "
-     "needs another, so the work is perfectly parallel. On one thread the render loop does "
-     "every tile itself. With OpenMP the tiles are shared by a team of threads: with the "
-     "static schedule each thread gets its share up front and, since rays through empty "
-     "space are cheap and rays through the volume are not, some threads finish early and "
-     "wait at the barrier (the 'imbalance' figure); the dynamic schedule hands tiles out as "
-     "threads free up. With CUDA each pixel is a GPU thread and the lanes show each SM's "
-     "resident thread blocks. The speedup compares with a one-thread frame of the same view. "
-     "Arrows turn the camera, z/x zoom, t, b, o and v change the transfer function, backend, "
-     "schedule and volume, p saves the picture."},
+    {"render", N_("every pixel its own ray"),
+     N_("Each pixel marches a ray through a 3D volume and composites what it meets; no pixel "
+        "needs another, so the work is perfectly parallel. On one thread the render loop does "
+        "every tile itself. With OpenMP the tiles are shared by a team of threads: with the "
+        "static schedule each thread gets its share up front and, since rays through empty "
+        "space are cheap and rays through the volume are not, some threads finish early and "
+        "wait at the barrier (the 'imbalance' figure); the dynamic schedule hands tiles out as "
+        "threads free up. With CUDA each pixel is a GPU thread and the lanes show each SM's "
+        "resident thread blocks. The speedup compares with a one-thread frame of the same view. "
+        "Arrows turn the camera, z/x zoom, t, b, o and v change the transfer function, backend, "
+        "schedule and volume, p saves the picture.")},
 };
 
 const struct scene_entry scene_raymarch = {
     .name = "raymarch",
-    .title = "Ray marching",
-    .summary = "volume rendering on one thread, OpenMP and CUDA",
+    .title = N_("Ray marching"),
+    .summary = N_("volume rendering on one thread, OpenMP and CUDA"),
     .modes = rm_modes,
     .nmodes = 1,
     .params = rm_params,

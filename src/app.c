@@ -10,6 +10,7 @@
 #include "app.h"
 
 #include "hist.h"
+#include "i18n.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -46,7 +47,7 @@ void app_message(struct app *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(a->msg, sizeof a->msg, fmt, ap);
+    vsnprintf(a->msg, sizeof a->msg, _(fmt), ap);
     va_end(ap);
     a->msg_at = trace_now_ns();
 }
@@ -259,7 +260,7 @@ int app_record(struct app *a, const char *path, char *err, unsigned errlen)
     app_tick(a, trace_now_ns());
     struct rec_meta *m = malloc(sizeof *m);
     if (!m) {
-        snprintf(err, errlen, "%s: out of memory", path);
+        snprintf(err, errlen, _("%s: out of memory"), path);
         return -1;
     }
     app_meta(a, m);
@@ -295,12 +296,12 @@ int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen)
     int w = wi >= 0 ? (int)a->params[wi] : 640, h = hi >= 0 ? (int)a->params[hi] : 360;
     struct scene_canvas c = {w, h, calloc((size_t)w * (size_t)h, 3)};
     if (!c.rgb) {
-        snprintf(err, errlen, "%s: out of memory", path);
+        snprintf(err, errlen, _("%s: out of memory"), path);
         return -1;
     }
     int rc = e->canvas ? e->canvas(&a->ctx, &c) : -1;
     if (rc != 0) {
-        snprintf(err, errlen, "%s: scene '%s' has no picture to save yet", path, e->name);
+        snprintf(err, errlen, _("%s: scene '%s' has no picture to save yet"), path, e->name);
         free(c.rgb);
         return -1;
     }
@@ -323,7 +324,7 @@ int app_export_chrome(struct app *a, const char *path, char *err, unsigned errle
     struct rec_meta *m = malloc(sizeof *m);
     FILE *f = m ? fopen(path, "w") : NULL;
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, m ? strerror(errno) : "out of memory");
+        snprintf(err, errlen, "%s: %s", path, m ? strerror(errno) : _("out of memory"));
         free(m);
         return -1;
     }
@@ -333,24 +334,28 @@ int app_export_chrome(struct app *a, const char *path, char *err, unsigned errle
         rc = -1;
     free(m);
     if (rc)
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
+        snprintf(err, errlen, _("%s: write failed: %s"), path, strerror(errno));
     return rc;
 }
 
 /* What a recording of a scene this program does not know is shown as. */
-static const struct scene_mode unknown_mode = {"recorded", "recorded run",
-                                               "A recording of a scene this version of conctui "
-                                               "does not have. The timeline, the lane inspector "
-                                               "and the figures come from the recording itself."};
-static const struct scene_entry unknown_scene = {
-    .name = "recording", .title = "Recording", .summary = "", .modes = &unknown_mode, .nmodes = 1};
+static const struct scene_mode unknown_mode = {
+    "recorded", N_("recorded run"),
+    N_("A recording of a scene this version of conctui "
+       "does not have. The timeline, the lane inspector "
+       "and the figures come from the recording itself.")};
+static const struct scene_entry unknown_scene = {.name = "recording",
+                                                 .title = N_("Recording"),
+                                                 .summary = "",
+                                                 .modes = &unknown_mode,
+                                                 .nmodes = 1};
 
 int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
 {
     app_release(a);
     struct rec_meta *m = calloc(1, sizeof *m);
     if (!m) {
-        snprintf(err, errlen, "%s: out of memory", path);
+        snprintf(err, errlen, _("%s: out of memory"), path);
         return -1;
     }
     if (rec_read(path, &a->hist, m, err, errlen) != 0) {
@@ -364,7 +369,7 @@ int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
     if (scene_ctx_init(&a->ctx, e, mode < 0 ? 0 : mode) != 0) {
         history_free(&a->hist);
         free(m);
-        snprintf(err, errlen, "%s: out of memory", path);
+        snprintf(err, errlen, _("%s: out of memory"), path);
         return -1;
     }
     a->scene = e;
@@ -412,7 +417,8 @@ static void replay_step(struct app *a, int dir, int width)
         }
     }
     if (best < 0) {
-        app_message(a, dir > 0 ? "last event of the recording" : "first event of the recording");
+        app_message(a, dir > 0 ? N_("last event of the recording")
+                               : N_("first event of the recording"));
         return;
     }
     a->view.cursor = bt;

@@ -2,6 +2,7 @@
 
 #include "cli.h"
 
+#include "i18n.h"
 #include "keys.h"
 
 #include <errno.h>
@@ -46,39 +47,40 @@ static const struct option longopts[] = {
 void cli_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: conctui [--scene NAME] [--mode M] [--set KEY=VALUE]... [--duration SECONDS]\n"
-            "       conctui --headless --scene NAME [--mode M] [--set KEY=VALUE]...\n"
-            "               --duration SECONDS [--width N] [--ascii] [--json]\n"
-            "       conctui --replay FILE [--headless [--width N] [--ascii] [--json]]\n"
-            "       conctui --convert RECORDING OUT.json\n"
-            "       conctui --list | --help | --version\n"
-            "\n"
-            "An interactive terminal visualizer of concurrency: every scene runs real\n"
-            "workers and draws their state transitions live as timelines.\n"
-            "\n"
-            "  -S, --scene NAME       start on this scene (see --list)\n"
-            "  -m, --mode M           mode by number (1..) or name\n"
-            "  -s, --set KEY=VALUE    set a scene parameter (repeatable)\n"
-            "  -d, --duration SECS    run this long, then exit (required with --headless)\n"
-            "      --headless         no terminal UI: print the timeline and the stats\n"
-            "  -w, --width N          headless timeline width in columns (default 72)\n"
-            "      --ascii            ASCII glyphs only\n"
-            "      --json             headless: print stats and lane totals as JSON\n"
-            "      --record FILE      write every event of the run to FILE\n"
-            "      --replay FILE      open a recording instead of running a scene\n"
-            "      --export-chrome F  at the end, write the run as a Chrome/Perfetto trace\n"
-            "      --convert REC OUT  convert a recording to a Chrome/Perfetto trace\n"
-            "      --snapshot F.ppm   at the end, write the scene's picture (raymarch) as PPM\n"
-            "      --list             list scenes, modes and parameters\n"
-            "  -h, --help             show this help\n"
-            "      --version          show the version\n"
-            "\n"
-            "Keys: press ? in the program, or see conctui(1).\n");
+            _("Usage: conctui [--scene NAME] [--mode M] [--set KEY=VALUE]... [--duration SECONDS]\n"
+              "       conctui --headless --scene NAME [--mode M] [--set KEY=VALUE]...\n"
+              "               --duration SECONDS [--width N] [--ascii] [--json]\n"
+              "       conctui --replay FILE [--headless [--width N] [--ascii] [--json]]\n"
+              "       conctui --convert RECORDING OUT.json\n"
+              "       conctui --list | --help | --version\n"
+              "\n"
+              "An interactive terminal visualizer of concurrency: every scene runs real\n"
+              "workers and draws their state transitions live as timelines.\n"
+              "\n"
+              "  -S, --scene NAME       start on this scene (see --list)\n"
+              "  -m, --mode M           mode by number (1..) or name\n"
+              "  -s, --set KEY=VALUE    set a scene parameter (repeatable)\n"
+              "  -d, --duration SECS    run this long, then exit (required with --headless)\n"
+              "      --headless         no terminal UI: print the timeline and the stats\n"
+              "  -w, --width N          headless timeline width in columns (default 72)\n"
+              "      --ascii            ASCII glyphs only\n"
+              "      --json             headless: print stats and lane totals as JSON\n"
+              "      --record FILE      write every event of the run to FILE\n"
+              "      --replay FILE      open a recording instead of running a scene\n"
+              "      --export-chrome F  at the end, write the run as a Chrome/Perfetto trace\n"
+              "      --convert REC OUT  convert a recording to a Chrome/Perfetto trace\n"
+              "      --snapshot F.ppm   at the end, write the scene's picture (raymarch) as PPM\n"
+              "      --list             list scenes, modes and parameters\n"
+              "  -h, --help             show this help\n"
+              "      --version          show the version\n"
+              "\n"
+              "Keys: press ? in the program, or see conctui(1).\n"));
 }
 
+/* fmt is a literal at every call (xgettext keyword fail:3), translated here. */
 static int fail(char *err, unsigned errlen, const char *fmt, const char *arg)
 {
-    snprintf(err, errlen, fmt, arg);
+    snprintf(err, errlen, _(fmt), arg);
     return 2;
 }
 
@@ -192,7 +194,7 @@ int cli_resolve(struct cli *o, char *err, unsigned errlen)
 {
     o->entry = o->scene ? scene_find(o->scene) : scene_table[0];
     if (!o->entry) {
-        int off = snprintf(err, errlen, "unknown scene '%s'; scenes are:", o->scene);
+        int off = snprintf(err, errlen, _("unknown scene '%s'; scenes are:"), o->scene);
         for (int i = 0; scene_table[i] && off > 0 && (unsigned)off < errlen; i++)
             off += snprintf(err + off, errlen - (unsigned)off, " %s", scene_table[i]->name);
         return 2;
@@ -204,8 +206,8 @@ int cli_resolve(struct cli *o, char *err, unsigned errlen)
     if (o->mode) {
         o->mode_idx = scene_mode_parse(e, o->mode);
         if (o->mode_idx < 0) {
-            int off =
-                snprintf(err, errlen, "scene '%s' has no mode '%s'; modes are:", e->name, o->mode);
+            int off = snprintf(err, errlen, _("scene '%s' has no mode '%s'; modes are:"), e->name,
+                               o->mode);
             for (int i = 0; i < e->nmodes && off > 0 && (unsigned)off < errlen; i++)
                 off +=
                     snprintf(err + off, errlen - (unsigned)off, " %d=%s", i + 1, e->modes[i].name);
@@ -228,23 +230,25 @@ void cli_list(FILE *f)
 {
     for (int i = 0; scene_table[i]; i++) {
         const struct scene_entry *e = scene_table[i];
-        fprintf(f, "%s - %s: %s\n", e->name, e->title, e->summary);
+        fprintf(f, "%s - %s: %s\n", e->name, _(e->title), _(e->summary));
         for (int m = 0; m < e->nmodes; m++)
-            fprintf(f, "  mode %d %-12s %s\n", m + 1, e->modes[m].name, e->modes[m].title);
+            fprintf(f, "  mode %d %-12s %s\n", m + 1, e->modes[m].name, _(e->modes[m].title));
         for (int p = 0; p < e->nparams; p++) {
             const struct scene_param *sp = &e->params[p];
             if (sp->flags & SCENE_P_BOOL)
-                fprintf(f, "  --set %s=on|off  %s [default %s]%s\n", sp->name, sp->help,
-                        sp->def ? "on" : "off", sp->flags & SCENE_P_RESTART ? " (restarts)" : "");
+                fprintf(f, _("  --set %s=on|off  %s [default %s]%s\n"), sp->name, _(sp->help),
+                        sp->def ? "on" : "off",
+                        sp->flags & SCENE_P_RESTART ? _(" (restarts)") : "");
             else
-                fprintf(f, "  --set %s=N  %s [%lld..%lld, default %lld%s%s]%s\n", sp->name,
-                        sp->help, (long long)sp->min, (long long)sp->max, (long long)sp->def,
+                fprintf(f, _("  --set %s=N  %s [%lld..%lld, default %lld%s%s]%s\n"), sp->name,
+                        _(sp->help), (long long)sp->min, (long long)sp->max, (long long)sp->def,
                         *sp->unit ? " " : "", sp->unit,
-                        sp->flags & SCENE_P_RESTART ? " (restarts)" : "");
+                        sp->flags & SCENE_P_RESTART ? _(" (restarts)") : "");
         }
         for (int k = 0; k < e->nkeys; k++) {
             char kb[16];
-            fprintf(f, "  key %s  %s\n", keys_name(e->keys[k].key, kb, sizeof kb), e->keys[k].help);
+            fprintf(f, "  key %s  %s\n", keys_name(e->keys[k].key, kb, sizeof kb),
+                    _(e->keys[k].help));
         }
     }
 }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "i18n.h"
+#include "keys.h"
 #include "state.h"
 #include "timeline.h"
 #include "trace.h"
@@ -15,23 +17,23 @@
 #define STATS_W 40
 
 const struct draw_key draw_keys[] = {
-    {"q", "quit (also Ctrl-C)"},
-    {"?  h", "this help (any key closes it)"},
-    {"Tab n / S-Tab N", "next / previous scene"},
-    {"1-9", "select mode (restarts the scene)"},
-    {"Up Down  k j", "select a parameter"},
-    {"+ -", "raise / lower the selected parameter"},
-    {"w s  wheel", "zoom time in / out"},
-    {"a d  Left Right", "scroll back / forward through history"},
-    {"Home End  l", "oldest history / back to live"},
-    {"Space", "pause / resume the view (workers keep running)"},
-    {"f", "freeze / unfreeze the workers at their next transition"},
-    {".", "step: let exactly one transition through (freezes first)"},
-    {"m", "slow motion for timed work: x1, x4, x16"},
-    {"r", "restart the scene"},
-    {"i  click", "inspect the next lane / the clicked lane"},
-    {"PgUp PgDn", "scroll lanes when they do not all fit"},
-    {"Esc", "close the inspector"},
+    {"q", N_("quit (also Ctrl-C)")},
+    {"?  h", N_("this help (any key closes it)")},
+    {"Tab n / S-Tab N", N_("next / previous scene")},
+    {"1-9", N_("select mode (restarts the scene)")},
+    {"Up Down  k j", N_("select a parameter")},
+    {"+ -", N_("raise / lower the selected parameter")},
+    {"w s  wheel", N_("zoom time in / out")},
+    {"a d  Left Right", N_("scroll back / forward through history")},
+    {"Home End  l", N_("oldest history / back to live")},
+    {"Space", N_("pause / resume the view (workers keep running)")},
+    {"f", N_("freeze / unfreeze the workers at their next transition")},
+    {".", N_("step: let exactly one transition through (freezes first)")},
+    {"m", N_("slow motion for timed work: x1, x4, x16")},
+    {"r", N_("restart the scene")},
+    {"i  click", N_("inspect the next lane / the clicked lane")},
+    {"PgUp PgDn", N_("scroll lanes when they do not all fit")},
+    {"Esc", N_("close the inspector")},
     {NULL, NULL},
 };
 
@@ -99,11 +101,11 @@ static void draw_too_small(struct grid *g)
 {
     char line[96];
     int y = g->rows / 2 - 1;
-    snprintf(line, sizeof line, "Terminal too small: %dx%d", g->cols, g->rows);
+    snprintf(line, sizeof line, _("Terminal too small: %dx%d"), g->cols, g->rows);
     grid_text(g, y, (g->cols - grid_text_width(line)) / 2, g->cols, line, COLOUR_RED, GRID_BOLD);
-    snprintf(line, sizeof line, "conctui needs at least %dx%d.", DRAW_MIN_COLS, DRAW_MIN_ROWS);
+    snprintf(line, sizeof line, _("conctui needs at least %dx%d."), DRAW_MIN_COLS, DRAW_MIN_ROWS);
     grid_text(g, y + 1, (g->cols - grid_text_width(line)) / 2, g->cols, line, 0, 0);
-    snprintf(line, sizeof line, "Enlarge the window, or press q to quit.");
+    snprintf(line, sizeof line, "%s", _("Enlarge the window, or press q to quit."));
     grid_text(g, y + 2, (g->cols - grid_text_width(line)) / 2, g->cols, line, 0, 0);
 }
 
@@ -112,10 +114,10 @@ static void draw_header(struct app *a, struct grid *g)
     const struct scene_entry *e = a->scene;
     char buf[256];
     grid_fill(g, 0, 0, g->cols, L' ', 0, GRID_REVERSE);
-    snprintf(buf, sizeof buf, " conctui | scene %d/%d %s: %s | mode %d/%d: %s", scene_index(e) + 1,
-             scene_count(), e->name, e->title, a->ctx.mode + 1, e->nmodes,
-             e->modes[a->ctx.mode].title);
-    const char *hint = "? help  q quit ";
+    snprintf(buf, sizeof buf, _(" conctui | scene %d/%d %s: %s | mode %d/%d: %s"),
+             scene_index(e) + 1, scene_count(), e->name, _(e->title), a->ctx.mode + 1, e->nmodes,
+             _(e->modes[a->ctx.mode].title));
+    const char *hint = _("? help  q quit ");
     int hw = grid_text_width(hint);
     grid_text(g, 0, 0, g->cols - hw - 1, buf, 0, GRID_REVERSE | GRID_BOLD);
     grid_text(g, 0, g->cols - hw, hw, hint, 0, GRID_REVERSE);
@@ -128,11 +130,11 @@ static void draw_legend(struct grid *g, int y, const struct draw_opts *o)
         const struct state_info *si = state_info(s);
         grid_put(g, y, x, state_glyph(s, o->ascii), si->colour, 0);
         x += 2;
-        x += grid_text(g, y, x, g->cols - x, si->name, 0, GRID_DIM) + 2;
+        x += grid_text(g, y, x, g->cols - x, _(si->name), 0, GRID_DIM) + 2;
     }
     if (x + 10 < g->cols) {
         grid_put(g, y, x, state_gauge_glyph(5, 8, o->ascii), COLOUR_CYAN, 0);
-        grid_text(g, y, x + 2, g->cols - x - 2, "gauge", 0, GRID_DIM);
+        grid_text(g, y, x + 2, g->cols - x - 2, _("gauge"), 0, GRID_DIM);
     }
 }
 
@@ -204,7 +206,7 @@ static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view
 
 static void draw_stats(struct app *a, struct grid *g, int y0, int h, int w)
 {
-    grid_text(g, y0, 1, w - 2, "Stats", 0, GRID_BOLD | GRID_UNDERLINE);
+    grid_text(g, y0, 1, w - 2, _("Stats"), 0, GRID_BOLD | GRID_UNDERLINE);
     int rows = h - 1;
     int ncol = a->stats.n > rows && w >= 2 * 38 ? 2 : 1;
     int cw = w / ncol;
@@ -239,9 +241,11 @@ static void wrap_emit(void *arg, const char *line, int len)
 static const char *draw_note(const struct app *a, unsigned note)
 {
     if (a->replay && a->meta)
-        return (int)note < a->meta->nnotes ? a->meta->notes[note] : "";
-    return note && (int)note < a->scene->nnotes && a->scene->notes[note] ? a->scene->notes[note]
-                                                                         : "";
+        return (int)note < a->meta->nnotes && a->meta->notes[note][0] ? _(a->meta->notes[note])
+                                                                      : "";
+    return note && (int)note < a->scene->nnotes && a->scene->notes[note] && *a->scene->notes[note]
+               ? _(a->scene->notes[note])
+               : "";
 }
 
 static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h, int w,
@@ -249,11 +253,11 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
 {
     const struct history_lane *l = &a->hist.lane[a->view.focus_lane];
     char buf[160];
-    snprintf(buf, sizeof buf, "Lane: %s", l->name);
+    snprintf(buf, sizeof buf, _("Lane: %s"), l->name);
     grid_text(g, y0, x0, w, buf, 0, GRID_BOLD | GRID_UNDERLINE);
     int y = y0 + 1;
     if (l->count == 0) {
-        grid_text(g, y, x0, w, "no events yet", 0, GRID_DIM);
+        grid_text(g, y, x0, w, _("no events yet"), 0, GRID_DIM);
         return;
     }
     /* Live: the lane's latest event. Replay: the event at the cursor. */
@@ -268,13 +272,14 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
     char since[16];
     timeline_fmt_ns(since, sizeof since, now > e->t ? now - e->t : 0);
     if (l->kind == TRACE_LANE_GAUGE)
-        snprintf(buf, sizeof buf, "%s: %u of %u", a->replay ? "at cursor" : "now", e->arg,
+        snprintf(buf, sizeof buf, _("%s: %u of %u"), a->replay ? _("at cursor") : _("now"), e->arg,
                  l->gauge_max);
     else
-        snprintf(buf, sizeof buf, "%s: %s%s%s for %s (arg %u)", a->replay ? "at cursor" : "now",
-                 state_info(st)->label, *words ? " - " : "", words, since, e->arg);
+        snprintf(buf, sizeof buf, _("%s: %s%s%s for %s (arg %u)"),
+                 a->replay ? _("at cursor") : _("now"), _(state_info(st)->label),
+                 *words ? " - " : "", words, since, e->arg);
     grid_text(g, y++, x0, w, buf, 0, 0);
-    snprintf(buf, sizeof buf, "transitions: %llu  events kept: %zu",
+    snprintf(buf, sizeof buf, _("transitions: %llu  events kept: %zu"),
              (unsigned long long)l->transitions, history_kept(l));
     grid_text(g, y++, x0, w, buf, 0, 0);
     if (l->kind == TRACE_LANE_GAUGE)
@@ -287,7 +292,7 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
     for (int s = 0; s < TRACE_NSTATES && sum; s++) {
         if (!tot[s])
             continue;
-        snprintf(buf, sizeof buf, "%s %.1f%%", state_info((unsigned)s)->name,
+        snprintf(buf, sizeof buf, "%s %.1f%%", _(state_info((unsigned)s)->name),
                  100.0 * (double)tot[s] / (double)sum);
         int bw = grid_text_width(buf);
         if (x + bw > x0 + w) {
@@ -303,9 +308,9 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
 static void draw_narration(struct app *a, struct grid *g, int y0, int x0, int h, int w)
 {
     const struct scene_mode *m = &a->scene->modes[a->ctx.mode];
-    grid_text(g, y0, x0, w, m->title, 0, GRID_BOLD | GRID_UNDERLINE);
+    grid_text(g, y0, x0, w, _(m->title), 0, GRID_BOLD | GRID_UNDERLINE);
     struct wrap_ctx c = {g, y0 + 1, x0, w, y0 + h, 0};
-    grid_wrap(m->narration, w, wrap_emit, &c);
+    grid_wrap(_(m->narration), w, wrap_emit, &c);
 }
 
 static void draw_status(struct app *a, struct grid *g, uint64_t now)
@@ -317,7 +322,7 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
         char buf[64];
         const struct scene_param *p = &e->params[i];
         if (p->flags & SCENE_P_BOOL)
-            snprintf(buf, sizeof buf, "%s=%s", p->name, a->params[i] ? "on" : "off");
+            snprintf(buf, sizeof buf, "%s=%s", p->name, a->params[i] ? _("on") : _("off"));
         else
             snprintf(buf, sizeof buf, "%s=%lld", p->name, (long long)a->params[i]);
         int bw = grid_text_width(buf);
@@ -332,12 +337,13 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
     y = g->rows - 1;
     char buf[256], zoom[16], note[SCENE_NOTE_MAX];
     timeline_fmt_ns(zoom, sizeof zoom, a->view.ns_per_col);
-    const char *view = a->view.live ? "LIVE" : "PAUSED";
+    const char *view = a->view.live ? _("LIVE") : _("PAUSED");
     if (a->replay) {
-        char at[32] = "start";
+        char at[32];
+        snprintf(at, sizeof at, "%s", _("start"));
         if (a->view.cursor)
             timeline_fmt_ns(at, sizeof at, a->view.cursor - a->hist.t0);
-        snprintf(buf, sizeof buf, " REPLAY | . next event , previous | cursor at %s", at);
+        snprintf(buf, sizeof buf, _(" REPLAY | . next event , previous | cursor at %s"), at);
         int used = grid_text(g, y, 0, g->cols, buf, COLOUR_CYAN, GRID_BOLD);
         bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
         if (fresh) {
@@ -347,17 +353,17 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
         return;
     }
     if (trace_frozen())
-        snprintf(buf, sizeof buf, " %s | FROZEN (%u parked, . steps) | x%d", view, trace_parked(),
-                 a->slowmo);
+        snprintf(buf, sizeof buf, _(" %s | FROZEN (%u parked, . steps) | x%d"), view,
+                 trace_parked(), a->slowmo);
     else if (!a->running)
-        snprintf(buf, sizeof buf, " STOPPED | x%d", a->slowmo);
+        snprintf(buf, sizeof buf, _(" STOPPED | x%d"), a->slowmo);
     else
-        snprintf(buf, sizeof buf, " %s | workers running | x%d", view, a->slowmo);
+        snprintf(buf, sizeof buf, _(" %s | workers running | x%d"), view, a->slowmo);
     int used =
         grid_text(g, y, 0, g->cols, buf, trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN, GRID_BOLD);
     uint64_t dropped = trace_dropped();
     if (dropped) {
-        snprintf(buf, sizeof buf, " | %llu events dropped", (unsigned long long)dropped);
+        snprintf(buf, sizeof buf, _(" | %llu events dropped"), (unsigned long long)dropped);
         used += grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, GRID_BOLD);
     }
     scene_note_get(&a->ctx, note, sizeof note);
@@ -380,18 +386,18 @@ static void draw_help(struct app *a, struct grid *g)
     int y0 = (g->rows - h) / 2, x0 = (g->cols - w) / 2;
     for (int y = y0; y < y0 + h; y++)
         grid_fill(g, y, x0, w, L' ', 0, GRID_REVERSE);
-    grid_text(g, y0, x0 + 2, w - 4, "Keys  (any key closes this help)", 0,
+    grid_text(g, y0, x0 + 2, w - 4, _("Keys  (any key closes this help)"), 0,
               GRID_REVERSE | GRID_BOLD);
     int y = y0 + 2;
     for (int i = 0; i < n && y < y0 + h - 1; i++, y++) {
         grid_text(g, y, x0 + 2, 18, draw_keys[i].keys, 0, GRID_REVERSE | GRID_BOLD);
-        grid_text(g, y, x0 + 21, w - 23, draw_keys[i].help, 0, GRID_REVERSE);
+        grid_text(g, y, x0 + 21, w - 23, _(draw_keys[i].help), 0, GRID_REVERSE);
     }
     for (int i = 0; i < e->nkeys && y < y0 + h - 1; i++, y++) {
         char kb[16];
         grid_text(g, y, x0 + 2, 18, keys_name(e->keys[i].key, kb, sizeof kb), 0,
                   GRID_REVERSE | GRID_BOLD);
-        grid_text(g, y, x0 + 21, w - 23, e->keys[i].help, 0, GRID_REVERSE);
+        grid_text(g, y, x0 + 21, w - 23, _(e->keys[i].help), 0, GRID_REVERSE);
     }
 }
 
@@ -404,7 +410,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
         return;
     }
     if (!a->scene) {
-        grid_text(g, 0, 0, g->cols, "no scene running (q quits)", COLOUR_RED, 0);
+        grid_text(g, 0, 0, g->cols, _("no scene running (q quits)"), COLOUR_RED, 0);
         return;
     }
     int width = draw_timeline_width(a, g->cols);
@@ -442,7 +448,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
         geo->lane_of_row[geo->nshown++] = i;
     }
     if (n - a->view.lane_top > lanes_h)
-        grid_text(g, lanes_y + lanes_h - 1, 0, NAME_W, "  more: PgDn", COLOUR_YELLOW, GRID_BOLD);
+        grid_text(g, lanes_y + lanes_h - 1, 0, NAME_W, _("  more: PgDn"), COLOUR_YELLOW, GRID_BOLD);
     draw_axis(a, g, lanes_y + lanes_h, &v, o);
     if (ccols) {
         for (int y = lanes_y; y <= lanes_y + lanes_h; y++)

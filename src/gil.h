@@ -64,10 +64,11 @@ enum gil_note {
 };
 
 #define GIL_NOTE_WORDS                                                                             \
-    [GIL_N_NONE] = "", [GIL_N_HOLDS] = "holds the GIL", [GIL_N_WAITING] = "waiting for the GIL",   \
-    [GIL_N_IO] = "blocked in I/O, GIL released", [GIL_N_NOGIL] = "running, no GIL",                \
-    [GIL_N_HELD_BY] = "held by thread N (arg)",                                                    \
-    [GIL_N_DROP_REQ] = "drop requested: holder N (arg) must hand it over", [GIL_N_FREE] = "free"
+    [GIL_N_NONE] = "", [GIL_N_HOLDS] = N_("holds the GIL"),                                        \
+    [GIL_N_WAITING] = N_("waiting for the GIL"), [GIL_N_IO] = N_("blocked in I/O, GIL released"),  \
+    [GIL_N_NOGIL] = N_("running, no GIL"), [GIL_N_HELD_BY] = N_("held by thread N (arg)"),         \
+    [GIL_N_DROP_REQ] = N_("drop requested: holder N (arg) must hand it over"),                     \
+    [GIL_N_FREE] = N_("free")
 
 /* One thread's side: identity, lane, and its waits for the GIL. */
 struct gil_thread {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "i18n.h"
 #include "json.h"
 #include "state.h"
 #include "timeline.h"
@@ -28,7 +29,7 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
         return rc;
     char err[300];
     if (o->record && app_record(a, o->record, err, sizeof err) != 0) {
-        fprintf(stderr, "conctui: cannot record: %s\n", err);
+        fprintf(stderr, _("conctui: cannot record: %s\n"), err);
         app_stop(a);
         return -EIO;
     }
@@ -44,7 +45,7 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
     }
     app_stop(a);
     if (a->rec && app_record_end(a, err, sizeof err) != 0) {
-        fprintf(stderr, "conctui: recording failed: %s\n", err);
+        fprintf(stderr, _("conctui: recording failed: %s\n"), err);
         return -EIO;
     }
     return 0;
@@ -72,9 +73,9 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
         .t_start = t0, .ns_per_col = (span + (uint64_t)w - 1) / (uint64_t)w, .width = w, .now = t1};
     char buf[64];
     timeline_fmt_ns(buf, sizeof buf, v.ns_per_col);
-    fprintf(f, "conctui %s: %s, mode %d (%s), %.2f s, %s per column%s\n", e->name, e->title,
+    fprintf(f, _("conctui %s: %s, mode %d (%s), %.2f s, %s per column%s\n"), e->name, _(e->title),
             a->ctx.mode + 1, e->modes[a->ctx.mode].name, (double)span / 1e9, buf,
-            a->replay ? " (recording)" : "");
+            a->replay ? _(" (recording)") : "");
     fprintf(f, "%-18s ", "");
     for (int c = 0; c < w; c += 12) {
         timeline_fmt_ns(buf, sizeof buf, (uint64_t)c * v.ns_per_col);
@@ -173,7 +174,7 @@ int headless_export(struct app *a, const struct cli *o)
 {
     char err[300];
     if (o->snapshot && app_snapshot(a, o->snapshot, err, sizeof err) != 0) {
-        fprintf(stderr, "conctui: cannot save the picture: %s\n", err);
+        fprintf(stderr, _("conctui: cannot save the picture: %s\n"), err);
         return -1;
     }
     if (!o->export_chrome)
@@ -181,7 +182,7 @@ int headless_export(struct app *a, const struct cli *o)
     int rc = o->record ? rec_convert(o->record, o->export_chrome, err, sizeof err)
                        : app_export_chrome(a, o->export_chrome, err, sizeof err);
     if (rc)
-        fprintf(stderr, "conctui: cannot export: %s\n", err);
+        fprintf(stderr, _("conctui: cannot export: %s\n"), err);
     return rc;
 }
 
@@ -192,7 +193,7 @@ int headless_main(const struct cli *o, volatile int *quit)
     int rc = app_init(&a);
     if (rc == 0 && o->replay) {
         if (app_replay(&a, o->replay, err, sizeof err) != 0) {
-            fprintf(stderr, "conctui: %s\n", err);
+            fprintf(stderr, _("conctui: %s\n"), err);
             app_shutdown(&a);
             return 1;
         }
@@ -201,7 +202,7 @@ int headless_main(const struct cli *o, volatile int *quit)
     }
     if (rc) {
         if (rc != -EIO)
-            fprintf(stderr, "conctui: %s: could not start: %s\n", o->entry->name, strerror(-rc));
+            fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name, strerror(-rc));
         app_shutdown(&a);
         return 1;
     }

@@ -14,11 +14,13 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "headless.h"
+#include "i18n.h"
 #include "record.h"
 #include "ui.h"
 
@@ -65,9 +67,21 @@ static int install_signals(bool tui)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* Messages come from the installed catalogues, or from CONCTUI_LOCALEDIR (tests, a build tree). */
+static void main_i18n(void)
 {
     setlocale(LC_ALL, "");
+#ifdef ENABLE_NLS
+    const char *dir = getenv("CONCTUI_LOCALEDIR");
+    bindtextdomain(PACKAGE, dir && *dir ? dir : LOCALEDIR);
+    bind_textdomain_codeset(PACKAGE, "UTF-8");
+    textdomain(PACKAGE);
+#endif
+}
+
+int main(int argc, char **argv)
+{
+    main_i18n();
     struct cli o;
     char err[512];
     if (cli_parse(argc, argv, &o, err, sizeof err) != 0) {
@@ -99,7 +113,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (install_signals(!o.headless) != 0) {
-        fprintf(stderr, "conctui: cannot create a pipe: %s\n", strerror(errno));
+        fprintf(stderr, _("conctui: cannot create a pipe: %s\n"), strerror(errno));
         return 1;
     }
     if (o.headless) {
@@ -108,9 +122,9 @@ int main(int argc, char **argv)
     }
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         fprintf(stderr,
-                "conctui: %s is not a terminal; the interactive view needs one.\n"
-                "Use --headless --scene NAME --duration SECONDS to run without it.\n",
-                isatty(STDIN_FILENO) ? "standard output" : "standard input");
+                _("conctui: %s is not a terminal; the interactive view needs one.\n"
+                  "Use --headless --scene NAME --duration SECONDS to run without it.\n"),
+                isatty(STDIN_FILENO) ? _("standard output") : _("standard input"));
         return 1;
     }
     return ui_main(&o, sig_pipe[0], &sig_seen);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "i18n.h"
 #include "trace.h"
 
 int scene_count(void)
@@ -68,20 +69,20 @@ int scene_param_parse(const struct scene_entry *e, const char *kv, int *idx, int
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
-        snprintf(err, errlen, "--set expects key=value, got '%s'", kv);
+        snprintf(err, errlen, _("--set expects key=value, got '%s'"), kv);
         return -1;
     }
     char key[64];
     size_t klen = (size_t)(eq - kv);
     if (klen >= sizeof key) {
-        snprintf(err, errlen, "parameter name too long in '%.40s...'", kv);
+        snprintf(err, errlen, _("parameter name too long in '%.40s...'"), kv);
         return -1;
     }
     memcpy(key, kv, klen);
     key[klen] = '\0';
     int i = scene_param_find(e, key);
     if (i < 0) {
-        int off = snprintf(err, errlen, "scene '%s' has no parameter '%s' (it has:", e->name, key);
+        int off = snprintf(err, errlen, _("scene '%s' has no parameter '%s' (it has:"), e->name, key);
         for (int k = 0; k < e->nparams && off > 0 && (unsigned)off < errlen; k++)
             off += snprintf(err + off, errlen - (unsigned)off, " %s", e->params[k].name);
         if (off > 0 && (unsigned)off < errlen)
@@ -101,11 +102,11 @@ int scene_param_parse(const struct scene_entry *e, const char *kv, int *idx, int
         errno = 0;
         long long n = strtoll(v, &end, 10);
         if (*v == '\0' || *end != '\0') {
-            snprintf(err, errlen, "%s: '%s' is not a whole number", key, v);
+            snprintf(err, errlen, _("%s: '%s' is not a whole number"), key, v);
             return -1;
         }
         if (errno == ERANGE || n < p->min || n > p->max) {
-            snprintf(err, errlen, "%s: %s is out of range [%" PRId64 ", %" PRId64 "]", key, v,
+            snprintf(err, errlen, _("%s: %s is out of range [%" PRId64 ", %" PRId64 "]"), key, v,
                      p->min, p->max);
             return -1;
         }

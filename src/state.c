@@ -4,15 +4,18 @@
 
 #include <string.h>
 
+#include "i18n.h"
+
 static const struct state_info states[TRACE_NSTATES] = {
-    [TRACE_RUN] = {"run", "running on CPU", L'\u2588', '#', COLOUR_GREEN},
-    [TRACE_READY] = {"ready", "ready: wants CPU/GIL/lock", L'\u2592', '+', COLOUR_YELLOW},
-    [TRACE_LOCK] = {"lock", "blocked on lock/condition", L'\u2573', 'x', COLOUR_RED},
-    [TRACE_IO] = {"io", "blocked on I/O", L'\u2248', '~', COLOUR_BLUE},
-    [TRACE_SLEEP] = {"sleep", "sleeping / timer", L'z', 'z', COLOUR_CYAN},
-    [TRACE_KERNEL] = {"kernel", "in the kernel / in flight", L'\u00bb', '>', COLOUR_MAGENTA},
-    [TRACE_IDLE] = {"idle", "idle", L'\u00b7', '.', COLOUR_GREY},
-    [TRACE_DONE] = {"done", "done", L'_', '_', COLOUR_WHITE},
+    [TRACE_RUN] = {N_("run"), N_("running on CPU"), L'\u2588', '#', COLOUR_GREEN},
+    [TRACE_READY] = {N_("ready"), N_("ready: wants CPU/GIL/lock"), L'\u2592', '+', COLOUR_YELLOW},
+    [TRACE_LOCK] = {N_("lock"), N_("blocked on lock/condition"), L'\u2573', 'x', COLOUR_RED},
+    [TRACE_IO] = {N_("io"), N_("blocked on I/O"), L'\u2248', '~', COLOUR_BLUE},
+    [TRACE_SLEEP] = {N_("sleep"), N_("sleeping / timer"), L'z', 'z', COLOUR_CYAN},
+    [TRACE_KERNEL] = {N_("kernel"), N_("in the kernel / in flight"), L'\u00bb', '>',
+                      COLOUR_MAGENTA},
+    [TRACE_IDLE] = {N_("idle"), N_("idle"), L'\u00b7', '.', COLOUR_GREY},
+    [TRACE_DONE] = {N_("done"), N_("done"), L'_', '_', COLOUR_WHITE},
 };
 
 const struct state_info *state_info(unsigned state)

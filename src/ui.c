@@ -36,6 +36,7 @@
 #include "draw.h"
 #include "grid.h"
 #include "headless.h"
+#include "i18n.h"
 #include "trace.h"
 
 #define FRAME_NS 33333333ull
@@ -283,14 +284,14 @@ static int ui_open(struct ui *u)
     const char *term = getenv("TERM");
     if (!term || !*term || strcmp(term, "dumb") == 0) {
         fprintf(stderr,
-                "conctui: TERM is %s; the interactive view needs a real terminal "
-                "(try TERM=xterm-256color, or --headless)\n",
-                term && *term ? "'dumb'" : "not set");
+                _("conctui: TERM is %s; the interactive view needs a real terminal "
+                  "(try TERM=xterm-256color, or --headless)\n"),
+                term && *term ? "'dumb'" : _("not set"));
         return -1;
     }
     u->scr = newterm(NULL, stdout, stdin);
     if (!u->scr) {
-        fprintf(stderr, "conctui: cannot use terminal type '%s' (try --headless)\n", term);
+        fprintf(stderr, _("conctui: cannot use terminal type '%s' (try --headless)\n"), term);
         return -1;
     }
     set_term(u->scr);
@@ -377,7 +378,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         if (err[0])
             fprintf(stderr, "conctui: %s\n", err);
         else
-            fprintf(stderr, "conctui: %s: could not start: %s\n", o->entry->name, strerror(-rc));
+            fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name, strerror(-rc));
         app_shutdown(&a);
         return 1;
     }
@@ -419,7 +420,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     app_stop(&a);
     ui_close(&u);
     if (a.rec && app_record_end(&a, err, sizeof err) != 0) {
-        fprintf(stderr, "conctui: recording failed: %s\n", err);
+        fprintf(stderr, _("conctui: recording failed: %s\n"), err);
         status = 1;
     }
     if (headless_export(&a, o) != 0)
