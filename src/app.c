@@ -22,6 +22,7 @@
 #include <wchar.h>
 
 #include "state.h"
+#include "theme.h"
 #include "timeline.h"
 #include "trace.h"
 
@@ -34,6 +35,7 @@ int app_init(struct app *a)
     a->save_seconds = 30;
     a->view.focus_lane = -1;
     a->view.live = true;
+    a->view.lane_rows = 1;
     return trace_init();
 }
 
@@ -578,7 +580,7 @@ static void switch_scene(struct app *a, int dir)
  */
 static bool app_key_reserved(int key)
 {
-    return key < 0x80 && key > 0 && strchr("qQ?h\tnN123456789frm.S ij k+-=_l", key) != NULL;
+    return key < 0x80 && key > 0 && strchr("qQ?h\tnN123456789frm.S ij k+-=_lTL<>\n", key) != NULL;
 }
 
 enum app_result app_key(struct app *a, int key, int width)
@@ -593,6 +595,15 @@ enum app_result app_key(struct app *a, int key, int width)
     }
     if (a->replay && replay_key(a, key, width))
         return APP_CONTINUE;
+    if (a->tour && (key == '\n' || key == '>' || key == '<' || key == APP_KEY_BACKSPACE)) {
+        int step = a->tour_step + (key == '\n' || key == '>' ? 1 : -1);
+        if (step < 0 || step >= a->tour->n)
+            app_message(a, step < 0 ? N_("this is the first step of the tour")
+                                    : N_("this is the last step of the tour (q quits)"));
+        else
+            app_tour_goto(a, step);
+        return APP_CONTINUE;
+    }
     if (!a->replay && e->key && !app_key_reserved(key) && e->key(&a->ctx, key))
         return APP_CONTINUE;
     switch (key) {
@@ -678,6 +689,13 @@ enum app_result app_key(struct app *a, int key, int width)
     case 'S':
         save_recent(a);
         break;
+    case 'T':
+        v->theme = theme_table[v->theme + 1] ? v->theme + 1 : 0;
+        app_message(a, "theme: %s", _(theme_table[v->theme]->help));
+        break;
+    case 'L':
+        v->lane_rows = v->lane_rows >= 3 ? 1 : v->lane_rows + 1;
+        break;
     case 'm':
         a->slowmo = a->slowmo >= 16 ? 1 : a->slowmo * 4;
         atomic_store(&a->ctx.sh->slowmo, a->slowmo);
@@ -708,6 +726,23 @@ enum app_result app_key(struct app *a, int key, int width)
         break;
     }
     return APP_CONTINUE;
+}
+
+int app_tour_goto(struct app *a, int step)
+{
+    const struct tour *t = a->tour;
+    if (!t || t->n == 0)
+        return -EINVAL;
+    step = step < 0 ? 0 : step >= t->n ? t->n - 1 : step;
+    const struct tour_step *s = &t->step[step];
+    a->tour_step = step;
+    if (a->scene == s->scene && a->running && a->ctx.mode == s->mode &&
+        !memcmp(a->params, s->params, sizeof a->params[0] * (size_t)s->scene->nparams))
+        return 0; /* the same set-up: only the narration changes */
+    int rc = app_start(a, s->scene, s->mode, s->params);
+    if (rc)
+        app_message(a, "%s: could not start: %s", s->scene->name, strerror(-rc));
+    return rc;
 }
 
 void app_click(struct app *a, int y, int x)

@@ -13,6 +13,7 @@
 #include "keys.h"
 #include "record.h"
 #include "scene.h"
+#include "tour.h"
 
 enum app_result { APP_CONTINUE, APP_QUIT };
 
@@ -28,6 +29,8 @@ struct app_view {
     bool help;
     uint64_t cursor; /* replay: time of the event stepped to (0: none) */
     int cursor_lane;
+    int theme;     /* index in theme_table (the T key cycles) */
+    int lane_rows; /* rows per lane, 1..3 (the L key cycles) */
 };
 
 /* Where the last frame put things, for mouse hits. */
@@ -55,6 +58,8 @@ struct app {
     bool replay;           /* showing a recording: no workers */
     struct rec_meta *meta; /* replay: what the recording says */
     int save_seconds;      /* the S key saves this much history */
+    struct tour *tour;     /* --tour: its steps (NULL: no tour) */
+    int tour_step;         /* the step shown */
 };
 
 /* Map the trace rings (once per process). */
@@ -92,6 +97,8 @@ void app_meta(struct app *a, struct rec_meta *m);
 int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen);
 /* Write the current history as a Chrome trace. 0 or -1 with err. */
 int app_export_chrome(struct app *a, const char *path, char *err, unsigned errlen);
+/* Show a tour step (clamped to the tour): its scene restarts when the step needs another set-up. */
+int app_tour_goto(struct app *a, int step);
 /* Set a parameter (restarting the scene if the parameter asks for it). */
 void app_set_param(struct app *a, int idx, int64_t v);
 /* A zoom that shows about `span` ns over `width` columns. */

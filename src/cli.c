@@ -4,6 +4,7 @@
 
 #include "i18n.h"
 #include "keys.h"
+#include "theme.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -22,6 +23,9 @@ enum {
     OPT_EXPORT,
     OPT_CONVERT,
     OPT_SNAPSHOT,
+    OPT_TOUR,
+    OPT_THEME,
+    OPT_LANE_ROWS,
 };
 
 static const struct option longopts[] = {
@@ -39,6 +43,9 @@ static const struct option longopts[] = {
     {"export-chrome", required_argument, NULL, OPT_EXPORT},
     {"convert", required_argument, NULL, OPT_CONVERT},
     {"snapshot", required_argument, NULL, OPT_SNAPSHOT},
+    {"tour", optional_argument, NULL, OPT_TOUR},
+    {"theme", required_argument, NULL, OPT_THEME},
+    {"lane-rows", required_argument, NULL, OPT_LANE_ROWS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -50,6 +57,7 @@ void cli_usage(FILE *f)
             _("Usage: conctui [--scene NAME] [--mode M] [--set KEY=VALUE]... [--duration SECONDS]\n"
               "       conctui --headless --scene NAME [--mode M] [--set KEY=VALUE]...\n"
               "               --duration SECONDS [--width N] [--ascii] [--json]\n"
+              "       conctui --tour [FILE] [--headless --duration SECONDS]\n"
               "       conctui --replay FILE [--headless [--width N] [--ascii] [--json]]\n"
               "       conctui --convert RECORDING OUT.json\n"
               "       conctui --list | --help | --version\n"
@@ -70,6 +78,11 @@ void cli_usage(FILE *f)
               "      --export-chrome F  at the end, write the run as a Chrome/Perfetto trace\n"
               "      --convert REC OUT  convert a recording to a Chrome/Perfetto trace\n"
               "      --snapshot F.ppm   at the end, write the scene's picture (raymarch) as PPM\n"
+              "      --tour [FILE]      walk through the course one step per key (Enter, <, >);\n"
+              "                         FILE is a tour of your own (see conctui(1))\n"
+              "      --theme NAME       colours: default, contrast (projectors), cbsafe\n"
+              "                         (colour-blind safe), mono (glyphs only)\n"
+              "      --lane-rows N      draw every lane N rows tall (1-3, for the back of a room)\n"
               "      --list             list scenes, modes and parameters\n"
               "  -h, --help             show this help\n"
               "      --version          show the version\n"
@@ -155,6 +168,28 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
         case OPT_VERSION:
             o->version = 1;
             break;
+        case OPT_TOUR:
+            o->tour = 1;
+            /* --tour FILE as well as --tour=FILE: a next word that is not an option is the file. */
+            if (optarg)
+                o->tour_file = optarg;
+            else if (optind < argc && argv[optind][0] != '-')
+                o->tour_file = argv[optind++];
+            break;
+        case OPT_THEME:
+            if (!theme_find(optarg))
+                return fail(err, errlen, "--theme: no theme '%s' (default, contrast, cbsafe, mono)",
+                            optarg);
+            o->theme = optarg;
+            break;
+        case OPT_LANE_ROWS: {
+            errno = 0;
+            long r = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || errno || r < 1 || r > 3)
+                return fail(err, errlen, "--lane-rows: '%s' is not 1, 2 or 3", optarg);
+            o->lane_rows = (int)r;
+            break;
+        }
         case ':':
             return fail(err, errlen, "option '%s' needs a value", argv[optind - 1]);
         default:
@@ -170,6 +205,11 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
                     "--convert needs a recording and an output file: "
                     "--convert %s OUT.json",
                     o->convert_in);
+    if (o->tour && (o->scene || o->mode || o->nsets || o->replay || o->record || o->snapshot))
+        return fail(err, errlen,
+                    "--tour chooses the scenes itself; --scene, --mode, --set, --replay, "
+                    "--record and --snapshot do not apply to it%s",
+                    "");
     if (o->json && !o->headless)
         return fail(err, errlen, "--json only applies with --headless%s", "");
     if (o->replay && (o->scene || o->mode || o->nsets || o->record))
@@ -182,10 +222,13 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
     if (o->replay && o->headless)
         return 0;
     if (o->headless && !(o->help || o->list || o->version || o->convert_in)) {
-        if (!o->scene)
-            return fail(err, errlen, "--headless needs --scene NAME (see --list)%s", "");
+        if (!o->scene && !o->tour)
+            return fail(err, errlen, "--headless needs --scene NAME (see --list) or --tour%s", "");
         if (o->duration <= 0)
-            return fail(err, errlen, "--headless needs --duration SECONDS%s", "");
+            return fail(err, errlen,
+                        o->tour ? "--headless --tour needs --duration SECONDS (for each step)%s"
+                                : "--headless needs --duration SECONDS%s",
+                        "");
     }
     return 0;
 }

@@ -23,7 +23,11 @@ struct cli {
     const char *export_chrome;            /* --export-chrome FILE */
     const char *snapshot;                 /* --snapshot FILE.ppm */
     const char *convert_in, *convert_out; /* --convert REC OUT */
-    double duration;                      /* seconds; 0 = until quit (TUI only) */
+    int tour;                             /* --tour: walk through a tour */
+    const char *tour_file;                /* its file (NULL: the built-in tour) */
+    const char *theme;                    /* --theme NAME (NULL: default) */
+    int lane_rows;                        /* --lane-rows N: rows per lane (1..3) */
+    double duration;                      /* seconds (per step with --tour); 0 = until quit */
     int width;                            /* headless timeline columns */
     /* resolved by cli_resolve */
     const struct scene_entry *entry;

@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "state.h"
 #include "timeline.h"
+#include "tour.h"
 #include "trace.h"
 
 #define NAME_W 18
@@ -156,14 +157,19 @@ static struct tl_view make_view(struct app *a, int width, uint64_t now)
     return v;
 }
 
-static void draw_lane(struct app *a, struct grid *g, int y, int lane, const struct tl_view *v,
-                      const struct draw_opts *o, struct tl_cell *cells)
+/* One lane, `rows` rows tall: the name on the first, the same cells on each. */
+static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
+                      const struct tl_view *v, const struct draw_opts *o, struct tl_cell *cells)
 {
     const struct history_lane *l = &a->hist.lane[lane];
     bool focus = a->view.focus_lane == lane;
-    grid_text(g, y, 0, NAME_W - 1, l->name, focus ? COLOUR_WHITE : 0,
+    for (int r = 0; r < rows; r++) {
+        if (focus)
+            grid_fill(g, y0 + r, 0, NAME_W - 1, L' ', COLOUR_WHITE, GRID_REVERSE);
+        grid_put(g, y0 + r, NAME_W, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
+    }
+    grid_text(g, y0, 0, NAME_W - 1, l->name, focus ? COLOUR_WHITE : 0,
               focus ? GRID_REVERSE | GRID_BOLD : 0);
-    grid_put(g, y, NAME_W, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
     timeline_layout(l, v, cells);
     int cursor_col = -1;
     if (a->replay && a->view.cursor && a->view.cursor >= v->t_start)
@@ -172,18 +178,26 @@ static void draw_lane(struct app *a, struct grid *g, int y, int lane, const stru
         const struct tl_cell *cell = &cells[c];
         int x = NAME_W + 1 + c;
         unsigned mark = c == cursor_col ? GRID_REVERSE : 0;
-        if (cell->flags & TL_EMPTY) {
-            grid_put(g, y, x, L' ', 0, mark);
-            continue;
-        }
         unsigned attr = (cell->flags & TL_CURSOR ? GRID_BOLD : 0) | mark;
-        if (cell->state == TRACE_GAUGE) {
-            grid_put(g, y, x, state_gauge_glyph(cell->value, l->gauge_max, o->ascii), COLOUR_CYAN,
-                     attr);
-            continue;
+        for (int r = 0; r < rows; r++) {
+            int y = y0 + r;
+            if (cell->flags & TL_EMPTY) {
+                grid_put(g, y, x, L' ', 0, mark);
+            } else if (cell->state == TRACE_GAUGE) {
+                /* A tall gauge is one bar over all its rows: eight steps a row. */
+                uint32_t max = l->gauge_max ? l->gauge_max : 1, val = cell->value;
+                uint32_t lvl =
+                    (uint32_t)(((uint64_t)(val > max ? max : val) * 8u * (unsigned)rows + max - 1) /
+                               max);
+                int below = 8 * (rows - 1 - r);
+                uint32_t here = lvl > (uint32_t)below ? lvl - (uint32_t)below : 0;
+                grid_put(g, y, x, state_gauge_glyph(here > 8 ? 8 : here, 8, o->ascii), COLOUR_CYAN,
+                         attr);
+            } else {
+                grid_put(g, y, x, state_glyph(cell->state, o->ascii),
+                         state_info(cell->state)->colour, attr);
+            }
         }
-        const struct state_info *si = state_info(cell->state);
-        grid_put(g, y, x, state_glyph(cell->state, o->ascii), si->colour, attr);
     }
 }
 
@@ -305,11 +319,26 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
     }
 }
 
+/* The mode's narration, or on a tour the step's words with the mode's below them. */
 static void draw_narration(struct app *a, struct grid *g, int y0, int x0, int h, int w)
 {
     const struct scene_mode *m = &a->scene->modes[a->ctx.mode];
-    grid_text(g, y0, x0, w, _(m->title), 0, GRID_BOLD | GRID_UNDERLINE);
     struct wrap_ctx c = {g, y0 + 1, x0, w, y0 + h, 0};
+    if (a->tour) {
+        const struct tour_step *s = &a->tour->step[a->tour_step];
+        char buf[160];
+        snprintf(buf, sizeof buf, _("Tour %d/%d: %s"), a->tour_step + 1, a->tour->n, s->title);
+        grid_text(g, y0, x0, w, buf, COLOUR_CYAN, GRID_BOLD | GRID_UNDERLINE);
+        if (s->text)
+            grid_wrap(s->text, w, wrap_emit, &c);
+        if (c.y + 2 >= c.ymax)
+            return;
+        grid_text(g, ++c.y, x0, w, _(m->title), 0, GRID_BOLD);
+        c.y++;
+        c.attr = GRID_DIM;
+    } else {
+        grid_text(g, y0, x0, w, _(m->title), 0, GRID_BOLD | GRID_UNDERLINE);
+    }
     grid_wrap(_(m->narration), w, wrap_emit, &c);
 }
 
@@ -359,6 +388,11 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
         snprintf(buf, sizeof buf, _(" STOPPED | x%d"), a->slowmo);
     else
         snprintf(buf, sizeof buf, _(" %s | workers running | x%d"), view, a->slowmo);
+    if (a->tour) {
+        size_t n = strlen(buf);
+        snprintf(buf + n, sizeof buf - n, _(" | tour %d/%d: Enter next, < back"), a->tour_step + 1,
+                 a->tour->n);
+    }
     int used =
         grid_text(g, y, 0, g->cols, buf, trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN, GRID_BOLD);
     uint64_t dropped = trace_dropped();
@@ -425,7 +459,8 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     draw_legend(g, 1, o);
 
     /* Lanes get the rows they need; the stats and narration get the rest. */
-    int fixed = 2 + 1 + 2, spare = g->rows - fixed - a->hist.nlanes - 1;
+    int want_rows = a->view.lane_rows < 1 ? 1 : a->view.lane_rows > 3 ? 3 : a->view.lane_rows;
+    int fixed = 2 + 1 + 2, spare = g->rows - fixed - a->hist.nlanes * want_rows - 1;
     int bottom = spare < 8 ? 8 : spare > g->rows / 2 ? g->rows / 2 : spare;
     int ccols = canvas_cols(a, g->cols);
     if (ccols)
@@ -439,15 +474,18 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     geo->lanes_y = lanes_y;
     geo->lanes_x = NAME_W + 1;
     geo->lanes_w = width;
-    geo->lane_rows = 1;
+    int rows = want_rows;
+    if (lanes_h / rows < 1)
+        rows = 1;
+    geo->lane_rows = rows;
     struct tl_cell cells[1024];
     if (width > 1024)
         v.width = width = 1024;
-    for (int i = a->view.lane_top; i < n && geo->nshown < lanes_h; i++) {
-        draw_lane(a, g, lanes_y + geo->nshown, i, &v, o, cells);
+    for (int i = a->view.lane_top; i < n && (geo->nshown + 1) * rows <= lanes_h; i++) {
+        draw_lane(a, g, lanes_y + geo->nshown * rows, rows, i, &v, o, cells);
         geo->lane_of_row[geo->nshown++] = i;
     }
-    if (n - a->view.lane_top > lanes_h)
+    if (n - a->view.lane_top > geo->nshown)
         grid_text(g, lanes_y + lanes_h - 1, 0, NAME_W, _("  more: PgDn"), COLOUR_YELLOW, GRID_BOLD);
     draw_axis(a, g, lanes_y + lanes_h, &v, o);
     if (ccols) {

@@ -18,9 +18,25 @@
 #include "json.h"
 #include "state.h"
 #include "timeline.h"
+#include "tour.h"
 #include "trace.h"
 
 #define DRAIN_NS 10000000ull
+
+/* Drain the running scene for secs seconds from its start, or until quit. */
+static void headless_wait(struct app *a, double secs, volatile int *quit)
+{
+    uint64_t end = a->ctx.t_start + (uint64_t)(secs * 1e9);
+    for (;;) {
+        uint64_t now = trace_now_ns();
+        app_tick(a, now);
+        if (now >= end || (quit && *quit))
+            break;
+        uint64_t left = end - now < DRAIN_NS ? end - now : DRAIN_NS;
+        struct timespec d = {0, (long)left};
+        nanosleep(&d, NULL);
+    }
+}
 
 int headless_run(struct app *a, const struct cli *o, volatile int *quit)
 {
@@ -33,16 +49,7 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
         app_stop(a);
         return -EIO;
     }
-    uint64_t end = a->ctx.t_start + (uint64_t)(o->duration * 1e9);
-    for (;;) {
-        uint64_t now = trace_now_ns();
-        app_tick(a, now);
-        if (now >= end || (quit && *quit))
-            break;
-        uint64_t left = end - now < DRAIN_NS ? end - now : DRAIN_NS;
-        struct timespec d = {0, (long)left};
-        nanosleep(&d, NULL);
-    }
+    headless_wait(a, o->duration, quit);
     app_stop(a);
     if (a->rec && app_record_end(a, err, sizeof err) != 0) {
         fprintf(stderr, _("conctui: recording failed: %s\n"), err);
@@ -186,11 +193,46 @@ int headless_export(struct app *a, const struct cli *o)
     return rc;
 }
 
+/* --tour --headless: every step for --duration seconds, each printed as a run of its own. */
+static int headless_tour(struct app *a, const struct cli *o, volatile int *quit)
+{
+    struct tour t;
+    char err[300];
+    if (tour_load(&t, o->tour_file, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: %s\n", err);
+        return 1;
+    }
+    a->tour = &t;
+    int rc = 0;
+    for (int i = 0; i < t.n && !(quit && *quit); i++) {
+        if ((rc = app_tour_goto(a, i)) != 0 || !a->running) {
+            fprintf(stderr, _("conctui: tour step %d (%s): could not start: %s\n"), i + 1,
+                    t.step[i].title, strerror(rc ? -rc : EINVAL));
+            rc = 1;
+            break;
+        }
+        headless_wait(a, o->duration, quit);
+        app_stop(a);
+        if (!o->json)
+            printf(_("== tour step %d/%d: %s\n"), i + 1, t.n, t.step[i].title);
+        headless_print(a, o, stdout);
+    }
+    app_release(a);
+    a->tour = NULL;
+    tour_free(&t);
+    return rc;
+}
+
 int headless_main(const struct cli *o, volatile int *quit)
 {
     struct app a;
     char err[300];
     int rc = app_init(&a);
+    if (rc == 0 && o->tour) {
+        rc = headless_tour(&a, o, quit);
+        app_shutdown(&a);
+        return fflush(stdout) == 0 ? rc : 1;
+    }
     if (rc == 0 && o->replay) {
         if (app_replay(&a, o->replay, err, sizeof err) != 0) {
             fprintf(stderr, _("conctui: %s\n"), err);

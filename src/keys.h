@@ -16,6 +16,7 @@ enum app_key {
     APP_KEY_PGDN,
     APP_KEY_BTAB,
     APP_KEY_ESC,
+    APP_KEY_BACKSPACE,
 };
 
 /* A key's name for help texts: "Left", "Tab", "x". */

@@ -82,7 +82,8 @@ int scene_param_parse(const struct scene_entry *e, const char *kv, int *idx, int
     key[klen] = '\0';
     int i = scene_param_find(e, key);
     if (i < 0) {
-        int off = snprintf(err, errlen, _("scene '%s' has no parameter '%s' (it has:"), e->name, key);
+        int off =
+            snprintf(err, errlen, _("scene '%s' has no parameter '%s' (it has:"), e->name, key);
         for (int k = 0; k < e->nparams && off > 0 && (unsigned)off < errlen; k++)
             off += snprintf(err + off, errlen - (unsigned)off, " %s", e->params[k].name);
         if (off > 0 && (unsigned)off < errlen)

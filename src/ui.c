@@ -37,6 +37,7 @@
 #include "grid.h"
 #include "headless.h"
 #include "i18n.h"
+#include "theme.h"
 #include "trace.h"
 
 #define FRAME_NS 33333333ull
@@ -48,34 +49,35 @@ enum ui_pic { PIC_GLYPH, PIC_256, PIC_DIRECT };
 struct ui {
     SCREEN *scr;
     int colour;
+    bool bold; /* the theme wants coloured cells bold */
+    int theme; /* index in theme_table */
+    bool colour_started;
     enum ui_pic pic;
     struct grid grid, prev;
     struct draw_opts opts;
 };
 
-static const short curses_colour[COLOUR_COUNT] = {
-    [COLOUR_DEFAULT] = -1,
-    [COLOUR_GREEN] = COLOR_GREEN,
-    [COLOUR_YELLOW] = COLOR_YELLOW,
-    [COLOUR_RED] = COLOR_RED,
-    [COLOUR_BLUE] = COLOR_BLUE,
-    [COLOUR_CYAN] = COLOR_CYAN,
-    [COLOUR_MAGENTA] = COLOR_MAGENTA,
-    [COLOUR_GREY] = COLOR_WHITE,
-    [COLOUR_WHITE] = COLOR_WHITE,
-};
-
+/* Set the colour pairs for the theme in u->theme (again whenever it changes). */
 static void ui_colours(struct ui *u)
 {
+    const struct theme *t = theme_table[u->theme] ? theme_table[u->theme] : theme_table[0];
     const char *nc = getenv("NO_COLOR");
-    u->colour = has_colors() && !(nc && *nc);
+    bool can = has_colors() && !(nc && *nc);
+    u->colour = can && t->colour;
+    u->bold = t->bold;
     u->pic = PIC_GLYPH;
     if (!u->colour)
         return;
-    start_color();
-    use_default_colors();
-    for (short i = 1; i < COLOUR_COUNT; i++)
-        init_pair(i, curses_colour[i], -1);
+    if (!u->colour_started) {
+        start_color();
+        u->colour_started = true;
+    }
+    /* -1 is the terminal's own colour (default_colors); a theme may insist on white on black. */
+    assume_default_colors(t->fg, t->bg);
+    for (short i = 1; i < COLOUR_COUNT; i++) {
+        short c = COLORS >= 256 ? t->c256[i] : t->c8[i];
+        init_pair(i, c < 0 ? t->fg : c, t->bg);
+    }
     /* Direct colour (terminfo RGB, e.g. xterm-direct) or the 256-colour cube. */
     if (COLORS >= 0x1000000 && !u->opts.ascii)
         u->pic = PIC_DIRECT;
@@ -176,7 +178,7 @@ static attr_t cell_attr(const struct ui *u, const struct grid_cell *c)
     if (c->attr & GRID_UNDERLINE)
         a |= A_UNDERLINE;
     /* Without colour, the state colours become brightness so RUN still stands out. */
-    if (!u->colour && c->colour == COLOUR_GREEN)
+    if ((!u->colour && c->colour == COLOUR_GREEN) || (u->bold && c->colour))
         a |= A_BOLD;
     return a;
 }
@@ -211,8 +213,15 @@ static void ui_blit(struct ui *u)
 
 static int translate_key(int r, wint_t wc)
 {
-    if (r == OK)
-        return wc == 27 ? APP_KEY_ESC : (int)wc;
+    if (r == OK) {
+        if (wc == 27)
+            return APP_KEY_ESC;
+        if (wc == '\r')
+            return '\n';
+        if (wc == 127 || wc == 8)
+            return APP_KEY_BACKSPACE;
+        return (int)wc;
+    }
     switch (wc) {
     case KEY_UP:
         return APP_KEY_UP;
@@ -232,6 +241,10 @@ static int translate_key(int r, wint_t wc)
         return APP_KEY_PGDN;
     case KEY_BTAB:
         return APP_KEY_BTAB;
+    case KEY_ENTER:
+        return '\n';
+    case KEY_BACKSPACE:
+        return APP_KEY_BACKSPACE;
     default:
         return -1;
     }
@@ -364,12 +377,26 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
 {
     struct ui u = {0};
     u.opts.ascii = o->ascii || strcmp(nl_langinfo(CODESET), "UTF-8") != 0;
-    if (ui_open(&u))
-        return 1;
-    struct app a;
+    u.theme = o->theme ? theme_index(theme_find(o->theme)) : 0;
+    struct tour tour;
     char err[300] = "";
+    if (o->tour && tour_load(&tour, o->tour_file, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: %s\n", err);
+        return 1;
+    }
+    if (ui_open(&u)) {
+        if (o->tour)
+            tour_free(&tour);
+        return 1;
+    }
+    struct app a;
     int rc = app_init(&a);
-    if (rc == 0 && o->replay)
+    a.view.theme = u.theme;
+    a.view.lane_rows = o->lane_rows ? o->lane_rows : 1;
+    if (rc == 0 && o->tour) {
+        a.tour = &tour;
+        rc = app_tour_goto(&a, 0);
+    } else if (rc == 0 && o->replay)
         rc = app_replay(&a, o->replay, err, sizeof err) ? -EINVAL : 0;
     else if (rc == 0 && (rc = app_start(&a, o->entry, o->mode_idx, o->params)) == 0 && o->record)
         rc = app_record(&a, o->record, err, sizeof err) ? -EIO : 0;
@@ -380,6 +407,8 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         else
             fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name, strerror(-rc));
         app_shutdown(&a);
+        if (o->tour)
+            tour_free(&tour);
         return 1;
     }
     uint64_t start = trace_now_ns(),
@@ -392,6 +421,11 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         app_tick(&a, now);
         if (now - a.stats_at >= STATS_NS)
             app_stats(&a, now);
+        if (a.view.theme != u.theme) {
+            u.theme = a.view.theme;
+            ui_colours(&u);
+            ui_resize(&u);
+        }
         draw_frame(&a, &u.grid, &u.opts, now);
         ui_blit(&u);
 
@@ -426,5 +460,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     if (headless_export(&a, o) != 0)
         status = 1;
     app_shutdown(&a);
+    if (o->tour)
+        tour_free(&tour);
     return status;
 }
