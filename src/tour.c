@@ -120,7 +120,7 @@ int tour_parse(struct tour *t, const char *text, const char *name, char *err, un
             cur->line = line;
             snprintf(cur->title, sizeof cur->title, "%s", arg);
             set_seen = false;
-            if (prev)
+            if (prev && prev->scene)
                 tour__use_scene(cur, prev->scene, prev);
             continue;
         }

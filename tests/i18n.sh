@@ -1,0 +1,81 @@
+#!/bin/sh
+# Translations: every message has its Korean translation, the catalogue's
+# formats match, the program speaks Korean under LANG=ko_KR.UTF-8, and the
+# real TUI in tmux keeps its panels aligned with wide characters.
+. "${top_srcdir:-.}/tests/tap.sh"
+srcdir=${top_srcdir:-.}
+command -v msgfmt >/dev/null 2>&1 || skip_all "gettext tools are not installed"
+work=$(mktemp -d)
+
+# The messages as the sources have them now, against po/ko.po.
+(cd "$srcdir" && xgettext --keyword=_ --keyword=N_ --keyword=fail:3 --keyword=app_message:2 \
+    --keyword=errmsg_set:3 --from-code=UTF-8 -o "$work/now.pot" \
+    $(grep -v '^#' po/POTFILES.in)) 2>"$work/xgettext.err"
+check "the sources' messages can be extracted" test -s "$work/now.pot"
+if out=$(msgcmp "$srcdir/po/ko.po" "$work/now.pot" 2>&1); then
+    ok "every message has a Korean translation"
+else
+    not_ok "every message has a Korean translation" "$(echo "$out" | head -20)"
+fi
+check "the Korean catalogue's formats match the English" msgfmt -c -o "$work/ko.mo" "$srcdir/po/ko.po"
+if msgfmt --statistics -o /dev/null "$srcdir/po/ko.po" 2>&1 | grep -q -E "fuzzy|untranslated"; then
+    not_ok "no fuzzy or untranslated entries" "$(msgfmt --statistics -o /dev/null "$srcdir/po/ko.po" 2>&1)"
+else
+    ok "no fuzzy or untranslated entries"
+fi
+
+if ! locale -a 2>/dev/null | grep -qi '^ko_KR\.utf-\{0,1\}8$'; then
+    echo "# ko_KR.UTF-8 is not generated here (./bootstrap check makes it); the rest is skipped"
+    rm -rf "$work"
+    tap_done
+    exit $?
+fi
+mkdir -p "$work/locale/ko/LC_MESSAGES"
+cp "$work/ko.mo" "$work/locale/ko/LC_MESSAGES/conctui.mo"
+KO="env LANG=ko_KR.UTF-8 LANGUAGE= LC_ALL= CONCTUI_LOCALEDIR=$work/locale"
+C=${CONCTUI:-./conctui}
+check "--help in Korean" sh -c "$KO '$C' --help | grep -q '사용법'"
+check "errors in Korean" sh -c "$KO '$C' --scene nosuch 2>&1 | grep -q '알 수 없는 장면'"
+check "a headless run's header in Korean" sh -c "$KO '$C' --headless --scene gil --duration 0.2 | head -1 | grep -q 'GIL'"
+check "the built-in tour in Korean" sh -c "$KO '$C' --headless --tour --duration 0.1 | grep -q '우체국'"
+
+# The alignment check itself: it must catch a border moved by a wide character.
+if printf 'lane a    │xx\nlane b    │xx\n넓은 b    │xx\n' | python3 "$srcdir/tests/panel_align.py" 40 >/dev/null; then
+    not_ok "the alignment check catches a shifted border"
+else
+    ok "the alignment check catches a shifted border"
+fi
+
+# Every scene in Korean, in tmux: the panels stay aligned with wide characters.
+. "$srcdir/tests/tmux.sh"
+ENVS="LANG=ko_KR.UTF-8 LANGUAGE= CONCTUI_LOCALEDIR=$work/locale"
+for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
+    for size in "100 30" "80 24"; do
+        # shellcheck disable=SC2086
+        start $size --scene "$scene"
+        if ! wait_for "통계"; then
+            not_ok "$scene at $size: Korean panels" "$(screen | head -30)"
+            T send-keys -t t q
+            exit_status >/dev/null
+            continue
+        fi
+        sleep 0.5
+        cols=${size% *}
+        if out=$(screen | python3 "$srcdir/tests/panel_align.py" "$cols"); then
+            ok "$scene at $size: Korean panels aligned"
+        else
+            not_ok "$scene at $size: Korean panels aligned" "$out" "$(screen | head -30)"
+        fi
+        T send-keys -t t '?'
+        if wait_for "키" && out=$(screen | python3 "$srcdir/tests/panel_align.py" "$cols"); then
+            ok "$scene at $size: Korean help aligned"
+        else
+            not_ok "$scene at $size: Korean help aligned" "$out" "$(screen | head -30)"
+        fi
+        T send-keys -t t x q
+        st=$(exit_status)
+        [ "$st" = "EXIT=0" ] || not_ok "$scene at $size: quits" "$st"
+    done
+done
+rm -rf "$work"
+tap_done
