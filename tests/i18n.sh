@@ -40,7 +40,7 @@ check "a headless run's header in Korean" sh -c "$KO '$C' --headless --scene gil
 check "the built-in tour in Korean" sh -c "$KO '$C' --headless --tour --duration 0.1 | grep -q '우체국'"
 
 # The alignment check itself: it must catch a border moved by a wide character.
-if printf 'lane a    │xx\nlane b    │xx\n넓은 b    │xx\n' | python3 "$srcdir/tests/panel_align.py" 40 >/dev/null; then
+if printf 'lane a    │xx\nlane b    │xx\n넓은 b     │xx\n' | python3 "$srcdir/tests/panel_align.py" 40 >/dev/null; then
     not_ok "the alignment check catches a shifted border"
 else
     ok "the alignment check catches a shifted border"
