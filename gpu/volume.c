@@ -421,14 +421,109 @@ static int volume_convert(const unsigned char *raw, size_t count, enum volume_ty
     return -1;
 }
 
+/* Opens a raw file after checking it holds exactly nx*ny*nz voxels of type t; NULL with err. */
+static FILE *volume_open_raw(const char *path, int nx, int ny, int nz, enum volume_type t,
+                             char *err, size_t errlen)
+{
+    static const int type_size[] = {1, 2, 4};
+    static const char *const type_name[] = {"u8", "u16", "f32"};
+    char quoted[320];
+    struct stat st;
+    size_t expected;
+    FILE *f;
+
+    snprintf(quoted, sizeof quoted, "'%s'", path);
+    if (volume_check_dims(nx, ny, nz, quoted, err, errlen) != 0)
+        return NULL;
+    expected = (size_t)nx * ny * nz * (size_t)type_size[t];
+    f = fopen(path, "rb");
+    if (!f) {
+        errmsg_set(err, errlen, "volume: cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        errmsg_set(err, errlen, "volume: '%s' is not a regular file", path);
+        fclose(f);
+        return NULL;
+    }
+    if ((unsigned long long)st.st_size != (unsigned long long)expected) {
+        if ((unsigned long long)st.st_size < expected)
+            errmsg_set(err, errlen,
+                       "volume: '%s' is too short: %lld bytes, expected %zu (%dx%dx%d %s)", path,
+                       (long long)st.st_size, expected, nx, ny, nz, type_name[t]);
+        else
+            errmsg_set(err, errlen,
+                       "volume: '%s' is too long: %lld bytes, expected %zu (%dx%dx%d %s)", path,
+                       (long long)st.st_size, expected, nx, ny, nz, type_name[t]);
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+int volume_check_raw(const char *path, int nx, int ny, int nz, enum volume_type t, char *err,
+                     size_t errlen)
+{
+    FILE *f = volume_open_raw(path, nx, ny, nz, t, err, errlen);
+    if (!f)
+        return -1;
+    fclose(f);
+    return 0;
+}
+
+int volume_parse_spec(const char *spec, char *path, size_t pathlen, int *nx, int *ny, int *nz,
+                      enum volume_type *t, char *err, size_t errlen)
+{
+    const char *comma = spec ? strchr(spec, ',') : NULL;
+    const char *dims = NULL, *type = NULL, *p;
+    size_t n = comma ? (size_t)(comma - spec) : (spec ? strlen(spec) : 0);
+    char part[128];
+
+    if (n == 0) {
+        errmsg_set(err, errlen, "volume: want FILE,dims=XxYxZ,type=u8|u16|f32");
+        return -1;
+    }
+    if (n >= pathlen) {
+        errmsg_set(err, errlen, "volume: the file name is too long");
+        return -1;
+    }
+    memcpy(path, spec, n);
+    path[n] = '\0';
+    for (p = comma; p && *p == ','; p = strchr(p + 1, ',')) {
+        const char *end = strchr(p + 1, ',');
+        size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
+        if (!strncmp(p + 1, "dims=", 5))
+            dims = p + 1;
+        else if (!strncmp(p + 1, "type=", 5))
+            type = p + 1;
+        else {
+            errmsg_set(err, errlen, "volume: unknown setting '%.*s' (want dims= and type=)",
+                       (int)len, p + 1);
+            return -1;
+        }
+    }
+    if (!dims || !type) {
+        errmsg_set(err, errlen, "volume: '%s' needs %s (FILE,dims=XxYxZ,type=u8|u16|f32)", path,
+                   !dims ? "dims=XxYxZ" : "type=u8|u16|f32");
+        return -1;
+    }
+    dims += 5;
+    n = strcspn(dims, ",");
+    snprintf(part, sizeof part, "%.*s", (int)(n < sizeof part ? n : sizeof part - 1), dims);
+    if (volume_parse_dims(part, nx, ny, nz, err, errlen) != 0)
+        return -1;
+    type += 5;
+    n = strcspn(type, ",");
+    snprintf(part, sizeof part, "%.*s", (int)(n < sizeof part ? n : sizeof part - 1), type);
+    return volume_parse_type(part, t, err, errlen);
+}
+
 int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type, struct volume *out,
                     char *err, size_t errlen)
 {
     static const int type_size[] = {1, 2, 4};
-    static const char *const type_name[] = {"u8", "u16", "f32"};
     enum volume_type t;
     struct volume v;
-    struct stat st;
     FILE *f;
     unsigned char *raw;
     size_t count, expected, got;
@@ -445,28 +540,11 @@ int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type, 
         return -1;
     }
     snprintf(quoted, sizeof quoted, "'%s'", path);
-    if (volume_check_dims(nx, ny, nz, quoted, err, errlen) != 0)
-        return -1;
     count = (size_t)nx * ny * nz;
     expected = count * (size_t)type_size[t];
-
-    f = fopen(path, "rb");
-    if (!f) {
-        errmsg_set(err, errlen, "volume: cannot open '%s': %s", path, strerror(errno));
+    f = volume_open_raw(path, nx, ny, nz, t, err, errlen);
+    if (!f)
         return -1;
-    }
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        errmsg_set(err, errlen, "volume: '%s' is not a regular file", path);
-        fclose(f);
-        return -1;
-    }
-    if ((unsigned long long)st.st_size != (unsigned long long)expected) {
-        errmsg_set(err, errlen, "volume: '%s' is too %s: %lld bytes, expected %zu (%dx%dx%d %s)",
-                   path, (unsigned long long)st.st_size < expected ? "short" : "long",
-                   (long long)st.st_size, expected, nx, ny, nz, type_name[t]);
-        fclose(f);
-        return -1;
-    }
     raw = malloc(expected);
     if (!raw || volume_alloc(&v, nx, ny, nz, quoted, err, errlen) != 0) {
         if (!raw)

@@ -74,6 +74,14 @@ int volume_parse_type(const char *s, enum volume_type *type, char *err, size_t e
 int volume_load_raw(const char *path, int nx, int ny, int nz, const char *type, struct volume *out,
                     char *err, size_t errlen);
 
+/* Checks that a raw file exists and holds exactly nx*ny*nz voxels of type t (no reading). */
+int volume_check_raw(const char *path, int nx, int ny, int nz, enum volume_type t, char *err,
+                     size_t errlen);
+
+/* Parses "FILE,dims=XxYxZ,type=u8|u16|f32" (settings in any order) into its parts. */
+int volume_parse_spec(const char *spec, char *path, size_t pathlen, int *nx, int *ny, int *nz,
+                      enum volume_type *t, char *err, size_t errlen);
+
 /* Frees the voxels and zeroes the struct; safe on a zeroed or already freed volume. */
 void volume_free(struct volume *v);
 

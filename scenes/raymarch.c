@@ -207,27 +207,35 @@ static int tf_for(int tf_param, int vol_kind)
     }
 }
 
-/*
- * Loads the raw volume named by CONCTUI_RAW_FILE, CONCTUI_RAW_DIMS ("XxYxZ")
- * and CONCTUI_RAW_TYPE (u8, u16, f32). 0, or -1 with the reason in err.
- */
-static int load_raw(struct volume *out, char *err, size_t errlen)
+/* --set volume=FILE,dims=XxYxZ,type=u8|u16|f32: checked before the scene starts. */
+static int rm_volume_text(const char *value, int64_t *num, char *err, unsigned errlen)
 {
-    const char *path = getenv("CONCTUI_RAW_FILE"), *dims = getenv("CONCTUI_RAW_DIMS");
-    const char *type = getenv("CONCTUI_RAW_TYPE");
+    char path[SCENE_TEXT_MAX];
     enum volume_type t;
     int nx, ny, nz;
-    if (!path || !*path) {
-        snprintf(err, errlen,
-                 "volume=3 reads a raw file: set CONCTUI_RAW_FILE, "
-                 "CONCTUI_RAW_DIMS (e.g. 64x64x64) and CONCTUI_RAW_TYPE (u8, u16, f32)");
+    if (volume_parse_spec(value, path, sizeof path, &nx, &ny, &nz, &t, err, errlen) != 0 ||
+        volume_check_raw(path, nx, ny, nz, t, err, errlen) != 0)
+        return -1;
+    *num = V_RAW;
+    return 0;
+}
+
+/* Loads the raw volume given as --set volume=FILE,dims=...,type=... 0, or -1 with err. */
+static int load_raw(const struct scene_ctx *ctx, struct volume *out, char *err, size_t errlen)
+{
+    static const char *const type_name[] = {"u8", "u16", "f32"};
+    const char *spec = scene_param_text(ctx, P_VOLUME);
+    char path[SCENE_TEXT_MAX];
+    enum volume_type t;
+    int nx, ny, nz;
+    if (!*spec) {
+        snprintf(err, errlen, "%s",
+                 _("volume 3 is a raw file: start with --set volume=FILE,dims=XxYxZ,type=u8"));
         return -1;
     }
-    if (volume_parse_dims(dims ? dims : "", &nx, &ny, &nz, err, errlen) != 0)
+    if (volume_parse_spec(spec, path, sizeof path, &nx, &ny, &nz, &t, err, errlen) != 0)
         return -1;
-    if (volume_parse_type(type ? type : "", &t, err, errlen) != 0)
-        return -1;
-    return volume_load_raw(path, nx, ny, nz, type, out, err, errlen);
+    return volume_load_raw(path, nx, ny, nz, type_name[t], out, err, errlen);
 }
 
 /*
@@ -240,7 +248,7 @@ static int switch_volume(struct rm_state *st, int kind, int n)
     char err[256];
     int rc;
     if (kind == V_RAW) {
-        rc = load_raw(v, err, sizeof err);
+        rc = load_raw(st->ctx, v, err, sizeof err);
         if (rc != 0) {
             scene_note(st->ctx, _("%s; showing marschner-lobb"), err);
             kind = V_ML;
@@ -967,8 +975,8 @@ static const struct scene_param rm_params[] = {
                    SCENE_P_RESTART},
     [P_VOLUME] = {"volume",
                   N_("0 Marschner-Lobb, 1 Shepp-Logan head, 2 noise cloud, "
-                     "3 raw file ($CONCTUI_RAW_FILE, _DIMS, _TYPE)"),
-                  0, V_COUNT - 1, 0, "", 0},
+                     "3 raw file: FILE,dims=XxYxZ,type=u8|u16|f32"),
+                  0, V_COUNT - 1, 0, "", SCENE_P_TEXT, rm_volume_text},
     [P_TF] = {"tf",
               N_("transfer function: 0 the volume's own, 1 spectrum, 2 grey, 3 fire, "
                  "4 bone, 5 constant"),

@@ -78,6 +78,9 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
     for (int i = 0; i < e->nparams; i++) {
         a->params[i] = params ? params[i] : e->params[i].def;
         atomic_store(&a->ctx.sh->param[i], a->params[i]);
+        /* A text goes with its number: the scene, with the value that text gave. */
+        if (a->text_scene == e && a->text[i][0] && params)
+            memcpy(a->ctx.sh->text[i], a->text[i], SCENE_TEXT_MAX);
     }
     atomic_store(&a->ctx.sh->slowmo, a->slowmo);
     if (a->view.sel_param >= e->nparams)
@@ -726,6 +729,23 @@ enum app_result app_key(struct app *a, int key, int width)
         break;
     }
     return APP_CONTINUE;
+}
+
+int app_start_texts(struct app *a, const struct scene_entry *e, int mode, const int64_t *params,
+                    const char *const *texts)
+{
+    for (int i = 0; i < e->nparams; i++)
+        app_set_text(a, e, i, texts ? texts[i] : NULL);
+    return app_start(a, e, mode, params);
+}
+
+void app_set_text(struct app *a, const struct scene_entry *e, int idx, const char *text)
+{
+    if (a->text_scene != e) {
+        memset(a->text, 0, sizeof a->text);
+        a->text_scene = e;
+    }
+    snprintf(a->text[idx], sizeof a->text[idx], "%s", text ? text : "");
 }
 
 int app_tour_goto(struct app *a, int step)

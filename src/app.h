@@ -55,11 +55,13 @@ struct app {
     uint64_t msg_at;
     struct rec_writer *rec; /* --record: the run being written */
     char rec_path[256];
-    bool replay;           /* showing a recording: no workers */
-    struct rec_meta *meta; /* replay: what the recording says */
-    int save_seconds;      /* the S key saves this much history */
-    struct tour *tour;     /* --tour: its steps (NULL: no tour) */
-    int tour_step;         /* the step shown */
+    bool replay;                          /* showing a recording: no workers */
+    struct rec_meta *meta;                /* replay: what the recording says */
+    int save_seconds;                     /* the S key saves this much history */
+    struct tour *tour;                    /* --tour: its steps (NULL: no tour) */
+    const struct scene_entry *text_scene; /* whose parameters the texts are */
+    char text[SCENE_MAX_PARAMS][SCENE_TEXT_MAX];
+    int tour_step; /* the step shown */
 };
 
 /* Map the trace rings (once per process). */
@@ -67,6 +69,11 @@ int app_init(struct app *a);
 void app_shutdown(struct app *a);
 /* Start a scene (params NULL: the scene's defaults). 0 or -errno. */
 int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_t *params);
+/* app_start with text values for some parameters (texts[i] NULL: none). */
+int app_start_texts(struct app *a, const struct scene_entry *e, int mode, const int64_t *params,
+                    const char *const *texts);
+/* Give a text value to a parameter of scene e for its next starts (NULL clears). */
+void app_set_text(struct app *a, const struct scene_entry *e, int idx, const char *text);
 /* Stop the workers; history and final stats stay readable. */
 void app_stop(struct app *a);
 /* Stop and forget the scene entirely. */

@@ -257,14 +257,18 @@ int cli_resolve(struct cli *o, char *err, unsigned errlen)
             return 2;
         }
     }
-    for (int i = 0; i < e->nparams; i++)
+    for (int i = 0; i < e->nparams; i++) {
         o->params[i] = e->params[i].def;
+        o->texts[i] = NULL;
+    }
     for (int i = 0; i < o->nsets; i++) {
         int idx;
         int64_t v;
-        if (scene_param_parse(e, o->sets[i], &idx, &v, err, errlen) != 0)
+        const char *text;
+        if (scene_param_parse_text(e, o->sets[i], &idx, &v, &text, err, errlen) != 0)
             return 2;
         o->params[idx] = v;
+        o->texts[idx] = text;
     }
     return 0;
 }

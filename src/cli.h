@@ -33,6 +33,7 @@ struct cli {
     const struct scene_entry *entry;
     int mode_idx;
     int64_t params[SCENE_MAX_PARAMS];
+    const char *texts[SCENE_MAX_PARAMS]; /* text values (SCENE_P_TEXT), else NULL */
 };
 
 /* Parse argv; 0 on success, 2 on a usage error (message in err). */

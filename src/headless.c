@@ -40,7 +40,7 @@ static void headless_wait(struct app *a, double secs, volatile int *quit)
 
 int headless_run(struct app *a, const struct cli *o, volatile int *quit)
 {
-    int rc = app_start(a, o->entry, o->mode_idx, o->params);
+    int rc = app_start_texts(a, o->entry, o->mode_idx, o->params, o->texts);
     if (rc)
         return rc;
     char err[300];

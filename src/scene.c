@@ -67,6 +67,20 @@ int scene_param_find(const struct scene_entry *e, const char *name)
 int scene_param_parse(const struct scene_entry *e, const char *kv, int *idx, int64_t *val,
                       char *err, unsigned errlen)
 {
+    const char *text;
+    int rc = scene_param_parse_text(e, kv, idx, val, &text, err, errlen);
+    if (rc == 0 && text) {
+        snprintf(err, errlen, _("%s: '%s' is only taken by --set on the command line"),
+                 e->params[*idx].name, text);
+        return -1;
+    }
+    return rc;
+}
+
+int scene_param_parse_text(const struct scene_entry *e, const char *kv, int *idx, int64_t *val,
+                           const char **text, char *err, unsigned errlen)
+{
+    *text = NULL;
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
         snprintf(err, errlen, _("--set expects key=value, got '%s'"), kv);
@@ -102,6 +116,19 @@ int scene_param_parse(const struct scene_entry *e, const char *kv, int *idx, int
         char *end;
         errno = 0;
         long long n = strtoll(v, &end, 10);
+        if ((*v == '\0' || *end != '\0') && p->flags & SCENE_P_TEXT && p->text) {
+            if (strlen(v) >= SCENE_TEXT_MAX) {
+                snprintf(err, errlen, _("%s: the value is longer than %d bytes"), key,
+                         SCENE_TEXT_MAX - 1);
+                return -1;
+            }
+            if (p->text(v, &x, err, errlen) != 0)
+                return -1;
+            *idx = i;
+            *val = x;
+            *text = v;
+            return 0;
+        }
         if (*v == '\0' || *end != '\0') {
             snprintf(err, errlen, _("%s: '%s' is not a whole number"), key, v);
             return -1;

@@ -19,10 +19,12 @@
 #define SCENE_MAX_PARAMS 16
 #define SCENE_MAX_STATS 40
 #define SCENE_NOTE_MAX 160
+#define SCENE_TEXT_MAX 256
 
 enum scene_param_flags {
     SCENE_P_RESTART = 1, /* changing it restarts the scene's workers */
     SCENE_P_BOOL = 2,    /* an on/off toggle (0 or 1) */
+    SCENE_P_TEXT = 4,    /* also takes text (a file, say): see scene_param.text */
 };
 
 struct scene_param {
@@ -31,6 +33,12 @@ struct scene_param {
     int64_t min, max, def;
     const char *unit;
     unsigned flags;
+    /*
+     * SCENE_P_TEXT: checks a value that is not a number. 0 with *num set to
+     * the number the parameter takes with it, or -1 with the reason in err.
+     * The text reaches the workers as scene_param_text().
+     */
+    int (*text)(const char *value, int64_t *num, char *err, unsigned errlen);
 };
 
 struct scene_mode {
@@ -60,6 +68,7 @@ struct scene_shared {
     _Atomic int stop;
     _Atomic int slowmo; /* timed work is stretched by this factor (1 = real time) */
     _Atomic int64_t param[SCENE_MAX_PARAMS];
+    char text[SCENE_MAX_PARAMS][SCENE_TEXT_MAX]; /* set before start, read-only after */
 };
 
 /* A picture a scene shows beside its lanes; the terminal stacks two pixels per cell. */
@@ -121,10 +130,14 @@ int scene_mode_parse(const struct scene_entry *e, const char *s);
 int scene_param_find(const struct scene_entry *e, const char *name);
 /*
  * Parse "key=value" for a scene; on success stores the index and value.
- * On failure writes a message to err and returns -1.
+ * On failure writes a message to err and returns -1. Text values are
+ * refused here: they need scene_param_parse_text.
  */
 int scene_param_parse(const struct scene_entry *e, const char *kv, int *idx, int64_t *val,
                       char *err, unsigned errlen);
+/* The same, and a SCENE_P_TEXT parameter's text value is given in *text (else NULL). */
+int scene_param_parse_text(const struct scene_entry *e, const char *kv, int *idx, int64_t *val,
+                           const char **text, char *err, unsigned errlen);
 
 /* Create/destroy a context (maps the shared part). */
 int scene_ctx_init(struct scene_ctx *ctx, const struct scene_entry *e, int mode);
@@ -134,6 +147,11 @@ void scene_ctx_free(struct scene_ctx *ctx);
 static inline int64_t scene_param(const struct scene_ctx *ctx, int i)
 {
     return atomic_load_explicit(&ctx->sh->param[i], memory_order_relaxed);
+}
+/* A parameter's text value ("" when it was given as a number); set before start. */
+static inline const char *scene_param_text(const struct scene_ctx *ctx, int i)
+{
+    return ctx->sh->text[i];
 }
 static inline bool scene_stopping(const struct scene_ctx *ctx)
 {

@@ -398,7 +398,9 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         rc = app_tour_goto(&a, 0);
     } else if (rc == 0 && o->replay)
         rc = app_replay(&a, o->replay, err, sizeof err) ? -EINVAL : 0;
-    else if (rc == 0 && (rc = app_start(&a, o->entry, o->mode_idx, o->params)) == 0 && o->record)
+    else if (rc == 0 &&
+             (rc = app_start_texts(&a, o->entry, o->mode_idx, o->params, o->texts)) == 0 &&
+             o->record)
         rc = app_record(&a, o->record, err, sizeof err) ? -EIO : 0;
     if (rc) {
         ui_close(&u);

@@ -78,7 +78,7 @@ static void run(double secs, const char *const *sets)
     char err[256];
     assert_int_equal(cli_parse(argc, argv, &o, err, sizeof err), 0);
     assert_int_equal(cli_resolve(&o, err, sizeof err), 0);
-    assert_int_equal(app_start(&a, o.entry, o.mode_idx, o.params), 0);
+    assert_int_equal(app_start_texts(&a, o.entry, o.mode_idx, o.params, o.texts), 0);
     uint64_t start = trace_now_ns(), min = (uint64_t)(secs * 1e9);
     for (;;) {
         struct timespec d = {0, 10000000};
@@ -245,12 +245,24 @@ static void test_raymarch_cuda_fallback(void **state)
     app_release(&a);
 }
 
-/* A raw volume that cannot be used is named with the reason, and the scene goes on. */
-static void test_raymarch_raw_errors(void **state)
+/* --set volume=...: what the command line refuses, with the reason. */
+static int resolve(const char *set, char *err, unsigned errlen)
+{
+    char *argv[] = {"conctui", "--scene", "raymarch", "--set", (char *)set};
+    struct cli o;
+    int rc = cli_parse(5, argv, &o, err, errlen);
+    return rc ? rc : cli_resolve(&o, err, errlen);
+}
+
+/*
+ * A raw volume: every bad --set volume=FILE,dims=..,type=.. is refused with
+ * its reason; a good one loads; one that goes bad after the check, or
+ * volume 3 without a file, is named in a note and the scene goes on.
+ */
+static void test_raymarch_raw_volume(void **state)
 {
     (void)state;
-    static const char *const sets[] = {"volume=3", "width=32", "height=24", NULL};
-    char path[64], buf[SCENE_NOTE_MAX];
+    char path[64], set[160], err[300], buf[SCENE_NOTE_MAX];
     snprintf(path, sizeof path, "/tmp/conctui-test-%d.raw", (int)getpid());
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
@@ -258,38 +270,56 @@ static void test_raymarch_raw_errors(void **state)
         fputc(i, f);
     fclose(f);
     static const struct {
-        const char *dims, *type, *words;
+        const char *rest, *words;
     } cases[] = {
-        {"8x8x8", "u8", "too short: 100 bytes, expected 512"},
-        {"2x2x2", "u8", "too long"},
-        {"8x8", "u8", "want XxYxZ"},
-        {"0x8x8", "u8", "0x8x8"},
-        {"4x5x5", "u32", "unknown type 'u32'"},
+        {",dims=8x8x8,type=u8", "too short: 100 bytes, expected 512"},
+        {",dims=2x2x2,type=u8", "too long"},
+        {",dims=8x8,type=u8", "want XxYxZ"},
+        {",dims=0x8x8,type=u8", "0x8x8"},
+        {",dims=4x5x5,type=u32", "unknown type 'u32'"},
+        {",dims=4x5x5", "needs type="},
+        {",type=u8", "needs dims="},
+        {",dims=4x5x5,type=u8,endian=big", "unknown setting 'endian=big'"},
     };
-    setenv("CONCTUI_RAW_FILE", path, 1);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        setenv("CONCTUI_RAW_DIMS", cases[i].dims, 1);
-        setenv("CONCTUI_RAW_TYPE", cases[i].type, 1);
-        run(0.15, sets);
-        note(buf, sizeof buf);
-        if (!strstr(buf, cases[i].words) || !strstr(buf, "showing marschner-lobb"))
-            fail_msg("note '%s' lacks '%s'", buf, cases[i].words);
-        assert_true(stat_of("frames") > 0);
-        assert_int_equal((int)stat_of("volume"), 0);
-        app_release(&a);
+        snprintf(set, sizeof set, "volume=%s%s", path, cases[i].rest);
+        assert_int_equal(resolve(set, err, sizeof err), 2);
+        if (!strstr(err, cases[i].words))
+            fail_msg("'%s': error '%s' lacks '%s'", set, err, cases[i].words);
     }
+    assert_int_equal(resolve("volume=/nonexistent.raw,dims=4x5x5,type=u8", err, sizeof err), 2);
+    assert_non_null(strstr(err, "cannot open '/nonexistent.raw'"));
+    assert_int_equal(resolve("volume=,dims=4x5x5,type=u8", err, sizeof err), 2);
+
     /* 100 bytes are exactly 4x5x5 u8: that one loads. */
-    setenv("CONCTUI_RAW_DIMS", "4x5x5", 1);
-    setenv("CONCTUI_RAW_TYPE", "u8", 1);
-    run(0.15, sets);
+    snprintf(set, sizeof set, "volume=%s,dims=4x5x5,type=u8", path);
+    const char *good[] = {set, "width=32", "height=24", NULL};
+    run(0.15, good);
     assert_int_equal((int)stat_of("volume"), 3);
+    assert_true(stat_of("frames") > 0);
     app_release(&a);
-    unsetenv("CONCTUI_RAW_FILE");
-    run(0.1, sets);
-    note(buf, sizeof buf);
-    assert_non_null(strstr(buf, "CONCTUI_RAW_FILE"));
-    app_release(&a);
+
+    /* Checked, then gone before the scene reads it: a note, and the built-in volume. */
+    snprintf(set, sizeof set, "volume=%s,dims=4x5x5,type=u8", path);
+    struct cli o;
+    char *argv[] = {"conctui", "--scene", "raymarch", "--set", set, "--set", "width=32"};
+    assert_int_equal(cli_parse(7, argv, &o, err, sizeof err), 0);
+    assert_int_equal(cli_resolve(&o, err, sizeof err), 0);
     unlink(path);
+    assert_int_equal(app_start_texts(&a, o.entry, o.mode_idx, o.params, o.texts), 0);
+    wait_frames(1);
+    note(buf, sizeof buf);
+    if (!strstr(buf, "cannot open") || !strstr(buf, "showing marschner-lobb"))
+        fail_msg("note '%s'", buf);
+    assert_int_equal((int)stat_of("volume"), 0);
+    app_release(&a);
+
+    /* volume=3 as a number names what it needs. */
+    static const char *const bare[] = {"volume=3", "width=32", "height=24", NULL};
+    run(0.1, bare);
+    note(buf, sizeof buf);
+    assert_non_null(strstr(buf, "--set volume=FILE,dims=XxYxZ"));
+    app_release(&a);
 }
 
 /* Keys: the arrows turn the camera, 'p' writes the frame as a PPM and names it. */
@@ -366,7 +396,7 @@ int main(void)
         T(test_raymarch_canvas),
         T(test_raymarch_openmp_lanes),
         T(test_raymarch_cuda_fallback),
-        T(test_raymarch_raw_errors),
+        T(test_raymarch_raw_volume),
         T(test_raymarch_keys_and_snapshot),
         T(test_raymarch_cleanup),
     };
