@@ -1,6 +1,7 @@
 #!/bin/sh
 # Scene figures as BENCH lines: the post office's four modes on one workload,
-# and the parallel sum's speedup at T = 2 per mode (headless runs).
+# the parallel sum's speedup at T = 2 per mode, and the task queue's latencies
+# and tasks/s (headless runs).
 C=${1:-./conctui}
 json() { "$C" --headless --json "$@"; }
 pick() { # JSON NAME...: prints "name value unit" for each figure present
@@ -24,3 +25,12 @@ done
 j=$(json --scene parsum --mode threads --duration 4 --set pause_ms=50 --set array=on)
 pick "$j" mem_bw read_rate of_mem_bw |
     while read -r name value unit; do echo "BENCH parsum_memory_$name $value $unit"; done
+j=$(json --scene taskqueue --duration 5 --set rate=50 --set task_ms=50 --set workers=4)
+pick "$j" req_p50_us req_p99_us done_p50_ms done_p99_ms tasks_s |
+    while read -r name value unit; do echo "BENCH taskqueue_$name $value $unit"; done
+for k in 1 4; do
+    j=$(json --scene taskqueue --duration 4 --set rate=1000 --set task_ms=20 --set workers=$k)
+    pick "$j" tasks_s | while read -r name value unit; do echo "BENCH taskqueue_k${k}_$name $value $unit"; done
+done
+j=$(json --scene taskqueue --duration 4 --set rate=5000 --set task_ms=0 --set workers=2)
+pick "$j" tasks_s | while read -r name value unit; do echo "BENCH taskqueue_empty_$name $value $unit"; done

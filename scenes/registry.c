@@ -9,6 +9,7 @@ const struct scene_entry *const scene_table[] = {
     &scene_prodcons,
     &scene_evloop,
     &scene_gil,
+    &scene_taskqueue,
     &scene_parsum,
     &scene_raymarch,
     NULL,

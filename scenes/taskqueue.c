@@ -1,0 +1,1321 @@
+/*
+ * Scene: a distributed task queue, the shape of Celery.
+ *
+ * DESIGN
+ * Who runs: in conctui's own process, a front thread (the web front: it
+ * makes requests at a fixed rate, hands each to the broker and answers the
+ * client at once, then notifies the client when the result comes back) and a
+ * supervisor thread (it forks the broker and the workers, reaps them, kills a
+ * busy worker on request, and adds or retires workers to follow the
+ * `workers` parameter). Forked from the supervisor: one broker process
+ * (a poll() loop holding the queue) and up to MAXW worker processes. They
+ * talk over TCP on 127.0.0.1 (an ephemeral port) with length-prefixed
+ * frames. The UI thread only reads counters and posts requests.
+ *
+ * Delivery: acknowledge late. The broker sends a worker one task at a time
+ * (prefetch 1, after the worker's READY) and keeps it as unacked until the
+ * worker's ACK, which the worker sends after its RESULT. When a worker's
+ * connection closes (killed, retired) with a task unacked, the broker puts
+ * the task back at the head of the queue: a re-delivery. A worker killed
+ * between its RESULT and its ACK makes the task run twice: at-least-once.
+ * The front keeps the result table (the result store) keyed by task id and
+ * notifies the client of the first result only; later ones are counted as
+ * duplicates suppressed, so the client sees every task exactly once.
+ *
+ * Who owns what: struct tq_shm (MAP_SHARED, made before any fork) holds the
+ * broker's counters (written only by the broker) and one slot per worker
+ * (pid and lane written by the supervisor, busy and tasks by the worker in
+ * that slot while it lives, by the supervisor after it has reaped it). The
+ * front's task table is the front thread's alone; what others read of it
+ * are relaxed atomic counters and single-writer histograms. The broker's
+ * queue and buffers (struct tq_bmem) are allocated before the fork and used
+ * only by the broker's copy. Lanes: front (front thread), broker and the
+ * queue gauge (broker), one per worker slot (the slot's living worker, or
+ * the supervisor once it has reaped it). Worker lanes beyond the first
+ * `workers` are added by the supervisor alone.
+ *
+ * Locks: none. Every counter is single-writer; readers use relaxed loads.
+ *
+ * Shutdown: stop() sets the stop flag. Workers see it within 20 ms and
+ * leave. The broker reads what is still pending, sends the front the ids it
+ * still holds (queued or unacked) and closes. The front reads until the
+ * broker's goodbye (or end of file), then reconciles: a task accepted but
+ * neither completed nor held by the broker is lost. The supervisor reaps
+ * every child (SIGKILL after a grace period) and returns; stop() joins both
+ * threads and closes the front's socket and the listening socket.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hist.h"
+#include "i18n.h"
+#include "scene.h"
+#include "scenes/scenes.h"
+#include "trace.h"
+
+#define MAXW 8               /* worker processes at most */
+#define MAXC (MAXW + 8)      /* broker connections at most */
+#define QCAP 16384           /* tasks the broker can hold */
+#define FRAME_MAX 4096       /* largest frame, header included */
+#define HELD_PER_FRAME 256   /* ids per HELD frame */
+#define FRONT_OUT (1u << 18) /* the broker's buffer towards the front */
+#define SLICE_MS 20          /* how often a blocked process looks at the stop flag */
+#define DRAIN_NS 3000000000ull
+
+enum { P_WORKERS, P_RATE, P_TASK_MS, P_CPU, P_ACK_MS, P_CHAOS_MS };
+
+enum {
+    N_NONE,
+    N_FRONT_WAIT,
+    N_FRONT_SUBMIT,
+    N_FRONT_NOTIFY,
+    N_BROKER_POLL,
+    N_BROKER_ROUTE,
+    N_BROKER_REQUEUE,
+    N_WORKER_WAIT,
+    N_WORKER_RUN,
+    N_WORKER_RUN_IO,
+    N_WORKER_RESULT,
+    N_WORKER_ACK,
+    N_KILLED,
+    N_RETIRED,
+    N_FINISHED,
+};
+
+static const char *const tq_notes[] = {
+    [N_NONE] = "",
+    [N_FRONT_WAIT] = N_("waiting for the next request or a result"),
+    [N_FRONT_SUBMIT] = N_("handing a request to the broker"),
+    [N_FRONT_NOTIFY] = N_("notifying the client"),
+    [N_BROKER_POLL] = N_("waiting in poll()"),
+    [N_BROKER_ROUTE] = N_("routing messages"),
+    [N_BROKER_REQUEUE] = N_("re-queuing a dead worker's task"),
+    [N_WORKER_WAIT] = N_("waiting for a task"),
+    [N_WORKER_RUN] = N_("running a task (CPU)"),
+    [N_WORKER_RUN_IO] = N_("running a task (waiting on a slow call)"),
+    [N_WORKER_RESULT] = N_("storing the result"),
+    [N_WORKER_ACK] = N_("result stored, not yet acknowledged"),
+    [N_KILLED] = N_("killed (SIGKILL)"),
+    [N_RETIRED] = N_("retired"),
+    [N_FINISHED] = N_("finished"),
+};
+
+/* Frame types. */
+enum {
+    F_HELLO = 1, /* front or worker -> broker: who I am */
+    F_SUBMIT,    /* front -> broker: a new task */
+    F_ACCEPTED,  /* broker -> front: the task is queued */
+    F_REJECTED,  /* broker -> front: the queue is full */
+    F_READY,     /* worker -> broker: send me one task */
+    F_TASK,      /* broker -> worker */
+    F_RESULT,    /* worker -> broker -> front */
+    F_ACK,       /* worker -> broker: the task may be forgotten */
+    F_HELD,      /* broker -> front at shutdown: ids still queued or unacked */
+    F_BYE,       /* broker -> front: nothing more follows */
+};
+
+enum { ROLE_NONE, ROLE_FRONT, ROLE_WORKER };
+
+/* Every frame: a 4-byte length, then this, then (HELD only) `value` ids. */
+struct tq_msg {
+    uint8_t type;
+    uint8_t role;
+    uint8_t slot;
+    uint8_t pad;
+    uint32_t work_us;
+    uint64_t id;
+    uint64_t value; /* RESULT: the task's answer; HELD: number of ids following */
+    uint32_t attempt;
+    uint32_t pad2;
+};
+
+struct tq_rbuf {
+    size_t len;
+    unsigned char b[FRAME_MAX * 2];
+};
+
+struct tq_slot {
+    _Atomic int pid;        /* supervisor: the living worker's pid, 0 for none */
+    _Atomic int retire;     /* supervisor -> worker: leave when idle */
+    _Atomic uint64_t busy;  /* worker: task id held from TASK to ACK, 0 for none */
+    _Atomic uint64_t tasks; /* worker: tasks acknowledged, every life of the slot */
+    int lane;               /* supervisor, before the fork; -1 until first used */
+};
+
+struct tq_shm {
+    /* Written by the broker only (relaxed: counters for display). */
+    _Atomic uint64_t queued, unacked, accepted, rejected, dispatched, redeliveries, results;
+    _Atomic uint32_t connected;
+    struct tq_slot slot[MAXW];
+};
+
+struct tq_task {
+    uint64_t id;
+    uint32_t work_us, attempt;
+};
+
+struct tq_conn {
+    int fd;
+    int role, slot;
+    int ready;
+    int has_task;
+    struct tq_task task; /* the unacked task */
+    struct tq_rbuf in;
+    size_t olen, ocap;
+    unsigned char *out;
+};
+
+/* The broker's memory: allocated before the fork, used by the broker only. */
+struct tq_bmem {
+    struct tq_task q[QCAP];
+    size_t qhead, qlen;
+    struct tq_conn c[MAXC];
+    int nc;
+    int front; /* index in c, -1 until the front said hello */
+    unsigned rr;
+    unsigned cur; /* broker lane state */
+    uint32_t gauge;
+    unsigned char out[MAXC][FRONT_OUT]; /* touched only as far as used */
+};
+
+/* Front-private per task, indexed by id. */
+enum { T_ACCEPTED = 1, T_DONE = 2, T_HELD = 4 };
+
+struct tq_state {
+    struct scene_ctx *ctx;
+    struct tq_shm *shm;
+    struct tq_bmem *bm;
+    int listen_fd, front_fd;
+    uint16_t port;
+    int front_lane, broker_lane, gauge_lane;
+    pthread_t front, super;
+    int front_up, super_up;
+    /* supervisor-private */
+    pid_t broker_pid;
+    int broker_dead;
+    int killed[MAXW]; /* slot's worker was sent SIGKILL */
+    uint64_t next_chaos;
+    /* front-private */
+    uint8_t *tflags;
+    uint64_t *treq;
+    uint64_t tcap, next_id;
+    struct tq_rbuf fin;
+    unsigned fcur;
+    /* Read by the UI thread (relaxed; single writer each). */
+    _Atomic uint64_t requests, submitted, rejected, completed, duplicates, bad_results;
+    _Atomic uint64_t kills, spawned, retired, lost, held_at_stop;
+    _Atomic int reconciled; /* release: lost and held_at_stop are final */
+    _Atomic uint32_t live;  /* supervisor: worker processes alive */
+    _Atomic uint32_t kill_req;
+    struct hist req_lat, done_lat; /* ns, written by the front */
+};
+
+#define RLX memory_order_relaxed
+
+static inline void bump(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, RLX) + v, RLX);
+}
+
+/* The answer a task must produce, so a wrong or mixed-up result shows. */
+static uint64_t tq_answer(uint64_t id)
+{
+    uint64_t x = id * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 31;
+    return x * 0xbf58476d1ce4e5b9ull;
+}
+
+/* ---- framing ---- */
+
+static int set_nodelay(int fd)
+{
+    int one = 1;
+    return setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+/* Append one frame (msg plus n ids) to a byte buffer; false if it does not fit. */
+static bool frame_put(unsigned char *buf, size_t *len, size_t cap, const struct tq_msg *m,
+                      const uint64_t *ids, uint32_t n)
+{
+    uint32_t body = (uint32_t)(sizeof *m + n * sizeof(uint64_t));
+    if (*len + 4 + body > cap)
+        return false;
+    memcpy(buf + *len, &body, 4);
+    memcpy(buf + *len + 4, m, sizeof *m);
+    if (n)
+        memcpy(buf + *len + 4 + sizeof *m, ids, n * sizeof(uint64_t));
+    *len += 4 + body;
+    return true;
+}
+
+/* Write a whole buffer to a blocking socket; false on error. */
+static bool write_all(int fd, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    while (n) {
+        ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return false;
+        b += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+static bool send_msg(int fd, const struct tq_msg *m)
+{
+    unsigned char b[4 + sizeof *m];
+    size_t len = 0;
+    frame_put(b, &len, sizeof b, m, NULL, 0);
+    return write_all(fd, b, len);
+}
+
+/*
+ * Take the next whole frame out of a read buffer: 1 with *m (and ids, up to
+ * HELD_PER_FRAME, with *nids) filled, 0 if none is complete, -1 if malformed.
+ */
+static int frame_next(struct tq_rbuf *r, struct tq_msg *m, uint64_t *ids, uint32_t *nids)
+{
+    if (r->len < 4)
+        return 0;
+    uint32_t body;
+    memcpy(&body, r->b, 4);
+    if (body < sizeof *m || body > FRAME_MAX - 4 || (body - sizeof *m) % sizeof(uint64_t))
+        return -1;
+    if (r->len < 4 + body)
+        return 0;
+    memcpy(m, r->b + 4, sizeof *m);
+    uint32_t n = (uint32_t)((body - sizeof *m) / sizeof(uint64_t));
+    if (n > HELD_PER_FRAME)
+        return -1;
+    if (ids && n)
+        memcpy(ids, r->b + 4 + sizeof *m, n * sizeof(uint64_t));
+    if (nids)
+        *nids = n;
+    memmove(r->b, r->b + 4 + body, r->len - 4 - body);
+    r->len -= 4 + body;
+    return 1;
+}
+
+/* Read what is there into r: >0 bytes read, 0 end of file, -1 error, -2 nothing now. */
+static ssize_t rbuf_fill(int fd, struct tq_rbuf *r)
+{
+    for (;;) {
+        ssize_t n = recv(fd, r->b + r->len, sizeof r->b - r->len, MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return -2;
+        if (n > 0)
+            r->len += (size_t)n;
+        return n;
+    }
+}
+
+static int tcp_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+        close(fd);
+        return -1;
+    }
+    set_nodelay(fd);
+    return fd;
+}
+
+/* ---- the broker (a forked process) ---- */
+
+static void broker_state(struct tq_state *st, unsigned s, uint32_t arg)
+{
+    struct tq_bmem *bm = st->bm;
+    if (s == bm->cur)
+        return;
+    bm->cur = s;
+    trace_emit(st->broker_lane, s, arg);
+}
+
+static void broker_gauge(struct tq_state *st)
+{
+    struct tq_bmem *bm = st->bm;
+    atomic_store_explicit(&st->shm->queued, bm->qlen, RLX);
+    if (bm->gauge != (uint32_t)bm->qlen) {
+        bm->gauge = (uint32_t)bm->qlen;
+        trace_emit(st->gauge_lane, TRACE_GAUGE, bm->gauge);
+    }
+}
+
+static bool bconn_send(struct tq_conn *c, const struct tq_msg *m, const uint64_t *ids, uint32_t n)
+{
+    return frame_put(c->out, &c->olen, c->ocap, m, ids, n);
+}
+
+/* Write what a connection has pending without blocking; false if it broke. */
+static bool bconn_flush(struct tq_conn *c)
+{
+    while (c->olen) {
+        ssize_t w = send(c->fd, c->out, c->olen, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return true;
+        if (w <= 0)
+            return false;
+        memmove(c->out, c->out + w, c->olen - (size_t)w);
+        c->olen -= (size_t)w;
+    }
+    return true;
+}
+
+static void unacked_count(struct tq_state *st)
+{
+    struct tq_bmem *bm = st->bm;
+    uint64_t n = 0;
+    for (int i = 0; i < bm->nc; i++)
+        n += bm->c[i].has_task;
+    atomic_store_explicit(&st->shm->unacked, n, RLX);
+}
+
+/* Hand queued tasks to ready workers, round robin. */
+static void broker_dispatch(struct tq_state *st)
+{
+    struct tq_bmem *bm = st->bm;
+    while (bm->qlen) {
+        int pick = -1;
+        for (int k = 0; k < bm->nc && pick < 0; k++) {
+            int i = (int)((bm->rr + (unsigned)k) % (unsigned)bm->nc);
+            struct tq_conn *c = &bm->c[i];
+            if (c->role == ROLE_WORKER && c->ready && !c->has_task)
+                pick = i;
+        }
+        if (pick < 0)
+            break;
+        bm->rr = (unsigned)pick + 1;
+        struct tq_conn *c = &bm->c[pick];
+        struct tq_task t = bm->q[bm->qhead];
+        struct tq_msg m = {.type = F_TASK, .id = t.id, .work_us = t.work_us, .attempt = t.attempt};
+        if (!bconn_send(c, &m, NULL, 0))
+            break;
+        bm->qhead = (bm->qhead + 1) % QCAP;
+        bm->qlen--;
+        c->ready = 0;
+        c->has_task = 1;
+        c->task = t;
+        bump(&st->shm->dispatched, 1);
+    }
+    unacked_count(st);
+    broker_gauge(st);
+}
+
+/* A connection closed: put its unacked task back at the head of the queue. */
+static void broker_drop(struct tq_state *st, int i)
+{
+    struct tq_bmem *bm = st->bm;
+    struct tq_conn *c = &bm->c[i];
+    if (c->has_task) {
+        broker_state(st, TRACE_RUN | TRACE_NOTE(N_BROKER_REQUEUE), (uint32_t)c->task.id);
+        bm->qhead = (bm->qhead + QCAP - 1) % QCAP;
+        c->task.attempt++;
+        bm->q[bm->qhead] = c->task;
+        bm->qlen++;
+        bump(&st->shm->redeliveries, 1);
+    }
+    close(c->fd);
+    if (bm->front == i)
+        bm->front = -1;
+    /* Move the last connection into the hole; the buffers trade places. */
+    int last = bm->nc - 1;
+    if (i != last) {
+        unsigned char *hole = c->out;
+        *c = bm->c[last];
+        bm->c[last].out = hole;
+        if (bm->front == last)
+            bm->front = i;
+    }
+    bm->nc--;
+    atomic_store_explicit(&st->shm->connected, (uint32_t)bm->nc, RLX);
+    unacked_count(st);
+}
+
+/* One frame from connection i; false if the connection must be dropped. */
+static bool broker_handle(struct tq_state *st, int i, const struct tq_msg *m)
+{
+    struct tq_bmem *bm = st->bm;
+    struct tq_conn *c = &bm->c[i];
+    struct tq_shm *sh = st->shm;
+    switch (m->type) {
+    case F_HELLO:
+        c->role = m->role;
+        c->slot = m->slot;
+        if (m->role == ROLE_FRONT && bm->front < 0)
+            bm->front = i;
+        return m->role == ROLE_FRONT || (m->role == ROLE_WORKER && m->slot < MAXW);
+    case F_SUBMIT: {
+        struct tq_msg a = {.id = m->id};
+        if (bm->qlen + MAXC >= QCAP) {
+            a.type = F_REJECTED;
+            bump(&sh->rejected, 1);
+        } else {
+            a.type = F_ACCEPTED;
+            bm->q[(bm->qhead + bm->qlen) % QCAP] =
+                (struct tq_task){.id = m->id, .work_us = m->work_us, .attempt = 0};
+            bm->qlen++;
+            bump(&sh->accepted, 1);
+        }
+        return bconn_send(c, &a, NULL, 0);
+    }
+    case F_READY:
+        c->ready = 1;
+        return true;
+    case F_RESULT: {
+        bump(&sh->results, 1);
+        struct tq_msg r = *m;
+        if (bm->front >= 0)
+            bconn_send(&bm->c[bm->front], &r, NULL, 0);
+        return true;
+    }
+    case F_ACK:
+        if (c->has_task && c->task.id == m->id)
+            c->has_task = 0;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Read and handle everything a connection has sent; false if it closed. */
+static bool broker_read(struct tq_state *st, int i)
+{
+    struct tq_bmem *bm = st->bm;
+    for (;;) {
+        ssize_t n = rbuf_fill(bm->c[i].fd, &bm->c[i].in);
+        struct tq_msg m;
+        int rc;
+        while ((rc = frame_next(&bm->c[i].in, &m, NULL, NULL)) == 1)
+            if (!broker_handle(st, i, &m))
+                return false;
+        if (rc < 0 || n == 0 || n == -1)
+            return false;
+        if (n == -2)
+            return true;
+    }
+}
+
+static void broker_accept(struct tq_state *st, int lfd)
+{
+    struct tq_bmem *bm = st->bm;
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        if (bm->nc >= MAXC) {
+            close(fd);
+            continue;
+        }
+        set_nodelay(fd);
+        struct tq_conn *c = &bm->c[bm->nc];
+        unsigned char *out = c->out;
+        *c = (struct tq_conn){.fd = fd, .out = out, .ocap = FRONT_OUT};
+        bm->nc++;
+        atomic_store_explicit(&st->shm->connected, (uint32_t)bm->nc, RLX);
+    }
+}
+
+/* Shutdown: tell the front every id still held, then goodbye, then flush (bounded). */
+static void broker_goodbye(struct tq_state *st)
+{
+    struct tq_bmem *bm = st->bm;
+    for (int i = bm->nc - 1; i >= 0; i--)
+        if (!broker_read(st, i))
+            broker_drop(st, i);
+    if (bm->front < 0)
+        return;
+    struct tq_conn *f = &bm->c[bm->front];
+    uint64_t ids[HELD_PER_FRAME];
+    uint32_t n = 0;
+    uint64_t deadline = trace_now_ns() + 2000000000ull;
+    size_t qi = 0;
+    int wi = 0;
+    for (;;) {
+        bool more = false;
+        uint64_t id = 0;
+        if (qi < bm->qlen) {
+            id = bm->q[(bm->qhead + qi++) % QCAP].id;
+            more = true;
+        } else {
+            for (; wi < bm->nc && !more; wi++)
+                if (bm->c[wi].has_task) {
+                    id = bm->c[wi].task.id;
+                    more = true;
+                }
+        }
+        if (more)
+            ids[n++] = id;
+        if (n == HELD_PER_FRAME || (!more && n)) {
+            struct tq_msg h = {.type = F_HELD, .value = n};
+            while (!bconn_send(f, &h, ids, n)) {
+                struct pollfd p = {f->fd, POLLOUT, 0};
+                if (trace_now_ns() > deadline || poll(&p, 1, SLICE_MS) < 0 || !bconn_flush(f))
+                    return;
+            }
+            n = 0;
+        }
+        if (!more)
+            break;
+    }
+    struct tq_msg bye = {.type = F_BYE};
+    bconn_send(f, &bye, NULL, 0);
+    while (f->olen && trace_now_ns() < deadline) {
+        struct pollfd p = {f->fd, POLLOUT, 0};
+        if (poll(&p, 1, SLICE_MS) < 0 || !bconn_flush(f))
+            break;
+    }
+}
+
+static void broker_main(struct tq_state *st, int lfd)
+{
+    struct tq_bmem *bm = st->bm;
+    bm->front = -1;
+    bm->cur = TRACE_IDLE;
+    for (int i = 0; i < MAXC; i++) {
+        bm->c[i].out = bm->out[i];
+        bm->c[i].ocap = FRONT_OUT;
+    }
+    struct pollfd pf[MAXC + 1];
+    while (!scene_stopping(st->ctx)) {
+        /* Back-pressure: while the front is slow to read, read nobody. */
+        bool choke = bm->front >= 0 && bm->c[bm->front].olen > FRONT_OUT / 2;
+        pf[0] = (struct pollfd){lfd, choke ? 0 : POLLIN, 0};
+        for (int i = 0; i < bm->nc; i++)
+            pf[i + 1] = (struct pollfd){
+                bm->c[i].fd, (short)((choke ? 0 : POLLIN) | (bm->c[i].olen ? POLLOUT : 0)), 0};
+        int nfds = bm->nc + 1;
+        broker_state(st, TRACE_IO | TRACE_NOTE(N_BROKER_POLL), (uint32_t)bm->qlen);
+        int n = poll(pf, (nfds_t)nfds, SLICE_MS);
+        if (n <= 0)
+            continue;
+        broker_state(st, TRACE_RUN | TRACE_NOTE(N_BROKER_ROUTE), (uint32_t)bm->qlen);
+        /* Highest index first: dropping moves the last connection into the hole. */
+        for (int i = nfds - 2; i >= 0; i--) {
+            short re = pf[i + 1].revents;
+            bool ok = true;
+            if (re & (POLLIN | POLLHUP | POLLERR))
+                ok = broker_read(st, i);
+            if (ok && (re & POLLOUT))
+                ok = bconn_flush(&bm->c[i]);
+            if (!ok)
+                broker_drop(st, i);
+        }
+        if (pf[0].revents & POLLIN)
+            broker_accept(st, lfd);
+        broker_dispatch(st);
+        for (int i = bm->nc - 1; i >= 0; i--)
+            if (bm->c[i].olen && !bconn_flush(&bm->c[i]))
+                broker_drop(st, i);
+    }
+    broker_goodbye(st);
+    for (int i = bm->nc - 1; i >= 0; i--)
+        close(bm->c[i].fd);
+    close(lfd);
+    broker_state(st, TRACE_DONE | TRACE_NOTE(N_FINISHED), 0);
+}
+
+/* ---- a worker (a forked process) ---- */
+
+struct tq_wctx {
+    struct tq_state *st;
+    struct tq_slot *slot;
+    int lane;
+    unsigned cur;
+};
+
+static void worker_state(struct tq_wctx *w, unsigned s, uint32_t arg)
+{
+    if (s == w->cur)
+        return;
+    w->cur = s;
+    trace_emit(w->lane, s, arg);
+}
+
+/* Wait for one frame; 1 got it, 0 asked to leave, -1 the broker went away. */
+static int worker_recv(struct tq_wctx *w, int fd, struct tq_rbuf *r, struct tq_msg *m)
+{
+    for (;;) {
+        int rc = frame_next(r, m, NULL, NULL);
+        if (rc)
+            return rc;
+        if (scene_stopping(w->st->ctx) || atomic_load_explicit(&w->slot->retire, RLX))
+            return 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, SLICE_MS) <= 0)
+            continue;
+        ssize_t n = rbuf_fill(fd, r);
+        if (n == 0 || n == -1)
+            return -1;
+    }
+}
+
+static void worker_main(struct tq_state *st, int idx)
+{
+    struct tq_wctx w = {st, &st->shm->slot[idx], st->shm->slot[idx].lane, TRACE_IDLE};
+    struct scene_ctx *ctx = st->ctx;
+    struct tq_rbuf r = {.len = 0};
+    unsigned end = TRACE_DONE | TRACE_NOTE(N_FINISHED);
+    int fd = tcp_connect(st->port);
+    struct tq_msg hello = {.type = F_HELLO, .role = ROLE_WORKER, .slot = (uint8_t)idx};
+    if (fd < 0 || !send_msg(fd, &hello))
+        goto out;
+    for (;;) {
+        struct tq_msg ready = {.type = F_READY}, m;
+        if (!send_msg(fd, &ready))
+            break;
+        worker_state(&w, TRACE_IO | TRACE_NOTE(N_WORKER_WAIT), 0);
+        int rc = worker_recv(&w, fd, &r, &m);
+        if (rc == 0 && !scene_stopping(ctx))
+            end = TRACE_DONE | TRACE_NOTE(N_RETIRED);
+        if (rc <= 0 || m.type != F_TASK)
+            break;
+        /* From here to the ACK the task is this worker's: a kill now re-delivers it. */
+        atomic_store_explicit(&w.slot->busy, m.id, RLX);
+        bool cpu = scene_param(ctx, P_CPU) != 0;
+        worker_state(&w,
+                     cpu ? TRACE_RUN | TRACE_NOTE(N_WORKER_RUN)
+                         : TRACE_SLEEP | TRACE_NOTE(N_WORKER_RUN_IO),
+                     (uint32_t)m.id);
+        uint64_t ns = (uint64_t)m.work_us * 1000;
+        if (ns && !(cpu ? scene_spin(ctx, ns) : scene_sleep(ctx, ns)))
+            break;
+        worker_state(&w, TRACE_IO | TRACE_NOTE(N_WORKER_RESULT), (uint32_t)m.id);
+        struct tq_msg res = {.type = F_RESULT,
+                             .id = m.id,
+                             .value = tq_answer(m.id),
+                             .slot = (uint8_t)idx,
+                             .attempt = m.attempt};
+        if (!send_msg(fd, &res))
+            break;
+        int64_t ack_ms = scene_param(ctx, P_ACK_MS);
+        if (ack_ms > 0) {
+            worker_state(&w, TRACE_SLEEP | TRACE_NOTE(N_WORKER_ACK), (uint32_t)m.id);
+            if (!scene_sleep(ctx, (uint64_t)ack_ms * 1000000))
+                break;
+        }
+        struct tq_msg ack = {.type = F_ACK, .id = m.id};
+        if (!send_msg(fd, &ack))
+            break;
+        atomic_store_explicit(&w.slot->busy, 0, RLX);
+        bump(&w.slot->tasks, 1);
+        if (atomic_load_explicit(&w.slot->retire, RLX)) {
+            end = TRACE_DONE | TRACE_NOTE(N_RETIRED);
+            break;
+        }
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    worker_state(&w, end, 0);
+}
+
+/* ---- the supervisor (a thread of conctui's process) ---- */
+
+/* Fork a child that runs the broker (slot < 0) or the worker of a slot. */
+static pid_t fork_child(struct tq_state *st, int slot)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    scene_child_enter();
+    if (getppid() != parent)
+        _exit(1);
+    /* The front's end of its connection is not the child's business. */
+    close(st->front_fd);
+    if (slot < 0) {
+        broker_main(st, st->listen_fd);
+    } else {
+        if (st->listen_fd >= 0)
+            close(st->listen_fd);
+        worker_main(st, slot);
+    }
+    _exit(0);
+}
+
+static void super_spawn(struct tq_state *st, int s)
+{
+    struct tq_slot *sl = &st->shm->slot[s];
+    if (sl->lane < 0) {
+        char name[TRACE_NAME_MAX];
+        snprintf(name, sizeof name, "worker %d", s);
+        sl->lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
+        if (sl->lane < 0)
+            return;
+    }
+    atomic_store_explicit(&sl->busy, 0, RLX);
+    atomic_store_explicit(&sl->retire, 0, RLX);
+    st->killed[s] = 0;
+    pid_t pid = fork_child(st, s);
+    if (pid < 0) {
+        scene_note(st->ctx, _("could not fork a worker: %s"), strerror(errno));
+        return;
+    }
+    atomic_store_explicit(&sl->pid, pid, RLX);
+    bump(&st->spawned, 1);
+}
+
+/* Reap whatever has exited; a killed worker's lane says so. */
+static void super_reap(struct tq_state *st)
+{
+    int status;
+    if (st->broker_pid > 0 && waitpid(st->broker_pid, &status, WNOHANG) == st->broker_pid) {
+        st->broker_pid = 0;
+        if (!scene_stopping(st->ctx)) {
+            st->broker_dead = 1;
+            scene_note(st->ctx, "%s", _("the broker died: no new workers are started"));
+        }
+    }
+    for (int s = 0; s < MAXW; s++) {
+        struct tq_slot *sl = &st->shm->slot[s];
+        pid_t pid = atomic_load_explicit(&sl->pid, RLX);
+        if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
+            continue;
+        if (WIFSIGNALED(status))
+            trace_emit(sl->lane, TRACE_DONE | TRACE_NOTE(N_KILLED),
+                       (uint32_t)atomic_load_explicit(&sl->busy, RLX));
+        if (atomic_load_explicit(&sl->retire, RLX))
+            bump(&st->retired, 1);
+        atomic_store_explicit(&sl->busy, 0, RLX);
+        atomic_store_explicit(&sl->pid, 0, RLX);
+    }
+}
+
+/* Kill one worker that is in the middle of a task; false if none is. */
+static bool super_kill_busy(struct tq_state *st)
+{
+    int pick = -1;
+    unsigned start = (unsigned)(trace_now_ns() / 1000 % MAXW);
+    for (int k = 0; k < MAXW && pick < 0; k++) {
+        int s = (int)((start + (unsigned)k) % MAXW);
+        struct tq_slot *sl = &st->shm->slot[s];
+        if (atomic_load_explicit(&sl->pid, RLX) > 0 && !st->killed[s] &&
+            atomic_load_explicit(&sl->busy, RLX))
+            pick = s;
+    }
+    if (pick < 0)
+        return false;
+    struct tq_slot *sl = &st->shm->slot[pick];
+    pid_t pid = atomic_load_explicit(&sl->pid, RLX);
+    uint64_t task = atomic_load_explicit(&sl->busy, RLX);
+    kill(pid, SIGKILL);
+    st->killed[pick] = 1;
+    bump(&st->kills, 1);
+    scene_note(st->ctx, _("killed worker %d (pid %d) in the middle of task %llu"), pick, (int)pid,
+               (unsigned long long)task);
+    return true;
+}
+
+/* Start or retire workers until as many live as the parameter asks. */
+static void super_adjust(struct tq_state *st)
+{
+    int want = (int)scene_param(st->ctx, P_WORKERS), alive = 0, staying = 0;
+    for (int s = 0; s < MAXW; s++) {
+        struct tq_slot *sl = &st->shm->slot[s];
+        if (atomic_load_explicit(&sl->pid, RLX) > 0) {
+            alive++;
+            /* A killed worker's slot is refilled once it has been reaped. */
+            staying += !atomic_load_explicit(&sl->retire, RLX);
+        }
+    }
+    atomic_store_explicit(&st->live, (uint32_t)alive, RLX);
+    for (int s = 0; s < MAXW && staying < want && !st->broker_dead; s++)
+        if (atomic_load_explicit(&st->shm->slot[s].pid, RLX) == 0) {
+            super_spawn(st, s);
+            staying++;
+        }
+    /* Retire the highest slots first, idle ones before busy ones. */
+    for (int pass = 0; pass < 2 && staying > want; pass++)
+        for (int s = MAXW - 1; s >= 0 && staying > want; s--) {
+            struct tq_slot *sl = &st->shm->slot[s];
+            if (atomic_load_explicit(&sl->pid, RLX) > 0 &&
+                !atomic_load_explicit(&sl->retire, RLX) && !st->killed[s] &&
+                (pass == 1 || !atomic_load_explicit(&sl->busy, RLX))) {
+                atomic_store_explicit(&sl->retire, 1, RLX);
+                staying--;
+            }
+        }
+}
+
+static void *super_main(void *p)
+{
+    struct tq_state *st = p;
+    struct scene_ctx *ctx = st->ctx;
+    st->broker_pid = fork_child(st, -1);
+    close(st->listen_fd);
+    st->listen_fd = -1;
+    if (st->broker_pid < 0) {
+        scene_note(ctx, _("could not fork the broker: %s"), strerror(errno));
+        st->broker_pid = 0;
+        st->broker_dead = 1;
+    }
+    while (!scene_stopping(ctx)) {
+        super_reap(st);
+        super_adjust(st);
+        /*
+         * While the user has frozen the workers, kills wait: a process
+         * killed while parked at the step gate would stay counted there.
+         */
+        if (trace_frozen()) {
+            struct timespec d = {0, 5000000};
+            nanosleep(&d, NULL);
+            continue;
+        }
+        /* Relaxed: a kill request carries no data, it is only counted. */
+        uint32_t req = atomic_exchange_explicit(&st->kill_req, 0, RLX);
+        for (uint32_t i = 0; i < req; i++)
+            if (!super_kill_busy(st))
+                scene_note(ctx, "%s", _("no worker is in the middle of a task: nothing killed"));
+        int64_t chaos = scene_param(ctx, P_CHAOS_MS);
+        uint64_t now = trace_now_ns();
+        if (chaos <= 0)
+            st->next_chaos = 0;
+        else if (!st->next_chaos)
+            st->next_chaos = now + (uint64_t)chaos * 1000000;
+        else if (now >= st->next_chaos && super_kill_busy(st))
+            st->next_chaos = now + (uint64_t)chaos * 1000000;
+        struct timespec d = {0, 5000000};
+        nanosleep(&d, NULL);
+    }
+    pid_t pids[MAXW + 1];
+    int n = 0;
+    if (st->broker_pid > 0)
+        pids[n++] = st->broker_pid;
+    for (int s = 0; s < MAXW; s++) {
+        pid_t pid = atomic_load_explicit(&st->shm->slot[s].pid, RLX);
+        if (pid > 0)
+            pids[n++] = pid;
+        atomic_store_explicit(&st->shm->slot[s].pid, 0, RLX);
+        atomic_store_explicit(&st->shm->slot[s].busy, 0, RLX);
+    }
+    st->broker_pid = 0;
+    scene_reap(pids, &n);
+    atomic_store_explicit(&st->live, 0, RLX);
+    return NULL;
+}
+
+/* ---- the front (a thread of conctui's process) ---- */
+
+static void front_state(struct tq_state *st, unsigned s, uint32_t arg)
+{
+    if (s == st->fcur)
+        return;
+    st->fcur = s;
+    trace_emit(st->front_lane, s, arg);
+}
+
+static bool front_grow(struct tq_state *st, uint64_t id)
+{
+    if (id < st->tcap)
+        return true;
+    uint64_t cap = st->tcap ? st->tcap * 2 : 4096;
+    while (cap <= id)
+        cap *= 2;
+    uint8_t *f = realloc(st->tflags, cap);
+    if (!f)
+        return false;
+    st->tflags = f;
+    uint64_t *t = realloc(st->treq, cap * sizeof *t);
+    if (!t)
+        return false;
+    st->treq = t;
+    memset(st->tflags + st->tcap, 0, cap - st->tcap);
+    st->tcap = cap;
+    return true;
+}
+
+/* One frame from the broker; true after its goodbye. */
+static bool front_handle(struct tq_state *st, const struct tq_msg *m, const uint64_t *ids,
+                         uint32_t nids)
+{
+    uint64_t now = trace_now_ns();
+    if (m->type == F_BYE)
+        return true;
+    if (m->type == F_HELD) {
+        for (uint32_t i = 0; i < nids; i++)
+            if (ids[i] > 0 && ids[i] < st->next_id)
+                st->tflags[ids[i]] |= T_HELD;
+        return false;
+    }
+    if (m->id == 0 || m->id >= st->next_id)
+        return false;
+    uint8_t *f = &st->tflags[m->id];
+    switch (m->type) {
+    case F_ACCEPTED:
+        *f |= T_ACCEPTED;
+        bump(&st->submitted, 1);
+        hist_record(&st->req_lat, now - st->treq[m->id]);
+        break;
+    case F_REJECTED:
+        bump(&st->rejected, 1);
+        break;
+    case F_RESULT:
+        if (m->value != tq_answer(m->id))
+            bump(&st->bad_results, 1);
+        if (*f & T_DONE) {
+            bump(&st->duplicates, 1);
+            break;
+        }
+        front_state(st, TRACE_RUN | TRACE_NOTE(N_FRONT_NOTIFY), (uint32_t)m->id);
+        *f |= T_DONE;
+        bump(&st->completed, 1);
+        hist_record(&st->done_lat, now - st->treq[m->id]);
+        break;
+    default:
+        break;
+    }
+    return false;
+}
+
+/* Read what the broker sent; -1 when it closed or said goodbye. */
+static int front_read(struct tq_state *st)
+{
+    uint64_t ids[HELD_PER_FRAME];
+    for (;;) {
+        ssize_t n = rbuf_fill(st->front_fd, &st->fin);
+        struct tq_msg m;
+        uint32_t nids = 0;
+        int rc;
+        while ((rc = frame_next(&st->fin, &m, ids, &nids)) == 1)
+            if (front_handle(st, &m, ids, nids))
+                return -1;
+        if (rc < 0 || n == 0 || n == -1)
+            return -1;
+        if (n == -2)
+            return 0;
+    }
+}
+
+/* After the broker's goodbye: every accepted task is completed or still held by it. */
+static void front_reconcile(struct tq_state *st)
+{
+    uint64_t lost = 0, held = 0;
+    for (uint64_t id = 1; id < st->next_id; id++) {
+        uint8_t f = st->tflags[id];
+        if (!(f & T_ACCEPTED) || (f & T_DONE))
+            continue;
+        if (f & T_HELD)
+            held++;
+        else
+            lost++;
+    }
+    atomic_store_explicit(&st->lost, lost, RLX);
+    atomic_store_explicit(&st->held_at_stop, held, RLX);
+    /* Release pairs with the acquire in tq_stats: the two figures are final. */
+    atomic_store_explicit(&st->reconciled, 1, memory_order_release);
+}
+
+static void *front_main(void *p)
+{
+    struct tq_state *st = p;
+    struct scene_ctx *ctx = st->ctx;
+    st->fcur = TRACE_IDLE;
+    struct tq_msg hello = {.type = F_HELLO, .role = ROLE_FRONT};
+    bool open = send_msg(st->front_fd, &hello);
+    uint64_t next = trace_now_ns();
+    while (open && !scene_stopping(ctx)) {
+        int64_t rate = scene_param(ctx, P_RATE);
+        uint64_t now = trace_now_ns();
+        if (rate > 0 && now >= next) {
+            /* A request arrives: hand it to the broker and answer when it is queued. */
+            uint64_t id = st->next_id;
+            if (!front_grow(st, id))
+                break;
+            front_state(st, TRACE_RUN | TRACE_NOTE(N_FRONT_SUBMIT), (uint32_t)id);
+            st->treq[id] = now;
+            st->tflags[id] = 0;
+            st->next_id++;
+            bump(&st->requests, 1);
+            struct tq_msg m = {.type = F_SUBMIT,
+                               .id = id,
+                               .work_us = (uint32_t)scene_param(ctx, P_TASK_MS) * 1000};
+            if (!send_msg(st->front_fd, &m))
+                break;
+            uint64_t period = 1000000000ull / (uint64_t)rate;
+            next = next + period < now ? now + period : next + period;
+            continue;
+        }
+        /* Wait for a result until the next request is due (at most a slice). */
+        uint64_t wait = SLICE_MS * 1000000ull;
+        if (rate > 0 && next - now < wait)
+            wait = next - now;
+        if (rate <= 0)
+            next = now;
+        front_state(st, TRACE_IO | TRACE_NOTE(N_FRONT_WAIT), 0);
+        struct pollfd pf = {st->front_fd, POLLIN, 0};
+        struct timespec ts = {(time_t)(wait / 1000000000u), (long)(wait % 1000000000u)};
+        if (ppoll(&pf, 1, &ts, NULL) > 0 && front_read(st) < 0)
+            open = false;
+    }
+    /* Stopping: read until the broker's goodbye so every result and held id is in. */
+    uint64_t deadline = trace_now_ns() + DRAIN_NS;
+    front_state(st, TRACE_IO | TRACE_NOTE(N_FRONT_WAIT), 0);
+    while (open && trace_now_ns() < deadline) {
+        struct pollfd pf = {st->front_fd, POLLIN, 0};
+        if (poll(&pf, 1, SLICE_MS) > 0 && front_read(st) < 0)
+            break;
+    }
+    front_reconcile(st);
+    front_state(st, TRACE_DONE | TRACE_NOTE(N_FINISHED), 0);
+    return NULL;
+}
+
+/* ---- the scene table hooks ---- */
+
+static void tq_stop(struct scene_ctx *ctx);
+
+static int tq_listen(struct tq_state *st)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 64) < 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
+        int err = errno;
+        close(fd);
+        return -err;
+    }
+    st->listen_fd = fd;
+    st->port = ntohs(a.sin_port);
+    return 0;
+}
+
+static int tq_start(struct scene_ctx *ctx)
+{
+    struct tq_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return -ENOMEM;
+    ctx->priv = st;
+    st->ctx = ctx;
+    st->listen_fd = st->front_fd = -1;
+    st->next_id = 1;
+    hist_reset(&st->req_lat);
+    hist_reset(&st->done_lat);
+    int rc = 0;
+    void *m =
+        mmap(NULL, sizeof *st->shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    st->bm = calloc(1, sizeof *st->bm);
+    if (m == MAP_FAILED || !st->bm) {
+        rc = m == MAP_FAILED ? -errno : -ENOMEM;
+        if (m != MAP_FAILED)
+            munmap(m, sizeof *st->shm);
+        goto fail;
+    }
+    st->shm = m;
+    rc = tq_listen(st);
+    if (rc)
+        goto fail;
+    st->front_fd = tcp_connect(st->port);
+    if (st->front_fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    st->front_lane = trace_lane_add("front", TRACE_LANE_STATE, 0);
+    st->broker_lane = trace_lane_add("broker", TRACE_LANE_STATE, 0);
+    st->gauge_lane = trace_lane_add("tasks queued", TRACE_LANE_GAUGE, 32);
+    char name[TRACE_NAME_MAX];
+    for (int s = 0; s < MAXW; s++) {
+        st->shm->slot[s].lane = -1;
+        if (s < (int)scene_param(ctx, P_WORKERS)) {
+            snprintf(name, sizeof name, "worker %d", s);
+            st->shm->slot[s].lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
+        }
+    }
+    if (st->gauge_lane < 0) {
+        rc = -ENOSPC;
+        goto fail;
+    }
+    rc = -pthread_create(&st->super, NULL, super_main, st);
+    st->super_up = rc == 0;
+    if (!rc) {
+        rc = -pthread_create(&st->front, NULL, front_main, st);
+        st->front_up = rc == 0;
+    }
+    if (rc)
+        goto fail;
+    scene_note(ctx, _("broker on 127.0.0.1:%u"), (unsigned)st->port);
+    return 0;
+fail:
+    scene_note(ctx, _("could not start: %s"), strerror(-rc));
+    tq_stop(ctx);
+    return rc;
+}
+
+static void tq_stop(struct scene_ctx *ctx)
+{
+    struct tq_state *st = ctx->priv;
+    if (!st)
+        return;
+    scene_request_stop(ctx);
+    if (st->front_up)
+        pthread_join(st->front, NULL);
+    st->front_up = 0;
+    if (st->super_up)
+        pthread_join(st->super, NULL);
+    st->super_up = 0;
+    if (st->front_fd >= 0)
+        close(st->front_fd);
+    if (st->listen_fd >= 0)
+        close(st->listen_fd);
+    st->front_fd = st->listen_fd = -1;
+}
+
+static void tq_release(struct scene_ctx *ctx)
+{
+    struct tq_state *st = ctx->priv;
+    if (!st)
+        return;
+    if (st->shm)
+        munmap(st->shm, sizeof *st->shm);
+    free(st->bm);
+    free(st->tflags);
+    free(st->treq);
+    free(st);
+    ctx->priv = NULL;
+}
+
+static int tq_key(struct scene_ctx *ctx, int key)
+{
+    struct tq_state *st = ctx->priv;
+    if (!st)
+        return 0;
+    int64_t w = scene_param(ctx, P_WORKERS);
+    switch (key) {
+    case 'x':
+        /* Relaxed: the supervisor only counts requests. */
+        atomic_fetch_add_explicit(&st->kill_req, 1, RLX);
+        return 1;
+    case ']':
+        if (w < MAXW)
+            atomic_store_explicit(&ctx->sh->param[P_WORKERS], w + 1, RLX);
+        return 1;
+    case '[':
+        if (w > 0)
+            atomic_store_explicit(&ctx->sh->param[P_WORKERS], w - 1, RLX);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+static void tq_stats(struct scene_ctx *ctx, struct scene_stats *out)
+{
+    struct tq_state *st = ctx->priv;
+    if (!st || !st->shm)
+        return;
+    struct tq_shm *sh = st->shm;
+    double secs = (double)(trace_now_ns() - ctx->t_start) / 1e9;
+    double span = secs > 0 ? secs : 1;
+    uint64_t submitted = atomic_load_explicit(&st->submitted, RLX);
+    uint64_t completed = atomic_load_explicit(&st->completed, RLX);
+    scene_stat(out, N_("requests_s"), (double)submitted / span, "req/s");
+    scene_stat(out, N_("req_p50_us"), (double)hist_percentile(&st->req_lat, 0.5) / 1e3, "us");
+    scene_stat(out, N_("req_p99_us"), (double)hist_percentile(&st->req_lat, 0.99) / 1e3, "us");
+    scene_stat(out, N_("done_p50_ms"), (double)hist_percentile(&st->done_lat, 0.5) / 1e6, "ms");
+    scene_stat(out, N_("done_p99_ms"), (double)hist_percentile(&st->done_lat, 0.99) / 1e6, "ms");
+    scene_stat(out, N_("tasks_s"), (double)completed / span, "tasks/s");
+    scene_stat(out, N_("submitted"), (double)submitted, "tasks");
+    scene_stat(out, N_("completed"), (double)completed, "tasks");
+    scene_stat(out, N_("outstanding"), (double)(submitted - completed), "tasks");
+    scene_stat(out, N_("queued"), (double)atomic_load_explicit(&sh->queued, RLX), "tasks");
+    scene_stat(out, N_("in_flight"), (double)atomic_load_explicit(&sh->unacked, RLX), "tasks");
+    scene_stat(out, N_("redeliveries"), (double)atomic_load_explicit(&sh->redeliveries, RLX), "");
+    scene_stat(out, N_("duplicates"), (double)atomic_load_explicit(&st->duplicates, RLX), "");
+    scene_stat(out, N_("rejected"), (double)atomic_load_explicit(&st->rejected, RLX), "");
+    scene_stat(out, N_("bad_results"), (double)atomic_load_explicit(&st->bad_results, RLX), "");
+    scene_stat(out, N_("kills"), (double)atomic_load_explicit(&st->kills, RLX), "");
+    scene_stat(out, N_("workers"), (double)atomic_load_explicit(&st->live, RLX), "");
+    scene_stat(out, N_("spawned"), (double)atomic_load_explicit(&st->spawned, RLX), "");
+    scene_stat(out, N_("retired"), (double)atomic_load_explicit(&st->retired, RLX), "");
+    scene_stat(out, N_("broker_results"), (double)atomic_load_explicit(&sh->results, RLX), "");
+    if (atomic_load_explicit(&st->reconciled, memory_order_acquire)) {
+        scene_stat(out, N_("held_at_stop"), (double)atomic_load_explicit(&st->held_at_stop, RLX),
+                   "tasks");
+        scene_stat(out, N_("lost"), (double)atomic_load_explicit(&st->lost, RLX), "tasks");
+    }
+}
+
+static const struct scene_param tq_params[] = {
+    [P_WORKERS] = {"workers", N_("worker processes (changes live)"), 0, MAXW, 3, "", 0},
+    [P_RATE] = {"rate", N_("requests per second at the front (0: no new requests)"), 0, 5000, 6,
+                "req/s", 0},
+    [P_TASK_MS] = {"task_ms", N_("work per task"), 0, 10000, 300, "ms", 0},
+    [P_CPU] = {"cpu", N_("tasks burn CPU instead of waiting on a slow call"), 0, 1, 0, "",
+               SCENE_P_BOOL},
+    [P_ACK_MS] = {"ack_ms", N_("time between storing a result and acknowledging the task"), 0, 5000,
+                  0, "ms", 0},
+    [P_CHAOS_MS] = {"chaos_ms", N_("kill a busy worker this often (0: never)"), 0, 60000, 0, "ms",
+                    0},
+};
+
+static const struct scene_key tq_keys[] = {
+    {'x', N_("kill a worker in the middle of a task (SIGKILL)")},
+    {']', N_("add a worker")},
+    {'[', N_("retire a worker (it finishes its task first)")},
+};
+
+static const struct scene_mode tq_modes[] = {
+    {"celery", N_("front, broker, workers over TCP"),
+     N_("A web server must answer in milliseconds, but some work takes seconds: sending "
+        "mail, resizing a picture, calling a slow service. So the front does not do it. It "
+        "hands the task to a broker, which holds a queue, and answers the client at once "
+        "('accepted'); worker processes take tasks from the broker, and the client is told "
+        "when the result is in. Compare the request latency (microseconds) with the "
+        "completion latency (the task's own time plus the wait in the queue). Every box here "
+        "is a real process talking TCP over 127.0.0.1. The broker's promise: a task it has "
+        "accepted is not forgotten. It gives a worker one task at a time and keeps it until "
+        "the worker acknowledges it, after the result is stored (acknowledge late). Press x "
+        "to kill a worker mid-task: its connection closes, the broker puts the task back in "
+        "the queue, another worker runs it. That is at-least-once delivery: a worker killed "
+        "after storing its result but before its acknowledgement (raise ack_ms) makes the "
+        "task run twice, so the result store keeps one result per task id and the client "
+        "still hears of each task exactly once. Add and retire workers with > and <.")},
+};
+
+const struct scene_entry scene_taskqueue = {
+    .name = "taskqueue",
+    .title = N_("Distributed task queue"),
+    .summary = N_("a web front, a broker and worker processes, with acknowledge-late delivery"),
+    .modes = tq_modes,
+    .nmodes = 1,
+    .params = tq_params,
+    .nparams = (int)(sizeof tq_params / sizeof tq_params[0]),
+    .keys = tq_keys,
+    .nkeys = (int)(sizeof tq_keys / sizeof tq_keys[0]),
+    .notes = tq_notes,
+    .nnotes = (int)(sizeof tq_notes / sizeof tq_notes[0]),
+    .start = tq_start,
+    .stop = tq_stop,
+    .release = tq_release,
+    .key = tq_key,
+    .stats = tq_stats,
+};
