@@ -126,4 +126,21 @@ else
 fi
 expect_exit "--snapshot on a scene without a picture" 2 "draws no picture" --headless --scene prodcons --duration 1 --snapshot "$tmp/x.ppm"
 
+# The built-in tour runs headless to its end, every step printed; a bad tour names its line.
+if "$C" --headless --tour --duration 0.2 >"$tmp/tour.out" 2>"$tmp/err"; then
+    n=$(grep -c '^== tour step' "$tmp/tour.out")
+    last=$(grep '^== tour step' "$tmp/tour.out" | tail -1)
+    case "$last" in
+    "== tour step $n/$n: "*) ok "the built-in tour runs headless to the end ($n steps)" ;;
+    *) not_ok "the built-in tour runs headless to the end" "$last" ;;
+    esac
+else
+    not_ok "the built-in tour runs headless to the end" "$(tail -5 "$tmp/err")"
+fi
+printf 'step one\nscene gil\nmode 2\nset switch_us=7\n' >"$tmp/bad.tour"
+expect_exit "a bad tour names its file and line" 1 "bad.tour:4: switch_us: 7 is out of range" --tour "$tmp/bad.tour" --headless --duration 1
+expect_exit "--tour excludes --scene" 2 "--tour chooses the scenes" --tour --scene gil
+expect_exit "an unknown theme lists the themes" 2 "default, contrast, cbsafe, mono" --theme neon
+expect_exit "--lane-rows is 1 to 3" 2 "not 1, 2 or 3" --lane-rows 9
+
 tap_done

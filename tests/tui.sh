@@ -109,6 +109,37 @@ for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
     if [ "$st" = "EXIT=0" ] && no_leftovers; then ok "$scene: quits cleanly"; else not_ok "$scene: quits cleanly" "$st"; fi
 done
 
+# The tour: Enter goes on, < comes back, each step's words above the mode's.
+start 100 30 --tour
+expect "the tour starts at its first step" "Tour 1/[0-9]*: The post office"
+T send-keys -t t Enter
+expect "Enter goes to the next step" "Tour 2/[0-9]*: More clerks"
+T send-keys -t t '<'
+expect "< goes back" "Tour 1/[0-9]*: The post office"
+T send-keys -t t T
+expect "T changes the theme" "theme: high contrast"
+T send-keys -t t q
+exit_status >/dev/null
+
+# Tall lanes: every lane two rows, its name on the first, the border on both.
+start 100 40 --scene prodcons --lane-rows 2 --theme cbsafe
+expect "tall lanes come up" "producer 0 *│"
+sleep 0.5
+if screen | awk '/^producer 0 *│/ {getline; if ($0 ~ /^ *│/) found=1} END {exit !found}'; then
+    ok "--lane-rows 2 draws each lane on two rows"
+else
+    not_ok "--lane-rows 2 draws each lane on two rows" "$(screen | head -12)"
+fi
+T send-keys -t t L L
+sleep 0.5
+if screen | awk '/^producer 0 *│/ {getline; if ($0 ~ /^ *│/) found=1} END {exit found}'; then
+    ok "L cycles back to one row"
+else
+    not_ok "L cycles back to one row" "$(screen | head -12)"
+fi
+T send-keys -t t q
+exit_status >/dev/null
+
 start 100 30 --scene prodcons --duration 1
 st=$(exit_status)
 if [ "$st" = "EXIT=0" ]; then ok "--duration ends the TUI by itself"; else not_ok "--duration ends the TUI" "$st"; fi
