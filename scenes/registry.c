@@ -8,6 +8,7 @@ const struct scene_entry *const scene_table[] = {
     &scene_postoffice,
     &scene_prodcons,
     &scene_evloop,
+    &scene_reactor,
     &scene_gil,
     &scene_taskqueue,
     &scene_parsum,

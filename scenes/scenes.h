@@ -11,5 +11,6 @@ extern const struct scene_entry scene_evloop;
 extern const struct scene_entry scene_raymarch;
 extern const struct scene_entry scene_parsum;
 extern const struct scene_entry scene_taskqueue;
+extern const struct scene_entry scene_reactor;
 
 #endif

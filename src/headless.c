@@ -80,9 +80,12 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
         .t_start = t0, .ns_per_col = (span + (uint64_t)w - 1) / (uint64_t)w, .width = w, .now = t1};
     char buf[64];
     timeline_fmt_ns(buf, sizeof buf, v.ns_per_col);
-    fprintf(f, _("conctui %s: %s, mode %d (%s), %.2f s, %s per column%s\n"), e->name, _(e->title),
-            a->ctx.mode + 1, e->modes[a->ctx.mode].name, (double)span / 1e9, buf,
-            a->replay ? _(" (recording)") : "");
+    char status[64] = "";
+    if (e->status && !a->replay)
+        e->status(&a->ctx, status, sizeof status);
+    fprintf(f, _("conctui %s: %s, mode %d (%s), %.2f s, %s per column%s%s%s\n"), e->name,
+            _(e->title), a->ctx.mode + 1, e->modes[a->ctx.mode].name, (double)span / 1e9, buf,
+            a->replay ? _(" (recording)") : "", status[0] ? " | " : "", status);
     fprintf(f, "%-18s ", "");
     for (int c = 0; c < w; c += 12) {
         timeline_fmt_ns(buf, sizeof buf, (uint64_t)c * v.ns_per_col);

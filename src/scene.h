@@ -116,6 +116,12 @@ struct scene_entry {
      * (called on the UI thread, at most once a frame). 0 if drawn.
      */
     int (*canvas)(struct scene_ctx *ctx, struct scene_canvas *c);
+    /*
+     * Optional: a few words for the header (and the headless title line)
+     * while the scene runs, such as an address to connect to, written into
+     * buf. Called on the UI thread.
+     */
+    void (*status)(struct scene_ctx *ctx, char *buf, unsigned len);
 };
 
 /* The registry (scenes/registry.c). */
