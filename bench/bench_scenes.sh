@@ -1,7 +1,7 @@
 #!/bin/sh
 # Scene figures as BENCH lines: the post office's four modes on one workload,
-# the parallel sum's speedup at T = 2 per mode, and the task queue's latencies
-# and tasks/s (headless runs).
+# the executor's dispatch overhead per pool, the parallel sum's speedup at
+# T = 2 per mode, and the task queue's latencies and tasks/s (headless runs).
 C=${1:-./conctui}
 json() { "$C" --headless --json "$@"; }
 pick() { # JSON NAME...: prints "name value unit" for each figure present
@@ -21,6 +21,12 @@ done
 for m in threads locked falseshare gil processes openmp simd; do
     j=$(json --scene parsum --mode $m --duration 4 --set pause_ms=50 --set threads=2)
     pick "$j" speedup | while read -r name value unit; do echo "BENCH parsum_${m}_t2_$name $value $unit"; done
+done
+# Executor: submit -> start with a worker idle, the result's trip back, the waiter's wake-up.
+for m in threads processes; do
+    j=$(json --scene executor --mode $m --duration 5 --set sleep_ms=1 --set pause_ms=0)
+    pick "$j" dispatch_p50 dispatch_p99 return_p50 wake_p50 |
+        while read -r name value unit; do echo "BENCH executor_${m}_$name $value $unit"; done
 done
 j=$(json --scene parsum --mode threads --duration 4 --set pause_ms=50 --set array=on)
 pick "$j" mem_bw read_rate of_mem_bw |

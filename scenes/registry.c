@@ -7,10 +7,11 @@
 const struct scene_entry *const scene_table[] = {
     &scene_postoffice,
     &scene_prodcons,
+    &scene_executor,
+    &scene_taskqueue,
     &scene_evloop,
     &scene_reactor,
     &scene_gil,
-    &scene_taskqueue,
     &scene_parsum,
     &scene_raymarch,
     NULL,

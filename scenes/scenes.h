@@ -12,5 +12,6 @@ extern const struct scene_entry scene_raymarch;
 extern const struct scene_entry scene_parsum;
 extern const struct scene_entry scene_taskqueue;
 extern const struct scene_entry scene_reactor;
+extern const struct scene_entry scene_executor;
 
 #endif

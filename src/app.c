@@ -125,8 +125,9 @@ void app_stop(struct app *a)
         return;
     trace_freeze(false);
     a->scene->stop(&a->ctx);
-    a->running = false;
+    /* Every worker has stopped: drain what they emitted last, then no more. */
     app_tick(a, trace_now_ns());
+    a->running = false;
     app_stats(a, trace_now_ns());
 }
 
