@@ -3,6 +3,7 @@
  */
 #include "raymarch.h"
 #include "errmsg.h"
+#include "raymarch_avx2.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -221,32 +222,107 @@ void raymarch_sampler_free(struct rm_sampler *s)
     memset(s, 0, sizeof *s);
 }
 
-uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s,
-                       const struct rm_table *t, const struct rm_image *img, int x0, int y0, int x1,
-                       int y1)
+/* Writes one pixel's result into whichever buffers img has. */
+static void raymarch_store(const struct rm_image *img, int x, int y, const struct rm_pixel *px)
 {
+    size_t o = 4 * ((size_t)y * (size_t)img->w + (size_t)x);
+
+    if (img->rgba) {
+        img->rgba[o + 0] = px->r;
+        img->rgba[o + 1] = px->g;
+        img->rgba[o + 2] = px->b;
+        img->rgba[o + 3] = px->a;
+    }
+    if (img->rgba8) {
+        img->rgba8[o + 0] = raymarch_to_u8(px->r);
+        img->rgba8[o + 1] = raymarch_to_u8(px->g);
+        img->rgba8[o + 2] = raymarch_to_u8(px->b);
+        img->rgba8[o + 3] = raymarch_to_u8(px->a);
+    }
+}
+
+enum rm_cpu_path raymarch_cpu_path(void)
+{
+#ifdef RM_HAVE_AVX2
+    if (raymarch__avx2_usable())
+        return RM_CPU_AVX2;
+#endif
+    return RM_CPU_SCALAR;
+}
+
+const char *raymarch_cpu_path_name(enum rm_cpu_path path)
+{
+    switch (path) {
+    case RM_CPU_SCALAR:
+        return "scalar";
+    case RM_CPU_AVX2:
+        return "avx2";
+    default:
+        return "unknown";
+    }
+}
+
+#ifdef RM_HAVE_AVX2
+/* The tile's pixels, one RM_PACKET_W x RM_PACKET_H block at a time, through the AVX2 packet
+ * marcher. */
+static uint64_t raymarch_tile_avx2(const struct rm_frame *f, const struct rm_sampler *s,
+                                   const struct rm_table *t, const struct rm_image *img, int x0,
+                                   int y0, int x1, int y1)
+{
+    struct rm_packet pk;
+    struct rm_pixel out[RM_PACKET];
     uint64_t samples = 0;
-    int x, y;
+    int x, y, l;
 
-    for (y = y0; y < y1; y++) {
-        for (x = x0; x < x1; x++) {
-            struct rm_pixel px = raymarch_pixel(f, s, t->rgba, x, y);
-            size_t o = 4 * ((size_t)y * (size_t)img->w + (size_t)x);
+    for (y = y0; y < y1; y += RM_PACKET_H) {
+        int rows = y1 - y < RM_PACKET_H ? y1 - y : RM_PACKET_H;
 
-            samples += (uint64_t)px.samples;
-            if (img->rgba) {
-                img->rgba[o + 0] = px.r;
-                img->rgba[o + 1] = px.g;
-                img->rgba[o + 2] = px.b;
-                img->rgba[o + 3] = px.a;
-            }
-            if (img->rgba8) {
-                img->rgba8[o + 0] = raymarch_to_u8(px.r);
-                img->rgba8[o + 1] = raymarch_to_u8(px.g);
-                img->rgba8[o + 2] = raymarch_to_u8(px.b);
-                img->rgba8[o + 3] = raymarch_to_u8(px.a);
+        for (x = x0; x < x1; x += RM_PACKET_W) {
+            int cols = x1 - x < RM_PACKET_W ? x1 - x : RM_PACKET_W;
+
+            raymarch__rays_avx2(f, x, y, cols, rows, &pk);
+            raymarch__packet_avx2(s, t->rgba, &pk, out);
+            for (l = 0; l < RM_PACKET; l++) {
+                if (l % RM_PACKET_W >= cols || l / RM_PACKET_W >= rows)
+                    continue;
+                out[l].r *= f->brightness;
+                out[l].g *= f->brightness;
+                out[l].b *= f->brightness;
+                samples += (uint64_t)out[l].samples;
+                raymarch_store(img, x + l % RM_PACKET_W, y + l / RM_PACKET_W, &out[l]);
             }
         }
     }
     return samples;
+}
+#endif
+
+uint64_t raymarch_tile_path(enum rm_cpu_path path, const struct rm_frame *f,
+                            const struct rm_sampler *s, const struct rm_table *t,
+                            const struct rm_image *img, int x0, int y0, int x1, int y1)
+{
+    uint64_t samples = 0;
+    int x, y;
+
+#ifdef RM_HAVE_AVX2
+    if (path == RM_CPU_AVX2 && raymarch__avx2_usable())
+        return raymarch_tile_avx2(f, s, t, img, x0, y0, x1, y1);
+#endif
+    (void)path;
+    for (y = y0; y < y1; y++) {
+        for (x = x0; x < x1; x++) {
+            struct rm_pixel px = raymarch_pixel(f, s, t->rgba, x, y);
+
+            samples += (uint64_t)px.samples;
+            raymarch_store(img, x, y, &px);
+        }
+    }
+    return samples;
+}
+
+uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s,
+                       const struct rm_table *t, const struct rm_image *img, int x0, int y0, int x1,
+                       int y1)
+{
+    return raymarch_tile_path(raymarch_cpu_path(), f, s, t, img, x0, y0, x1, y1);
 }

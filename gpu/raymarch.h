@@ -4,7 +4,9 @@
  * The per-pixel routine raymarch_pixel() lives here as RM_HD static inline so that the CPU
  * backends (raymarch_tile in raymarch.c) and the CUDA kernel (render_cuda.cu) compile the very
  * same code. Only volume sampling differs, through RM_SAMPLE: software trilinear on the host,
- * a hardware-filtered 3D texture on the device.
+ * a hardware-filtered 3D texture on the device. On x86 CPUs with AVX2 the CPU backends run
+ * eight rays at once instead (raymarch_avx2.c), repeating this routine's arithmetic so exactly
+ * that every pixel is bit-identical to it; this routine stays the reference, and the fallback.
  *
  * Geometry: the volume fills the box [-1,1]^3. The camera orbits the box centre at `distance`,
  * turned by yaw about +y and raised by pitch towards +y; yaw = pitch = 0 looks down -z with +x
@@ -173,11 +175,27 @@ int raymarch_sampler_init(struct rm_sampler *s, const struct volume *v, char *er
 /* Releases what raymarch_sampler_init allocated. */
 void raymarch_sampler_free(struct rm_sampler *s);
 
+/* The code that marches rays on the CPU: raymarch_pixel() one ray at a time (the reference, and
+ * the fallback everywhere), or eight rays at once with AVX2, which reproduces it bit for bit. */
+enum rm_cpu_path { RM_CPU_SCALAR, RM_CPU_AVX2 };
+
+/* The path raymarch_tile() takes on this machine. */
+enum rm_cpu_path raymarch_cpu_path(void);
+
+/* "scalar" or "avx2". */
+const char *raymarch_cpu_path_name(enum rm_cpu_path path);
+
 /* Renders pixels [x0,x1) x [y0,y1) on the CPU into img; returns the number of samples taken.
  * Every CPU backend calls this one compiled function, so their images are bit-identical. */
 uint64_t raymarch_tile(const struct rm_frame *f, const struct rm_sampler *s,
                        const struct rm_table *t, const struct rm_image *img, int x0, int y0, int x1,
                        int y1);
+
+/* raymarch_tile() through a chosen path (the scalar one if this CPU cannot run it), so tests
+ * can hold the fast path against the reference. */
+uint64_t raymarch_tile_path(enum rm_cpu_path path, const struct rm_frame *f,
+                            const struct rm_sampler *s, const struct rm_table *t,
+                            const struct rm_image *img, int x0, int y0, int x1, int y1);
 
 /* Clamps to [0,1] and rounds to a byte. */
 RM_HD static inline unsigned char raymarch_to_u8(float v)
@@ -281,52 +299,72 @@ __device__ static inline float raymarch_sample_tex(const struct rm_sampler *s, r
 #endif
 #endif
 
-/* Marches the ray of pixel (px,py) and composites it front to back (formula at the top).
- * table is a struct rm_table's rgba (16-byte aligned). */
-RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
-                                                   const struct rm_sampler *s, const float *table,
-                                                   int px, int py)
+/* Where pixel (px,py)'s ray starts in texel space, its advance per step, and how many samples
+ * it takes (n = 0 when it misses the box). */
+struct rm_ray {
+    rm_v4 p, dp;
+    int n;
+};
+
+/* Sets up the ray of pixel (px,py) (the first half of the formula at the top). */
+RM_HD static inline struct rm_ray raymarch_ray(const struct rm_frame *f, int px, int py)
 {
-    struct rm_pixel out;
+    struct rm_ray r;
     struct rm_vec3 dir, p3;
-    rm_v4 p, dp, acc = rmath_v4_set1(0.0f), tr = rmath_v4_set1(1.0f);
     float sx, sy, t0, t1;
-    const float tscale = (float)(RM_TABLE_SIZE - 1);
-    int n, k = 0;
+    int n;
 
     /* Integer numerators keep pixel px and w-1-px exact mirror images of each other. */
     sx = (float)(2 * px + 1 - f->w) * f->inv_w;
     sy = (float)(f->h - 2 * py - 1) * f->inv_h;
     dir = rmath_normalize(
         rmath_add(f->fwd, rmath_add(rmath_scale(f->right, sx), rmath_scale(f->up, sy))));
+    r.p = r.dp = rmath_v4_set1(0.0f);
+    r.n = 0;
     if (rmath_ray_box(f->eye, dir, -1.0f, 1.0f, &t0, &t1)) {
         if (t0 < 0.0f)
             t0 = 0.0f;
         n = (int)((t1 - t0) * f->inv_step + 0.5f);
-        n = n < f->max_steps ? n : f->max_steps;
+        r.n = n < f->max_steps ? n : f->max_steps;
         /* March in texel space so placing a sample costs one vector add. */
         p3 = rmath_add(f->eye, rmath_scale(dir, t0 + 0.5f * f->step));
-        p = rmath_v4_from3(rmath_add(rmath_mul(p3, f->tscale), f->toff));
-        dp = rmath_v4_from3(rmath_mul(dir, f->tstep));
-        while (k < n) {
-            float u = RM_SAMPLE(s, p) * tscale;
-            int i = (int)u;
-            rm_v4 e0, c;
+        r.p = rmath_v4_from3(rmath_add(rmath_mul(p3, f->tscale), f->toff));
+        r.dp = rmath_v4_from3(rmath_mul(dir, f->tstep));
+    }
+    return r;
+}
 
-            /* Voxel values lie in [0,1], so u does too (times the scale) and the clamp only
-             * guards memory against bad data; integer clamps stay branch-free. */
-            i = i > 0 ? i : 0;
-            i = i < RM_TABLE_SIZE - 1 ? i : RM_TABLE_SIZE - 1;
-            e0 = rmath_v4_load(table + 4 * i);
-            c = rmath_v4_add(e0, rmath_v4_mul(rmath_v4_set1(u - (float)i),
-                                              rmath_v4_sub(rmath_v4_load(table + 4 * i + 4), e0)));
-            acc = rmath_v4_add(acc, rmath_v4_mul(tr, c));
-            tr = rmath_v4_mul(tr, rmath_v4_www(c));
-            k++;
-            if (rmath_v4_get(tr, 0) < 1.0f - RM_OPACITY_CUTOFF)
-                break;
-            p = rmath_v4_add(p, dp);
-        }
+/* Marches the ray of pixel (px,py) and composites it front to back (formula at the top).
+ * table is a struct rm_table's rgba (16-byte aligned). This is the reference: a CPU fast path
+ * (raymarch_avx2.c) must reproduce it operation for operation. */
+RM_HD static inline struct rm_pixel raymarch_pixel(const struct rm_frame *f,
+                                                   const struct rm_sampler *s, const float *table,
+                                                   int px, int py)
+{
+    struct rm_pixel out;
+    struct rm_ray ray = raymarch_ray(f, px, py);
+    rm_v4 p = ray.p, acc = rmath_v4_set1(0.0f), tr = rmath_v4_set1(1.0f);
+    const float tscale = (float)(RM_TABLE_SIZE - 1);
+    int k = 0;
+
+    while (k < ray.n) {
+        float u = RM_SAMPLE(s, p) * tscale;
+        int i = (int)u;
+        rm_v4 e0, c;
+
+        /* Voxel values lie in [0,1], so u does too (times the scale) and the clamp only
+         * guards memory against bad data; integer clamps stay branch-free. */
+        i = i > 0 ? i : 0;
+        i = i < RM_TABLE_SIZE - 1 ? i : RM_TABLE_SIZE - 1;
+        e0 = rmath_v4_load(table + 4 * i);
+        c = rmath_v4_add(e0, rmath_v4_mul(rmath_v4_set1(u - (float)i),
+                                          rmath_v4_sub(rmath_v4_load(table + 4 * i + 4), e0)));
+        acc = rmath_v4_add(acc, rmath_v4_mul(tr, c));
+        tr = rmath_v4_mul(tr, rmath_v4_www(c));
+        k++;
+        if (rmath_v4_get(tr, 0) < 1.0f - RM_OPACITY_CUTOFF)
+            break;
+        p = rmath_v4_add(p, ray.dp);
     }
     out.r = rmath_v4_get(acc, 0) * f->brightness;
     out.g = rmath_v4_get(acc, 1) * f->brightness;

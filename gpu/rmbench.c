@@ -266,6 +266,9 @@ int main(int argc, char **argv)
            raymarch_tf_name(o.kind == VOLUME_SHEPP_LOGAN ? RM_TF_BONE
                             : o.kind == VOLUME_CLOUD     ? RM_TF_FIRE
                                                          : RM_TF_SPECTRUM));
+    printf("# cpu path: %s\n", raymarch_cpu_path() == RM_CPU_AVX2
+                                   ? "avx2 (packets of eight rays, bit-identical to scalar)"
+                                   : "scalar (raymarch_pixel, one ray at a time)");
 
     if (o.serial) {
         if (rmbench_set(r, RENDER_SERIAL, RENDER_SCHED_DYNAMIC, threads) != 0 ||

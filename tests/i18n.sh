@@ -7,6 +7,13 @@ srcdir=${top_srcdir:-.}
 command -v msgfmt >/dev/null 2>&1 || skip_all "gettext tools are not installed"
 work=$(mktemp -d)
 
+# Every source file with marked strings is listed for xgettext.
+missing=$(cd "$srcdir" && for f in src/*.[ch] scenes/*.c gpu/*.[ch]; do
+    grep -q -E '(^|[^A-Za-z0-9_])N?_\("' "$f" && ! grep -qx "$f" po/POTFILES.in && echo "$f"
+done)
+if [ -z "$missing" ]; then ok "po/POTFILES.in lists every file with messages"; else
+    not_ok "po/POTFILES.in lists every file with messages" "missing: $missing"; fi
+
 # The messages as the sources have them now, against po/ko.po.
 (cd "$srcdir" && xgettext --keyword=_ --keyword=N_ --keyword=fail:3 --keyword=app_message:2 \
     --keyword=errmsg_set:3 --from-code=UTF-8 -o "$work/now.pot" \

@@ -33,13 +33,14 @@ def main():
             bad.append("line %d is %d columns wide, the terminal %d: %s" % (n, x, cols, line))
         if first is not None:
             firsts.setdefault(first, []).append(n)
-    # Borders: the lanes', the picture's, the stats'; a border shifted on one
-    # line (a character measured wrong) shows as a column of its own.
-    lone = [c for c, ls in firsts.items() if len(ls) == 1]
-    if len(firsts) > 3 or lone:
+    # Borders: the lanes', the picture's, the stats'. A border that a character
+    # measured wrong has pushed shows up a column or two beside its fellows.
+    cols_seen = sorted(firsts)
+    near = [(a, b) for a, b in zip(cols_seen, cols_seen[1:]) if b - a <= 3]
+    if near:
         where = ", ".join("column %d (lines %s)" % (c, ",".join(map(str, ls[:6])))
                           for c, ls in sorted(firsts.items()))
-        bad.append("panel borders in %d different columns: %s" % (len(firsts), where))
+        bad.append("panel borders out of line: %s" % where)
     for b in bad:
         print(b)
     return 1 if bad else 0

@@ -211,6 +211,75 @@ static void test_raymarch_omp_dynamic_identical(void **state)
     check_omp_identical(RENDER_SCHED_DYNAMIC);
 }
 
+/* The CPU's fast path (when this machine has one) against the shared per-pixel routine, on
+ * odd tiles so packets are partly empty: every volume, once from inside the box, and once
+ * straight down -z so that direction components of exactly zero reach the slab test. The
+ * images must be bit-identical and the sample counts equal. */
+static void test_raymarch_fast_path_matches_reference(void **state)
+{
+    const int w = 53, h = 29, cases = VOLUME_KIND_COUNT + 1;
+    enum rm_cpu_path path = raymarch_cpu_path();
+    struct rm_params p;
+    struct rm_camera c;
+    struct rm_tf tf;
+    struct rm_table table;
+    struct rm_frame f;
+    struct rm_sampler s;
+    struct rm_image a, b;
+    char err[256];
+    int k;
+
+    (void)state;
+    print_message("cpu path: %s\n", raymarch_cpu_path_name(path));
+    if (path == RM_CPU_SCALAR)
+        skip();
+    a.w = b.w = w;
+    a.h = b.h = h;
+    a.rgba = malloc((size_t)w * h * 16);
+    b.rgba = malloc((size_t)w * h * 16);
+    a.rgba8 = malloc((size_t)w * h * 4);
+    b.rgba8 = malloc((size_t)w * h * 4);
+    assert_true(a.rgba && b.rgba && a.rgba8 && b.rgba8);
+    for (k = 0; k < cases; k++) {
+        struct volume v;
+        uint64_t na = 0, nb = 0;
+        int x, y;
+
+        assert_int_equal(volume_builtin(&v, (enum volume_builtin_kind)(k % VOLUME_KIND_COUNT),
+                                        19 + k, err, sizeof err),
+                         0);
+        assert_int_equal(raymarch_sampler_init(&s, &v, err, sizeof err), 0);
+        raymarch_params_default(&p);
+        p.step = 0.007f + 0.003f * (float)k;
+        p.density = 3.0f + 4.0f * (float)k;
+        p.brightness = 1.3f;
+        raymarch_camera_default(&c);
+        c.yaw = k < VOLUME_KIND_COUNT ? 0.3f + 0.9f * (float)k : 0.0f;
+        c.pitch = k < VOLUME_KIND_COUNT ? -0.2f + 0.3f * (float)k : 0.0f;
+        c.distance = k == 1 ? 1.2f : 3.5f; /* once from inside the box */
+        raymarch_tf_preset(&tf, k % RM_TF_COUNT);
+        raymarch_table_setup(&table, &tf, &p);
+        raymarch_frame_setup(&f, &c, &p, w, h, v.nx, v.ny, v.nz);
+        for (y = 0; y < h; y += 6)
+            for (x = 0; x < w; x += 11) {
+                int x1 = x + 11 < w ? x + 11 : w, y1 = y + 6 < h ? y + 6 : h;
+
+                na += raymarch_tile_path(RM_CPU_SCALAR, &f, &s, &table, &a, x, y, x1, y1);
+                nb += raymarch_tile_path(path, &f, &s, &table, &b, x, y, x1, y1);
+            }
+        assert_memory_equal(a.rgba, b.rgba, (size_t)w * h * 16);
+        assert_memory_equal(a.rgba8, b.rgba8, (size_t)w * h * 4);
+        assert_int_equal(na, nb);
+        assert_true(na > 0);
+        raymarch_sampler_free(&s);
+        volume_free(&v);
+    }
+    free(a.rgba);
+    free(b.rgba);
+    free(a.rgba8);
+    free(b.rgba8);
+}
+
 static void test_raymarch_spans(void **state)
 {
     const int w = 50, h = 30;
@@ -641,6 +710,7 @@ int main(void)
         cmocka_unit_test(test_raymarch_symmetry),
         cmocka_unit_test(test_raymarch_omp_static_identical),
         cmocka_unit_test(test_raymarch_omp_dynamic_identical),
+        cmocka_unit_test(test_raymarch_fast_path_matches_reference),
         cmocka_unit_test(test_raymarch_spans),
         cmocka_unit_test(test_raymarch_cuda_matches_cpu),
         cmocka_unit_test(test_raymarch_cuda_reason),
