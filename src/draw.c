@@ -118,17 +118,21 @@ static void draw_header(struct app *a, struct grid *g)
     snprintf(buf, sizeof buf, _(" conctui | scene %d/%d %s: %s | mode %d/%d: %s"),
              scene_index(e) + 1, scene_count(), e->name, _(e->title), a->ctx.mode + 1, e->nmodes,
              _(e->modes[a->ctx.mode].title));
+    /* The scene's status (the reactor's address) keeps its place at the right, before the hint. */
     char status[64] = "";
     if (e->status && a->running && !a->replay)
         e->status(&a->ctx, status, sizeof status);
-    if (status[0]) {
-        size_t n = strlen(buf);
-        snprintf(buf + n, sizeof buf - n, " | %s", status);
-    }
     const char *hint = _("? help  q quit ");
-    int hw = grid_text_width(hint);
-    grid_text(g, 0, 0, g->cols - hw - 1, buf, 0, GRID_REVERSE | GRID_BOLD);
-    grid_text(g, 0, g->cols - hw, hw, hint, 0, GRID_REVERSE);
+    int hw = grid_text_width(hint), right = g->cols - hw;
+    grid_text(g, 0, right, hw, hint, 0, GRID_REVERSE);
+    if (status[0]) {
+        int sw = grid_text_width(status) + 3;
+        if (sw < right / 2) {
+            right -= sw;
+            grid_text(g, 0, right + 1, sw - 1, status, COLOUR_YELLOW, GRID_REVERSE | GRID_BOLD);
+        }
+    }
+    grid_text(g, 0, 0, right - 1, buf, 0, GRID_REVERSE | GRID_BOLD);
 }
 
 static void draw_legend(struct grid *g, int y, const struct draw_opts *o)

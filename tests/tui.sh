@@ -109,6 +109,12 @@ for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
     if [ "$st" = "EXIT=0" ] && no_leftovers; then ok "$scene: quits cleanly"; else not_ok "$scene: quits cleanly" "$st"; fi
 done
 
+# A scene's status stays in the header: the reactor's address, even at 80 columns.
+start 80 24 --scene reactor
+expect "the reactor's port is in the header" "127\.0\.0\.1:[0-9][0-9]*  "
+T send-keys -t t q
+exit_status >/dev/null
+
 # The tour: Enter goes on, < comes back, each step's words above the mode's.
 start 100 30 --tour
 expect "the tour starts at its first step" "Tour 1/[0-9]*: The post office"
