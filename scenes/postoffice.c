@@ -433,7 +433,7 @@ static int proactor_queue(struct po_server *sv)
     if (!uring && want)
         scene_note(ctx,
                    _("io_uring unavailable (%s): completions come from a pool of %d threads, "
-                   "as libuv does for files"),
+                     "as libuv does for files"),
                    strerror(uerr), pool);
     else if (!uring)
         scene_note(ctx, _("uring=off: completions come from a pool of %d threads"), pool);
@@ -868,7 +868,7 @@ static int run_compare(struct po_state *st, struct po_crew *live)
     pthread_mutex_unlock(&st->res_lock);
     scene_note(st->ctx,
                _("compared (parcels/s): one clerk %.0f, N clerks %.0f, epoll loop %.0f, "
-               "completions %.0f; see the cmp_ figures"),
+                 "completions %.0f; see the cmp_ figures"),
                res[0].throughput, res[1].throughput, res[2].throughput, res[3].throughput);
     return 0;
 }
