@@ -809,13 +809,13 @@ static int add_lanes(struct ev_state *st)
     char name[TRACE_NAME_MAX];
     st->main_lane = st->gen_lane = st->avg_lane = st->ready_g.lane = st->late_g.lane = -1;
     if (st->mode == M_GENERATOR) {
-        st->main_lane = trace_lane_add("caller (main)", TRACE_LANE_STATE, 0);
-        st->gen_lane = trace_lane_add("fib() generator", TRACE_LANE_STATE, 0);
-        st->avg_lane = trace_lane_add("averager() coro", TRACE_LANE_STATE, 0);
+        st->main_lane = trace_lane_add(N_("caller (main)"), TRACE_LANE_STATE, 0);
+        st->gen_lane = trace_lane_add(N_("fib() generator"), TRACE_LANE_STATE, 0);
+        st->avg_lane = trace_lane_add(N_("averager() coro"), TRACE_LANE_STATE, 0);
         return st->avg_lane < 0 ? -ENOSPC : 0;
     }
     if (st->mode != M_THREADS)
-        st->main_lane = trace_lane_add("loop thread", TRACE_LANE_STATE, 0);
+        st->main_lane = trace_lane_add(N_("loop thread"), TRACE_LANE_STATE, 0);
     for (int i = 0; i < st->n; i++) {
         struct ev_task *t = &st->tasks[i];
         t->lane = -1;
@@ -830,9 +830,9 @@ static int add_lanes(struct ev_state *st)
     }
     if (st->mode != M_THREADS) {
         uint32_t qmax = st->n < 64 ? (uint32_t)st->n : 64;
-        snprintf(name, sizeof name, "ready queue (%d)", st->n);
+        snprintf(name, sizeof name, N_("ready queue (%d)"), st->n);
         st->ready_g.lane = trace_lane_add(name, TRACE_LANE_GAUGE, qmax);
-        st->late_g.lane = trace_lane_add("lateness ms", TRACE_LANE_GAUGE, LATE_GAUGE_MS);
+        st->late_g.lane = trace_lane_add(N_("lateness ms"), TRACE_LANE_GAUGE, LATE_GAUGE_MS);
         st->late_g.peak = true;
         if (st->late_g.lane < 0)
             return -ENOSPC;

@@ -1055,21 +1055,22 @@ static int ex_start(struct scene_ctx *ctx)
     hist_reset(&st->wake);
 
     char name[TRACE_NAME_MAX];
-    st->main_lane = lane("main thread");
+    st->main_lane = lane(N_("main thread"));
     st->main_w = (struct ex_worker){st, -1, st->main_lane, TRACE_IDLE};
     for (int i = 0; i < st->nw; i++) {
-        snprintf(name, sizeof name, "%s %d", st->mode == M_PROCESSES ? "process" : "worker", i + 1);
+        snprintf(name, sizeof name, st->mode == M_PROCESSES ? N_("process %d") : N_("worker %d"),
+                 i + 1);
         st->w[i] = (struct ex_worker){st, i, lane(name), TRACE_IDLE};
     }
     if (st->mode == M_PROCESSES) {
-        st->handler_lane = lane("result handler");
+        st->handler_lane = lane(N_("result handler"));
         st->handler_w = (struct ex_worker){st, -1, st->handler_lane, TRACE_IDLE};
     }
     for (int s = 0; s < SLOTS; s++) {
-        snprintf(name, sizeof name, "future slot %d", s + 1);
+        snprintf(name, sizeof name, N_("future slot %d"), s + 1);
         st->slot_lane[s] = lane(name);
     }
-    st->queue_lane = trace_lane_add("queue length", TRACE_LANE_GAUGE, GAUGE_MAX);
+    st->queue_lane = trace_lane_add(N_("queue length"), TRACE_LANE_GAUGE, GAUGE_MAX);
     int rc = st->queue_lane < 0 || st->main_lane < 0 ? -ENOSPC : 0;
     for (int i = 0; i < st->nw; i++)
         rc = st->w[i].lane < 0 ? -ENOSPC : rc;

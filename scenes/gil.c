@@ -304,7 +304,7 @@ static int gs_setup(struct scene_ctx *ctx, struct gs_state *st)
     int nw = st->ncpu + st->nio;
     for (int i = 0; i < nw; i++) {
         bool cpu = i < st->ncpu;
-        snprintf(name, sizeof name, "%s %d", cpu ? "cpu" : "io", cpu ? i : i - st->ncpu);
+        snprintf(name, sizeof name, cpu ? N_("cpu %d") : N_("io %d"), cpu ? i : i - st->ncpu);
         int lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
         if (lane < 0)
             return -ENOSPC;
@@ -313,7 +313,7 @@ static int gs_setup(struct scene_ctx *ctx, struct gs_state *st)
     }
     int gil_lane = -1;
     if (st->mode == M_NEW || st->mode == M_OLD) {
-        gil_lane = trace_lane_add("GIL", TRACE_LANE_STATE, 0);
+        gil_lane = trace_lane_add(N_("GIL"), TRACE_LANE_STATE, 0);
         if (gil_lane < 0)
             return -ENOSPC;
     }

@@ -914,7 +914,7 @@ static void set_mode_note(struct ps_state *st)
 static int declare_lanes(struct ps_state *st, int t)
 {
     char name[TRACE_NAME_MAX];
-    st->main_lane = trace_lane_add("main", TRACE_LANE_STATE, 0);
+    st->main_lane = trace_lane_add(N_("main"), TRACE_LANE_STATE, 0);
     if (st->main_lane < 0)
         return -ENOSPC;
     st->nlanes = st->mode == M_SERIAL ? 1 : t;
@@ -923,16 +923,16 @@ static int declare_lanes(struct ps_state *st, int t)
         st->nlanes = 1;
 #endif
     for (int i = 0; i < st->nlanes; i++) {
-        snprintf(name, sizeof name, "worker %d", i);
+        snprintf(name, sizeof name, N_("worker %d"), i);
         st->lanes[i] = trace_lane_add(name, TRACE_LANE_STATE, 0);
         if (st->lanes[i] < 0)
             return -ENOSPC;
         trace_emit(st->lanes[i], TRACE_IDLE | TRACE_NOTE(N_WAITING), 0);
     }
     st->gil_lane = st->gpu_lane = -1;
-    if (st->mode == M_GIL && (st->gil_lane = trace_lane_add("GIL", TRACE_LANE_STATE, 0)) < 0)
+    if (st->mode == M_GIL && (st->gil_lane = trace_lane_add(N_("GIL"), TRACE_LANE_STATE, 0)) < 0)
         return -ENOSPC;
-    if (st->mode == M_CUDA && (st->gpu_lane = trace_lane_add("gpu", TRACE_LANE_STATE, 0)) < 0)
+    if (st->mode == M_CUDA && (st->gpu_lane = trace_lane_add(N_("gpu"), TRACE_LANE_STATE, 0)) < 0)
         return -ENOSPC;
     return 0;
 }

@@ -957,31 +957,31 @@ static int po_start(struct scene_ctx *ctx)
     }
     int mode = ctx->mode;
     char name[TRACE_NAME_MAX];
-    lane_add(&st->g_wait, "customers waiting", TRACE_LANE_GAUGE, st->ncust, 0);
-    lane_add(&st->g_flight, "parcels in flight", TRACE_LANE_GAUGE, st->ncust, 0);
+    lane_add(&st->g_wait, N_("customers waiting"), TRACE_LANE_GAUGE, st->ncust, 0);
+    lane_add(&st->g_flight, N_("parcels in flight"), TRACE_LANE_GAUGE, st->ncust, 0);
     for (uint32_t i = 0; i < CUST_LANES && i < st->ncust; i++) {
-        snprintf(name, sizeof name, "customer %u", i);
+        snprintf(name, sizeof name, N_("customer %d"), (int)i);
         lane_add(&st->custl[i], name, TRACE_LANE_STATE, 0, 1);
     }
     if (mode == M_ONE)
-        lane_add(&st->clerk[0], "clerk", TRACE_LANE_STATE, 0, 0);
+        lane_add(&st->clerk[0], N_("clerk"), TRACE_LANE_STATE, 0, 0);
     if (mode == M_CLERKS) {
         for (int k = 0; k < CLERK_LANES; k++) {
-            snprintf(name, sizeof name, "clerk %d", k);
+            snprintf(name, sizeof name, N_("clerk %d"), k);
             lane_add(&st->clerk[k], name, TRACE_LANE_STATE, 0, 2);
         }
-        lane_add(&st->g_busy, "clerks busy", TRACE_LANE_GAUGE, st->ncust, 0);
+        lane_add(&st->g_busy, N_("clerks busy"), TRACE_LANE_GAUGE, st->ncust, 0);
     }
     if (mode == M_REACTOR || mode == M_PROACTOR)
-        lane_add(&st->loop, "loop", TRACE_LANE_STATE, 0, 0);
+        lane_add(&st->loop, N_("loop"), TRACE_LANE_STATE, 0, 0);
     if (mode == M_PROACTOR) {
-        lane_add(&st->kernel, "kernel", TRACE_LANE_STATE, 0, 0);
+        lane_add(&st->kernel, N_("kernel"), TRACE_LANE_STATE, 0, 0);
         for (int k = 0; k < POOL_LANES; k++) {
-            snprintf(name, sizeof name, "pool %d", k);
+            snprintf(name, sizeof name, N_("pool %d"), k);
             lane_add(&st->pool[k], name, TRACE_LANE_STATE, 0, 2);
         }
     }
-    lane_add(&st->recipient, "recipient", TRACE_LANE_STATE, 0, 0);
+    lane_add(&st->recipient, N_("recipient"), TRACE_LANE_STATE, 0, 0);
     rc = -pthread_create(&st->recv_th, NULL, recipient_main, st);
     st->recv_up = rc == 0;
     if (!rc) {

@@ -586,12 +586,12 @@ static int pc_start(struct scene_ctx *ctx)
         bool prod = i < st->np;
         int k = prod ? i : i - st->np;
         struct pc_worker *w = prod ? &st->q->prod[k] : &st->q->cons[k];
-        snprintf(name, sizeof name, "%s %d", prod ? "producer" : "consumer", k);
+        snprintf(name, sizeof name, prod ? N_("producer %d") : N_("consumer %d"), k);
         w->lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
         w->cur = TRACE_IDLE;
         st->args[i] = (struct pc_arg){ctx, st->q, w, k};
     }
-    st->gauge_lane = trace_lane_add("queue occupancy", TRACE_LANE_GAUGE, (uint32_t)st->cap);
+    st->gauge_lane = trace_lane_add(N_("queue occupancy"), TRACE_LANE_GAUGE, (uint32_t)st->cap);
     if (st->gauge_lane < 0) {
         rc = -ENOSPC;
         goto fail;

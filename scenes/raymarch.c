@@ -703,9 +703,9 @@ static void rm_stop(struct scene_ctx *ctx);
 static int declare_lanes(struct rm_state *st)
 {
     char name[TRACE_NAME_MAX];
-    st->loop_lane = trace_lane_add("render loop", TRACE_LANE_STATE, 0);
+    st->loop_lane = trace_lane_add(N_("render loop"), TRACE_LANE_STATE, 0);
     for (int i = 0; i < st->nthreads; i++) {
-        snprintf(name, sizeof name, "omp thread %d", i);
+        snprintf(name, sizeof name, N_("omp thread %d"), i);
         st->omp_lane[i] = trace_lane_add(name, TRACE_LANE_STATE, 0);
         if (st->omp_lane[i] < 0)
             return -ENOSPC;
@@ -721,9 +721,9 @@ static int declare_lanes(struct rm_state *st)
             int a = i * st->sm_per_lane, b = a + st->sm_per_lane - 1;
             b = b < st->nsm - 1 ? b : st->nsm - 1;
             if (a == b)
-                snprintf(name, sizeof name, "gpu SM %d", a);
+                snprintf(name, sizeof name, N_("gpu SM %d"), a);
             else
-                snprintf(name, sizeof name, "gpu SMs %d-%d", a, b);
+                snprintf(name, sizeof name, N_("gpu SMs %d-%d"), a, b);
             st->sm_lane[i] = trace_lane_add(name, TRACE_LANE_STATE, 0);
             if (st->sm_lane[i] < 0)
                 return -ENOSPC;

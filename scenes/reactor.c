@@ -1455,26 +1455,27 @@ static int rx_start(struct scene_ctx *ctx)
     char name[TRACE_NAME_MAX];
     bool pro = ctx->mode == M_PROACTOR;
     for (int k = 0; k < st->nloops && k < LOOP_LANES; k++) {
-        snprintf(name, sizeof name, st->nloops > 1 ? "loop %d" : "loop", k);
+        snprintf(name, sizeof name, st->nloops > 1 ? N_("loop %d") : N_("loop"), k);
         lane_add(&st->loopl[k], name, TRACE_LANE_STATE, 0);
         if (pro) {
-            snprintf(name, sizeof name, st->nloops > 1 ? "in the kernel %d" : "in the kernel", k);
+            snprintf(name, sizeof name,
+                     st->nloops > 1 ? N_("in the kernel %d") : N_("in the kernel"), k);
             lane_add(&st->kernel[k], name, TRACE_LANE_GAUGE, 64);
         }
     }
     if (pro && !st->uring_ok) {
-        lane_add(&st->poller, "poller", TRACE_LANE_STATE, 0);
+        lane_add(&st->poller, N_("poller"), TRACE_LANE_STATE, 0);
         for (int k = 0; k < POOL_LANES && k < scene_param(ctx, P_POOL); k++) {
-            snprintf(name, sizeof name, "pool %d", k);
+            snprintf(name, sizeof name, N_("pool %d"), k);
             lane_add(&st->pool[k], name, TRACE_LANE_STATE, 0);
         }
     }
     for (int i = 0; i < CLIENTS; i++) {
-        snprintf(name, sizeof name, "clients %d", i);
+        snprintf(name, sizeof name, N_("clients %d"), i);
         lane_add(&st->cl[i].lane, name, TRACE_LANE_STATE, 0);
     }
-    lane_add(&st->g_out, "requests outstanding", TRACE_LANE_GAUGE, 64);
-    lane_add(&st->g_rps, "k requests/s", TRACE_LANE_GAUGE, 100);
+    lane_add(&st->g_out, N_("requests outstanding"), TRACE_LANE_GAUGE, 64);
+    lane_add(&st->g_rps, N_("k requests/s"), TRACE_LANE_GAUGE, 100);
     if (!pro && scene_param(ctx, P_URING) && !st->uring_ok)
         scene_note(ctx, _("io_uring refused (%s): the proactor (c) would use a thread pool"),
                    strerror(st->uring_err));

@@ -764,7 +764,7 @@ static void super_spawn(struct tq_state *st, int s)
     struct tq_slot *sl = &st->shm->slot[s];
     if (sl->lane < 0) {
         char name[TRACE_NAME_MAX];
-        snprintf(name, sizeof name, "worker %d", s);
+        snprintf(name, sizeof name, N_("worker %d"), s);
         sl->lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
         if (sl->lane < 0)
             return;
@@ -1139,14 +1139,14 @@ static int tq_start(struct scene_ctx *ctx)
         rc = -errno;
         goto fail;
     }
-    st->front_lane = trace_lane_add("front", TRACE_LANE_STATE, 0);
-    st->broker_lane = trace_lane_add("broker", TRACE_LANE_STATE, 0);
-    st->gauge_lane = trace_lane_add("tasks queued", TRACE_LANE_GAUGE, 32);
+    st->front_lane = trace_lane_add(N_("front"), TRACE_LANE_STATE, 0);
+    st->broker_lane = trace_lane_add(N_("broker"), TRACE_LANE_STATE, 0);
+    st->gauge_lane = trace_lane_add(N_("tasks queued"), TRACE_LANE_GAUGE, 32);
     char name[TRACE_NAME_MAX];
     for (int s = 0; s < MAXW; s++) {
         st->shm->slot[s].lane = -1;
         if (s < (int)scene_param(ctx, P_WORKERS)) {
-            snprintf(name, sizeof name, "worker %d", s);
+            snprintf(name, sizeof name, N_("worker %d"), s);
             st->shm->slot[s].lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
         }
     }

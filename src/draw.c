@@ -168,6 +168,35 @@ static struct tl_view make_view(struct app *a, int width, uint64_t now)
     return v;
 }
 
+const char *draw_lane_label(const char *name, char *buf, unsigned len)
+{
+    /* "clerk 3" is shown through the message "clerk %d": numbers out, translate, numbers back. */
+    char key[96];
+    int num[3], n = 0;
+    unsigned k = 0;
+    for (const char *p = name; *p && k + 3 < sizeof key; p++) {
+        if (*p >= '0' && *p <= '9' && n < 3) {
+            num[n++] = atoi(p);
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+            key[k++] = '%';
+            key[k++] = 'd';
+        } else if (*p == '%') {
+            key[k++] = '%';
+            key[k++] = '%';
+        } else {
+            key[k++] = *p;
+        }
+    }
+    key[k] = '\0';
+    const char *t = _(key);
+    if (t == key || !strcmp(t, key))
+        return name;
+    /* The catalogue's formats are checked against their msgids (msgfmt -c): same %d count. */
+    snprintf(buf, len, t, n > 0 ? num[0] : 0, n > 1 ? num[1] : 0, n > 2 ? num[2] : 0);
+    return buf;
+}
+
 /* One lane, `rows` rows tall: the name on the first, the same cells on each. */
 static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
                       const struct tl_view *v, const struct draw_opts *o, struct tl_cell *cells)
@@ -179,8 +208,9 @@ static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
             grid_fill(g, y0 + r, 0, NAME_W - 1, L' ', COLOUR_WHITE, GRID_REVERSE);
         grid_put(g, y0 + r, NAME_W, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
     }
-    grid_text(g, y0, 0, NAME_W - 1, l->name, focus ? COLOUR_WHITE : 0,
-              focus ? GRID_REVERSE | GRID_BOLD : 0);
+    char label[96];
+    grid_text(g, y0, 0, NAME_W - 1, draw_lane_label(l->name, label, sizeof label),
+              focus ? COLOUR_WHITE : 0, focus ? GRID_REVERSE | GRID_BOLD : 0);
     timeline_layout(l, v, cells);
     int cursor_col = -1;
     if (a->replay && a->view.cursor && a->view.cursor >= v->t_start)
@@ -278,7 +308,8 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
 {
     const struct history_lane *l = &a->hist.lane[a->view.focus_lane];
     char buf[160];
-    snprintf(buf, sizeof buf, _("Lane: %s"), l->name);
+    char label[96];
+    snprintf(buf, sizeof buf, _("Lane: %s"), draw_lane_label(l->name, label, sizeof label));
     grid_text(g, y0, x0, w, buf, 0, GRID_BOLD | GRID_UNDERLINE);
     int y = y0 + 1;
     if (l->count == 0) {

@@ -29,6 +29,8 @@ extern const struct draw_key draw_keys[];
 int draw_timeline_width(const struct app *a, int cols);
 /* Compose the frame at time now (ns) for the app's current view. */
 void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64_t now);
+/* A lane's name as shown: translated, numbers kept ("clerk 3" through "clerk %d"). */
+const char *draw_lane_label(const char *name, char *buf, unsigned len);
 /* Format a figure compactly ("9.12M", "250", "0.52"). */
 void draw_fmt_value(char *buf, unsigned len, double v);
 

@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <wchar.h>
 
+#include "draw.h"
 #include "i18n.h"
 #include "json.h"
 #include "state.h"
@@ -70,6 +72,32 @@ static void put_wc(FILE *f, wchar_t ch)
         fwrite(mb, 1, n, f);
 }
 
+/* A lane's name in 18 columns, measured as a terminal would (wide characters take two). */
+static void print_name(FILE *f, const char *name)
+{
+    char label[96];
+    const char *s = draw_lane_label(name, label, sizeof label);
+    int used = 0;
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    while (*s) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s, strlen(s), &st);
+        if (n == (size_t)-1 || n == (size_t)-2 || n == 0)
+            break;
+        int w = wcwidth(wc);
+        if (w < 0)
+            w = 1;
+        if (used + w > 18)
+            break;
+        fwrite(s, 1, n, f);
+        s += n;
+        used += w;
+    }
+    for (; used < 18; used++)
+        fputc(' ', f);
+}
+
 static void print_text(struct app *a, const struct cli *o, FILE *f)
 {
     const struct scene_entry *e = a->scene;
@@ -97,7 +125,8 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
         return;
     for (int i = 0; i < a->hist.nlanes; i++) {
         const struct history_lane *l = &a->hist.lane[i];
-        fprintf(f, "%-18.18s|", l->name);
+        print_name(f, l->name);
+        fputc('|', f);
         timeline_layout(l, &v, cells);
         for (int c = 0; c < w; c++) {
             if (cells[c].flags & TL_EMPTY)
