@@ -248,6 +248,8 @@ static int headless_tour(struct app *a, const struct cli *o, volatile int *quit)
         if (!o->json)
             printf(_("== tour step %d/%d: %s\n"), i + 1, t.n, t.step[i].title);
         headless_print(a, o, stdout);
+        /* The next step may fork: no child may inherit (and print again) what is buffered. */
+        fflush(stdout);
     }
     app_release(a);
     a->tour = NULL;
