@@ -37,10 +37,18 @@ start() { # COLS ROWS ARGS...
     i=0
     while T has-session 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
     rm -f "$tmp/exit" "$tmp/pid"
-    T new-session -d -s t -x "$cols" -y "$rows" \
-        "echo \$\$ >$tmp/pid; exec sh -c 'trap : INT; LANG=C.UTF-8 ${ENVS:-} \"$C\" $*; echo EXIT=\$? | tee $tmp/exit; sleep 30'"
+    # A server still going away refuses the new session: try again (a loaded machine is slow).
+    tries=0
+    until T new-session -d -s t -x "$cols" -y "$rows" \
+        "echo \$\$ >$tmp/pid; exec sh -c 'trap : INT; LANG=C.UTF-8 ${ENVS:-} \"$C\" $*; echo EXIT=\$? | tee $tmp/exit; sleep 30'" \
+        2>/dev/null; do
+        tries=$((tries + 1))
+        [ $tries -ge 20 ] && break
+        T kill-server 2>/dev/null
+        sleep 0.5
+    done
     i=0
-    while [ ! -s "$tmp/pid" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+    while [ ! -s "$tmp/pid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 }
 exit_status() {
     i=0

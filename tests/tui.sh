@@ -138,7 +138,8 @@ else
 fi
 T send-keys -t t L L
 sleep 0.5
-if screen | awk '/^producer 0 *│/ {getline; if ($0 ~ /^ *│/) found=1} END {exit found}'; then
+if screen | grep -q "^producer 0 *│" &&
+    screen | awk '/^producer 0 *│/ {getline; if ($0 ~ /^ *│/) found=1} END {exit found}'; then
     ok "L cycles back to one row"
 else
     not_ok "L cycles back to one row" "$(screen | head -12)"
