@@ -21,20 +21,28 @@ sample() { # PID -> "rss_kb fds threads children"
 
 "$C" --list | awk '/^[a-z]/ {scene = $1} /^  mode / {print scene, $2}' >"${TMPDIR:-/tmp}/soak.$$"
 while read -r scene mode; do
-    "$C" --headless --scene "$scene" --mode "$mode" --duration "$secs" >/dev/null 2>&1 &
+    # The run lasts until it has been watched long enough: at least SOAK_SECONDS
+    # and eight samples (a loaded machine samples slowly), then SIGTERM ends it,
+    # so its teardown is never among the samples.
+    "$C" --headless --scene "$scene" --mode "$mode" --duration 3600 >/dev/null 2>&1 &
     pid=$!
-    # Sample until a second before the run's end, by the clock (a loaded
-    # machine makes each sample slower than its 0.25 s pause), so the
-    # run's own teardown is never mistaken for a change.
-    stop=$(($(date +%s%N) + secs * 1000000000 - 1000000000))
+    stop=$(($(date +%s%N) + secs * 1000000000))
+    give_up=$((stop + 120000000000))
     : >"${TMPDIR:-/tmp}/soak.samples.$$"
-    while [ "$(date +%s%N)" -lt "$stop" ] && kill -0 "$pid" 2>/dev/null; do
-        # No descriptors or no threads: the process is already ending.
+    # Until it exits (a zombie counts as exited) or two minutes past the time.
+    while kill -0 "$pid" 2>/dev/null && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ] &&
+        [ "$(date +%s%N)" -lt "$give_up" ]; do
+        # No descriptors or no threads: the process is starting or ending.
         sample "$pid" | awk '$2 > 0 && $3 > 0' >>"${TMPDIR:-/tmp}/soak.samples.$$"
+        n=$(wc -l <"${TMPDIR:-/tmp}/soak.samples.$$")
+        [ "$n" -ge 8 ] && [ "$(date +%s%N)" -ge "$stop" ] && break
         sleep 0.25
     done
+    kill -TERM "$pid" 2>/dev/null
     wait "$pid"
     st=$?
+    # Ended by the SIGTERM sent above: 128 + 15.
+    [ "$st" -eq 143 ] && st=0
     verdict=$(awk -v skipmem="${SOAK_SKIP_MEMORY:-0}" '
         { row[NR] = $0 }
         END {
