@@ -5,8 +5,10 @@
 #include "scenetest.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "cli.h"
 #include "headless.h"
@@ -22,6 +24,13 @@ int scenetest_count_dir(const char *path)
         n += e->d_name[0] != '.';
     closedir(d);
     return n;
+}
+
+void scenetest_no_children(void)
+{
+    errno = 0;
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
 }
 
 void scenetest_run(struct app *a, const char *name, int mode, double secs, const char *const *sets)

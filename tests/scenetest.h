@@ -10,6 +10,8 @@
 
 /* Entries in a directory (threads in /proc/self/task, descriptors in /proc/self/fd). */
 int scenetest_count_dir(const char *path);
+/* Fails the test unless every child process has been reaped. */
+void scenetest_no_children(void);
 /* Run scene `name` in mode (0-based) for secs with "key=value" settings, until stopped. */
 void scenetest_run(struct app *a, const char *name, int mode, double secs, const char *const *sets);
 /* A figure from the last stats; fails the test if the scene has none by that name. */
