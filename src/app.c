@@ -150,14 +150,23 @@ void app_release(struct app *a)
     a->scene = NULL;
 }
 
+/* app_start from a key press: a failure is said in the status line. */
+static int app_start_said(struct app *a, const struct scene_entry *e, int mode,
+                          const int64_t *params)
+{
+    int rc = app_start(a, e, mode, params);
+    if (rc)
+        app_message(a, "%s: could not start: %s", e->name, strerror(-rc));
+    return rc;
+}
+
 int app_restart(struct app *a, int mode)
 {
     const struct scene_entry *e = a->scene;
     int64_t params[SCENE_MAX_PARAMS];
     memcpy(params, a->params, sizeof params);
-    int rc = app_start(a, e, mode, params);
+    int rc = app_start_said(a, e, mode, params);
     if (rc) {
-        app_message(a, "%s: could not start: %s", e->name, strerror(-rc));
         /* Fall back to the defaults rather than leave no scene running. */
         if (app_start(a, e, 0, NULL) != 0)
             a->scene = NULL;
@@ -573,9 +582,7 @@ static void switch_scene(struct app *a, int dir)
 {
     int n = scene_count(), i = scene_index(a->scene);
     const struct scene_entry *e = scene_table[((i + dir) % n + n) % n];
-    int rc = app_start(a, e, 0, NULL);
-    if (rc)
-        app_message(a, "%s: could not start: %s", e->name, strerror(-rc));
+    app_start_said(a, e, 0, NULL);
 }
 
 /*
@@ -760,10 +767,7 @@ int app_tour_goto(struct app *a, int step)
     if (a->scene == s->scene && a->running && a->ctx.mode == s->mode &&
         !memcmp(a->params, s->params, sizeof a->params[0] * (size_t)s->scene->nparams))
         return 0; /* the same set-up: only the narration changes */
-    int rc = app_start(a, s->scene, s->mode, s->params);
-    if (rc)
-        app_message(a, "%s: could not start: %s", s->scene->name, strerror(-rc));
-    return rc;
+    return app_start_said(a, s->scene, s->mode, s->params);
 }
 
 void app_click(struct app *a, int y, int x)
