@@ -115,7 +115,7 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
     }
     a->running = true;
     a->stats_at = 0;
-    a->stats.n = 0;
+    a->stats.n = a->stats.dropped = 0;
     return 0;
 }
 
@@ -234,7 +234,7 @@ void app_stats(struct app *a, uint64_t now)
 {
     if (!a->scene)
         return;
-    a->stats.n = 0;
+    a->stats.n = a->stats.dropped = 0;
     a->stats_at = now;
     if (a->replay) {
         replay_stats(a);

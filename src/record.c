@@ -525,7 +525,7 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
             struct rd s = *r;
             s.len = end;
             m->t_end = base;
-            m->final.n = 0;
+            m->final.n = m->final.dropped = 0;
             for (uint32_t i = 0; i < count; i++) {
                 struct scene_stat *st = &m->final.s[m->final.n];
                 if (rd_str(&s, st->name, sizeof st->name, "a figure's name") ||
@@ -537,6 +537,8 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
                     st->value = 0;
                 if (rd_str(&s, st->unit, sizeof st->unit, "a figure's unit"))
                     return -1;
+                st->lo = st->hi = st->value;
+                st->rounds = 0;
                 m->final.n++;
             }
             r->off = end;
