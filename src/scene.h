@@ -63,7 +63,7 @@ struct scene_key {
  * value (lo and hi equal it).
  */
 struct scene_stat {
-    char name[32];
+    char name[40]; /* room for "rec." before a 31-byte name */
     double value;
     char unit[16];
     double lo, hi;
