@@ -92,6 +92,8 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
     trace_reset();
     a->ctx.t_start = trace_now_ns();
     history_init(&a->hist, a->ctx.t_start);
+    load_init(&a->load);
+    load_poll(&a->load, a->ctx.t_start);
 
     /* Workers inherit this mask: terminal signals stay with the UI. */
     sigset_t block, old;
@@ -128,6 +130,8 @@ void app_stop(struct app *a)
     /* Every worker has stopped: drain what they emitted last, then no more. */
     app_tick(a, trace_now_ns());
     a->running = false;
+    a->load.polled_at = 0; /* the run's last sample, whenever the one before was */
+    load_poll(&a->load, trace_now_ns());
     app_stats(a, trace_now_ns());
 }
 
@@ -180,6 +184,7 @@ void app_tick(struct app *a, uint64_t now)
         return;
     if (a->running) {
         history_drain(&a->hist, now);
+        load_poll(&a->load, now);
         /* A scene's own keys may change its parameters: the shared copy is the truth. */
         for (int i = 0; i < a->scene->nparams; i++)
             a->params[i] = atomic_load_explicit(&a->ctx.sh->param[i], memory_order_relaxed);
@@ -246,6 +251,10 @@ void app_stats(struct app *a, uint64_t now)
     scene_stat(&a->stats, "trace_events", (double)a->hist.events, "events");
     scene_stat(&a->stats, "trace_rate", secs > 0 ? (double)a->hist.events / secs : 0, "events/s");
     scene_stat(&a->stats, "trace_dropped", (double)trace_dropped(), "events");
+    /* Running: the last second or so. Stopped: the whole run. */
+    scene_stat(&a->stats, "machine_other_cpu",
+               a->running ? a->load.other : load_run_other(&a->load), "cores");
+    scene_stat(&a->stats, "machine_busy", a->running ? a->load.busy : load_run_busy(&a->load), "");
     a->stats_at = now;
 }
 

@@ -11,6 +11,7 @@
 
 #include "history.h"
 #include "keys.h"
+#include "load.h"
 #include "record.h"
 #include "scene.h"
 #include "tour.h"
@@ -51,7 +52,8 @@ struct app {
     struct app_geom geom;
     struct scene_stats stats;
     uint64_t stats_at;
-    char msg[200]; /* the app's own note (bad key, restart failure, ...) */
+    struct load load; /* what other programs take of the machine during the run */
+    char msg[200];    /* the app's own note (bad key, restart failure, ...) */
     uint64_t msg_at;
     struct rec_writer *rec; /* --record: the run being written */
     char rec_path[256];
