@@ -9,6 +9,7 @@
 
 #include "i18n.h"
 #include "keys.h"
+#include "rounds.h"
 #include "state.h"
 #include "timeline.h"
 #include "tour.h"
@@ -259,20 +260,128 @@ static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view
     }
 }
 
-static void draw_stats(struct app *a, struct grid *g, int y0, int h, int w)
+void draw_fmt_spread(char *buf, unsigned len, const struct scene_stat *s)
 {
-    grid_text(g, y0, 1, w - 2, _("Stats"), 0, GRID_BOLD | GRID_UNDERLINE);
-    int rows = h - 1;
-    int ncol = a->stats.n > rows && w >= 2 * 38 ? 2 : 1;
-    int cw = w / ncol;
-    for (int i = 0; i < a->stats.n && i < rows * ncol; i++) {
-        const struct scene_stat *s = &a->stats.s[i];
-        int y = y0 + 1 + i % rows, x = 1 + (i / rows) * cw;
-        char val[32], line[96];
+    char lo[32], hi[32];
+    draw_fmt_value(lo, sizeof lo, s->lo);
+    draw_fmt_value(hi, sizeof hi, s->hi);
+    if (s->lo < 0)
+        snprintf(buf, len, _("(%s to %s, %d rounds)"), lo, hi, s->rounds);
+    else
+        snprintf(buf, len, _("(%s-%s, %d rounds)"), lo, hi, s->rounds);
+}
+
+/* Whether figure s is said to be unreliable: an unsteady spread, or a busy machine. */
+static bool stat_doubtful(const struct app *a, const struct scene_stat *s)
+{
+    return s->rounds > 0 && (scene_stat_unsteady(s) || (a->running && a->load.busy));
+}
+
+/* "1.84 x (1.71-1.93, 9 rounds)" and the spread alone, for a figure measured over rounds. */
+static void stat_texts(const struct app *a, const struct scene_stat *s, char *val, unsigned vlen,
+                       char *spread, unsigned slen)
+{
+    draw_fmt_value(val, vlen, s->value);
+    draw_fmt_spread(spread, slen, s);
+    if (stat_doubtful(a, s)) {
+        size_t n = strlen(spread);
+        snprintf(spread + n, slen - n, "!");
+    }
+}
+
+/* Lines figure s takes in a column cw wide: 2 when its spread goes under it. */
+static int stat_lines(const struct app *a, const struct scene_stat *s, int cw)
+{
+    if (s->rounds <= 0)
+        return 1;
+    char val[32], spread[96];
+    stat_texts(a, s, val, sizeof val, spread, sizeof spread);
+    int right = grid_text_width(val) + 1 + grid_text_width(s->unit) + (s->unit[0] ? 1 : 0) +
+                grid_text_width(spread);
+    return grid_text_width(s->name) + 1 + right <= cw - 2 ? 1 : 2;
+}
+
+/* How many figures, from the first, fit in ncol columns of `rows` lines (less `keep` lines). */
+static int stats_fit(const struct app *a, int rows, int ncol, int cw, int keep)
+{
+    int line = 0, cap = rows * ncol - keep;
+    for (int i = 0; i < a->stats.n; i++) {
+        int need = stat_lines(a, &a->stats.s[i], cw);
+        if (line % rows + need > rows) /* a figure stays in one column */
+            line += rows - line % rows;
+        if (line + need > cap)
+            return i;
+        line += need;
+    }
+    return a->stats.n;
+}
+
+static void draw_stat(const struct app *a, struct grid *g, int y, int x, int cw,
+                      const struct scene_stat *s, int lines)
+{
+    char val[32], line[96], spread[96];
+    if (s->rounds <= 0 || lines == 2) {
         draw_fmt_value(val, sizeof val, s->value);
         grid_text(g, y, x, cw - 19, s->name, 0, 0);
         snprintf(line, sizeof line, "%8s %-8.8s", val, s->unit);
         grid_text(g, y, x + cw - 19, 17, line, COLOUR_WHITE, GRID_BOLD);
+        if (s->rounds <= 0)
+            return;
+    }
+    stat_texts(a, s, val, sizeof val, spread, sizeof spread);
+    bool doubt = stat_doubtful(a, s);
+    unsigned colour = doubt ? COLOUR_YELLOW : 0, attr = doubt ? GRID_BOLD : GRID_DIM;
+    int sw = grid_text_width(spread);
+    if (lines == 2) {
+        int sx = x + cw - 2 - sw;
+        grid_text(g, y + 1, sx > x + 2 ? sx : x + 2, cw - 4, spread, colour, attr);
+        return;
+    }
+    snprintf(line, sizeof line, "%s%s%s", val, s->unit[0] ? " " : "", s->unit);
+    int lw = grid_text_width(line), rx = x + cw - 2 - sw - 1 - lw;
+    grid_text(g, y, x, rx - x, s->name, 0, 0);
+    grid_text(g, y, rx, lw, line, COLOUR_WHITE, GRID_BOLD);
+    grid_text(g, y, rx + lw + 1, sw, spread, colour, attr);
+}
+
+static void draw_stats(struct app *a, struct grid *g, int y0, int h, int w)
+{
+    int used = grid_text(g, y0, 1, w - 2, _("Stats"), 0, GRID_BOLD | GRID_UNDERLINE);
+    bool doubt = false;
+    for (int i = 0; i < a->stats.n && !doubt; i++)
+        doubt = stat_doubtful(a, &a->stats.s[i]);
+    if (doubt) {
+        char why[96];
+        snprintf(why, sizeof why, "  ! %s",
+                 a->running && a->load.busy ? _("machine busy") : _("wide spread"));
+        grid_text(g, y0, 1 + used, w - 2 - used, why, COLOUR_YELLOW, GRID_BOLD);
+    }
+    int rows = h - 1;
+    if (rows < 1)
+        return;
+    int ncol = 1, lines = 0;
+    for (int i = 0; i < a->stats.n; i++)
+        lines += stat_lines(a, &a->stats.s[i], w);
+    if (lines > rows && w >= 2 * 38)
+        ncol = 2;
+    int cw = w / ncol;
+    int fit = stats_fit(a, rows, ncol, cw, 0);
+    if (fit < a->stats.n || a->stats.dropped)
+        fit = stats_fit(a, rows, ncol, cw, 1); /* the last line says what is left out */
+    int line = 0;
+    for (int i = 0; i < fit; i++) {
+        const struct scene_stat *s = &a->stats.s[i];
+        int need = stat_lines(a, s, cw);
+        if (line % rows + need > rows)
+            line += rows - line % rows;
+        draw_stat(a, g, y0 + 1 + line % rows, 1 + (line / rows) * cw, cw, s, need);
+        line += need;
+    }
+    int hidden = a->stats.n - fit + a->stats.dropped;
+    if (hidden > 0) {
+        char buf[96];
+        snprintf(buf, sizeof buf, _("%d figures not shown"), hidden);
+        grid_text(g, y0 + rows, 1 + (ncol - 1) * cw, cw - 2, buf, COLOUR_YELLOW, GRID_BOLD);
     }
 }
 
@@ -441,6 +550,11 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
     if (dropped) {
         snprintf(buf, sizeof buf, _(" | %llu events dropped"), (unsigned long long)dropped);
         used += grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, GRID_BOLD);
+    }
+    if (a->running && a->load.busy) {
+        snprintf(buf, sizeof buf, _(" | machine busy: other programs use %.1f of %d CPUs"),
+                 a->load.other, a->load.last.cpus);
+        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
     }
     scene_note_get(&a->ctx, note, sizeof note);
     bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;

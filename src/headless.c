@@ -18,6 +18,7 @@
 #include "draw.h"
 #include "i18n.h"
 #include "json.h"
+#include "rounds.h"
 #include "state.h"
 #include "timeline.h"
 #include "tour.h"
@@ -152,8 +153,37 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
         fprintf(f, "note: %s\n", note);
     for (int i = 0; i < a->stats.n; i++) {
         const struct scene_stat *s = &a->stats.s[i];
-        fprintf(f, "%s %.6g%s%s\n", s->name, s->value, *s->unit ? " " : "", s->unit);
+        fprintf(f, "%s %.6g%s%s", s->name, s->value, *s->unit ? " " : "", s->unit);
+        if (s->rounds > 0) {
+            char lo[32], hi[32];
+            snprintf(lo, sizeof lo, "%.6g", s->lo);
+            snprintf(hi, sizeof hi, "%.6g", s->hi);
+            fputc(' ', f);
+            fprintf(f, s->lo < 0 ? _("(%s to %s, %d rounds)") : _("(%s-%s, %d rounds)"), lo, hi,
+                    s->rounds);
+            if (scene_stat_unsteady(s))
+                fputc('!', f);
+        }
+        fputc('\n', f);
     }
+    if (a->stats.dropped)
+        fprintf(f, _("%d figures not shown\n"), a->stats.dropped);
+    if (!a->replay && load_run_busy(&a->load))
+        fprintf(f,
+                _("machine busy: other programs used %.1f of %d CPUs during the run; "
+                  "comparisons are unreliable\n"),
+                load_run_other(&a->load), a->load.last.cpus);
+}
+
+/* "name<suffix>":{"value":v,"unit":"unit"} */
+static void json_figure(FILE *f, const char *name, const char *suffix, double v, const char *unit)
+{
+    char key[64];
+    snprintf(key, sizeof key, "%s%s", name, suffix);
+    json_str(f, key);
+    fprintf(f, ":{\"value\":%.17g,\"unit\":", isfinite(v) ? v : 0.0);
+    json_str(f, unit);
+    fputc('}', f);
 }
 
 static void print_json(struct app *a, FILE *f)
@@ -173,14 +203,23 @@ static void print_json(struct app *a, FILE *f)
     scene_note_get(&a->ctx, note, sizeof note);
     fputs("},\"note\":", f);
     json_str(f, note);
-    fputs(",\"stats\":{", f);
+    if (!a->replay)
+        fprintf(f, ",\"machine_busy\":%d,\"machine_other_cpu\":%.3f,\"machine_cpus\":%d",
+                load_run_busy(&a->load), load_run_other(&a->load), a->load.last.cpus);
+    fprintf(f, ",\"stats_dropped\":%d,\"stats\":{", a->stats.dropped);
     for (int i = 0; i < a->stats.n; i++) {
         const struct scene_stat *s = &a->stats.s[i];
         fputs(i ? "," : "", f);
-        json_str(f, s->name);
-        fprintf(f, ":{\"value\":%.17g,\"unit\":", isfinite(s->value) ? s->value : 0.0);
-        json_str(f, s->unit);
-        fputc('}', f);
+        json_figure(f, s->name, "", s->value, s->unit);
+        if (s->rounds <= 0)
+            continue;
+        /* The figure's spread, as figures of their own beside it. */
+        fputc(',', f);
+        json_figure(f, s->name, "_min", s->lo, s->unit);
+        fputc(',', f);
+        json_figure(f, s->name, "_max", s->hi, s->unit);
+        fputc(',', f);
+        json_figure(f, s->name, "_rounds", s->rounds, "rounds");
     }
     fprintf(f, "},\"events\":%llu,\"lanes\":[", (unsigned long long)a->hist.events);
     for (int i = 0; i < a->hist.nlanes; i++) {

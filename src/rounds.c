@@ -2,6 +2,7 @@
 
 #include "rounds.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,4 +52,11 @@ void scene_stat_rounds(struct scene_stats *out, const char *name, const struct r
     int n = rounds_summary(r, &med, &lo, &hi);
     if (n > 0)
         scene_stat_spread(out, name, med, lo, hi, n, unit);
+}
+
+bool scene_stat_unsteady(const struct scene_stat *s)
+{
+    if (s->rounds <= 0)
+        return false;
+    return s->rounds < 3 || s->hi - s->lo > ROUNDS_UNSTEADY_SPREAD * fabs(s->value);
 }

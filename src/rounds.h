@@ -10,6 +10,8 @@
 #ifndef CONCTUI_ROUNDS_H
 #define CONCTUI_ROUNDS_H
 
+#include <stdbool.h>
+
 #include "scene.h"
 
 #define ROUNDS_MAX 32
@@ -28,6 +30,13 @@ void rounds_add(struct rounds *r, double v);
  * NULL); returns how many there are (0: nothing written).
  */
 int rounds_summary(const struct rounds *r, double *median, double *lo, double *hi);
+/*
+ * Whether a figure measured over rounds is too unsteady to trust on its
+ * own: fewer than three rounds, or a spread (max - min) over a quarter of
+ * its median. Single values (rounds 0) are never unsteady.
+ */
+#define ROUNDS_UNSTEADY_SPREAD 0.25
+bool scene_stat_unsteady(const struct scene_stat *s);
 /* Append name as a figure with its spread; nothing while r holds no value. */
 void scene_stat_rounds(struct scene_stats *out, const char *name, const struct rounds *r,
                        const char *unit);

@@ -165,6 +165,64 @@ static void test_draw_mode_switch(void **state)
     assert_true(screen_has("has 3 modes"));
 }
 
+/* A figure measured over rounds shows its median and spread; a busy machine is said. */
+static void test_draw_figures_with_spread(void **state)
+{
+    (void)state;
+    a.stats.n = a.stats.dropped = 0;
+    scene_stat(&a.stats, "plain_ms", 12.5, "ms");
+    scene_stat_spread(&a.stats, "speedup", 1.84, 1.71, 1.93, 9, "x");
+    scene_stat_spread(&a.stats, "slowdown_of_many", 0.52, 0.2, 0.9, 7, "x");
+    a.load.busy = false;
+    for (int cols = 80; cols <= 160; cols += 40) {
+        frame(24, cols);
+        assert_true(screen_has("1.84 x"));
+        assert_true(screen_has("(1.71-1.93, 9 rounds)"));
+        assert_false(screen_has("(1.71-1.93, 9 rounds)!"));
+        assert_true(screen_has("slowdown_of_many"));
+        assert_true(screen_has("(0.20-0.90, 7 rounds)!")); /* a wide spread is marked */
+        assert_true(screen_has("wide spread"));
+        assert_false(screen_has("machine busy"));
+        assert_false(screen_has("not shown"));
+    }
+    a.load.busy = true;
+    a.load.other = 1.5;
+    a.load.last.cpus = 2;
+    frame(24, 160);
+    assert_true(screen_has("(1.71-1.93, 9 rounds)!"));
+    assert_true(screen_has("! machine busy"));
+    assert_true(row_has(23, "machine busy: other programs use 1.5 of 2 CPUs"));
+    a.load.busy = false;
+}
+
+/* Figures that do not fit on screen, or in the list, are counted, never dropped silently. */
+static void test_draw_figures_not_shown(void **state)
+{
+    (void)state;
+    a.stats.n = 0;
+    for (int i = 0; i < 60; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "fig_%02d", i);
+        scene_stat(&a.stats, name, i, "ms");
+    }
+    a.stats.dropped = 3;
+    frame(24, 80);
+    int shown = 0;
+    for (int i = 0; i < 60; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "fig_%02d ", i);
+        shown += screen_has(name);
+    }
+    char want[64];
+    snprintf(want, sizeof want, "%d figures not shown", 60 - shown + 3);
+    assert_true(shown > 3);
+    assert_true(screen_has(want));
+    a.stats.dropped = 0;
+    a.stats.n = 2;
+    frame(24, 80);
+    assert_false(screen_has("not shown"));
+}
+
 static void test_grid_wide_characters(void **state)
 {
     (void)state;
@@ -182,10 +240,11 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_draw_too_small),          T(test_draw_panels_80x24),
-        T(test_draw_help_overlay),       T(test_draw_keys_change_view),
-        T(test_draw_freeze_shows_state), T(test_draw_click_lane_opens_inspector),
-        T(test_draw_mode_switch),        T(test_grid_wide_characters),
+        T(test_draw_too_small),           T(test_draw_panels_80x24),
+        T(test_draw_help_overlay),        T(test_draw_keys_change_view),
+        T(test_draw_freeze_shows_state),  T(test_draw_click_lane_opens_inspector),
+        T(test_draw_mode_switch),         T(test_grid_wide_characters),
+        T(test_draw_figures_with_spread), T(test_draw_figures_not_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
