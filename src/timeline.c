@@ -22,14 +22,70 @@ void timeline_column(const struct tl_view *v, int c, uint64_t *a, uint64_t *b)
     *b = *a + dt;
 }
 
-/* Dominant state of [a, b) starting from kept index i (last event <= a). */
+/*
+ * Which state a column shows when it holds several. A short burst of work
+ * must not vanish inside a column of waiting, and a short wait for a lock or
+ * for I/O must not vanish inside a column of idling: running beats the
+ * waits a lesson is about, which beat the states of having nothing to do.
+ * States without a rank here sit between the two. Within a rank the longest
+ * time wins.
+ */
+static int state_rank(unsigned st)
+{
+    switch (st) {
+    case TRACE_RUN:
+        return 3;
+    case TRACE_READY:
+    case TRACE_LOCK:
+    case TRACE_IO:
+    case TRACE_KERNEL:
+        return 2;
+    case TRACE_SLEEP:
+    case TRACE_IDLE:
+    case TRACE_DONE:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* The state a column with these durations shows (see state_rank), and its flags. */
+static void layout_choose(const uint64_t dur[TRACE_NSTATES], const uint16_t notes[TRACE_NSTATES],
+                          unsigned seen, struct tl_cell *cell)
+{
+    uint64_t all = 0;
+    int found = 0, rank = 0;
+    unsigned kinds = 0;
+    cell->state = TRACE_IDLE;
+    for (unsigned st = 0; st < TRACE_NSTATES; st++) {
+        if (!(seen & (1u << st)))
+            continue;
+        kinds++;
+        all += dur[st];
+        int r = state_rank(st);
+        if (found && (r < rank || (r == rank && dur[st] <= dur[cell->state])))
+            continue;
+        found = 1;
+        rank = r;
+        cell->state = (uint8_t)st;
+        cell->note = notes[st];
+    }
+    if (!found)
+        cell->flags |= TL_EMPTY; /* nothing took any time here */
+    if (kinds > 1)
+        cell->flags |= TL_MIXED;
+    if (found && dur[cell->state] * 2 < all)
+        cell->flags |= TL_PART;
+}
+
+/* The states of [a, b) starting from kept index i (last event <= a). */
 static void layout_state(const struct history_lane *l, long i, uint64_t a, uint64_t b,
                          struct tl_cell *cell)
 {
-    uint64_t best = 0, dur[TRACE_NSTATES] = {0};
+    uint64_t dur[TRACE_NSTATES] = {0};
     uint16_t notes[TRACE_NSTATES] = {0};
     size_t n = history_kept(l);
-    unsigned seen = 0, kinds = 0;
+    unsigned seen = 0;
     for (size_t k = (size_t)i; k < n; k++) {
         const struct trace_event *e = history_at(l, k);
         if (e->t >= b)
@@ -39,28 +95,15 @@ static void layout_state(const struct history_lane *l, long i, uint64_t a, uint6
         if (end > b)
             end = b;
         unsigned st = TRACE_STATE_OF(e->state);
-        if (st >= TRACE_NSTATES)
-            continue;
-        if (!(seen & (1u << st)))
-            kinds++;
-        seen |= 1u << st;
-        dur[st] += end > s ? end - s : 0;
-        notes[st] = (uint16_t)TRACE_NOTE_OF(e->state);
         if (e->t >= a)
             cell->value++;
-    }
-    int found = 0;
-    cell->state = TRACE_IDLE;
-    for (unsigned st = 0; st < TRACE_NSTATES; st++) {
-        if (!(seen & (1u << st)) || (found && dur[st] <= best))
+        if (st >= TRACE_NSTATES || end <= s)
             continue;
-        found = 1;
-        best = dur[st];
-        cell->state = (uint8_t)st;
-        cell->note = notes[st];
+        seen |= 1u << st;
+        dur[st] += end - s;
+        notes[st] = (uint16_t)TRACE_NOTE_OF(e->state);
     }
-    if (kinds > 1)
-        cell->flags |= TL_MIXED;
+    layout_choose(dur, notes, seen, cell);
 }
 
 static void layout_gauge(const struct history_lane *l, long i, uint64_t b, struct tl_cell *cell)
