@@ -78,7 +78,10 @@ static void layout_choose(const uint64_t dur[TRACE_NSTATES], const uint16_t note
         cell->flags |= TL_PART;
 }
 
-/* The states of [a, b) starting from kept index i (last event <= a). */
+/*
+ * The states of [a, b) starting from kept index i (the last event <= a), or
+ * from the summary of forgotten events when i < 0 (a is before every kept event).
+ */
 static void layout_state(const struct history_lane *l, long i, uint64_t a, uint64_t b,
                          struct tl_cell *cell)
 {
@@ -86,6 +89,12 @@ static void layout_state(const struct history_lane *l, long i, uint64_t a, uint6
     uint16_t notes[TRACE_NSTATES] = {0};
     size_t n = history_kept(l);
     unsigned seen = 0;
+    if (i < 0) {
+        if (history_summary_read(l, a, b, dur, NULL))
+            for (unsigned st = 0; st < TRACE_NSTATES; st++)
+                seen |= dur[st] ? 1u << st : 0;
+        i = 0;
+    }
     for (size_t k = (size_t)i; k < n; k++) {
         const struct trace_event *e = history_at(l, k);
         if (e->t >= b)
@@ -106,19 +115,29 @@ static void layout_state(const struct history_lane *l, long i, uint64_t a, uint6
     layout_choose(dur, notes, seen, cell);
 }
 
-static void layout_gauge(const struct history_lane *l, long i, uint64_t b, struct tl_cell *cell)
+/* A gauge's peak over [a, b), from index i or, when i < 0, the summary first. */
+static void layout_gauge(const struct history_lane *l, long i, uint64_t a, uint64_t b,
+                         struct tl_cell *cell)
 {
     size_t n = history_kept(l);
     uint32_t peak = 0;
+    int any = 0;
+    if (i < 0) {
+        any = history_summary_read(l, a, b, NULL, &peak);
+        i = 0;
+    }
     for (size_t k = (size_t)i; k < n; k++) {
         const struct trace_event *e = history_at(l, k);
         if (e->t >= b)
             break;
+        any = 1;
         if (e->arg > peak)
             peak = e->arg;
     }
     cell->state = TRACE_GAUGE;
     cell->value = peak;
+    if (!any)
+        cell->flags |= TL_EMPTY;
 }
 
 /*
@@ -164,18 +183,12 @@ void timeline_layout(const struct history_lane *l, const struct tl_view *v, stru
         }
         if (b > v->now)
             b = v->now;
+        /* i < 0: the column begins before the oldest kept event (the lane began, or
+         * its older events were forgotten and summarised, inside or before it). */
         long i = find_from(l, hint, a);
         hint = i;
-        if (i < 0) {
-            /* The lane may begin inside this column. */
-            if (history_kept(l) == 0 || history_at(l, 0)->t >= b) {
-                cell->flags |= TL_EMPTY;
-                continue;
-            }
-            i = 0;
-        }
         if (l->kind == TRACE_LANE_GAUGE)
-            layout_gauge(l, i, b, cell);
+            layout_gauge(l, i, a, b, cell);
         else
             layout_state(l, i, a, b, cell);
     }

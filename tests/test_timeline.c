@@ -67,6 +67,65 @@ static void test_history_memory_is_bounded(void **state)
     assert_int_equal(tot[TRACE_RUN] + tot[TRACE_SLEEP], 3 * HISTORY_LANE_CAP * 10);
 }
 
+/* A lane that emits far more than is kept still shows its whole run, gauges too. */
+static void test_history_summary_no_blank(void **state)
+{
+    (void)state;
+    const uint64_t us = 1000, n = 3 * HISTORY_LANE_CAP;
+    for (uint64_t i = 0; i < n; i++) {
+        ev(0, 1000 + i * 5 * us, i & 1 ? TRACE_SLEEP : TRACE_RUN, 0);
+        ev(1, 1000 + i * 5 * us, TRACE_GAUGE, (uint32_t)(i % 10));
+    }
+    uint64_t end = 1000 + n * 5 * us;
+    assert_int_equal(history_kept(&h.lane[0]), HISTORY_LANE_CAP);
+    assert_true(history_at(&h.lane[0], 0)->t > 1000 + end / 2);
+    struct tl_view v = {
+        .t_start = 1000, .ns_per_col = (end - 1000) / 200 + 1, .width = 200, .now = end};
+    struct tl_cell c[200];
+    timeline_layout(&h.lane[0], &v, c);
+    for (int i = 0; i < 200; i++) {
+        assert_false(c[i].flags & TL_EMPTY);
+        assert_int_equal(c[i].state, TRACE_RUN); /* half of every column ran */
+    }
+    timeline_layout(&h.lane[1], &v, c);
+    for (int i = 0; i < 200; i++) {
+        assert_false(c[i].flags & TL_EMPTY);
+        assert_int_equal(c[i].value, 9);
+    }
+    /* Before the lane's first event there is still nothing. */
+    v.t_start = 0;
+    v.ns_per_col = 500;
+    v.width = 4;
+    timeline_layout(&h.lane[0], &v, c);
+    assert_true(c[0].flags & TL_EMPTY);
+    assert_false(c[3].flags & TL_EMPTY);
+}
+
+/* The summary of the recent past is about as fine as a millisecond column. */
+static void test_history_summary_resolution(void **state)
+{
+    (void)state;
+    const uint64_t us = 1000, ms = 1000000;
+    uint64_t t = 1000;
+    for (; t < 1000 + 400 * ms; t += 5 * us) /* 0-400 ms: 5 us runs, 5 us sleeps */
+        ev(0, t, (t / (5 * us)) & 1 ? TRACE_SLEEP : TRACE_RUN, 0);
+    ev(0, t, TRACE_IDLE, 0); /* 400-500 ms: idle */
+    for (t = 1000 + 500 * ms; t < 1000 + 900 * ms; t += 5 * us)
+        ev(0, t, (t / (5 * us)) & 1 ? TRACE_SLEEP : TRACE_RUN, 0);
+    const struct history_lane *l = &h.lane[0];
+    assert_true(history_at(l, 0)->t > 1000 + 600 * ms); /* the idle stretch was forgotten */
+    struct tl_view v = {.t_start = 1000, .ns_per_col = ms, .width = 900, .now = t};
+    static struct tl_cell c[900];
+    timeline_layout(l, &v, c);
+    for (int i = 0; i < 900; i++) {
+        assert_false(c[i].flags & TL_EMPTY);
+        if (i < 395 || (i >= 505 && i < 895))
+            assert_int_equal(c[i].state, TRACE_RUN);
+        else if (i >= 405 && i < 495)
+            assert_int_equal(c[i].state, TRACE_IDLE);
+    }
+}
+
 static void test_timeline_layout_column_state(void **state)
 {
     (void)state;
@@ -246,6 +305,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_history_totals_and_find),
         T(test_history_memory_is_bounded),
+        T(test_history_summary_no_blank),
+        T(test_history_summary_resolution),
         T(test_timeline_layout_column_state),
         T(test_timeline_brief_run_shows),
         T(test_timeline_waits_beat_idling),
