@@ -25,6 +25,7 @@ const struct draw_key draw_keys[] = {
     {"Up Down  k j", N_("select a parameter")},
     {"+ -", N_("raise / lower the selected parameter")},
     {"w s  wheel", N_("zoom time in / out")},
+    {"0", N_("back to the scene's own time scale")},
     {"a d  Left Right", N_("scroll back / forward through history")},
     {"Home End  l", N_("oldest history / back to live")},
     {"Space", N_("pause / resume the view (workers keep running)")},
