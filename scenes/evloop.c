@@ -1087,7 +1087,8 @@ static const struct scene_mode ev_modes[] = {
             "moment: a coroutine is a function that can stop in the middle and be "
             "continued later, not a second thread. When the generator returns, that is "
             "StopIteration, and the caller starts a fresh one. step_ms paces each "
-            "hand-off so you can follow it; the switch itself costs coro_switch_ns.")},
+            "hand-off so you can follow it; the switch itself costs coro_switch_ns."),
+         .ns_per_col = 50 * SCENE_MS},
     [M_ASYNCIO] = {"asyncio", N_("asyncio: one loop thread, N coroutines"),
                    N_("The course's example: each task prints the time, then awaits "
                       "asyncio.sleep() of a random 0-5 s, until 50 s have passed. One OS thread "
@@ -1100,7 +1101,8 @@ static const struct scene_mode ev_modes[] = {
                       "time.sleep() instead of awaiting, and while it holds the thread nobody else "
                       "runs; every other timer fires late, by up to the whole sleep (watch the "
                       "lateness gauge). It is the post office again: one clerk, and one customer "
-                      "who takes forever at the counter holds up the whole queue.")},
+                      "who takes forever at the counter holds up the whole queue."),
+                   .ns_per_col = 100 * SCENE_MS},
     [M_GREEN] = {"green", N_("green threads: blocking-looking calls that yield"),
                  N_("gevent's idea, next to asyncio's. Await tasks write 'await sleep()' and "
                     "'await reader.read()': every point where they may give up the thread is "
@@ -1111,7 +1113,8 @@ static const struct scene_mode ev_modes[] = {
                     "the same: the difference is only in what the code lets you see. The price of "
                     "green threads is that any call might switch; the price of await is that it "
                     "spreads through every caller. A call that is not patched (b) still blocks "
-                    "everyone.")},
+                    "everyone."),
+                 .ns_per_col = 100 * SCENE_MS},
     [M_THREADS] = {"threads", N_("threads for contrast: N OS threads"),
                    N_("The same N tasks as N OS threads, each printing and then calling a real "
                       "blocking sleep. The kernel is now the scheduler: a sleeping thread costs "
@@ -1119,7 +1122,8 @@ static const struct scene_mode ev_modes[] = {
                       "delays no one else; compare the lateness figures with mode 2. The price "
                       "is memory and switches: each thread has its own kernel-scheduled stack, "
                       "and a switch between threads goes through the kernel (thread_switch_ns) "
-                      "where a coroutine switch is a few instructions (coro_switch_ns).")},
+                      "where a coroutine switch is a few instructions (coro_switch_ns)."),
+                   .ns_per_col = 100 * SCENE_MS},
 };
 
 const struct scene_entry scene_evloop = {

@@ -1319,7 +1319,8 @@ static const struct scene_mode ex_modes[] = {
                       "worker's exception). Press b for a burst of tasks of mixed lengths: with "
                       "map() main prints the results in submission order, waiting on the slow "
                       "first one; with as_completed() (o) in the order they finish. t submits "
-                      "more tasks than workers, c cancels the pending ones, x makes one fail.")},
+                      "more tasks than workers, c cancels the pending ones, x makes one fail."),
+                   .ns_per_col = 100 * SCENE_MS},
     [M_PROCESSES] = {"processes", N_("ProcessPoolExecutor: a pool of forked processes"),
                      N_("The same program on a pool of worker processes. A process shares no "
                         "memory with main: the task travels as bytes over a pipe, and the value "
@@ -1329,7 +1330,8 @@ static const struct scene_mode ex_modes[] = {
                         "can still be cancelled; a sent task is already running. Compare "
                         "dispatch_p50 (submit to start, with a worker idle) with mode 1: that is "
                         "the price of the pipe and of waking another process. In Python the "
-                        "prize is one GIL per process (see the gil scene).")},
+                        "prize is one GIL per process (see the gil scene)."),
+                     .ns_per_col = 100 * SCENE_MS},
 };
 
 const struct scene_entry scene_executor = {

@@ -530,7 +530,8 @@ static const struct scene_mode gs_modes[] = {
                   "I/O thread releases the GIL around every send and receive, but next to a "
                   "CPU-bound thread it must wait up to a whole interval to get it back after each "
                   "one: its round trips fall by an order of magnitude or more (the convoy effect). "
-                  "A shorter interval serves I/O sooner at the cost of more hand-offs.")},
+                  "A shorter interval serves I/O sooner at the cost of more hand-offs."),
+               .ns_per_col = SCENE_MS},
     [M_OLD] = {"oldgil", N_("threads under the old GIL (Python 2)"),
                N_("Python 2's GIL: a plain lock that the holder releases and at once re-acquires "
                   "every 100 ticks, with no timeout, no drop request and no fairness. On several "
@@ -538,20 +539,23 @@ static const struct scene_mode gs_modes[] = {
                   "going; the waiter fails and sleeps again, thousands of times a second. That "
                   "battle costs system calls and cache traffic: David Beazley measured two "
                   "CPU-bound threads running about twice as slow as the same work done "
-                  "sequentially. The switch interval does not apply in this mode.")},
+                  "sequentially. The switch interval does not apply in this mode."),
+               .ns_per_col = SCENE_MS},
     [M_PROCESSES] = {"processes", N_("processes, one GIL each (multiprocessing)"),
                      N_("Every worker is a separate child process with its own interpreter and its "
                         "own GIL, as with multiprocessing. No worker ever waits for another's GIL, "
                         "so CPU-bound work runs in parallel on all cores and the slowdown falls "
                         "toward 1/N. I/O workers no longer queue behind CPU-bound ones, so their "
                         "round trips are as quick as when alone. The price in real Python is that "
-                        "data is copied (pickled) between processes instead of shared.")},
+                        "data is copied (pickled) between processes instead of shared."),
+                     .ns_per_col = SCENE_MS},
     [M_NOGIL] = {"nogil", N_("threads, no GIL (free-threaded 3.13+)"),
                  N_("Free-threaded Python (3.13t and later) has no GIL: threads run bytecode on "
                     "every core at once. Two CPU-bound threads now finish in about half the time "
                     "on two cores, and an I/O thread runs as soon as its reply arrives. The switch "
                     "interval does nothing here. In real Python the price is slower single-thread "
-                    "code and finer-grained locking inside the interpreter.")},
+                    "code and finer-grained locking inside the interpreter."),
+                 .ns_per_col = SCENE_MS},
 };
 
 const struct scene_entry scene_gil = {

@@ -1124,14 +1124,16 @@ static const struct scene_mode po_modes[] = {
                   "holds one parcel, so each further parcel waits in the kernel until the "
                   "recipient has taken the last one: the clerk's lane is blocked on I/O nearly all "
                   "the time, and every customer behind waits for everyone in front. Throughput is "
-                  "one parcel per service time, and the last customer's wait is the whole round.")},
+                  "one parcel per service time, and the last customer's wait is the whole round."),
+               .ns_per_col = 10 * SCENE_MS},
     [M_CLERKS] = {"clerks", N_("N clerks, one thread each"),
                   N_("N clerks (N threads), synchronous. The line is shared: each free clerk takes "
                      "the next customer and blocks in write() on that customer's window, exactly "
                      "like mode 1, but N of them block at once, so N windows are busy together. "
                      "With as many clerks as customers nobody waits at all; the price is a thread "
                      "(a stack, a kernel task, a context switch) per clerk. A heavy customer keeps "
-                     "one clerk busy for a long time; the others carry on.")},
+                     "one clerk busy for a long time; the others carry on."),
+                  .ns_per_col = 5 * SCENE_MS},
     [M_REACTOR] = {"epoll", N_("take a ticket, get called (epoll)"),
                    N_("One thread, readiness notification: a reactor, like Node.js, Java NIO or "
                       "Python's selectors. Customers take a ticket and go away; epoll tells the "
@@ -1140,7 +1142,8 @@ static const struct scene_mode po_modes[] = {
                       "nobody else can be called until that customer is done. Readiness says when "
                       "you can start, not how long it will take. Turn on heavy: customer 0 brings "
                       "50 times the parcels and everyone else's wait grows by the whole of it "
-                      "(wait_p50_others against heavy_service): a long handler stalls the loop.")},
+                      "(wait_p50_others against heavy_service): a long handler stalls the loop."),
+                   .ns_per_col = 10 * SCENE_MS},
     [M_PROACTOR] = {"uring", N_("drop the parcels, get a completion notice"),
                     N_("One thread, completion notification: a proactor (io_uring on Linux, IOCP "
                        "on Windows). The loop drops every customer's parcel in the back yard at "
@@ -1150,7 +1153,8 @@ static const struct scene_mode po_modes[] = {
                        "0): nobody waits on anybody, the OS does the work. Where io_uring is "
                        "blocked (containers often block it) or uring=off, a pool of threads does "
                        "blocking writes for the loop and posts the notices, as libuv does for "
-                       "files: then only as many windows as pool threads are busy at once.")},
+                       "files: then only as many windows as pool threads are busy at once."),
+                    .ns_per_col = 5 * SCENE_MS},
 };
 
 const struct scene_entry scene_postoffice = {

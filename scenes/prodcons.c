@@ -781,13 +781,15 @@ static const struct scene_mode pc_modes[] = {
             "full' until a consumer takes an item; a consumer that finds it empty sleeps "
             "on 'not empty'. Watch the gauge: when producers are faster it fills up to K "
             "and the producer lanes turn to 'blocked'; when consumers are faster it stays "
-            "near zero and the consumers wait.")},
+            "near zero and the consumers wait."),
+         .ns_per_col = 100 * SCENE_MS},
     [M_PROCESSES] = {"processes", N_("processes, queue in shared memory"),
                      N_("The same queue, but every producer and consumer is a separate process "
                         "(what multiprocessing.Queue is for). The queue, its mutex and condition "
                         "variables live in shared memory, marked process-shared; the mutex is "
                         "robust, so a process that dies holding it cannot wedge the others. Each "
-                        "lane is a real child process of conctui.")},
+                        "lane is a real child process of conctui."),
+                     .ns_per_col = 100 * SCENE_MS},
     [M_LOCKFREE] =
         {"lockfree", N_("threads, lock-free ring"),
          N_("No lock at all: with one producer and one consumer the queue is a "
@@ -796,7 +798,8 @@ static const struct scene_mode pc_modes[] = {
             "slots with compare-and-swap. A worker that finds the ring full or empty "
             "spins briefly (still running) and only then parks. Set both rates to 0 "
             "(flat out) and compare the throughput with mode 1: that gap is what the "
-            "lock costs.")},
+            "lock costs."),
+         .ns_per_col = 100 * SCENE_MS},
 };
 
 const struct scene_entry scene_prodcons = {

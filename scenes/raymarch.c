@@ -1038,7 +1038,8 @@ static const struct scene_mode rm_modes[] = {
         "threads free up. With CUDA each pixel is a GPU thread and the lanes show each SM's "
         "resident thread blocks. The speedup compares with a one-thread frame of the same view. "
         "Arrows turn the camera, z/x zoom, t, b, o and v change the transfer function, backend, "
-        "schedule and volume, p saves the picture.")},
+        "schedule and volume, p saves the picture."),
+     .ns_per_col = SCENE_MS},
 };
 
 const struct scene_entry scene_raymarch = {

@@ -1690,7 +1690,8 @@ static const struct scene_mode rx_modes[] = {
             "Java NIO: sockets on Linux are a reactor because epoll reports readiness, not "
             "completion. Turn on the slow handler (x): every connection on that loop waits "
             "for the CPU work in one callback, and p99 jumps. Connect yourself: "
-            "curl http://127.0.0.1:PORT/ or nc 127.0.0.1 PORT and type lines.")},
+            "curl http://127.0.0.1:PORT/ or nc 127.0.0.1 PORT and type lines."),
+         .ns_per_col = SCENE_MS},
     [M_PROACTOR] =
         {"proactor", N_("proactor: tell me when it is done (io_uring)"),
          N_("A proactor: \"tell me when it is done\". The loop hands the kernel whole "
@@ -1703,7 +1704,8 @@ static const struct scene_mode rx_modes[] = {
             "handler (x) stalls it exactly as in the reactor. Where io_uring is refused "
             "(containers) or uring=off, a thread pool emulates it: a poller thread waits for "
             "readiness and pool threads make the calls, paying thread hops and context "
-            "switches for the illusion.")},
+            "switches for the illusion."),
+         .ns_per_col = SCENE_MS},
 };
 
 const struct scene_entry scene_reactor = {

@@ -1298,7 +1298,8 @@ static const struct scene_mode tq_modes[] = {
         "the queue, another worker runs it. That is at-least-once delivery: a worker killed "
         "after storing its result but before its acknowledgement (raise ack_ms) makes the "
         "task run twice, so the result store keeps one result per task id and the client "
-        "still hears of each task exactly once. Add and retire workers with ] and [.")},
+        "still hears of each task exactly once. Add and retire workers with ] and [."),
+     .ns_per_col = 20 * SCENE_MS},
 };
 
 const struct scene_entry scene_taskqueue = {

@@ -61,8 +61,16 @@ uint64_t app_zoom_for(uint64_t span, int width)
     return timeline_zoom_step(span / (uint64_t)width, 0);
 }
 
+/* The zoom the running mode opens at (0: ten seconds a screen, worked out by the first frame). */
+static uint64_t mode_zoom(const struct app *a)
+{
+    return a->scene ? a->scene->modes[a->ctx.mode].ns_per_col : 0;
+}
+
 int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_t *params)
 {
+    /* A new scene or mode opens at its own time scale; a restart keeps the zoom. */
+    bool same = a->scene == e && a->ctx.mode == mode && !a->replay;
     if (a->rec) {
         char err[200];
         if (app_record_end(a, err, sizeof err) == 0)
@@ -88,6 +96,8 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
     a->view.focus_lane = -1;
     a->view.lane_top = 0;
     a->view.live = true;
+    if (!same)
+        a->view.ns_per_col = mode_zoom(a);
     trace_freeze(false);
     trace_reset();
     a->ctx.t_start = trace_now_ns();
@@ -368,7 +378,8 @@ static const struct scene_mode unknown_mode = {
     "recorded", N_("recorded run"),
     N_("A recording of a scene this version of conctui "
        "does not have. The timeline, the lane inspector "
-       "and the figures come from the recording itself.")};
+       "and the figures come from the recording itself."),
+    0};
 static const struct scene_entry unknown_scene = {.name = "recording",
                                                  .title = N_("Recording"),
                                                  .summary = "",
@@ -572,12 +583,18 @@ static void view_pan(struct app *a, int cols, int width)
         v->t_right = a->hist.t_end;
 }
 
-static void view_zoom(struct app *a, int dir, int width)
+/* A new zoom (0: ten seconds a screen); a paused view keeps its centre. */
+static void view_set_zoom(struct app *a, uint64_t ns_per_col, int width)
 {
     struct app_view *v = &a->view;
     uint64_t old = v->ns_per_col;
-    v->ns_per_col = timeline_zoom_step(old, dir);
-    if (!v->live && v->ns_per_col != old) {
+    if (ns_per_col == 0) {
+        ns_per_col = app_zoom_for(10000000000ull, width);
+        if (ns_per_col * (uint64_t)width < 10000000000ull)
+            ns_per_col = timeline_zoom_step(ns_per_col, 1);
+    }
+    v->ns_per_col = ns_per_col;
+    if (!v->live && old && v->ns_per_col != old) {
         /* Keep the centre of the window where it was. */
         uint64_t half_old = old * (uint64_t)width / 2,
                  half_new = v->ns_per_col * (uint64_t)width / 2;
@@ -586,6 +603,11 @@ static void view_zoom(struct app *a, int dir, int width)
         if (v->t_right > a->hist.t_end)
             v->t_right = a->hist.t_end;
     }
+}
+
+static void view_zoom(struct app *a, int dir, int width)
+{
+    view_set_zoom(a, timeline_zoom_step(a->view.ns_per_col, dir), width);
 }
 
 static void switch_scene(struct app *a, int dir)
@@ -601,7 +623,7 @@ static void switch_scene(struct app *a, int dir)
  */
 static bool app_key_reserved(int key)
 {
-    return key < 0x80 && key > 0 && strchr("qQ?h\tnN123456789frm.S ij k+-=_lTL<>\n", key) != NULL;
+    return key < 0x80 && key > 0 && strchr("qQ?h\tnN0123456789frm.S ij k+-=_lTL<>\n", key) != NULL;
 }
 
 enum app_result app_key(struct app *a, int key, int width)
@@ -670,6 +692,9 @@ enum app_result app_key(struct app *a, int key, int width)
         break;
     case 's':
         view_zoom(a, 1, width);
+        break;
+    case '0':
+        view_set_zoom(a, mode_zoom(a), width);
         break;
     case 'a':
     case APP_KEY_LEFT:

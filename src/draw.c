@@ -26,6 +26,7 @@ const struct draw_key draw_keys[] = {
     {"Up Down  k j", N_("select a parameter")},
     {"+ -", N_("raise / lower the selected parameter")},
     {"w s  wheel", N_("zoom time in / out")},
+    {"0", N_("back to the scene's own time scale")},
     {"a d  Left Right", N_("scroll back / forward through history")},
     {"Home End  l", N_("oldest history / back to live")},
     {"Space", N_("pause / resume the view (workers keep running)")},
@@ -136,6 +137,14 @@ static void draw_header(struct app *a, struct grid *g)
     grid_text(g, 0, 0, right - 1, buf, 0, GRID_REVERSE | GRID_BOLD);
 }
 
+wchar_t draw_cell_glyph(const struct tl_cell *c, int ascii)
+{
+    /* Running for less than half the column: a lower half block, so short work still shows. */
+    if (c->state == TRACE_RUN && (c->flags & TL_PART))
+        return ascii ? L'*' : L'\u2584';
+    return state_glyph(c->state, ascii);
+}
+
 static void draw_legend(struct grid *g, int y, const struct draw_opts *o)
 {
     int x = 1;
@@ -144,6 +153,12 @@ static void draw_legend(struct grid *g, int y, const struct draw_opts *o)
         grid_put(g, y, x, state_glyph(s, o->ascii), si->colour, 0);
         x += 2;
         x += grid_text(g, y, x, g->cols - x, _(si->name), 0, GRID_DIM) + 2;
+        if (s == TRACE_RUN && x < g->cols) {
+            struct tl_cell part = {.state = TRACE_RUN, .flags = TL_PART};
+            grid_put(g, y, x, draw_cell_glyph(&part, o->ascii), si->colour, 0);
+            x += 2;
+            x += grid_text(g, y, x, g->cols - x, _("ran briefly"), 0, GRID_DIM) + 2;
+        }
     }
     if (x + 10 < g->cols) {
         grid_put(g, y, x, state_gauge_glyph(5, 8, o->ascii), COLOUR_CYAN, 0);
@@ -236,8 +251,8 @@ static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
                 grid_put(g, y, x, state_gauge_glyph(here > 8 ? 8 : here, 8, o->ascii), COLOUR_CYAN,
                          attr);
             } else {
-                grid_put(g, y, x, state_glyph(cell->state, o->ascii),
-                         state_info(cell->state)->colour, attr);
+                grid_put(g, y, x, draw_cell_glyph(cell, o->ascii), state_info(cell->state)->colour,
+                         attr);
             }
         }
     }

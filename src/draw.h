@@ -7,9 +7,11 @@
 #define CONCTUI_DRAW_H
 
 #include <stdint.h>
+#include <wchar.h>
 
 #include "app.h"
 #include "grid.h"
+#include "timeline.h"
 
 #define DRAW_MIN_COLS 80
 #define DRAW_MIN_ROWS 24
@@ -31,6 +33,8 @@ int draw_timeline_width(const struct app *a, int cols);
 void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64_t now);
 /* A lane's name as shown: translated, numbers kept ("clerk 3" through "clerk %d"). */
 const char *draw_lane_label(const char *name, char *buf, unsigned len);
+/* The glyph of a state cell (not a gauge): its state's, or a half block for a brief run. */
+wchar_t draw_cell_glyph(const struct tl_cell *c, int ascii);
 /* Format a figure compactly ("9.12M", "250", "0.52"). */
 void draw_fmt_value(char *buf, unsigned len, double v);
 /* A figure's spread over its rounds: "(1.71-1.93, 9 rounds)". */

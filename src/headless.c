@@ -135,7 +135,7 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
             else if (cells[c].state == TRACE_GAUGE)
                 put_wc(f, state_gauge_glyph(cells[c].value, l->gauge_max, o->ascii));
             else
-                put_wc(f, state_glyph(cells[c].state, o->ascii));
+                put_wc(f, draw_cell_glyph(&cells[c], o->ascii));
         }
         fputs("|\n", f);
     }
@@ -145,6 +145,12 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
         fputc(' ', f);
         put_wc(f, state_glyph(s, o->ascii));
         fprintf(f, " %s", state_info(s)->name);
+        if (s == TRACE_RUN) {
+            struct tl_cell part = {.state = TRACE_RUN, .flags = TL_PART};
+            fputc(' ', f);
+            put_wc(f, draw_cell_glyph(&part, o->ascii));
+            fputs(" brief", f);
+        }
     }
     fputc('\n', f);
     char note[SCENE_NOTE_MAX];

@@ -3,6 +3,13 @@
  * buffer per lane (the oldest events are forgotten first, so memory stays
  * flat however long a scene runs), with running per-state totals.
  *
+ * What a lane forgets goes into its summary: the time it spent in each state
+ * per time bucket, at twelve resolutions (65.5 us buckets, then each level
+ * four times coarser, up to 4.6 minutes), each a ring of the latest 512
+ * buckets before the oldest event still kept. A view of the recent past gets
+ * buckets about as fine as its columns, one of the distant past coarse ones,
+ * and no lane goes blank however fast it emits.
+ *
  * Owned by one thread (the UI or headless driver); not thread-safe.
  */
 #ifndef CONCTUI_HISTORY_H
@@ -14,6 +21,20 @@
 #include "trace.h"
 
 #define HISTORY_LANE_CAP 32768 /* events kept per live lane, a power of two */
+#define HISTORY_SUM_LEVELS 12
+#define HISTORY_SUM_BUCKETS 512 /* per level, a power of two */
+#define HISTORY_SUM_SHIFT 16    /* level 0 buckets are 2^16 ns; each level is 4 times wider */
+
+/* A bucket: time per state in units of its width / 2^16 (rounded up); gauges: the peak in v[0]. */
+struct history_bucket {
+    uint32_t v[TRACE_NSTATES];
+};
+
+struct history_summary {
+    struct history_bucket *b;            /* LEVELS x BUCKETS, allocated when first needed */
+    uint64_t newest[HISTORY_SUM_LEVELS]; /* each level's newest bucket index, plus one (0: none) */
+    uint64_t from, until;                /* the forgotten events covered [from, until) */
+};
 
 struct history_lane {
     char name[TRACE_NAME_MAX];
@@ -25,6 +46,7 @@ struct history_lane {
     uint64_t totals[TRACE_NSTATES]; /* ns spent per state, closed spans only */
     uint64_t transitions;
     struct trace_event last;
+    struct history_summary sum; /* what was forgotten, per time bucket */
 };
 
 struct history;
@@ -62,6 +84,13 @@ static inline const struct trace_event *history_at(const struct history_lane *l,
 }
 /* Index (in kept order) of the last event at or before t, or -1. */
 long history_find(const struct history_lane *l, uint64_t t);
+/*
+ * What the summary says of [a, b) (before the oldest kept event): time per
+ * state added to dur (a state present at all gets at least 1 ns), and for a
+ * gauge the peak. Returns 0 when the summary has nothing there.
+ */
+int history_summary_read(const struct history_lane *l, uint64_t a, uint64_t b,
+                         uint64_t dur[TRACE_NSTATES], uint32_t *peak);
 /* Time in each state up to `now`, the open span included. */
 void history_totals(const struct history_lane *l, uint64_t now, uint64_t out[TRACE_NSTATES]);
 

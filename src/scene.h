@@ -46,10 +46,15 @@ struct scene_param {
     int (*text)(const char *value, int64_t *num, char *err, unsigned errlen);
 };
 
+#define SCENE_US 1000ull
+#define SCENE_MS 1000000ull
+
 struct scene_mode {
     const char *name;  /* --mode name (or its number) */
     const char *title; /* shown in the header */
     const char *narration;
+    uint64_t
+        ns_per_col; /* the zoom the mode opens at, its lesson's time scale (0: 10 s a screen) */
 };
 
 struct scene_key {

@@ -22,14 +22,79 @@ void timeline_column(const struct tl_view *v, int c, uint64_t *a, uint64_t *b)
     *b = *a + dt;
 }
 
-/* Dominant state of [a, b) starting from kept index i (last event <= a). */
+/*
+ * Which state a column shows when it holds several. A short burst of work
+ * must not vanish inside a column of waiting, and a short wait for a lock or
+ * for I/O must not vanish inside a column of idling: running beats the
+ * waits a lesson is about, which beat the states of having nothing to do.
+ * States without a rank here sit between the two. Within a rank the longest
+ * time wins.
+ */
+static int state_rank(unsigned st)
+{
+    switch (st) {
+    case TRACE_RUN:
+        return 3;
+    case TRACE_READY:
+    case TRACE_LOCK:
+    case TRACE_IO:
+    case TRACE_KERNEL:
+        return 2;
+    case TRACE_SLEEP:
+    case TRACE_IDLE:
+    case TRACE_DONE:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+/* The state a column with these durations shows (see state_rank), and its flags. */
+static void layout_choose(const uint64_t dur[TRACE_NSTATES], const uint16_t notes[TRACE_NSTATES],
+                          unsigned seen, struct tl_cell *cell)
+{
+    uint64_t all = 0;
+    int found = 0, rank = 0;
+    unsigned kinds = 0;
+    cell->state = TRACE_IDLE;
+    for (unsigned st = 0; st < TRACE_NSTATES; st++) {
+        if (!(seen & (1u << st)))
+            continue;
+        kinds++;
+        all += dur[st];
+        int r = state_rank(st);
+        if (found && (r < rank || (r == rank && dur[st] <= dur[cell->state])))
+            continue;
+        found = 1;
+        rank = r;
+        cell->state = (uint8_t)st;
+        cell->note = notes[st];
+    }
+    if (!found)
+        cell->flags |= TL_EMPTY; /* nothing took any time here */
+    if (kinds > 1)
+        cell->flags |= TL_MIXED;
+    if (found && dur[cell->state] * 2 < all)
+        cell->flags |= TL_PART;
+}
+
+/*
+ * The states of [a, b) starting from kept index i (the last event <= a), or
+ * from the summary of forgotten events when i < 0 (a is before every kept event).
+ */
 static void layout_state(const struct history_lane *l, long i, uint64_t a, uint64_t b,
                          struct tl_cell *cell)
 {
-    uint64_t best = 0, dur[TRACE_NSTATES] = {0};
+    uint64_t dur[TRACE_NSTATES] = {0};
     uint16_t notes[TRACE_NSTATES] = {0};
     size_t n = history_kept(l);
-    unsigned seen = 0, kinds = 0;
+    unsigned seen = 0;
+    if (i < 0) {
+        if (history_summary_read(l, a, b, dur, NULL))
+            for (unsigned st = 0; st < TRACE_NSTATES; st++)
+                seen |= dur[st] ? 1u << st : 0;
+        i = 0;
+    }
     for (size_t k = (size_t)i; k < n; k++) {
         const struct trace_event *e = history_at(l, k);
         if (e->t >= b)
@@ -39,43 +104,40 @@ static void layout_state(const struct history_lane *l, long i, uint64_t a, uint6
         if (end > b)
             end = b;
         unsigned st = TRACE_STATE_OF(e->state);
-        if (st >= TRACE_NSTATES)
-            continue;
-        if (!(seen & (1u << st)))
-            kinds++;
-        seen |= 1u << st;
-        dur[st] += end > s ? end - s : 0;
-        notes[st] = (uint16_t)TRACE_NOTE_OF(e->state);
         if (e->t >= a)
             cell->value++;
-    }
-    int found = 0;
-    cell->state = TRACE_IDLE;
-    for (unsigned st = 0; st < TRACE_NSTATES; st++) {
-        if (!(seen & (1u << st)) || (found && dur[st] <= best))
+        if (st >= TRACE_NSTATES || end <= s)
             continue;
-        found = 1;
-        best = dur[st];
-        cell->state = (uint8_t)st;
-        cell->note = notes[st];
+        seen |= 1u << st;
+        dur[st] += end - s;
+        notes[st] = (uint16_t)TRACE_NOTE_OF(e->state);
     }
-    if (kinds > 1)
-        cell->flags |= TL_MIXED;
+    layout_choose(dur, notes, seen, cell);
 }
 
-static void layout_gauge(const struct history_lane *l, long i, uint64_t b, struct tl_cell *cell)
+/* A gauge's peak over [a, b), from index i or, when i < 0, the summary first. */
+static void layout_gauge(const struct history_lane *l, long i, uint64_t a, uint64_t b,
+                         struct tl_cell *cell)
 {
     size_t n = history_kept(l);
     uint32_t peak = 0;
+    int any = 0;
+    if (i < 0) {
+        any = history_summary_read(l, a, b, NULL, &peak);
+        i = 0;
+    }
     for (size_t k = (size_t)i; k < n; k++) {
         const struct trace_event *e = history_at(l, k);
         if (e->t >= b)
             break;
+        any = 1;
         if (e->arg > peak)
             peak = e->arg;
     }
     cell->state = TRACE_GAUGE;
     cell->value = peak;
+    if (!any)
+        cell->flags |= TL_EMPTY;
 }
 
 /*
@@ -121,18 +183,12 @@ void timeline_layout(const struct history_lane *l, const struct tl_view *v, stru
         }
         if (b > v->now)
             b = v->now;
+        /* i < 0: the column begins before the oldest kept event (the lane began, or
+         * its older events were forgotten and summarised, inside or before it). */
         long i = find_from(l, hint, a);
         hint = i;
-        if (i < 0) {
-            /* The lane may begin inside this column. */
-            if (history_kept(l) == 0 || history_at(l, 0)->t >= b) {
-                cell->flags |= TL_EMPTY;
-                continue;
-            }
-            i = 0;
-        }
         if (l->kind == TRACE_LANE_GAUGE)
-            layout_gauge(l, i, b, cell);
+            layout_gauge(l, i, a, b, cell);
         else
             layout_state(l, i, a, b, cell);
     }

@@ -15,12 +15,17 @@ enum {
     TL_MIXED = 2,  /* more than one state inside the column */
     TL_CURSOR = 4, /* the sweep cursor is in this column */
     TL_GAP = 8,    /* the blank column just ahead of the sweep cursor */
+    TL_PART = 16,  /* the state shown filled less than half of the column */
 };
 
 struct tl_cell {
-    uint8_t state; /* dominant state (longest time in the column) or TRACE_GAUGE */
+    /*
+     * The state shown, or TRACE_GAUGE: any running time in the column shows
+     * as running, else any wait (ready, lock, I/O, kernel), else the longest.
+     */
+    uint8_t state;
     uint8_t flags;
-    uint16_t note;  /* note of the dominant span */
+    uint16_t note;  /* note of the state shown */
     uint32_t value; /* gauge lanes: the column's peak; state lanes: transitions */
 };
 

@@ -127,6 +127,34 @@ static void test_draw_keys_change_view(void **state)
     assert_int_equal(app_key(&a, 'q', 100), APP_QUIT);
 }
 
+/* Each scene and mode opens at its own time scale; 0 comes back to it; a restart keeps the zoom. */
+static void test_draw_scene_zoom(void **state)
+{
+    (void)state;
+    for (int i = 0; i < scene_count(); i++)
+        for (int m = 0; m < scene_table[i]->nmodes; m++) {
+            uint64_t z = scene_table[i]->modes[m].ns_per_col;
+            assert_true(z >= 1000 && z <= 10000000000ull);
+            assert_int_equal(timeline_zoom_step(z, 0), z); /* a rung of the zoom ladder */
+        }
+    int w = draw_timeline_width(&a, 120);
+    assert_int_equal(a.view.ns_per_col, scene_find("prodcons")->modes[0].ns_per_col);
+    app_key(&a, 'w', w);
+    app_key(&a, 'w', w);
+    assert_true(a.view.ns_per_col < scene_find("prodcons")->modes[0].ns_per_col);
+    app_key(&a, 'r', w);
+    assert_true(a.view.ns_per_col < scene_find("prodcons")->modes[0].ns_per_col);
+    app_key(&a, '0', w);
+    assert_int_equal(a.view.ns_per_col, scene_find("prodcons")->modes[0].ns_per_col);
+    assert_int_equal(app_start(&a, scene_find("gil"), 0, NULL), 0);
+    assert_int_equal(a.view.ns_per_col, scene_find("gil")->modes[0].ns_per_col);
+    frame(40, 120);
+    char z[16], want[24];
+    timeline_fmt_ns(z, sizeof z, scene_find("gil")->modes[0].ns_per_col);
+    snprintf(want, sizeof want, "%s/col", z);
+    assert_true(screen_has(want));
+}
+
 static void test_draw_freeze_shows_state(void **state)
 {
     (void)state;
@@ -240,11 +268,17 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_draw_too_small),           T(test_draw_panels_80x24),
-        T(test_draw_help_overlay),        T(test_draw_keys_change_view),
-        T(test_draw_freeze_shows_state),  T(test_draw_click_lane_opens_inspector),
-        T(test_draw_mode_switch),         T(test_grid_wide_characters),
-        T(test_draw_figures_with_spread), T(test_draw_figures_not_shown),
+        T(test_draw_too_small),
+        T(test_draw_panels_80x24),
+        T(test_draw_help_overlay),
+        T(test_draw_keys_change_view),
+        T(test_draw_scene_zoom),
+        T(test_draw_freeze_shows_state),
+        T(test_draw_click_lane_opens_inspector),
+        T(test_draw_mode_switch),
+        T(test_grid_wide_characters),
+        T(test_draw_figures_with_spread),
+        T(test_draw_figures_not_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,7 +67,66 @@ static void test_history_memory_is_bounded(void **state)
     assert_int_equal(tot[TRACE_RUN] + tot[TRACE_SLEEP], 3 * HISTORY_LANE_CAP * 10);
 }
 
-static void test_timeline_layout_dominant_state(void **state)
+/* A lane that emits far more than is kept still shows its whole run, gauges too. */
+static void test_history_summary_no_blank(void **state)
+{
+    (void)state;
+    const uint64_t us = 1000, n = 3 * HISTORY_LANE_CAP;
+    for (uint64_t i = 0; i < n; i++) {
+        ev(0, 1000 + i * 5 * us, i & 1 ? TRACE_SLEEP : TRACE_RUN, 0);
+        ev(1, 1000 + i * 5 * us, TRACE_GAUGE, (uint32_t)(i % 10));
+    }
+    uint64_t end = 1000 + n * 5 * us;
+    assert_int_equal(history_kept(&h.lane[0]), HISTORY_LANE_CAP);
+    assert_true(history_at(&h.lane[0], 0)->t > 1000 + end / 2);
+    struct tl_view v = {
+        .t_start = 1000, .ns_per_col = (end - 1000) / 200 + 1, .width = 200, .now = end};
+    struct tl_cell c[200];
+    timeline_layout(&h.lane[0], &v, c);
+    for (int i = 0; i < 200; i++) {
+        assert_false(c[i].flags & TL_EMPTY);
+        assert_int_equal(c[i].state, TRACE_RUN); /* half of every column ran */
+    }
+    timeline_layout(&h.lane[1], &v, c);
+    for (int i = 0; i < 200; i++) {
+        assert_false(c[i].flags & TL_EMPTY);
+        assert_int_equal(c[i].value, 9);
+    }
+    /* Before the lane's first event there is still nothing. */
+    v.t_start = 0;
+    v.ns_per_col = 500;
+    v.width = 4;
+    timeline_layout(&h.lane[0], &v, c);
+    assert_true(c[0].flags & TL_EMPTY);
+    assert_false(c[3].flags & TL_EMPTY);
+}
+
+/* The summary of the recent past is about as fine as a millisecond column. */
+static void test_history_summary_resolution(void **state)
+{
+    (void)state;
+    const uint64_t us = 1000, ms = 1000000;
+    uint64_t t = 1000;
+    for (; t < 1000 + 400 * ms; t += 5 * us) /* 0-400 ms: 5 us runs, 5 us sleeps */
+        ev(0, t, (t / (5 * us)) & 1 ? TRACE_SLEEP : TRACE_RUN, 0);
+    ev(0, t, TRACE_IDLE, 0); /* 400-500 ms: idle */
+    for (t = 1000 + 500 * ms; t < 1000 + 900 * ms; t += 5 * us)
+        ev(0, t, (t / (5 * us)) & 1 ? TRACE_SLEEP : TRACE_RUN, 0);
+    const struct history_lane *l = &h.lane[0];
+    assert_true(history_at(l, 0)->t > 1000 + 600 * ms); /* the idle stretch was forgotten */
+    struct tl_view v = {.t_start = 1000, .ns_per_col = ms, .width = 900, .now = t};
+    static struct tl_cell c[900];
+    timeline_layout(l, &v, c);
+    for (int i = 0; i < 900; i++) {
+        assert_false(c[i].flags & TL_EMPTY);
+        if (i < 395 || (i >= 505 && i < 895))
+            assert_int_equal(c[i].state, TRACE_RUN);
+        else if (i >= 405 && i < 495)
+            assert_int_equal(c[i].state, TRACE_IDLE);
+    }
+}
+
+static void test_timeline_layout_column_state(void **state)
 {
     (void)state;
     ev(0, 1000, TRACE_RUN, 0);
@@ -77,17 +136,101 @@ static void test_timeline_layout_dominant_state(void **state)
     struct tl_view v = {.t_start = 1000, .ns_per_col = 100, .width = 5, .now = 1400};
     struct tl_cell c[5];
     timeline_layout(&h.lane[0], &v, c);
-    assert_int_equal(c[0].state, TRACE_LOCK);
+    assert_int_equal(c[0].state, TRACE_RUN); /* it ran, if only for 30 % */
     assert_true(c[0].flags & TL_MIXED);
+    assert_true(c[0].flags & TL_PART);
     assert_int_equal(c[1].state, TRACE_IO);
-    assert_false(c[1].flags & TL_MIXED);
+    assert_false(c[1].flags & (TL_MIXED | TL_PART));
     assert_int_equal(c[2].state, TRACE_IO);
+    assert_false(c[2].flags & TL_PART);
     assert_int_equal(c[3].state, TRACE_DONE);
     assert_true(c[4].flags & TL_EMPTY); /* beyond now */
     /* Pure: the same input gives the same cells. */
     struct tl_cell again[5];
     timeline_layout(&h.lane[0], &v, again);
     assert_memory_equal(c, again, sizeof c);
+}
+
+/* A 1 ms frame inside a 33 ms column of idling: the column shows the run. */
+static void test_timeline_brief_run_shows(void **state)
+{
+    (void)state;
+    const uint64_t ms = 1000000;
+    for (uint64_t k = 0; k < 4; k++) {
+        ev(0, 1000 + k * 33 * ms, TRACE_RUN, 0);
+        ev(0, 1000 + k * 33 * ms + ms, TRACE_IDLE, 0);
+    }
+    struct tl_view v = {.t_start = 1000, .ns_per_col = 33 * ms, .width = 4, .now = 1000 + 132 * ms};
+    struct tl_cell c[4];
+    timeline_layout(&h.lane[0], &v, c);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(c[i].state, TRACE_RUN);
+        assert_true(c[i].flags & TL_PART);
+        assert_true(c[i].flags & TL_MIXED);
+    }
+    /* At 1 ms a column the frame fills its column and the idling is plain idle. */
+    v.ns_per_col = ms;
+    v.width = 4;
+    timeline_layout(&h.lane[0], &v, c);
+    assert_int_equal(c[0].state, TRACE_RUN);
+    assert_false(c[0].flags & TL_PART);
+    assert_int_equal(c[1].state, TRACE_IDLE);
+}
+
+/* A short wait for a lock or for I/O shows inside sleeping or idling, but not over running. */
+static void test_timeline_waits_beat_idling(void **state)
+{
+    (void)state;
+    ev(0, 1000, TRACE_SLEEP, 0);
+    ev(0, 1050, TRACE_LOCK, 0); /* column 0: 50 sleep, 1 lock, 49 idle */
+    ev(0, 1051, TRACE_IDLE, 0);
+    ev(0, 1150, TRACE_IO, 0); /* column 1: 50 idle, 10 io, 40 run */
+    ev(0, 1160, TRACE_RUN, 0);
+    ev(0, 1200, TRACE_IDLE, 0);
+    struct tl_view v = {.t_start = 1000, .ns_per_col = 100, .width = 3, .now = 1300};
+    struct tl_cell c[3];
+    timeline_layout(&h.lane[0], &v, c);
+    assert_int_equal(c[0].state, TRACE_LOCK);
+    assert_int_equal(c[1].state, TRACE_RUN);
+    assert_true(c[1].flags & TL_PART);
+    assert_int_equal(c[2].state, TRACE_IDLE);
+}
+
+/* Property: wherever a random lane ran at all, its column reads running. */
+static void test_timeline_never_idle_where_it_ran(void **state)
+{
+    (void)state;
+    uint64_t seed = 0x9e3779b97f4a7c15ull, t = 1000;
+    enum { N = 4000 };
+    static uint64_t at[N];
+    static unsigned st[N];
+    for (int k = 0; k < N; k++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        at[k] = t;
+        st[k] = (unsigned)(seed >> 33) % TRACE_DONE; /* any state but done */
+        ev(0, t, st[k], 0);
+        t += 1 + (seed >> 40) % 700; /* spans of 1 ns to 0.7 us */
+    }
+    for (uint64_t dt = 10; dt <= 10000; dt *= 10) {
+        struct tl_view v = {.t_start = 1000, .ns_per_col = dt, .width = 300, .now = t};
+        struct tl_cell c[300];
+        timeline_layout(&h.lane[0], &v, c);
+        for (int col = 0; col < 300; col++) {
+            uint64_t a = 1000 + (uint64_t)col * dt, b = a + dt > t ? t : a + dt;
+            int ran = 0;
+            for (int k = 0; k < N && a < b; k++) {
+                uint64_t end = k + 1 < N ? at[k + 1] : t;
+                if (st[k] == TRACE_RUN && at[k] < b && end > a)
+                    ran = 1;
+            }
+            if (a >= t)
+                assert_true(c[col].flags & TL_EMPTY);
+            else if (ran)
+                assert_int_equal(c[col].state, TRACE_RUN);
+            else
+                assert_int_not_equal(c[col].state, TRACE_RUN);
+        }
+    }
 }
 
 static void test_timeline_before_first_event_is_empty(void **state)
@@ -162,7 +305,12 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_history_totals_and_find),
         T(test_history_memory_is_bounded),
-        T(test_timeline_layout_dominant_state),
+        T(test_history_summary_no_blank),
+        T(test_history_summary_resolution),
+        T(test_timeline_layout_column_state),
+        T(test_timeline_brief_run_shows),
+        T(test_timeline_waits_beat_idling),
+        T(test_timeline_never_idle_where_it_ran),
         T(test_timeline_before_first_event_is_empty),
         T(test_timeline_gauge_peak),
         T(test_timeline_sweep_wraps),
