@@ -115,7 +115,7 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
     }
     a->running = true;
     a->stats_at = 0;
-    a->stats.n = 0;
+    a->stats.n = a->stats.dropped = 0;
     return 0;
 }
 
@@ -224,9 +224,10 @@ static void replay_stats(struct app *a)
     scene_stat(&a->stats, "wait_p50", (double)hist_percentile(&waits, 0.5) / 1e6, "ms");
     scene_stat(&a->stats, "wait_p99", (double)hist_percentile(&waits, 0.99) / 1e6, "ms");
     for (int i = 0; i < a->meta->final.n; i++) {
-        char name[32];
-        snprintf(name, sizeof name, "rec.%s", a->meta->final.s[i].name);
-        scene_stat(&a->stats, name, a->meta->final.s[i].value, a->meta->final.s[i].unit);
+        const struct scene_stat *f = &a->meta->final.s[i];
+        char name[sizeof f->name + 4];
+        snprintf(name, sizeof name, "rec.%s", f->name);
+        scene_stat_spread(&a->stats, name, f->value, f->lo, f->hi, f->rounds, f->unit);
     }
 }
 
@@ -234,7 +235,7 @@ void app_stats(struct app *a, uint64_t now)
 {
     if (!a->scene)
         return;
-    a->stats.n = 0;
+    a->stats.n = a->stats.dropped = 0;
     a->stats_at = now;
     if (a->replay) {
         replay_stats(a);

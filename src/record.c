@@ -23,6 +23,8 @@
 #define MAGIC "CONCTREC"
 #define BLOCK_MAGIC 0x42545645u /* "EVTB" */
 #define END_MAGIC 0x21444e45u   /* "END!" */
+#define SPREAD_BYTES 20         /* f64 lo, f64 hi, u32 rounds */
+#define REC_MAX_ROUNDS 1000000
 #define MAX_BODY (64u * 1024u)
 #define MAX_PAYLOAD (1u << 20)
 #define BLOCK_HDR 24u
@@ -298,6 +300,12 @@ int rec_close(struct rec_writer *w, uint64_t t_end, const struct scene_stats *fi
         put_f64(&pay, final->s[i].value);
         put_str(&pay, final->s[i].unit);
     }
+    /* The spreads follow the figures, so a reader that knows only the figures skips them. */
+    for (int i = 0; i < n; i++) {
+        put_f64(&pay, final->s[i].lo);
+        put_f64(&pay, final->s[i].hi);
+        put_le(&pay, final->s[i].rounds > 0 ? (uint64_t) final->s[i].rounds : 0, 4);
+    }
     put_le(&hdr, END_MAGIC, 4);
     put_le(&hdr, (uint64_t)n, 4);
     put_le(&hdr, pay.len, 4);
@@ -402,6 +410,27 @@ static int rd_str(struct rd *r, char *out, size_t outlen, const char *what)
         if ((unsigned char)out[i] < 0x20)
             out[i] = '?';
     r->off += n;
+    return 0;
+}
+
+/* Each figure's lo, hi and rounds, after the figures in the end marker. */
+static int read_spreads(struct rd *r, struct scene_stats *st)
+{
+    if (rd_need(r, (size_t)st->n * SPREAD_BYTES, "the figures' spreads"))
+        return -1;
+    for (int i = 0; i < st->n; i++) {
+        struct scene_stat *f = &st->s[i];
+        uint64_t lo = rd_le(r, 8), hi = rd_le(r, 8);
+        uint32_t rounds = (uint32_t)rd_le(r, 4);
+        memcpy(&f->lo, &lo, sizeof f->lo);
+        memcpy(&f->hi, &hi, sizeof f->hi);
+        if (rounds == 0 || rounds > REC_MAX_ROUNDS || !isfinite(f->lo) || !isfinite(f->hi)) {
+            f->lo = f->hi = f->value;
+            f->rounds = 0;
+        } else {
+            f->rounds = (int)rounds;
+        }
+    }
     return 0;
 }
 
@@ -525,7 +554,7 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
             struct rd s = *r;
             s.len = end;
             m->t_end = base;
-            m->final.n = 0;
+            m->final.n = m->final.dropped = 0;
             for (uint32_t i = 0; i < count; i++) {
                 struct scene_stat *st = &m->final.s[m->final.n];
                 if (rd_str(&s, st->name, sizeof st->name, "a figure's name") ||
@@ -537,8 +566,13 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
                     st->value = 0;
                 if (rd_str(&s, st->unit, sizeof st->unit, "a figure's unit"))
                     return -1;
+                st->lo = st->hi = st->value;
+                st->rounds = 0;
                 m->final.n++;
             }
+            /* Recordings made before figures had spreads end here. */
+            if (s.off < s.len && read_spreads(&s, &m->final))
+                return -1;
             r->off = end;
             if (r->off != r->len)
                 return rd_fail(r, r->off, "%zu bytes after the end marker", r->len - r->off);

@@ -12,7 +12,10 @@
  *   payload  count events, each four LEB128 varints: lane, state word,
  *            t - (previous t of that lane in this block, or base_t), arg
  *   end      "END!" u32 nstats  u32 payload_len  u32 crc32(payload)  u64 t_end  payload
- *            payload: per stat str name, f64 value, str unit
+ *            payload: per stat str name, f64 value, str unit; then, per stat
+ *            in the same order, f64 lo, f64 hi, u32 rounds (the spread of a
+ *            figure measured over rounds; rounds 0: a single value). Older
+ *            recordings end after the units and read as single values.
  *
  * Blocks are written while the scene runs (a block holds at most
  * REC_BLOCK_EVENTS events), so memory stays flat. The reader validates

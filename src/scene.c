@@ -294,12 +294,23 @@ void scene_reap(pid_t *pids, int *n)
     *n = 0;
 }
 
-void scene_stat(struct scene_stats *out, const char *name, double value, const char *unit)
+void scene_stat_spread(struct scene_stats *out, const char *name, double median, double lo,
+                       double hi, int rounds, const char *unit)
 {
-    if (out->n >= SCENE_MAX_STATS)
+    if (out->n >= SCENE_MAX_STATS) {
+        out->dropped++;
         return;
+    }
     struct scene_stat *s = &out->s[out->n++];
     snprintf(s->name, sizeof s->name, "%s", name);
-    s->value = value;
+    s->value = median;
     snprintf(s->unit, sizeof s->unit, "%s", unit);
+    s->rounds = rounds > 0 ? rounds : 0;
+    s->lo = s->rounds ? lo : median;
+    s->hi = s->rounds ? hi : median;
+}
+
+void scene_stat(struct scene_stats *out, const char *name, double value, const char *unit)
+{
+    scene_stat_spread(out, name, value, value, value, 0, unit);
 }

@@ -17,7 +17,12 @@
 #include <sys/types.h>
 
 #define SCENE_MAX_PARAMS 16
-#define SCENE_MAX_STATS 40
+/*
+ * Figures one refresh may hold (a scene's and the app's own). A scene and
+ * mode that emits more loses the rest, counted in scene_stats.dropped and
+ * said on screen; a test runs every scene and mode to keep them under it.
+ */
+#define SCENE_MAX_STATS 160
 #define SCENE_NOTE_MAX 160
 #define SCENE_TEXT_MAX 256
 
@@ -52,14 +57,22 @@ struct scene_key {
     const char *help;
 };
 
+/*
+ * One figure. rounds > 0: value is the median of that many measured rounds
+ * and lo..hi their minimum..maximum (see rounds.h); rounds == 0: a single
+ * value (lo and hi equal it).
+ */
 struct scene_stat {
-    char name[32];
+    char name[40]; /* room for "rec." before a 31-byte name */
     double value;
     char unit[16];
+    double lo, hi;
+    int rounds;
 };
 
 struct scene_stats {
     int n;
+    int dropped; /* figures that did not fit (see SCENE_MAX_STATS) */
     struct scene_stat s[SCENE_MAX_STATS];
 };
 
@@ -188,7 +201,10 @@ int scene_spawn(bool process, void *(*fn)(void *), void *arg, pthread_t *threads
                 pid_t *pids, int *npids);
 /* Reap children: they see the stop flag within ~20 ms; SIGKILL after 2 s. */
 void scene_reap(pid_t *pids, int *n);
-/* Append one figure to a stats list. */
+/* Append one figure to a stats list (counted in out->dropped when full). */
 void scene_stat(struct scene_stats *out, const char *name, double value, const char *unit);
+/* Append a figure measured over rounds: its median, min..max and count. */
+void scene_stat_spread(struct scene_stats *out, const char *name, double median, double lo,
+                       double hi, int rounds, const char *unit);
 
 #endif

@@ -211,6 +211,93 @@ static void test_record_reader_errors(void **state)
     assert_non_null(strstr(err, "/nonexistent/x.rec"));
 }
 
+/* Where the end marker starts in a recording (it is the last block). */
+static size_t end_block(const uint8_t *b, size_t len)
+{
+    size_t at = first_block(b);
+    while (at + 24 <= len && memcmp(b + at, "END!", 4) != 0)
+        at += 24 + get32(b + at + 8);
+    assert_true(at + 24 <= len);
+    return at;
+}
+
+/* Every figure comes back with its spread, many more than a screen holds; old files still read. */
+static void test_record_figures_keep_their_spread(void **state)
+{
+    (void)state;
+    run_recorded(0);
+    static struct rec_meta m, m2;
+    app_meta(&a, &m);
+    m.final.n = 0;
+    int want = SCENE_MAX_STATS - 40;
+    for (int i = 0; i < want; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "figure_%d", i);
+        if (i % 3)
+            scene_stat(&m.final, name, i * 1.5, "ms");
+        else
+            scene_stat_spread(&m.final, name, 1.84 + i, 1.71 + i, 1.93 + i, 9 + i, "x");
+    }
+    char err[256];
+    assert_int_equal(rec_save_history(path, &a.hist, &m, a.hist.t0, err, sizeof err), 0);
+    static struct history h;
+    assert_int_equal(rec_read(path, &h, &m2, err, sizeof err), 0);
+    history_free(&h);
+    assert_int_equal(m2.final.n, want);
+    for (int i = 0; i < want; i++) {
+        const struct scene_stat *x = &m.final.s[i], *y = &m2.final.s[i];
+        assert_string_equal(x->name, y->name);
+        assert_string_equal(x->unit, y->unit);
+        assert_true(x->value == y->value && x->lo == y->lo && x->hi == y->hi);
+        assert_int_equal(x->rounds, y->rounds);
+    }
+    /* Replaying shows every figure of the run, spreads included. */
+    app_release(&a);
+    assert_int_equal(app_replay(&a, path, err, sizeof err), 0);
+    app_stats(&a, 0);
+    assert_int_equal(a.stats.dropped, 0);
+    int seen = 0;
+    for (int i = 0; i < a.stats.n; i++) {
+        const struct scene_stat *f = &a.stats.s[i];
+        int k;
+        if (sscanf(f->name, "rec.figure_%d", &k) != 1)
+            continue;
+        seen++;
+        assert_int_equal(f->rounds, k % 3 ? 0 : 9 + k);
+        assert_true(f->value == m.final.s[k].value && f->lo == m.final.s[k].lo &&
+                    f->hi == m.final.s[k].hi);
+    }
+    assert_int_equal(seen, want);
+    app_release(&a);
+
+    /* A recording from before spreads: the end marker stops after the units. */
+    FILE *fp = fopen(path, "rb");
+    assert_non_null(fp);
+    static uint8_t buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    size_t end = end_block(buf, len);
+    uint32_t cut = (uint32_t)want * 20u;
+    assert_int_equal(end + 24 + get32(buf + end + 8), len);
+    put32(buf + end + 8, get32(buf + end + 8) - cut);
+    len -= cut;
+    fix_block_crc(buf, end);
+    static struct rec_meta m3;
+    assert_int_equal(rec_read_mem(buf, len, "old.rec", &h, &m3, err, sizeof err), 0);
+    history_free(&h);
+    assert_int_equal(m3.final.n, want);
+    for (int i = 0; i < want; i++) {
+        assert_int_equal(m3.final.s[i].rounds, 0);
+        assert_true(m3.final.s[i].value == m.final.s[i].value);
+        assert_true(m3.final.s[i].lo == m3.final.s[i].value);
+    }
+    /* A spread cut short is an error, not a guess. */
+    put32(buf + end + 8, get32(buf + end + 8) + 7);
+    memset(buf + len, 0, 7);
+    fix_block_crc(buf, end);
+    expect_error(buf, len + 7, "spreads");
+}
+
 static void test_record_chrome_export(void **state)
 {
     (void)state;
@@ -266,6 +353,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_record_replay_same_layout),
         T(test_record_reader_errors),
+        T(test_record_figures_keep_their_spread),
         T(test_record_chrome_export),
         T(test_record_save_recent),
     };
