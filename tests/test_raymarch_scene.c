@@ -172,7 +172,7 @@ static void test_raymarch_canvas(void **state)
     static uint8_t rgb[W * H * 3 + 16];
     memset(rgb, 0, sizeof rgb);
     memset(rgb + W * H * 3, 0xa5, 16);
-    struct scene_canvas c = {W, H, rgb};
+    struct scene_canvas c = {.w = W, .h = H, .rgb = rgb};
     assert_int_equal(a.scene->canvas(&a.ctx, &c), 0);
     long lit = 0;
     for (int i = 0; i < W * H * 3; i++)
