@@ -1278,8 +1278,8 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
     double med[MAXT + 1] = {0}, lo[MAXT + 1] = {0}, hi[MAXT + 1] = {0};
     double ymax = st->cores;
     for (int t = 1; t <= tmax; t++)
-        if (rounds_summary(&f.sp[t], &med[t], &lo[t], &hi[t]) > 0 && hi[t] > ymax)
-            ymax = hi[t];
+        if (rounds_summary(&f.sp[t], &med[t], &lo[t], &hi[t]) > 0 && med[t] > ymax)
+            ymax = med[t]; /* a stray round's bar may leave the top; the medians stay in */
     int ytop = (int)ymax + ((double)(int)ymax < ymax);
     if (ytop < 2)
         ytop = 2;
@@ -1316,7 +1316,7 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
         int x = PX(t), y = PY(med[t]);
         if (lx >= 0)
             line(&p, lx, ly, x, y, 0x40c0e0);
-        line(&p, x, PY(lo[t]), x, PY(hi[t]), C_RANGE);
+        line(&p, x, PY(lo[t]), x, PY(hi[t] < ytop ? hi[t] : ytop), C_RANGE);
         for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++)
                 put(&p, x + dx, y + dy, C_POINT);
