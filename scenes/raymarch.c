@@ -1102,7 +1102,9 @@ static const struct scene_mode rm_modes[] = {
         "space are cheap and rays through the volume are not, some threads finish early and "
         "wait at the barrier (the 'imbalance' figure); the dynamic schedule hands tiles out as "
         "threads free up. With CUDA each pixel is a GPU thread and the lanes show each SM's "
-        "resident thread blocks. The speedup compares with a one-thread frame of the same view. "
+        "resident thread blocks. Every 500 ms the frame is rendered twice, on one thread and "
+        "then on the backend, and the speedup is the ratio of the pair (median of the recent "
+        "pairs, with their range). The picture is rendered again only when it changes. "
         "Arrows turn the camera, z/x zoom, t, b, o and v change the transfer function, backend, "
         "schedule and volume, p saves the picture.")},
 };
