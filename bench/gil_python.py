@@ -6,6 +6,9 @@ Prints one `BENCH python_<name> <value> <unit>` line per figure:
 - echo round trips over a socketpair, alone and next to one CPU-bound thread,
   with round-trip latency percentiles. The echo side is a forked child process
   (its own interpreter and GIL), standing in for the network.
+- threads helping I/O: 1, 2 and 8 threads doing round trips over TCP on
+  127.0.0.1 against a server (a forked child, a thread per connection) that
+  answers after 10 ms, alone and next to one CPU-bound thread.
 
 The I/O figures next to a CPU-bound thread swing from run to run (whether the
 I/O thread wins the GIL back before the CPU thread wakes depends on where the
@@ -13,6 +16,7 @@ scheduler puts the threads), so that run is repeated and each trial printed.
 """
 import os
 import socket
+import socketserver
 import sys
 import threading
 import time
@@ -84,6 +88,70 @@ def report(name, rate, rtts):
     print(f"BENCH python_io_rtt_p99_{name} {pct(rtts, 0.99) * 1e3:.3f} ms")
 
 
+LATENCY = 0.010
+
+
+class SlowEcho(socketserver.BaseRequestHandler):
+    def handle(self):
+        while True:
+            m = self.request.recv(64)
+            if not m:
+                return
+            time.sleep(LATENCY)
+            self.request.sendall(m)
+
+
+def latency_run(addr, nthreads, secs, spinner):
+    stop = [False]
+    counts = [0] * nthreads
+
+    def client(i):
+        s = socket.create_connection(addr)
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while not stop[0]:
+            s.sendall(b"ping")
+            s.recv(64)
+            counts[i] += 1
+        s.close()
+
+    def spin():
+        while not stop[0]:
+            countdown(100_000)
+
+    ts = [threading.Thread(target=client, args=(i,)) for i in range(nthreads)]
+    if spinner:
+        ts.append(threading.Thread(target=spin))
+    t0 = time.perf_counter()
+    for t in ts:
+        t.start()
+    time.sleep(secs)
+    stop[0] = True
+    n = sum(counts)
+    elapsed = time.perf_counter() - t0
+    for t in ts:
+        t.join()
+    return n / elapsed
+
+
+def latency_bench():
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SlowEcho)
+    srv.daemon_threads = True
+    addr = srv.server_address
+    pid = os.fork()
+    if pid == 0:
+        srv.serve_forever()
+        os._exit(0)
+    srv.socket.close()
+    for spinner in (False, True):
+        for n in (1, 2, 8):
+            rate = latency_run(addr, n, SECS, spinner)
+            tag = f"{n}threads" + ("_with_cpu" if spinner else "")
+            print(f"BENCH python_io_10ms_roundtrips_{tag} {rate:.0f} rt/s")
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+
+
 def main():
     seq, par = cpu_ratio()
     print(f"BENCH python_countdown_seq {seq:.3f} s")
@@ -101,6 +169,7 @@ def main():
         report(f"with_cpu_{i}", *echo_run(a, SECS, True))
     a.close()
     os.waitpid(pid, 0)
+    latency_bench()
     print(f"BENCH python_switch_interval {sys.getswitchinterval() * 1e3:.1f} ms")
 
 

@@ -14,13 +14,16 @@
  * adds the partial sums, checks the total against N(N+1)/2, records the
  * figures, pauses and goes again. OpenMP rounds use OpenMP's own team
  * instead (the coordinator is its thread 0), and GPU rounds a kernel the
- * coordinator launches. Before every round the coordinator times the same
- * sum on itself with the scalar loop and keeps the best time so far (the
- * baseline of every speedup);
- * for the array source it first fills the array and measures the read
- * bandwidth once, with a pool round of vector loads. The sweep (key c, or
- * sweep=on) is a run of rounds for T = 1 .. 2 x cores between two ordinary
- * rounds. The UI thread only reads figures and sets the sweep request.
+ * coordinator launches. Just before every round the coordinator times the
+ * same sum on itself with the scalar loop (the baseline): each speedup is
+ * that round's baseline over that round's time, the two measured side by
+ * side, and the figures show the median of the recent rounds with their
+ * range. For the array source it first fills the array and measures the
+ * read bandwidth once, with a pool round of vector loads. The sweep (key c,
+ * or sweep=on) is a run of SWEEP_ROUNDS such pairs for each T = 1 .. 2 x
+ * cores between two ordinary rounds; Amdahl's serial fraction (Karp-Flatt)
+ * comes only from medians of at least SWEEP_ROUNDS rounds. The UI thread
+ * only reads figures and sets the sweep request.
  *
  * Who owns what: struct ps_shm (MAP_SHARED, made before any fork) holds
  * what workers share: gen, finished, the round description (written by the
@@ -67,6 +70,7 @@
 
 #include "futex.h"
 #include "gil.h"
+#include "rounds.h"
 #include "scene.h"
 #include "i18n.h"
 #include "scenes/scenes.h"
@@ -85,6 +89,7 @@
 #define BW_PASSES 3          /* bandwidth: best of this many passes */
 #define WAIT_NS 20000000ull  /* the coordinator re-checks the stop flag this often */
 #define GEN_SHIFT 5          /* gen's low bits hold T (<= MAXT < 32) */
+#define SWEEP_ROUNDS 3       /* baseline/parallel pairs per T in the sweep; points need this many */
 
 enum { P_N, P_THREADS, P_ARRAY, P_SIZE, P_PADDED, P_BLOCK, P_PAUSE, P_SWEEP };
 enum { M_SERIAL, M_THREADS, M_LOCKED, M_FALSE, M_GIL, M_PROCS, M_OMP, M_SIMD, M_CUDA, M_COUNT };
@@ -118,7 +123,7 @@ static const char *const ps_notes[] = {
     [N_JOINING] = N_("joining: waiting for every worker"),
     [N_CHECKING] = N_("adding partial sums, checking N(N+1)/2"),
     [N_PAUSE] = N_("pause between rounds"),
-    [N_BASELINE] = N_("baseline: the same sum on this one thread (best so far kept)"),
+    [N_BASELINE] = N_("baseline: the same sum on this one thread, just before the round"),
     [N_FILLING] = N_("filling the array"),
     [N_BANDWIDTH] = N_("measuring memory bandwidth (all cores)"),
     [N_OMP] = N_("in the OpenMP region (also worker 0)"),
@@ -172,14 +177,16 @@ struct ps_worker {
 /* The coordinator's figures; written under fig_mu, read by stats and canvas. */
 struct ps_figs {
     uint64_t rounds, wrong, last_sum, last_want, last_n;
-    int last_ok, last_t, last_mode, have;
-    double last_ms, base_ms, speedup, eff, gbps;
+    int last_ok, last_t, last_mode, have, on_gpu;
+    double last_ms, gbps;
+    /* The recent rounds at the current settings: speedup, baseline and round time. */
+    struct rounds speedup, base_ms, ms;
     double mem_bw, fill_ms;
     double gpu_ms, gpu_gbps, upload_ms;
     uint32_t max_holders;
-    double sp[MAXT + 1]; /* speedup measured at T (0: not yet) */
+    struct rounds sp[MAXT + 1]; /* the chart: speedups measured at T */
     int sweep_mode, sweeps;
-    double serial_frac; /* Karp-Flatt estimate from the chart's points, -1: none */
+    double serial_frac; /* Karp-Flatt estimate from the chart's medians, -1: none */
 };
 
 struct ps_state {
@@ -208,12 +215,13 @@ struct ps_state {
     /* GIL mode. */
     struct gil gil;
     int gil_up;
-    /* Baselines per source (0: range, 1: array), coordinator only. */
-    uint64_t base_n[2];
-    double base_ms[2];
+    /* What the recent rounds were measured with (coordinator only): n, source. */
+    uint64_t rounds_n;
+    int rounds_src;
     /* Key c: relaxed; the flag carries no data (exchanged by the coordinator). */
     _Atomic int sweep_req;
-    char mode_note[96]; /* coordinator only after start */
+    char mode_note[160]; /* coordinator only after start */
+    char no_gpu[128];    /* mode 9: why there is no GPU (set at start) */
 #ifdef HAVE_CUDA
     struct reduce_cuda *cuda;
     int cuda_uploaded;
@@ -549,6 +557,14 @@ static bool run_omp(struct ps_state *st, int t, const uint64_t *a, uint64_t n, u
 }
 
 #ifdef HAVE_CUDA
+/* Mode 9 with no GPU to use: say so, and what runs instead. */
+static void no_gpu_note(struct ps_state *st, const char *why)
+{
+    snprintf(st->mode_note, sizeof st->mode_note, _("no GPU (%.60s): T CPU threads as in mode 2"),
+             why);
+    st->cuda_failed = 1;
+}
+
 /* GPU mode: the coordinator launches the reduction and waits for it. */
 static int run_cuda(struct ps_state *st, const uint64_t *a, uint64_t n, uint64_t *total,
                     double *kernel_ms)
@@ -558,8 +574,7 @@ static int run_cuda(struct ps_state *st, const uint64_t *a, uint64_t n, uint64_t
         char why[160];
         if (!reduce_cuda_probe(why, sizeof why) ||
             !(st->cuda = reduce_cuda_create(why, sizeof why))) {
-            snprintf(st->mode_note, sizeof st->mode_note, "%.60s: CPU threads instead", why);
-            st->cuda_failed = 1;
+            no_gpu_note(st, why);
             return -1;
         }
         int sms = 0;
@@ -584,8 +599,7 @@ static int run_cuda(struct ps_state *st, const uint64_t *a, uint64_t n, uint64_t
     if (rc == 0)
         return 0;
 fail:
-    snprintf(st->mode_note, sizeof st->mode_note, "%.60s: CPU threads instead", err);
-    st->cuda_failed = 1;
+    no_gpu_note(st, err);
     return -1;
 }
 #endif
@@ -679,32 +693,23 @@ static bool run_round(struct ps_state *st, int mode, int t, bool use_arr, uint64
     return ok && !scene_stopping(st->ctx);
 }
 
-/* The one-thread scalar time of this sum, measured once per (source, n): best of two. */
+/*
+ * The one-thread scalar time of this sum, measured now, just before the
+ * round it is compared with: on a shared machine the load changes from one
+ * second to the next, so only times taken side by side compare.
+ */
 static bool baseline(struct ps_state *st, bool use_arr, uint64_t n, double *ms)
 {
-    /*
-     * Measured again before every round and the best kept: on a shared
-     * machine one measurement can be off by tens of percent, the best of
-     * many is what the hardware does.
-     */
-    int src = use_arr;
-    if (st->base_n[src] != n) {
-        st->base_ms[src] = 0;
-        st->base_n[src] = n;
-    }
     emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_BASELINE));
     uint64_t t0 = trace_now_ns(), s;
     if (!sum_chunk(st->ctx, sum_scalar, use_arr ? st->arr : NULL, 0, n, &s))
         return false;
-    double d = (double)(trace_now_ns() - t0) / 1e6;
-    if (st->base_ms[src] == 0 || d < st->base_ms[src])
-        st->base_ms[src] = d;
+    *ms = (double)(trace_now_ns() - t0) / 1e6;
     if (s != closed_form(n)) {
         pthread_mutex_lock(&st->fig_mu);
         st->figs.wrong++;
         pthread_mutex_unlock(&st->fig_mu);
     }
-    *ms = st->base_ms[src];
     return true;
 }
 
@@ -745,26 +750,31 @@ static bool prepare_array(struct ps_state *st)
     return !scene_stopping(st->ctx);
 }
 
-/* Karp-Flatt serial fraction from the measured points with 2 <= T <= cores. */
-static double serial_fraction(const double *sp, int cores, int tmax)
+/*
+ * Karp-Flatt serial fraction from the chart's medians with 2 <= T <= cores,
+ * each over at least SWEEP_ROUNDS rounds (a single round is too noisy).
+ */
+static double serial_fraction(const struct rounds *sp, int cores, int tmax)
 {
     double sum = 0;
     int k = 0;
     int top = cores >= 2 ? cores : tmax;
     for (int t = 2; t <= top && t <= tmax; t++) {
-        if (sp[t] <= 0)
+        double med;
+        if (rounds_summary(&sp[t], &med, NULL, NULL) < SWEEP_ROUNDS || med <= 0)
             continue;
-        double e = (1.0 / sp[t] - 1.0 / t) / (1.0 - 1.0 / t);
+        double e = (1.0 / med - 1.0 / t) / (1.0 - 1.0 / t);
         sum += e < 0 ? 0 : e > 1 ? 1 : e;
         k++;
     }
     return k ? sum / k : -1;
 }
 
-/* Record a finished round in the figures (and the chart's point for its T). */
+/* Record a finished round and its own baseline (and the chart's point for its T). */
 static void record_round(struct ps_state *st, const struct ps_round *r, double base, bool sweep)
 {
     struct ps_figs *f = &st->figs;
+    double sp = r->ms > 0 ? base / r->ms : 0;
     pthread_mutex_lock(&st->fig_mu);
     f->rounds++;
     f->wrong += r->total != r->want;
@@ -776,15 +786,18 @@ static void record_round(struct ps_state *st, const struct ps_round *r, double b
     f->last_t = r->t;
     f->last_mode = r->mode;
     f->last_ms = r->ms;
-    f->base_ms = base;
-    f->speedup = r->ms > 0 ? base / r->ms : 0;
-    f->eff = r->t > 0 ? 100.0 * f->speedup / r->t : 0;
+    f->on_gpu = r->gpu_ms > 0;
+    if (!sweep) {
+        rounds_add(&f->speedup, sp);
+        rounds_add(&f->base_ms, base);
+        rounds_add(&f->ms, r->ms);
+    }
     f->gbps = r->use_arr ? (double)r->n * 8.0 / (r->ms / 1e3) / 1e9 : 0;
     f->gpu_ms = r->gpu_ms;
     f->gpu_gbps = r->use_arr && r->gpu_ms > 0 ? (double)r->n * 8.0 / (r->gpu_ms / 1e3) / 1e9 : 0;
     f->max_holders = atomic_load_explicit(&st->max_holders, RLX);
     if ((sweep || r->mode == f->sweep_mode) && r->t >= 1 && r->t <= MAXT && r->mode != M_CUDA) {
-        f->sp[r->t] = f->speedup;
+        rounds_add(&f->sp[r->t], sp);
         f->serial_frac = serial_fraction(f->sp, st->cores, st->tmax);
     }
     pthread_mutex_unlock(&st->fig_mu);
@@ -796,23 +809,26 @@ static int chart_mode(int mode)
     return mode == M_SERIAL || mode == M_CUDA ? M_THREADS : mode;
 }
 
-/* T = 1 .. tmax, one round each, between two ordinary rounds. */
-static bool sweep(struct ps_state *st, bool use_arr, uint64_t n, double base)
+/* T = 1 .. tmax, SWEEP_ROUNDS baseline/parallel pairs each, between two ordinary rounds. */
+static bool sweep(struct ps_state *st, bool use_arr, uint64_t n)
 {
     int mode = chart_mode(st->mode);
     static const char *const names[M_COUNT] = {
         "serial", "threads", "locked", "falseshare", "gil", "processes", "openmp", "simd", "cuda"};
     pthread_mutex_lock(&st->fig_mu);
-    memset(st->figs.sp, 0, sizeof st->figs.sp);
+    for (int t = 0; t <= MAXT; t++)
+        rounds_reset(&st->figs.sp[t]);
     st->figs.serial_frac = -1;
     pthread_mutex_unlock(&st->fig_mu);
-    for (int t = 1; t <= st->tmax; t++) {
-        struct ps_round r;
-        scene_note(st->ctx, _("sweep (%s): T = %d of %d"), names[mode], t, st->tmax);
-        if (!run_round(st, mode, t, use_arr, n, &r))
-            return false;
-        record_round(st, &r, base, true);
-    }
+    for (int t = 1; t <= st->tmax; t++)
+        for (int k = 0; k < SWEEP_ROUNDS; k++) {
+            struct ps_round r;
+            double base;
+            scene_note(st->ctx, _("sweep (%s): T = %d of %d"), names[mode], t, st->tmax);
+            if (!baseline(st, use_arr, n, &base) || !run_round(st, mode, t, use_arr, n, &r))
+                return false;
+            record_round(st, &r, base, true);
+        }
     pthread_mutex_lock(&st->fig_mu);
     st->figs.sweeps++;
     double f = st->figs.serial_frac;
@@ -829,7 +845,8 @@ static bool sweep(struct ps_state *st, bool use_arr, uint64_t n, double base)
 static void round_note(struct ps_state *st, const struct ps_round *r)
 {
     pthread_mutex_lock(&st->fig_mu);
-    double sp = st->figs.speedup;
+    double sp = 0;
+    rounds_summary(&st->figs.speedup, &sp, NULL, NULL);
     pthread_mutex_unlock(&st->fig_mu);
     scene_note(st->ctx, _("%s%s1+..+%llu = %llu %s, %.1f ms, %.2fx, %d worker%s"), st->mode_note,
                st->mode_note[0] ? " | " : "", (unsigned long long)r->n,
@@ -850,14 +867,27 @@ static void *coord_main(void *p)
         if (use_arr && !st->arr_ready && !prepare_array(st))
             break;
         uint64_t n = use_arr ? st->arr_count : (uint64_t)scene_param(ctx, P_N);
+        if (n != st->rounds_n || use_arr != st->rounds_src) {
+            /* Other work: the recent rounds no longer compare. */
+            pthread_mutex_lock(&st->fig_mu);
+            rounds_reset(&st->figs.speedup);
+            rounds_reset(&st->figs.base_ms);
+            rounds_reset(&st->figs.ms);
+            for (int k = 0; k <= MAXT; k++)
+                rounds_reset(&st->figs.sp[k]);
+            st->figs.serial_frac = -1;
+            pthread_mutex_unlock(&st->fig_mu);
+            st->rounds_n = n;
+            st->rounds_src = use_arr;
+        }
+        int sw = (int)scene_param(ctx, P_SWEEP);
+        bool req = atomic_exchange_explicit(&st->sweep_req, 0, RLX);
+        if (((sw && !last_sweep) || req) && !sweep(st, use_arr, n))
+            break;
+        last_sweep = sw;
         double base;
         if (!baseline(st, use_arr, n, &base))
             break;
-        int sw = (int)scene_param(ctx, P_SWEEP);
-        bool req = atomic_exchange_explicit(&st->sweep_req, 0, RLX);
-        if (((sw && !last_sweep) || req) && !sweep(st, use_arr, n, base))
-            break;
-        last_sweep = sw;
         int t = st->mode == M_SERIAL ? 1 : (int)scene_param(ctx, P_THREADS);
         if (st->mode == M_FALSE)
             set_mode_note(st); /* padded is live */
@@ -896,14 +926,10 @@ static void set_mode_note(struct ps_state *st)
         snprintf(b, len, "built without OpenMP: one thread");
 #endif
     }
-    if (st->mode == M_CUDA) {
-#ifdef HAVE_CUDA
+    if (st->mode == M_CUDA && !st->cuda_failed)
         snprintf(b, len, "CUDA");
-#else
-        snprintf(b, len, "built without CUDA: CPU threads instead");
-        st->cuda_failed = 1;
-#endif
-    }
+    if (st->mode == M_CUDA && st->cuda_failed)
+        snprintf(b, len, _("no GPU (%.60s): T CPU threads as in mode 2"), st->no_gpu);
     if (st->mode == M_FALSE)
         snprintf(b, len, "counters %s",
                  scene_param(st->ctx, P_PADDED) ? "128 bytes apart (padded)"
@@ -932,7 +958,9 @@ static int declare_lanes(struct ps_state *st, int t)
     st->gil_lane = st->gpu_lane = -1;
     if (st->mode == M_GIL && (st->gil_lane = trace_lane_add(N_("GIL"), TRACE_LANE_STATE, 0)) < 0)
         return -ENOSPC;
-    if (st->mode == M_CUDA && (st->gpu_lane = trace_lane_add(N_("gpu"), TRACE_LANE_STATE, 0)) < 0)
+    /* No gpu lane without a GPU: the rounds run on the worker lanes instead. */
+    if (st->mode == M_CUDA && !st->cuda_failed &&
+        (st->gpu_lane = trace_lane_add(N_("gpu"), TRACE_LANE_STATE, 0)) < 0)
         return -ENOSPC;
     return 0;
 }
@@ -1006,6 +1034,15 @@ static int ps_start(struct scene_ctx *ctx)
     }
     st->shm = m;
     map_array(st);
+    if (st->mode == M_CUDA) {
+#ifdef HAVE_CUDA
+        if (!reduce_cuda_probe(st->no_gpu, sizeof st->no_gpu))
+            st->cuda_failed = 1;
+#else
+        snprintf(st->no_gpu, sizeof st->no_gpu, "%s", _("this build has no CUDA"));
+        st->cuda_failed = 1;
+#endif
+    }
     if ((rc = declare_lanes(st, t)) != 0)
         goto fail;
     if (st->mode == M_GIL) {
@@ -1082,18 +1119,23 @@ static void ps_stats(struct scene_ctx *ctx, struct scene_stats *out)
     pthread_mutex_lock(&st->fig_mu);
     struct ps_figs f = st->figs;
     pthread_mutex_unlock(&st->fig_mu);
-    scene_stat(out, "rounds", (double)f.rounds, "");
-    scene_stat(out, "wrong_results", (double)f.wrong, "");
     if (f.have) {
+        double sp = 0;
+        if (rounds_summary(&f.speedup, &sp, NULL, NULL) > 0) {
+            scene_stat_rounds(out, "speedup", &f.speedup, "x");
+            scene_stat_rounds(out, "time", &f.ms, "ms");
+            scene_stat_rounds(out, "baseline", &f.base_ms, "ms");
+            scene_stat(out, "efficiency", f.last_t > 0 ? 100.0 * sp / f.last_t : 0, "%");
+        }
+        scene_stat(out, "workers", f.last_t, "");
+        scene_stat(out, "exact", f.last_ok, "");
+    }
+    scene_stat(out, "wrong_results", (double)f.wrong, "");
+    scene_stat(out, "rounds", (double)f.rounds, "");
+    if (f.have) {
+        scene_stat(out, "n", (double)f.last_n, "");
         scene_stat(out, "result", (double)f.last_sum, "");
         scene_stat(out, "expected", (double)f.last_want, "N(N+1)/2");
-        scene_stat(out, "exact", f.last_ok, "");
-        scene_stat(out, "n", (double)f.last_n, "");
-        scene_stat(out, "workers", f.last_t, "");
-        scene_stat(out, "time", f.last_ms, "ms");
-        scene_stat(out, "baseline", f.base_ms, "ms");
-        scene_stat(out, "speedup", f.speedup, "x");
-        scene_stat(out, "efficiency", f.eff, "%");
         if (f.gbps > 0)
             scene_stat(out, "read_rate", f.gbps, "GB/s");
     }
@@ -1114,6 +1156,8 @@ static void ps_stats(struct scene_ctx *ctx, struct scene_stats *out)
         scene_stat(out, "gil_max_holders", (double)atomic_load_explicit(&st->gil.max_holders, RLX),
                    "");
     }
+    if (st->mode == M_CUDA)
+        scene_stat(out, "on_gpu", f.on_gpu, "");
     if (st->mode == M_CUDA && f.gpu_ms > 0) {
         scene_stat(out, "gpu_kernel", f.gpu_ms, "ms");
         if (f.gpu_gbps > 0)
@@ -1125,13 +1169,11 @@ static void ps_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, "sweeps", f.sweeps, "");
     if (f.serial_frac >= 0)
         scene_stat(out, "serial_fraction", f.serial_frac, "");
-    /* The chart's numbers, as many as fit (the app adds three figures after these). */
-    for (int t = 1; t <= st->tmax && out->n < SCENE_MAX_STATS - 3; t++) {
-        if (f.sp[t] <= 0)
-            continue;
+    /* The chart's numbers: the median speedup at each T with its range. */
+    for (int t = 1; t <= st->tmax; t++) {
         char name[32];
         snprintf(name, sizeof name, "speedup_T%d", t);
-        scene_stat(out, name, f.sp[t], "x");
+        scene_stat_rounds(out, name, &f.sp[t], "x");
     }
 }
 
@@ -1190,10 +1232,34 @@ static int number(struct pix *p, int x, int y, int v, uint32_t c)
     return n * 4 - 1;
 }
 
+#define C_IDEAL 0x9090a0
+#define C_AMDAHL 0xe0c040
+#define C_POINT 0xa0f0ff
+#define C_RANGE 0x4080a0
+
+/* The chart's words under it, most needed first, as many as fit (axis titles, legend). */
+static void chart_captions(struct scene_canvas *c, int room, double serial_frac)
+{
+    struct scene_caption k[SCENE_CAPTION_MAX] = {{{0}, 0}};
+    snprintf(k[0].text, sizeof k[0].text, "%s", _("up: speedup; across: workers T"));
+    snprintf(k[1].text, sizeof k[1].text, "%s", _("measured: median, bar = range"));
+    k[1].rgb = C_POINT;
+    snprintf(k[2].text, sizeof k[2].text, "%s", _("ideal: S = T (dotted: the cores)"));
+    k[2].rgb = C_IDEAL;
+    if (serial_frac >= 0)
+        snprintf(k[3].text, sizeof k[3].text, _("Amdahl, serial fraction %.3f"), serial_frac);
+    else
+        snprintf(k[3].text, sizeof k[3].text, "%s", _("Amdahl: after a sweep (key c)"));
+    k[3].rgb = C_AMDAHL;
+    c->ncaption = room < 0 ? 0 : room > SCENE_CAPTION_MAX ? SCENE_CAPTION_MAX : room;
+    memcpy(c->caption, k, sizeof k);
+}
+
 /*
  * The speedup chart: x = workers 1 .. 2 x cores, y = speedup. Grey: ideal
- * (S = T) and the cores line; yellow: Amdahl's curve for the measured serial
- * fraction; cyan: the measured points.
+ * (S = T) and the cores line; yellow: Amdahl's curve for the serial fraction
+ * of the medians; cyan: the measured medians, each with a bar over its range.
+ * The words under it say so.
  */
 static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
 {
@@ -1203,18 +1269,21 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
     pthread_mutex_lock(&st->fig_mu);
     struct ps_figs f = st->figs;
     pthread_mutex_unlock(&st->fig_mu);
-    struct pix p = {c->rgb, c->w, c->h};
-    for (int i = 0; i < c->w * c->h; i++)
-        put(&p, i % c->w, i / c->w, 0x101018);
+    /* Captions take whole rows (two pixels each) below a chart of at least 20 pixels. */
+    chart_captions(c, (c->h - 20) / 2, f.serial_frac);
+    struct pix p = {c->rgb, c->w, c->h - 2 * c->ncaption};
+    for (int i = 0; i < p.w * p.h; i++)
+        put(&p, i % p.w, i / p.w, 0x101018);
     int tmax = st->tmax;
+    double med[MAXT + 1] = {0}, lo[MAXT + 1] = {0}, hi[MAXT + 1] = {0};
     double ymax = st->cores;
     for (int t = 1; t <= tmax; t++)
-        if (f.sp[t] > ymax)
-            ymax = f.sp[t];
+        if (rounds_summary(&f.sp[t], &med[t], &lo[t], &hi[t]) > 0 && med[t] > ymax)
+            ymax = med[t]; /* a stray round's bar may leave the top; the medians stay in */
     int ytop = (int)ymax + ((double)(int)ymax < ymax);
     if (ytop < 2)
         ytop = 2;
-    int x0 = 9, x1 = c->w - 3, y0 = c->h - 9, y1 = 3;
+    int x0 = 9, x1 = p.w - 3, y0 = p.h - 9, y1 = 3;
     /* Map T and S to pixels. */
 #define PX(t) (x0 + (int)((double)((t)-1) * (x1 - x0) / (tmax - 1) + 0.5))
 #define PY(s) (y0 - (int)((s) * (y0 - y1) / ytop + 0.5))
@@ -1223,11 +1292,11 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
             put(&p, x, PY(s), 0x262633);
     for (int y = y1; y <= y0; y += 2)
         put(&p, PX(st->cores), y, 0x4a4a5a);
-    line(&p, x0, y0, x1, y0, 0x9090a0);
-    line(&p, x0, y0, x0, y1, 0x9090a0);
+    line(&p, x0, y0, x1, y0, C_IDEAL);
+    line(&p, x0, y0, x0, y1, C_IDEAL);
     for (int t = 1; t <= tmax; t++)
-        put(&p, PX(t), y0 + 1, 0x9090a0);
-    line(&p, PX(1), PY(1), PX(tmax < ytop ? tmax : ytop), PY(tmax < ytop ? tmax : ytop), 0x585868);
+        put(&p, PX(t), y0 + 1, C_IDEAL);
+    line(&p, PX(1), PY(1), PX(tmax < ytop ? tmax : ytop), PY(tmax < ytop ? tmax : ytop), C_IDEAL);
     if (f.serial_frac >= 0) {
         int px = -1, py = -1;
         for (int x = x0; x <= x1; x++) {
@@ -1235,21 +1304,22 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
             double s = 1.0 / (f.serial_frac + (1 - f.serial_frac) / t);
             int y = PY(s);
             if (px >= 0)
-                line(&p, px, py, x, y, 0xe0c040);
+                line(&p, px, py, x, y, C_AMDAHL);
             px = x;
             py = y;
         }
     }
     int lx = -1, ly = -1;
     for (int t = 1; t <= tmax; t++) {
-        if (f.sp[t] <= 0)
+        if (med[t] <= 0)
             continue;
-        int x = PX(t), y = PY(f.sp[t]);
+        int x = PX(t), y = PY(med[t]);
         if (lx >= 0)
             line(&p, lx, ly, x, y, 0x40c0e0);
+        line(&p, x, PY(lo[t]), x, PY(hi[t] < ytop ? hi[t] : ytop), C_RANGE);
         for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++)
-                put(&p, x + dx, y + dy, 0xa0f0ff);
+                put(&p, x + dx, y + dy, C_POINT);
         lx = x;
         ly = y;
     }
@@ -1321,8 +1391,10 @@ static const struct scene_mode ps_modes[] = {
     [M_PROCS] = {"processes", N_("T processes"),
                  N_("Each chunk is summed by a forked child process; the children report their "
                     "partial sums through a shared page and the parent waits for them. Separate "
-                    "processes share no interpreter and no lock, so they run in parallel: the "
-                    "speedup of mode 2, minus the cost of starting processes."),
+                    "processes share no interpreter and no lock, so they run in parallel. The "
+                    "children are forked once, when the scene starts, and wait for each round "
+                    "(like a reused multiprocessing.Pool), so a round pays only for waking them "
+                    "and collecting their sums: the speedup is close to mode 2's."),
                  .ns_per_col = 2 * SCENE_MS},
     [M_OMP] = {"openmp", N_("OpenMP parallel for with reduction(+:sum)"),
                N_("One pragma: '#pragma omp parallel for reduction(+:sum)'. OpenMP starts a team "
@@ -1339,8 +1411,8 @@ static const struct scene_mode ps_modes[] = {
                 N_("Thousands of GPU threads each sum a strided share in a register, then combine "
                    "within warps by shuffles, within blocks in shared memory, and across blocks "
                    "with one atomic add each. With array=on the array is copied to the GPU once "
-                   "and read from its own memory. Without a GPU the round runs on CPU threads, "
-                   "as the note says."),
+                   "and read from its own memory. Without a GPU there is no gpu lane: the rounds "
+                   "run on T CPU threads as in mode 2, and the note says why."),
                 .ns_per_col = SCENE_MS},
 };
 

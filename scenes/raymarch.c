@@ -51,6 +51,7 @@
 
 #include "app.h"
 #include "render.h"
+#include "rounds.h"
 #include "scene.h"
 #include "i18n.h"
 #include "scenes/scenes.h"
@@ -62,7 +63,9 @@
 #define MAX_SM_LANES 48
 #define DEF_W 160
 #define DEF_H 96
-#define MIN_GAP_NS 1000 /* gaps between a thread's tiles shorter than this are not drawn */
+#define MIN_GAP_NS 1000     /* gaps between a thread's tiles shorter than this are not drawn */
+#define MIN_RENDER_W 160    /* a shown frame is rendered at least this wide, then scaled down */
+#define IDLE_NS 20000000ull /* a still picture: look for a change this often */
 #define YAW_STEP 10
 #define PITCH_STEP 10
 
@@ -95,6 +98,7 @@ enum {
     N_REFERENCE,
     N_VOLUME,
     N_CAP,
+    N_STILL,
     N_TILE,
     N_BETWEEN,
     N_BARRIER,
@@ -111,6 +115,9 @@ static const char *const rm_notes[] = {
     [N_REFERENCE] = N_("one-thread reference frame (for the speedup)"),
     [N_VOLUME] = N_("building the volume"),
     [N_CAP] = N_("waiting for the next frame (frame-rate cap)"),
+    [N_STILL] =
+        N_("picture unchanged: nothing to render until the view changes or the next speedup "
+           "measurement"),
     [N_TILE] = N_("rendering a tile (arg: tile index)"),
     [N_BETWEEN] = N_("between tiles (OpenMP scheduling)"),
     [N_BARRIER] = N_("at the barrier: the other threads still render"),
@@ -125,7 +132,7 @@ struct rm_figures {
     uint64_t frames, samples_total, last_samples;
     double ms, ms_avg, fps, msamples_s;
     double kernel_ms, copy_ms, clock_error_ns;
-    double ref_ms, speedup;
+    struct rounds speedup, ref_ms, par_ms; /* one pair per measurement: one thread, the backend */
     int backend, w, h, workers, tiles;
     double imbalance; /* busiest thread's tile time over the mean (CPU), 1 = even */
     double yaw, pitch, zoom;
@@ -149,6 +156,9 @@ struct rm_state {
     int backend_used;      /* -1 before the first frame */
     int64_t backend_wanted;
     uint64_t next_ref_ns;
+    int64_t drawn[P_COUNT]; /* the parameters of the picture on show */
+    int drawn_w, drawn_h;   /* its canvas size */
+    int64_t work[4];        /* what a speedup pair measured: size, volume, backend, threads */
     double ema_ms;
     uint64_t win_t0, win_frames, win_samples; /* one-second window for fps and samples/s */
     double fps, msamples_s;
@@ -473,7 +483,14 @@ static void emit_gpu_spans(struct rm_state *st, const struct render_stats *rs)
     free(e);
 }
 
-/* The size to render: what the canvas last asked for, else the width/height parameters. */
+/*
+ * The size to render: the canvas the UI last asked for, scaled up by a whole
+ * factor until it is at least MIN_RENDER_W wide (the canvas shows it scaled
+ * down, each cell the average of its pixels), else the width/height
+ * parameters. A terminal canvas is small: a frame of a few thousand pixels
+ * is over in a millisecond, too little work to show what a team of threads
+ * does with it.
+ */
 static void frame_size(struct rm_state *st, int *w, int *h)
 {
     *w = atomic_load_explicit(&st->want_w, RLX);
@@ -481,7 +498,29 @@ static void frame_size(struct rm_state *st, int *w, int *h)
     if (*w <= 0 || *h <= 0) {
         *w = (int)eff_get(st, P_WIDTH);
         *h = (int)eff_get(st, P_HEIGHT);
+        return;
     }
+    int k = (MIN_RENDER_W + *w - 1) / *w;
+    k = k < 2 ? 2 : k;
+    *w *= k;
+    *h *= k;
+}
+
+/* Whether the picture on show is out of date: a parameter or the canvas size changed. */
+static bool view_changed(struct rm_state *st)
+{
+    bool changed = false;
+    eff_sync(st);
+    for (int i = 0; i < P_COUNT; i++) {
+        int64_t v = eff_get(st, i);
+        changed |= v != st->drawn[i];
+        st->drawn[i] = v;
+    }
+    int w = atomic_load_explicit(&st->want_w, RLX), h = atomic_load_explicit(&st->want_h, RLX);
+    changed |= w != st->drawn_w || h != st->drawn_h;
+    st->drawn_w = w;
+    st->drawn_h = h;
+    return changed;
 }
 
 /*
@@ -564,12 +603,19 @@ static void publish(struct rm_state *st, const struct render_stats *rs, double r
     g->kernel_ms = rs->kernel_ms;
     g->copy_ms = rs->copy_ms;
     g->clock_error_ns = rs->clock_error_ns;
-    if (rs->backend == RENDER_SERIAL) {
-        g->ref_ms = rs->ms;
-        g->speedup = 1.0;
-    } else if (ref_ms > 0) {
-        g->ref_ms = ref_ms;
-        g->speedup = ref_ms / (rs->ms > 0 ? rs->ms : 1e-3);
+    if (ref_ms > 0 && rs->ms > 0) {
+        /* A pair: the same frame on one thread, then on the backend. Other work starts afresh. */
+        int64_t work[4] = {(int64_t)rs->w << 16 | rs->h, st->vol_kind << 8 | st->vol_size,
+                           rs->backend, eff_get(st, P_SCHEDULE) << 8 | eff_get(st, P_TILE)};
+        if (memcmp(work, st->work, sizeof work) != 0) {
+            rounds_reset(&g->speedup);
+            rounds_reset(&g->ref_ms);
+            rounds_reset(&g->par_ms);
+            memcpy(st->work, work, sizeof work);
+        }
+        rounds_add(&g->speedup, ref_ms / rs->ms);
+        rounds_add(&g->ref_ms, ref_ms);
+        rounds_add(&g->par_ms, rs->ms);
     }
     g->backend = rs->backend;
     g->w = rs->w;
@@ -585,8 +631,12 @@ static void publish(struct rm_state *st, const struct render_stats *rs, double r
     pthread_mutex_unlock(&st->lock);
 }
 
-/* Renders one frame and replays its spans; false on an error that ends the loop. */
-static bool render_one(struct rm_state *st, uint32_t frame)
+/*
+ * Renders one frame and replays its spans; false on an error that ends the
+ * loop. With measure, the same frame is first rendered on one thread, just
+ * before, and the two times make one speedup pair.
+ */
+static bool render_one(struct rm_state *st, uint32_t frame, bool measure)
 {
     char err[256];
     int w, h;
@@ -601,6 +651,9 @@ static bool render_one(struct rm_state *st, uint32_t frame)
     }
     st->back = b;
     struct rm_image img = {w, h, NULL, st->back};
+    double ref_ms = measure ? reference_frame(st, w, h) : 0;
+    if (measure && !spans_fit(st, w, h))
+        return false;
     bool gpu = st->backend_used == RENDER_CUDA;
     trace_emit(st->loop_lane,
                gpu ? TRACE_KERNEL | TRACE_NOTE(N_GPU_FRAME) : TRACE_RUN | TRACE_NOTE(N_FRAME),
@@ -623,18 +676,15 @@ static bool render_one(struct rm_state *st, uint32_t frame)
         emit_gpu_spans(st, &rs);
     else
         emit_cpu_spans(st, &rs);
-    double ref_ms = 0;
-    int64_t period = eff_get(st, P_REFERENCE);
-    /* Not on the first frames: they pay for starting the OpenMP team or the GPU. */
-    if (rs.backend != RENDER_SERIAL && period > 0 && frame >= 2 && rs.end_ns >= st->next_ref_ns) {
-        ref_ms = reference_frame(st, w, h);
-        st->next_ref_ns = render_now_ns() + (uint64_t)period * 1000000ull;
-    }
     publish(st, &rs, ref_ms);
     return true;
 }
 
-/* The render thread: frames until stopped, sleeping to the frame-rate cap. */
+/*
+ * The render thread: a frame whenever the view changes (at most fps a
+ * second), and every `reference` ms a speedup pair; a still picture in
+ * between costs nothing.
+ */
 static void *render_main(void *p)
 {
     struct rm_state *st = p;
@@ -642,7 +692,19 @@ static void *render_main(void *p)
     uint32_t frame = 0;
     while (!scene_stopping(ctx)) {
         uint64_t t0 = render_now_ns();
-        if (!render_one(st, frame++))
+        int64_t every = eff_get(st, P_REFERENCE);
+        /* Not on the first frames: they pay for starting the OpenMP team or the GPU. */
+        bool measure = every > 0 && frame >= 2 && t0 >= st->next_ref_ns;
+        bool changed = view_changed(st);
+        if (!measure && !changed && frame >= 2 && st->backend_used >= 0) {
+            trace_emit(st->loop_lane, TRACE_SLEEP | TRACE_NOTE(N_STILL), 0);
+            if (!scene_sleep(ctx, IDLE_NS))
+                break;
+            continue;
+        }
+        if (measure)
+            st->next_ref_ns = t0 + (uint64_t)every * 1000000ull;
+        if (!render_one(st, frame++, measure))
             break;
         int64_t fps = eff_get(st, P_FPS);
         if (fps > 0) {
@@ -935,6 +997,8 @@ static void rm_stats(struct scene_ctx *ctx, struct scene_stats *out)
     pthread_mutex_lock(&st->lock);
     struct rm_figures g = st->fig;
     pthread_mutex_unlock(&st->lock);
+    /* The lesson first: the same frame on the team over on one thread, pair by pair. */
+    scene_stat_rounds(out, "speedup", &g.speedup, "x");
     scene_stat(out, "frames", (double)g.frames, "frames");
     scene_stat(out, "ms_per_frame", g.ms_avg, "ms");
     scene_stat(out, "last_frame", g.ms, "ms");
@@ -942,8 +1006,8 @@ static void rm_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, "samples_per_s", g.msamples_s, "Msamples/s");
     scene_stat(out, "samples", (double)g.samples_total, "samples");
     scene_stat(out, "frame_samples", (double)g.last_samples, "samples");
-    scene_stat(out, "one_thread_ms", g.ref_ms, "ms");
-    scene_stat(out, "speedup", g.speedup, "x");
+    scene_stat_rounds(out, "one_thread_ms", &g.ref_ms, "ms");
+    scene_stat_rounds(out, "backend_ms", &g.par_ms, "ms");
     scene_stat(out, "backend", g.backend, "");
     scene_stat(out, "workers", g.workers, g.backend == RENDER_CUDA ? "SMs" : "threads");
     scene_stat(out, "tiles", g.tiles, g.backend == RENDER_CUDA ? "blocks" : "tiles");
@@ -976,7 +1040,7 @@ static const struct scene_param rm_params[] = {
     [P_VOLUME] = {"volume",
                   N_("0 Marschner-Lobb, 1 Shepp-Logan head, 2 noise cloud, "
                      "3 raw file: FILE,dims=XxYxZ,type=u8|u16|f32"),
-                  0, V_COUNT - 1, 0, "", SCENE_P_TEXT, rm_volume_text},
+                  0, V_COUNT - 1, V_HEAD, "", SCENE_P_TEXT, rm_volume_text},
     [P_TF] = {"tf",
               N_("transfer function: 0 the volume's own, 1 spectrum, 2 grey, 3 fire, "
                  "4 bone, 5 constant"),
@@ -994,8 +1058,10 @@ static const struct scene_param rm_params[] = {
                   "px", 0},
     [P_FPS] = {"fps", N_("frame-rate cap (0: as fast as possible)"), 0, 240, 30, "frames/s", 0},
     [P_SIZE] = {"size", N_("built-in volume edge (size^3 voxels)"), 16, 128, 64, "voxels", 0},
-    [P_REFERENCE] = {"reference", N_("a one-thread frame this often, for the speedup (0: never)"),
-                     0, 60000, 2000, "ms", 0},
+    [P_REFERENCE] = {"reference",
+                     N_("a speedup pair this often: the frame on one thread, then on the backend "
+                        "(0: never)"),
+                     0, 60000, 500, "ms", 0},
 };
 
 /* Adds d to a key-driven value, wrapping or clamping within its parameter's range. */
@@ -1036,7 +1102,9 @@ static const struct scene_mode rm_modes[] = {
         "space are cheap and rays through the volume are not, some threads finish early and "
         "wait at the barrier (the 'imbalance' figure); the dynamic schedule hands tiles out as "
         "threads free up. With CUDA each pixel is a GPU thread and the lanes show each SM's "
-        "resident thread blocks. The speedup compares with a one-thread frame of the same view. "
+        "resident thread blocks. Every 500 ms the frame is rendered twice, on one thread and "
+        "then on the backend, and the speedup is the ratio of the pair (median of the recent "
+        "pairs, with their range). The picture is rendered again only when it changes. "
         "Arrows turn the camera, z/x zoom, t, b, o and v change the transfer function, backend, "
         "schedule and volume, p saves the picture."),
      .ns_per_col = SCENE_MS},

@@ -329,7 +329,7 @@ int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen)
     const struct scene_entry *e = a->scene;
     int wi = scene_param_find(e, "width"), hi = scene_param_find(e, "height");
     int w = wi >= 0 ? (int)a->params[wi] : 640, h = hi >= 0 ? (int)a->params[hi] : 360;
-    struct scene_canvas c = {w, h, calloc((size_t)w * (size_t)h, 3)};
+    struct scene_canvas c = {.w = w, .h = h, .rgb = calloc((size_t)w * (size_t)h, 3)};
     if (!c.rgb) {
         snprintf(err, errlen, _("%s: out of memory"), path);
         return -1;

@@ -65,17 +65,37 @@ static void draw_canvas(struct app *a, struct grid *g, int y0, int x0, int rows,
         pix = p;
         cap = need;
     }
-    struct scene_canvas c = {cols, rows * 2, pix};
+    static struct scene_canvas c;
+    memset(&c, 0, sizeof c);
+    c.w = cols;
+    c.h = rows * 2;
+    c.rgb = pix;
     memset(pix, 0, need);
     if (a->scene->canvas(&a->ctx, &c) != 0)
         return;
-    for (int y = 0; y < rows; y++) {
+    int ncap = c.ncaption < 0 ? 0 : c.ncaption > SCENE_CAPTION_MAX ? SCENE_CAPTION_MAX : c.ncaption;
+    if (ncap > rows)
+        ncap = rows;
+    for (int y = 0; y < rows - ncap; y++) {
         for (int x = 0; x < cols; x++) {
             const uint8_t *t = pix + ((size_t)(2 * y) * (size_t)cols + (size_t)x) * 3;
             const uint8_t *b = t + (size_t)cols * 3;
             grid_put_rgb(g, y0 + y, x0 + x, (uint32_t)t[0] << 16 | (uint32_t)t[1] << 8 | t[2],
                          (uint32_t)b[0] << 16 | (uint32_t)b[1] << 8 | b[2]);
         }
+    }
+    /* The scene's words under its picture: a swatch of colour, then the text. */
+    for (int i = 0; i < ncap; i++) {
+        int y = y0 + rows - ncap + i, x = x0;
+        struct scene_caption *k = &c.caption[i];
+        k->text[sizeof k->text - 1] = 0;
+        grid_fill(g, y, x0, cols, L' ', 0, 0);
+        if (k->rgb && cols > 3) {
+            grid_put_rgb(g, y, x, k->rgb, k->rgb);
+            grid_put_rgb(g, y, x + 1, k->rgb, k->rgb);
+            x += 3;
+        }
+        grid_text(g, y, x, x0 + cols - x, k->text, COLOUR_DEFAULT, 0);
     }
 }
 

@@ -79,8 +79,30 @@ static void main_i18n(void)
 #endif
 }
 
+/*
+ * OpenMP team threads (the ray marcher's) should sleep between frames, not
+ * spin: libgomp's default keeps an idle thread busy-waiting for a while
+ * after every parallel region, which at a steady frame rate costs a core's
+ * share for a still picture, and on a busy machine a spinning thread delays
+ * the others. libgomp reads OMP_WAIT_POLICY only when it is loaded, before
+ * main, so when the user set no policy main sets "passive" and executes
+ * the program again, once. If that fails the program runs on as it is.
+ */
+static void omp_passive(char **argv)
+{
+#ifdef HAVE_OPENMP
+    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT"))
+        return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 0) == 0)
+        execv("/proc/self/exe", argv);
+#else
+    (void)argv;
+#endif
+}
+
 int main(int argc, char **argv)
 {
+    omp_passive(argv);
     main_i18n();
     struct cli o;
     char err[512];

@@ -89,10 +89,25 @@ struct scene_shared {
     char text[SCENE_MAX_PARAMS][SCENE_TEXT_MAX]; /* set before start, read-only after */
 };
 
+#define SCENE_CAPTION_MAX 4
+
+/* One line of words under a picture: a legend entry or an axis title. */
+struct scene_caption {
+    char text[96]; /* UTF-8, already translated */
+    uint32_t rgb;  /* a swatch of this colour before the words; 0: none */
+};
+
 /* A picture a scene shows beside its lanes; the terminal stacks two pixels per cell. */
 struct scene_canvas {
     int w, h;     /* pixels wanted, set by the caller */
     uint8_t *rgb; /* w * h * 3 bytes, row-major, owned by the caller */
+    /*
+     * Optional, set by the scene (the caller zeroes it): lines of words
+     * shown as text over the picture's bottom ncaption rows, which the
+     * scene leaves for them (its last 2 * ncaption rows of pixels).
+     */
+    int ncaption;
+    struct scene_caption caption[SCENE_CAPTION_MAX];
 };
 
 struct scene_entry;

@@ -287,7 +287,7 @@ static void test_gil_old_one_holder(void **state)
     }
 }
 
-/* Without a GIL two CPU-bound threads are running at the same instants. */
+/* Without a GIL two CPU-bound threads in the parallel run are running at the same instants. */
 static void test_gil_nogil_parallel(void **state)
 {
     (void)state;
@@ -298,8 +298,12 @@ static void test_gil_nogil_parallel(void **state)
     uint64_t w0 = common_start(), worst;
     size_t nx = spans_of(lane_named("cpu 0"), TRACE_RUN, -1, w0, spans_x);
     size_t ny = spans_of(lane_named("cpu 1"), TRACE_RUN, -1, w0, spans_y);
-    uint64_t both = overlap(spans_x, nx, spans_y, ny, &worst);
-    assert_true(both > (a.hist.t_end - w0) / 2);
+    uint64_t both = overlap(spans_x, nx, spans_y, ny, &worst), run1 = 0;
+    /* cpu 1 runs only in the parallel half of each round; then cpu 0 runs too. */
+    for (size_t k = 0; k < ny; k++)
+        run1 += spans_y[k].b - spans_y[k].a;
+    assert_true(run1 > 0);
+    assert_true(both > run1 / 2);
 }
 
 /* Processes: each worker has its own GIL; all children are reaped on stop. */
@@ -350,6 +354,70 @@ static void test_gil_interval_live(void **state)
     check_one_runner(2, 0);
 }
 
+/* A figure with its spread over rounds; fails the test if the scene has none by that name. */
+static const struct scene_stat *spread_of(const char *name)
+{
+    for (int i = 0; i < a.stats.n; i++)
+        if (strcmp(a.stats.s[i].name, name) == 0)
+            return &a.stats.s[i];
+    fail_msg("no stat %s", name);
+    return NULL;
+}
+
+/*
+ * One CPU thread compared with itself: the parallel run is the sequential
+ * run, so the slowdown reads 1.0 within its spread (or close to it).
+ */
+static void test_gil_one_thread_reads_one(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"cpu_threads=1", "io_threads=0", "countdown_k=400", NULL};
+    run(0, 1.5, sets);
+    const struct scene_stat *s = spread_of("slowdown");
+    assert_true(s->rounds >= 5);
+    assert_true(s->lo <= s->value && s->value <= s->hi);
+    if (!(s->lo <= 1.0 && 1.0 <= s->hi) && (s->value < 0.8 || s->value > 1.25))
+        fail_msg("one thread against itself: %.3f (%.3f-%.3f, %d rounds)", s->value, s->lo, s->hi,
+                 s->rounds);
+}
+
+/* Two CPU threads under the GIL are no faster than the same work run sequentially. */
+static void test_gil_two_threads_no_faster(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"cpu_threads=2", "io_threads=0", "countdown_k=200", NULL};
+    run(0, 1.5, sets);
+    const struct scene_stat *s = spread_of("slowdown");
+    assert_true(s->rounds >= 5);
+    if (s->value < 0.8)
+        fail_msg("two threads under the GIL ran %.3fx the sequential time", s->value);
+    assert_true(stat_of("sequential") > 0 && stat_of("parallel") > 0);
+}
+
+/*
+ * Threads help I/O under the GIL: against a server 10 ms away, next to a
+ * CPU-bound thread, eight I/O threads make at least three times the round
+ * trips of one (their waits for replies overlap, the GIL released).
+ */
+static void test_gil_io_latency_threads_help(void **state)
+{
+    (void)state;
+    static const char *const one[] = {"cpu_threads=1", "io_threads=1", "io_latency_us=10000", NULL};
+    static const char *const eight[] = {"cpu_threads=1", "io_threads=8", "io_latency_us=10000",
+                                        NULL};
+    run(0, 1.5, one);
+    check_io_invariants();
+    double r1 = stat_of("io_roundtrips");
+    /* Each round trip waits for the server: never faster than its latency. */
+    assert_true(stat_of("io_rtt_p50") >= 10.0 * 0.9);
+    run(0, 1.5, eight);
+    check_io_invariants();
+    check_gil_invariants();
+    double r8 = stat_of("io_roundtrips");
+    if (r8 < 3 * r1)
+        fail_msg("8 I/O threads made %.0f round trips, 1 made %.0f", r8, r1);
+}
+
 /* Quitting mid-run leaves no thread, no child process and no descriptor behind. */
 static void test_gil_cleanup(void **state)
 {
@@ -369,10 +437,16 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_gil_new_one_holder), T(test_gil_drop_request_answered),
-        T(test_gil_old_one_holder), T(test_gil_nogil_parallel),
-        T(test_gil_processes),      T(test_gil_interval_live),
+        T(test_gil_new_one_holder),
+        T(test_gil_drop_request_answered),
+        T(test_gil_old_one_holder),
+        T(test_gil_nogil_parallel),
+        T(test_gil_processes),
+        T(test_gil_interval_live),
         T(test_gil_cleanup),
+        T(test_gil_one_thread_reads_one),
+        T(test_gil_two_threads_no_faster),
+        T(test_gil_io_latency_threads_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

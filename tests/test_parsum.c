@@ -65,6 +65,25 @@ static double stat_or(const char *name)
     return -1;
 }
 
+/* A figure with its spread over rounds; fails the test if the scene has none by that name. */
+static const struct scene_stat *spread_of(const char *name)
+{
+    for (int i = 0; i < a.stats.n; i++)
+        if (strcmp(a.stats.s[i].name, name) == 0)
+            return &a.stats.s[i];
+    fail_msg("no stat %s", name);
+    return NULL;
+}
+
+/* Whether the history has a lane called name. */
+static bool has_lane(const char *name)
+{
+    for (int i = 0; i < a.hist.nlanes; i++)
+        if (strcmp(a.hist.lane[i].name, name) == 0)
+            return true;
+    return false;
+}
+
 /* N(N+1)/2. */
 static uint64_t closed_form(uint64_t n)
 {
@@ -272,14 +291,50 @@ static void test_parsum_sweep(void **state)
     run_until(M_THREADS, sets, "sweeps", 1);
     expect_exact(4000000);
     assert_true(stat_of("sweeps") >= 1);
-    assert_true(stat_of("speedup_T1") > 0);
-    assert_true(stat_of("speedup_T2") > 0);
+    /* Every point is a median of several baseline/parallel pairs, with its range. */
+    for (int t = 1; t <= 2; t++) {
+        char name[32];
+        snprintf(name, sizeof name, "speedup_T%d", t);
+        const struct scene_stat *s = spread_of(name);
+        assert_true(s->rounds >= 3);
+        assert_true(s->lo <= s->value && s->value <= s->hi && s->value > 0);
+    }
     double f = stat_of("serial_fraction");
     assert_true(f >= 0 && f <= 1);
-    /* The chart draws. */
+    /* The chart draws, with its axis titles and legend under it when there is room. */
     static uint8_t rgb[60 * 40 * 3];
-    struct scene_canvas c = {60, 40, rgb};
+    struct scene_canvas c = {.w = 60, .h = 40, .rgb = rgb};
     assert_int_equal(a.scene->canvas(&a.ctx, &c), 0);
+    assert_int_equal(c.ncaption, SCENE_CAPTION_MAX);
+    for (int i = 0; i < c.ncaption; i++)
+        assert_true(c.caption[i].text[0] != 0);
+    /* The ideal line, Amdahl's curve and the measured points each have a swatch. */
+    int swatches = 0;
+    for (int i = 0; i < c.ncaption; i++)
+        swatches += c.caption[i].rgb != 0;
+    assert_int_equal(swatches, 3);
+    /* A small chart keeps its picture and drops words. */
+    struct scene_canvas small = {.w = 60, .h = 22, .rgb = rgb};
+    assert_int_equal(a.scene->canvas(&a.ctx, &small), 0);
+    assert_true(small.ncaption <= 1);
+}
+
+/*
+ * One worker against the one-thread baseline: the same loop on another
+ * thread, measured side by side, reads 1.0 within its spread (or close).
+ */
+static void test_parsum_serial_reads_one(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"n=20000000", "pause_ms=0", NULL};
+    run_rounds(M_SERIAL, sets, 6);
+    expect_exact(20000000);
+    const struct scene_stat *s = spread_of("speedup");
+    assert_true(s->rounds >= 5);
+    assert_true(s->lo <= s->value && s->value <= s->hi);
+    if (!(s->lo <= 1.0 && 1.0 <= s->hi) && (s->value < 0.8 || s->value > 1.25))
+        fail_msg("one worker against itself: %.3f (%.3f-%.3f, %d rounds)", s->value, s->lo, s->hi,
+                 s->rounds);
 }
 
 /* The GPU mode sums exactly on a GPU, or on CPU threads with a note without one. */
@@ -292,8 +347,14 @@ static void test_parsum_cuda_or_fallback(void **state)
     char note[SCENE_NOTE_MAX];
     scene_note_get(&a.ctx, note, sizeof note);
     assert_true(note[0] != 0);
-    if (stat_or("gpu_kernel") < 0)
-        assert_non_null(strstr(note, "CPU threads instead"));
+    if (stat_or("gpu_kernel") < 0) {
+        /* No GPU: said so, what runs instead, and no empty gpu lane. */
+        assert_non_null(strstr(note, "no GPU"));
+        assert_non_null(strstr(note, "CPU threads"));
+        assert_false(has_lane("gpu"));
+        assert_true(stat_of("on_gpu") == 0);
+        assert_true(stat_or("serial_fraction") < 0);
+    }
 }
 
 /* Stopping mid-round leaves no thread (OpenMP's pool aside), child or descriptor behind. */
@@ -326,9 +387,11 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_parsum_default_exact),    T(test_parsum_every_mode_exact), T(test_parsum_concurrent),
-        T(test_parsum_gil_one_runner),   T(test_parsum_locked),           T(test_parsum_sweep),
+        T(test_parsum_default_exact),    T(test_parsum_every_mode_exact),
+        T(test_parsum_concurrent),       T(test_parsum_gil_one_runner),
+        T(test_parsum_locked),           T(test_parsum_sweep),
         T(test_parsum_cuda_or_fallback), T(test_parsum_cleanup),
+        T(test_parsum_serial_reads_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
