@@ -586,17 +586,21 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
         snprintf(buf, sizeof buf, _(" | %llu events dropped"), (unsigned long long)dropped);
         used += grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, GRID_BOLD);
     }
+    scene_note_get(&a->ctx, note, sizeof note);
+    bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
+    char tail[256] = "";
+    if (fresh || note[0])
+        snprintf(tail, sizeof tail, " | %s", fresh ? a->msg : note);
     if (a->running && a->load.busy) {
         snprintf(buf, sizeof buf, _(" | machine busy: other programs use %.1f of %d CPUs"),
                  a->load.other, a->load.last.cpus);
+        /* The short form when the whole one would push a message or note off the line. */
+        if (tail[0] && used + grid_text_width(buf) + grid_text_width(tail) > g->cols)
+            snprintf(buf, sizeof buf, " | %s", _("machine busy"));
         used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
     }
-    scene_note_get(&a->ctx, note, sizeof note);
-    bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
-    if (fresh || note[0]) {
-        snprintf(buf, sizeof buf, " | %s", fresh ? a->msg : note);
-        grid_text(g, y, used, g->cols - used, buf, fresh ? COLOUR_RED : COLOUR_YELLOW, 0);
-    }
+    if (tail[0])
+        grid_text(g, y, used, g->cols - used, tail, fresh ? COLOUR_RED : COLOUR_YELLOW, 0);
 }
 
 static void draw_help(struct app *a, struct grid *g)

@@ -220,6 +220,11 @@ static void test_draw_figures_with_spread(void **state)
     assert_true(screen_has("(1.71-1.93, 9 rounds)!"));
     assert_true(screen_has("! machine busy"));
     assert_true(row_has(23, "machine busy: other programs use 1.5 of 2 CPUs"));
+    /* A message still shows beside it: the warning takes its short form. */
+    app_message(&a, "a message that must stay readable on an 80-column line");
+    frame(24, 80);
+    assert_true(row_has(23, "| machine busy |"));
+    assert_true(row_has(23, "a message that must stay readable"));
     a.load.busy = false;
 }
 

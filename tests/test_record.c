@@ -298,6 +298,41 @@ static void test_record_figures_keep_their_spread(void **state)
     expect_error(buf, len + 7, "spreads");
 }
 
+/* Headless output gives a figure's spread: in words in text, as figures of their own in JSON. */
+static void test_headless_prints_spreads(void **state)
+{
+    (void)state;
+    run_recorded(0);
+    a.stats.n = 0;
+    scene_stat_spread(&a.stats, "speedup", 1.84, 1.71, 1.93, 9, "x");
+    scene_stat(&a.stats, "plain", 3, "ms");
+    struct cli o;
+    memset(&o, 0, sizeof o);
+    o.width = 40;
+    for (int json = 0; json < 2; json++) {
+        o.json = json;
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        headless_print(&a, &o, f);
+        fclose(f);
+        if (json) {
+            assert_non_null(strstr(buf, "\"speedup\":{\"value\":1.84"));
+            assert_non_null(strstr(buf, "\"speedup_min\":{\"value\":1.71"));
+            assert_non_null(strstr(buf, "\"speedup_max\":{\"value\":1.9299"));
+            assert_non_null(strstr(buf, "\"speedup_rounds\":{\"value\":9,"));
+            assert_null(strstr(buf, "plain_min"));
+            assert_non_null(strstr(buf, "\"machine_busy\":"));
+            assert_non_null(strstr(buf, "\"machine_other_cpu\":"));
+            assert_non_null(strstr(buf, "\"stats_dropped\":0"));
+        } else {
+            assert_non_null(strstr(buf, "\nspeedup 1.84 x (1.71-1.93, 9 rounds)\n"));
+            assert_non_null(strstr(buf, "\nplain 3 ms\n"));
+        }
+        free(buf);
+    }
+}
+
 static void test_record_chrome_export(void **state)
 {
     (void)state;
@@ -354,6 +389,7 @@ int main(void)
         T(test_record_replay_same_layout),
         T(test_record_reader_errors),
         T(test_record_figures_keep_their_spread),
+        T(test_headless_prints_spreads),
         T(test_record_chrome_export),
         T(test_record_save_recent),
     };
