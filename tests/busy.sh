@@ -58,7 +58,11 @@ stop_spinners
 sleep 1
 if [ "$before_busy" = 0 ]; then
     set -- $(busy)
-    [ "$1" = 0 ] || { sleep 2; set -- $(busy); } # a passing burst elsewhere: once more
+    for retry in 1 2 3; do # a passing burst elsewhere: look again
+        [ "$1" = 0 ] && break
+        sleep 2
+        set -- $(busy)
+    done
     if [ "$1" = 0 ]; then ok "spinners gone: machine_busy 0 (other programs $2 cores)"; else
         not_ok "spinners gone: machine_busy 0" "machine_busy $1, other programs $2 cores"; fi
 else
