@@ -112,6 +112,7 @@ struct tour_facts {
 struct tour_outcome {
     bool pass;
     double lhs, rhs;  /* the left side and the right side's value (TOUR_NEAR: k) */
+    double operand;   /* the right side's operand before its factor */
     char missing[96]; /* a figure or lane the run did not have ("" when none) */
 };
 
