@@ -299,7 +299,18 @@ static int tour__expect(const char *arg, struct tour_expect *x, char *msg, size_
             }
         }
     }
-    if (tour__next(&p, &t) != 0 || t.kind != TK_END) {
+    tour__next(&p, &t);
+    if (tour__is(&t, "unless")) {
+        struct tour__tok g;
+        if (tour__next(&p, &g) != 0 || g.kind != TK_NAME || tour__is(&g, "lane") ||
+            g.len >= sizeof x->unless) {
+            snprintf(msg, mlen, _("unless needs a figure: ... unless machine_busy"));
+            return -1;
+        }
+        memcpy(x->unless, g.s, g.len);
+        tour__next(&p, &t);
+    }
+    if (t.kind != TK_END) {
         snprintf(msg, mlen, _("'%s' after the expectation's end"), tour__word(&t, w, sizeof w));
         return -1;
     }
@@ -365,6 +376,16 @@ void tour_expect_eval(const struct tour_expect *x, const struct tour_facts *f,
     memset(out, 0, sizeof *out);
     out->lhs = out->rhs = NAN;
     double r = 1;
+    if (x->unless[0]) {
+        struct tour_operand g = {.kind = TOUR_FIGURE};
+        memcpy(g.name, x->unless, sizeof g.name);
+        if (tour__value(&g, f, &out->guard, out->missing, sizeof out->missing) != 0)
+            return;
+        if (out->guard != 0) {
+            out->skipped = true;
+            return;
+        }
+    }
     if (tour__value(&x->lhs, f, &out->lhs, out->missing, sizeof out->missing) != 0 ||
         (x->rhs.kind != TOUR_NUMBER &&
          tour__value(&x->rhs, f, &r, out->missing, sizeof out->missing) != 0))
@@ -399,6 +420,10 @@ void tour_outcome_describe(const struct tour_expect *x, const struct tour_outcom
     static const char *const ops[] = {"<", "<=", ">", ">=", "="};
     if (o->missing[0]) {
         snprintf(buf, len, "%s", o->missing);
+        return;
+    }
+    if (o->skipped) {
+        snprintf(buf, len, _("%s is %.4g: not checked"), x->unless, o->guard);
         return;
     }
     const char *pl = x->lhs.kind == TOUR_LANE ? "%" : "";

@@ -30,8 +30,9 @@
  * NAME (or NAME followed by a space and more) spent in those states.
  * Comparisons are < <= > >= =; the right side is a number (an optional %
  * is decoration), an operand, or NUMBER * operand. "~ C ± T" (or +-)
- * holds when the value is within T of C. "check" is how long the step
- * runs (s or ms; default 3 s).
+ * holds when the value is within T of C. A trailing "unless FIGURE" skips
+ * the check when that figure is not 0 (a claim about spare cores, unless
+ * machine_busy). "check" is how long the step runs (s or ms; default 3 s).
  */
 #ifndef CONCTUI_TOUR_H
 #define CONCTUI_TOUR_H
@@ -61,9 +62,10 @@ struct tour_operand {
 struct tour_expect {
     struct tour_operand lhs;
     enum tour_cmp op;
-    double k;                /* the number, or the factor of rhs */
-    struct tour_operand rhs; /* TOUR_NUMBER: k alone */
-    double tol;              /* TOUR_NEAR: the half-width around k */
+    double k;                      /* the number, or the factor of rhs */
+    struct tour_operand rhs;       /* TOUR_NUMBER: k alone */
+    double tol;                    /* TOUR_NEAR: the half-width around k */
+    char unless[TOUR_LANE_PREFIX]; /* a figure: when it is not 0, the check is skipped */
     int line;
     char *text; /* as written after "expect" */
 };
@@ -111,6 +113,8 @@ struct tour_facts {
 /* An evaluated expectation: pass, the values compared and what was missing. */
 struct tour_outcome {
     bool pass;
+    bool skipped;     /* its unless figure was not 0: neither passed nor failed */
+    double guard;     /* that figure */
     double lhs, rhs;  /* the left side and the right side's value (TOUR_NEAR: k) */
     double operand;   /* the right side's operand before its factor */
     char missing[96]; /* a figure or lane the run did not have ("" when none) */
