@@ -409,7 +409,8 @@ void tour_expect_eval(const struct tour_expect *x, const struct tour_facts *f,
         out->pass = a == b;
         break;
     case TOUR_NEAR:
-        out->pass = fabs(a - b) <= x->tol;
+        /* Inclusive, and not lost to rounding at the edge (1.2 ~ 1.5 +- 0.3). */
+        out->pass = fabs(a - b) <= x->tol + 1e-9 * fmax(1, fabs(b));
         break;
     }
 }
