@@ -379,8 +379,8 @@ void tour_expect_eval(const struct tour_expect *x, const struct tour_facts *f,
     if (x->unless[0]) {
         struct tour_operand g = {.kind = TOUR_FIGURE};
         memcpy(g.name, x->unless, sizeof g.name);
-        if (tour__value(&g, f, &out->guard, out->missing, sizeof out->missing) != 0)
-            return;
+        if (tour__value(&g, f, &out->guard, out->guard_missing, sizeof out->guard_missing) != 0)
+            out->guard = 0; /* evaluated, shown, and failed for want of the figure */
         if (out->guard != 0) {
             out->skipped = true;
             return;
@@ -413,6 +413,8 @@ void tour_expect_eval(const struct tour_expect *x, const struct tour_facts *f,
         out->pass = fabs(a - b) <= x->tol + 1e-9 * fmax(1, fabs(b));
         break;
     }
+    if (out->guard_missing[0])
+        out->pass = false;
 }
 
 void tour_outcome_describe(const struct tour_expect *x, const struct tour_outcome *o, char *buf,
@@ -420,7 +422,7 @@ void tour_outcome_describe(const struct tour_expect *x, const struct tour_outcom
 {
     static const char *const ops[] = {"<", "<=", ">", ">=", "="};
     if (o->missing[0]) {
-        snprintf(buf, len, "%s", o->missing);
+        snprintf(buf, len, "%s%s%s", o->missing, o->guard_missing[0] ? "; " : "", o->guard_missing);
         return;
     }
     if (o->skipped) {
@@ -437,7 +439,9 @@ void tour_outcome_describe(const struct tour_expect *x, const struct tour_outcom
         if (x->rhs.kind != TOUR_NUMBER && x->k != 1 && n > 0 && (unsigned)n < sizeof want)
             snprintf(want + n, sizeof want - (unsigned)n, " = %.4g * %.4g%s", x->k, o->operand, pr);
     }
-    snprintf(buf, len, _("measured %.4g%s, wanted %s"), o->lhs, pl, want);
+    int n = snprintf(buf, len, _("measured %.4g%s, wanted %s"), o->lhs, pl, want);
+    if (o->guard_missing[0] && n > 0 && (unsigned)n < len)
+        snprintf(buf + n, len - (unsigned)n, "; %s", o->guard_missing);
 }
 
 /* Start a step's scene: the defaults, then (same scene) the previous step's mode. */

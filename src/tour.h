@@ -113,11 +113,12 @@ struct tour_facts {
 /* An evaluated expectation: pass, the values compared and what was missing. */
 struct tour_outcome {
     bool pass;
-    bool skipped;     /* its unless figure was not 0: neither passed nor failed */
-    double guard;     /* that figure */
-    double lhs, rhs;  /* the left side and the right side's value (TOUR_NEAR: k) */
-    double operand;   /* the right side's operand before its factor */
-    char missing[96]; /* a figure or lane the run did not have ("" when none) */
+    bool skipped;           /* its unless figure was not 0: neither passed nor failed */
+    double guard;           /* that figure */
+    double lhs, rhs;        /* the left side and the right side's value (TOUR_NEAR: k) */
+    double operand;         /* the right side's operand before its factor */
+    char missing[96];       /* a figure or lane the run did not have ("" when none) */
+    char guard_missing[96]; /* the unless figure, when the run did not have it (a failure) */
 };
 
 /* Evaluate one expectation against a run; the outcome says why it failed. */

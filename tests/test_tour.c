@@ -395,7 +395,9 @@ static void test_tour_expect_eval(void **state)
         {"slowdown < 1 unless machine_busy", 2, "machine_busy is 1: not checked"},
         {"slowdown < 1 unless machine_idle", 0, "measured 1.2, wanted < 1"},
         {"slowdown > 1 unless machine_idle", 1, NULL},
-        {"slowdown > 1 unless machine_gone", 0, "no figure 'machine_gone'"},
+        {"slowdown > 1 unless machine_gone", 0,
+         "measured 1.2, wanted > 1; no figure 'machine_gone'"},
+        {"nosuch > 1 unless machine_gone", 0, "no figure 'nosuch'; no figure 'machine_gone'"},
     };
     struct tour_facts f = eval_facts();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
