@@ -26,6 +26,7 @@ enum {
     OPT_TOUR,
     OPT_THEME,
     OPT_LANE_ROWS,
+    OPT_CHECK,
 };
 
 static const struct option longopts[] = {
@@ -46,6 +47,7 @@ static const struct option longopts[] = {
     {"tour", optional_argument, NULL, OPT_TOUR},
     {"theme", required_argument, NULL, OPT_THEME},
     {"lane-rows", required_argument, NULL, OPT_LANE_ROWS},
+    {"check", no_argument, NULL, OPT_CHECK},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -58,6 +60,7 @@ void cli_usage(FILE *f)
               "       conctui --headless --scene NAME [--mode M] [--set KEY=VALUE]...\n"
               "               --duration SECONDS [--width N] [--ascii] [--json]\n"
               "       conctui --tour [FILE] [--headless --duration SECONDS]\n"
+              "       conctui --tour --check [FILE] [--duration SECONDS]\n"
               "       conctui --replay FILE [--headless [--width N] [--ascii] [--json]]\n"
               "       conctui --convert RECORDING OUT.json\n"
               "       conctui --list | --help | --version\n"
@@ -80,6 +83,8 @@ void cli_usage(FILE *f)
               "      --snapshot F.ppm   at the end, write the scene's picture (raymarch) as PPM\n"
               "      --tour [FILE]      walk through the course one step per key (Enter, <, >);\n"
               "                         FILE is a tour of your own (see conctui(1))\n"
+              "      --check            with --tour: run every step headless and check what\n"
+              "                         it says the screen shows (its expect lines)\n"
               "      --theme NAME       colours: default, contrast (projectors), cbsafe\n"
               "                         (colour-blind safe), mono (glyphs only)\n"
               "      --lane-rows N      draw every lane N rows tall (1-3, for the back of a room)\n"
@@ -176,6 +181,12 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
             else if (optind < argc && argv[optind][0] != '-')
                 o->tour_file = argv[optind++];
             break;
+        case OPT_CHECK:
+            o->check = 1;
+            /* --tour --check FILE: the word after --check may name the tour too. */
+            if (!o->tour_file && optind < argc && argv[optind][0] != '-')
+                o->tour_file = argv[optind++];
+            break;
         case OPT_THEME:
             if (!theme_find(optarg))
                 return fail(err, errlen, "--theme: no theme '%s' (default, contrast, cbsafe, mono)",
@@ -210,6 +221,13 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
                     "--tour chooses the scenes itself; --scene, --mode, --set, --replay, "
                     "--record and --snapshot do not apply to it%s",
                     "");
+    if (o->check && !o->tour)
+        return fail(err, errlen, "--check checks a tour: conctui --tour [FILE] --check%s", "");
+    if (o->check && o->json)
+        return fail(err, errlen, "--check prints its own report; --json does not apply to it%s",
+                    "");
+    if (o->check)
+        o->headless = 1; /* the steps run without a terminal */
     if (o->json && !o->headless)
         return fail(err, errlen, "--json only applies with --headless%s", "");
     if (o->replay && (o->scene || o->mode || o->nsets || o->record))
@@ -221,7 +239,7 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
         return fail(err, errlen, "--snapshot needs a running scene, not a recording%s", "");
     if (o->replay && o->headless)
         return 0;
-    if (o->headless && !(o->help || o->list || o->version || o->convert_in)) {
+    if (o->headless && !o->check && !(o->help || o->list || o->version || o->convert_in)) {
         if (!o->scene && !o->tour)
             return fail(err, errlen, "--headless needs --scene NAME (see --list) or --tour%s", "");
         if (o->duration <= 0)

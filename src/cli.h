@@ -25,10 +25,12 @@ struct cli {
     const char *convert_in, *convert_out; /* --convert REC OUT */
     int tour;                             /* --tour: walk through a tour */
     const char *tour_file;                /* its file (NULL: the built-in tour) */
+    int check;                            /* --check: run the tour's expectations */
     const char *theme;                    /* --theme NAME (NULL: default) */
     int lane_rows;                        /* --lane-rows N: rows per lane (1..3) */
-    double duration;                      /* seconds (per step with --tour); 0 = until quit */
-    int width;                            /* headless timeline columns */
+    double duration; /* seconds (per step with --tour; with --check, for steps without a check
+                        line); 0 = until quit */
+    int width;       /* headless timeline columns */
     /* resolved by cli_resolve */
     const struct scene_entry *entry;
     int mode_idx;

@@ -302,11 +302,123 @@ static int headless_tour(struct app *a, const struct cli *o, volatile int *quit)
     return rc;
 }
 
+#define CHECK_DEFAULT_S 3.0
+
+/* Evaluate step s's expectations against the finished run; print a line each. Failures. */
+static int check_eval(struct app *a, const struct tour_step *s, FILE *f, int *skipped)
+{
+    static struct tour_lane_total lanes[TRACE_MAX_LANES];
+    int n = a->hist.nlanes < TRACE_MAX_LANES ? a->hist.nlanes : TRACE_MAX_LANES;
+    for (int i = 0; i < n; i++) {
+        const struct history_lane *l = &a->hist.lane[i];
+        lanes[i].name = l->name;
+        lanes[i].gauge = l->kind == TRACE_LANE_GAUGE;
+        history_totals(l, a->hist.t_end, lanes[i].ns);
+    }
+    struct tour_facts facts = {.stats = &a->stats, .lane = lanes, .nlanes = n};
+    int failed = 0;
+    *skipped = 0;
+    for (int j = 0; j < s->nexpect; j++) {
+        struct tour_outcome out;
+        char got[160];
+        tour_expect_eval(&s->expect[j], &facts, &out);
+        tour_outcome_describe(&s->expect[j], &out, got, sizeof got);
+        fprintf(f, "  %-7s %s   (%s)\n",
+                out.skipped ? "skipped"
+                : out.pass  ? "ok"
+                            : "FAILED",
+                s->expect[j].text, got);
+        failed += !out.pass && !out.skipped;
+        *skipped += out.skipped;
+    }
+    if (!s->nexpect)
+        fprintf(f, _("  (no expectations)\n"));
+    return failed;
+}
+
+/* Run tour step i headless for secs and evaluate it: failures, or -1 when it did not start. */
+static int check_run(struct app *a, const struct tour *t, int i, double secs, volatile int *quit,
+                     int *skipped)
+{
+    *skipped = 0;
+    int rc = app_tour_goto(a, i);
+    if (rc || !a->running) {
+        printf(_("  FAILED  could not start: %s\n"), strerror(rc ? -rc : EINVAL));
+        return -1;
+    }
+    headless_wait(a, secs, quit);
+    app_stop(a);
+    if (quit && *quit)
+        return 0;
+    return check_eval(a, &t->step[i], stdout, skipped);
+}
+
+/*
+ * --tour --check: every step runs headless for its check time and its
+ * expectations are evaluated; a step with a failure runs once more and its
+ * second run counts. 0 when every expectation held.
+ */
+static int headless_check(struct app *a, const struct cli *o, volatile int *quit)
+{
+    struct tour t;
+    char err[300];
+    if (tour_load(&t, o->tour_file, err, sizeof err) != 0) {
+        fprintf(stderr, "conctui: %s\n", err);
+        return 1;
+    }
+    a->tour = &t;
+    int passed = 0, failed = 0, skipped = 0, bad_steps = 0;
+    char bad[256] = "";
+    for (int i = 0; i < t.n && !(quit && *quit); i++) {
+        const struct tour_step *s = &t.step[i];
+        double secs = s->check_s > 0 ? s->check_s : o->duration > 0 ? o->duration : CHECK_DEFAULT_S;
+        printf(_("step %d/%d: %s (%s, mode %s, %.3g s)\n"), i + 1, t.n, s->title, s->scene->name,
+               s->scene->modes[s->mode].name, secs);
+        fflush(stdout);
+        int ns;
+        int nf = check_run(a, &t, i, secs, quit, &ns);
+        if (nf != 0 && !(quit && *quit)) {
+            printf(_("  step %d: %d of %d failed; running it again, the second run counts\n"),
+                   i + 1, nf < 0 ? s->nexpect : nf, s->nexpect);
+            fflush(stdout);
+            nf = check_run(a, &t, i, secs, quit, &ns);
+        }
+        if (quit && *quit)
+            break;
+        int nfail = nf < 0 ? (s->nexpect ? s->nexpect : 1) : nf;
+        failed += nfail;
+        passed += nf < 0 ? 0 : s->nexpect - nf - ns;
+        skipped += ns;
+        if (nfail) {
+            size_t len = strlen(bad);
+            snprintf(bad + len, sizeof bad - len, "%s%d", bad_steps++ ? ", " : "", i + 1);
+        }
+        /* The next step may fork: no child may inherit (and print again) what is buffered. */
+        fflush(stdout);
+    }
+    app_release(a);
+    a->tour = NULL;
+    if (bad_steps)
+        printf(_("failed steps: %s\n"), bad);
+    /* TRANSLATORS: the last line of --tour --check; scripts may read it. */
+    printf(_("%d passed, %d failed"), passed, failed);
+    if (skipped)
+        printf(_(", %d skipped"), skipped);
+    putchar('\n');
+    tour_free(&t);
+    return failed ? 1 : 0;
+}
+
 int headless_main(const struct cli *o, volatile int *quit)
 {
     struct app a;
     char err[300];
     int rc = app_init(&a);
+    if (rc == 0 && o->check) {
+        rc = headless_check(&a, o, quit);
+        app_shutdown(&a);
+        return fflush(stdout) == 0 ? rc : 1;
+    }
     if (rc == 0 && o->tour) {
         rc = headless_tour(&a, o, quit);
         app_shutdown(&a);

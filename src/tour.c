@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <locale.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 
 #include "i18n.h"
+#include "state.h"
 
 #define TOUR_FILE_MAX (1 << 20)
 #define TOUR_TEXT_MAX 4096
@@ -55,10 +57,391 @@ static int tour__say(struct tour_step *s, const char *words, size_t len)
 void tour_free(struct tour *t)
 {
     for (int i = 0; i < t->n; i++) {
-        free(t->step[i].text);
-        t->step[i].text = NULL;
+        struct tour_step *s = &t->step[i];
+        free(s->text);
+        s->text = NULL;
+        for (int j = 0; j < s->nexpect; j++)
+            free(s->expect[j].text);
+        free(s->expect);
+        s->expect = NULL;
+        s->nexpect = 0;
     }
     t->n = 0;
+}
+
+/* The words of an expectation. */
+enum tour__tk { TK_END, TK_NAME, TK_STRING, TK_NUMBER, TK_OP };
+struct tour__tok {
+    enum tour__tk kind;
+    const char *s; /* where it starts (for a string: after the quote) */
+    size_t len;
+    double num;
+};
+
+/* The next word from *p: a name, "a string", a number or an operator. 0, or -1 when malformed. */
+static int tour__next(const char **p, struct tour__tok *t)
+{
+    static const char *const ops[] = {"<=", ">=", "+-", "\xc2\xb1", "<", ">",
+                                      "=",  "~",  "*",  "%",        "+"};
+    const char *s = *p;
+    while (*s == ' ' || *s == '\t')
+        s++;
+    memset(t, 0, sizeof *t);
+    t->s = s;
+    if (!*s) {
+        t->kind = TK_END;
+        *p = s;
+        return 0;
+    }
+    if (isalpha((unsigned char)*s) || *s == '_') {
+        const char *e = s;
+        while (isalnum((unsigned char)*e) || *e == '_' || *e == '.')
+            e++;
+        t->kind = TK_NAME;
+        t->len = (size_t)(e - s);
+        *p = e;
+        return 0;
+    }
+    if (*s == '"') {
+        const char *e = strchr(s + 1, '"');
+        if (!e)
+            return -1;
+        t->kind = TK_STRING;
+        t->s = s + 1;
+        t->len = (size_t)(e - s - 1);
+        *p = e + 1;
+        return 0;
+    }
+    bool neg = *s == '-' && (isdigit((unsigned char)s[1]) || s[1] == '.');
+    if (isdigit((unsigned char)*s) || (*s == '.' && isdigit((unsigned char)s[1])) || neg) {
+        char *e;
+        errno = 0;
+        t->num = strtod(s, &e);
+        for (const char *c = s; c < e; c++)
+            if (!strchr("0123456789.eE+-", *c))
+                return -1; /* hexadecimal and the like: not a plain number */
+        if (errno || !isfinite(t->num) || isalpha((unsigned char)*e) || *e == '_')
+            return -1;
+        t->kind = TK_NUMBER;
+        t->len = (size_t)(e - s);
+        *p = e;
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+        if (!strncmp(s, ops[i], strlen(ops[i]))) {
+            t->kind = TK_OP;
+            t->len = strlen(ops[i]);
+            *p = s + t->len;
+            return 0;
+        }
+    return -1;
+}
+
+static bool tour__is(const struct tour__tok *t, const char *op)
+{
+    return (t->kind == TK_OP || t->kind == TK_NAME) && t->len == strlen(op) &&
+           !strncmp(t->s, op, t->len);
+}
+
+/* The word t for a message: at most 40 bytes of it, "the end" at the end. */
+static const char *tour__word(const struct tour__tok *t, char *buf, size_t len)
+{
+    if (t->kind == TK_END)
+        return _("the end of the line");
+    snprintf(buf, len, "%.*s", (int)(t->len > 40 ? 40 : t->len), t->s);
+    return buf;
+}
+
+/* An operand starting at word t: a figure or lane "NAME" STATE[+STATE]. 0 or -1 with msg. */
+static int tour__operand(const char **p, const struct tour__tok *t, struct tour_operand *o,
+                         char *msg, size_t mlen)
+{
+    char w[48];
+    memset(o, 0, sizeof *o);
+    if (t->kind != TK_NAME) {
+        snprintf(msg, mlen, _("a figure or lane \"NAME\" STATE expected, not '%s'"),
+                 tour__word(t, w, sizeof w));
+        return -1;
+    }
+    if (t->len >= sizeof o->name) {
+        snprintf(msg, mlen, _("the name '%s...' is longer than %zu bytes"),
+                 tour__word(t, w, sizeof w), sizeof o->name - 1);
+        return -1;
+    }
+    if (!tour__is(t, "lane")) {
+        o->kind = TOUR_FIGURE;
+        memcpy(o->name, t->s, t->len);
+        return 0;
+    }
+    struct tour__tok n;
+    if (tour__next(p, &n) != 0 || n.kind != TK_STRING || n.len == 0 || n.len >= sizeof o->name) {
+        snprintf(msg, mlen, _("lane needs a quoted lane name of 1 to %zu bytes: lane \"clerk\" io"),
+                 sizeof o->name - 1);
+        return -1;
+    }
+    o->kind = TOUR_LANE;
+    memcpy(o->name, n.s, n.len);
+    for (;;) {
+        struct tour__tok st;
+        char name[16];
+        if (tour__next(p, &st) != 0 || st.kind != TK_NAME || st.len >= sizeof name) {
+            snprintf(
+                msg, mlen,
+                _("lane \"%s\" needs a state (run, ready, lock, io, sleep, kernel, idle, done)"),
+                o->name);
+            return -1;
+        }
+        snprintf(name, sizeof name, "%.*s", (int)st.len, st.s);
+        int k = state_parse(name);
+        if (k < 0) {
+            snprintf(msg, mlen,
+                     _("no state '%s' (run, ready, lock, io, sleep, kernel, idle, done)"), name);
+            return -1;
+        }
+        o->states |= 1u << k;
+        const char *save = *p;
+        struct tour__tok plus;
+        if (tour__next(p, &plus) != 0 || !tour__is(&plus, "+")) {
+            *p = save;
+            return 0;
+        }
+    }
+}
+
+/* An optional % after a number (the value is a percentage either way). */
+static void tour__percent(const char **p)
+{
+    const char *save = *p;
+    struct tour__tok t;
+    if (tour__next(p, &t) != 0 || !tour__is(&t, "%"))
+        *p = save;
+}
+
+/* Parse the words after "expect". 0, or -1 with msg. */
+static int tour__expect(const char *arg, struct tour_expect *x, char *msg, size_t mlen)
+{
+    const char *p = arg;
+    struct tour__tok t;
+    char w[48];
+    memset(x, 0, sizeof *x);
+    /* Every word must read first: the grammar below then only sees well-formed words. */
+    do {
+        const char *at = p;
+        if (tour__next(&p, &t) != 0) {
+            while (*at == ' ' || *at == '\t')
+                at++;
+            snprintf(msg, mlen,
+                     _("cannot read '%.20s' (names, \"lane names\", numbers and < <= > >= = ~ +- * "
+                       "%% +)"),
+                     at);
+            return -1;
+        }
+    } while (t.kind != TK_END);
+    p = arg;
+    tour__next(&p, &t);
+    if (tour__operand(&p, &t, &x->lhs, msg, mlen) != 0)
+        return -1;
+    static const struct {
+        const char *op;
+        enum tour_cmp cmp;
+    } cmps[] = {{"<", TOUR_LT},  {"<=", TOUR_LE}, {">", TOUR_GT},
+                {">=", TOUR_GE}, {"=", TOUR_EQ},  {"~", TOUR_NEAR}};
+    int found = -1;
+    if (tour__next(&p, &t) == 0)
+        for (size_t i = 0; i < sizeof cmps / sizeof cmps[0]; i++)
+            if (tour__is(&t, cmps[i].op))
+                found = (int)i;
+    if (found < 0) {
+        snprintf(msg, mlen, _("a comparison (< <= > >= = ~) expected, not '%s'"),
+                 tour__word(&t, w, sizeof w));
+        return -1;
+    }
+    x->op = cmps[found].cmp;
+    if (x->op == TOUR_NEAR) {
+        struct tour__tok c, pm, tol;
+        bool good = tour__next(&p, &c) == 0 && c.kind == TK_NUMBER;
+        if (good)
+            tour__percent(&p);
+        good =
+            good && tour__next(&p, &pm) == 0 && (tour__is(&pm, "+-") || tour__is(&pm, "\xc2\xb1"));
+        good = good && tour__next(&p, &tol) == 0 && tol.kind == TK_NUMBER && tol.num >= 0;
+        if (!good) {
+            snprintf(msg, mlen, _("~ needs a value and a tolerance: FIGURE ~ 1.0 +- 0.3"));
+            return -1;
+        }
+        tour__percent(&p);
+        x->k = c.num;
+        x->tol = tol.num;
+        x->rhs.kind = TOUR_NUMBER;
+    } else {
+        if (tour__next(&p, &t) != 0 || (t.kind != TK_NUMBER && t.kind != TK_NAME)) {
+            snprintf(
+                msg, mlen,
+                _("a number, a figure or NUMBER * FIGURE expected after the comparison, not '%s'"),
+                tour__word(&t, w, sizeof w));
+            return -1;
+        }
+        if (t.kind == TK_NAME) {
+            x->k = 1;
+            if (tour__operand(&p, &t, &x->rhs, msg, mlen) != 0)
+                return -1;
+        } else {
+            x->k = t.num;
+            x->rhs.kind = TOUR_NUMBER;
+            tour__percent(&p);
+            const char *save = p;
+            struct tour__tok star;
+            if (tour__next(&p, &star) == 0 && tour__is(&star, "*")) {
+                if (tour__next(&p, &t) != 0 || tour__operand(&p, &t, &x->rhs, msg, mlen) != 0)
+                    return -1;
+            } else {
+                p = save;
+            }
+        }
+    }
+    tour__next(&p, &t);
+    if (tour__is(&t, "unless")) {
+        struct tour__tok g;
+        if (tour__next(&p, &g) != 0 || g.kind != TK_NAME || tour__is(&g, "lane") ||
+            g.len >= sizeof x->unless) {
+            snprintf(msg, mlen, _("unless needs a figure: ... unless machine_busy"));
+            return -1;
+        }
+        memcpy(x->unless, g.s, g.len);
+        tour__next(&p, &t);
+    }
+    if (t.kind != TK_END) {
+        snprintf(msg, mlen, _("'%s' after the expectation's end"), tour__word(&t, w, sizeof w));
+        return -1;
+    }
+    return 0;
+}
+
+/* "check 6s", "check 2.5", "check 1500ms": seconds, or -1. */
+static double tour__check(const char *arg)
+{
+    char *end;
+    errno = 0;
+    if (!isdigit((unsigned char)*arg) && *arg != '.')
+        return -1;
+    double v = strtod(arg, &end);
+    if (errno || !isfinite(v))
+        return -1;
+    if (!strcmp(end, "ms"))
+        v /= 1000;
+    else if (*end && strcmp(end, "s"))
+        return -1;
+    return v > 0 && v <= TOUR_CHECK_MAX_S ? v : -1;
+}
+
+/* The value of one operand in a run: 0, or -1 with what was missing. */
+static int tour__value(const struct tour_operand *o, const struct tour_facts *f, double *v,
+                       char *missing, size_t mlen)
+{
+    if (o->kind == TOUR_FIGURE) {
+        for (int i = 0; f->stats && i < f->stats->n; i++)
+            if (!strcmp(f->stats->s[i].name, o->name)) {
+                *v = f->stats->s[i].value;
+                return 0;
+            }
+        snprintf(missing, mlen, _("no figure '%s'"), o->name);
+        return -1;
+    }
+    size_t plen = strlen(o->name);
+    uint64_t sel = 0, all = 0;
+    int matched = 0;
+    for (int i = 0; i < f->nlanes; i++) {
+        const struct tour_lane_total *l = &f->lane[i];
+        if (l->gauge || strncmp(l->name, o->name, plen) || (l->name[plen] && l->name[plen] != ' '))
+            continue;
+        matched++;
+        for (int s = 0; s < TRACE_NSTATES; s++) {
+            all += l->ns[s];
+            if (o->states & (1u << s))
+                sel += l->ns[s];
+        }
+    }
+    if (!matched || !all) {
+        snprintf(missing, mlen, matched ? _("lane \"%s\" has no time") : _("no lane \"%s\""),
+                 o->name);
+        return -1;
+    }
+    *v = 100.0 * (double)sel / (double)all;
+    return 0;
+}
+
+void tour_expect_eval(const struct tour_expect *x, const struct tour_facts *f,
+                      struct tour_outcome *out)
+{
+    memset(out, 0, sizeof *out);
+    out->lhs = out->rhs = NAN;
+    double r = 1;
+    if (x->unless[0]) {
+        struct tour_operand g = {.kind = TOUR_FIGURE};
+        memcpy(g.name, x->unless, sizeof g.name);
+        if (tour__value(&g, f, &out->guard, out->guard_missing, sizeof out->guard_missing) != 0)
+            out->guard = 0; /* evaluated, shown, and failed for want of the figure */
+        if (out->guard != 0) {
+            out->skipped = true;
+            return;
+        }
+    }
+    if (tour__value(&x->lhs, f, &out->lhs, out->missing, sizeof out->missing) != 0 ||
+        (x->rhs.kind != TOUR_NUMBER &&
+         tour__value(&x->rhs, f, &r, out->missing, sizeof out->missing) != 0))
+        return;
+    out->operand = r;
+    double a = out->lhs, b = out->rhs = x->k * r;
+    switch (x->op) {
+    case TOUR_LT:
+        out->pass = a < b;
+        break;
+    case TOUR_LE:
+        out->pass = a <= b;
+        break;
+    case TOUR_GT:
+        out->pass = a > b;
+        break;
+    case TOUR_GE:
+        out->pass = a >= b;
+        break;
+    case TOUR_EQ:
+        out->pass = a == b;
+        break;
+    case TOUR_NEAR:
+        /* Inclusive, and not lost to rounding at the edge (1.2 ~ 1.5 +- 0.3). */
+        out->pass = fabs(a - b) <= x->tol + 1e-9 * fmax(1, fabs(b));
+        break;
+    }
+    if (out->guard_missing[0])
+        out->pass = false;
+}
+
+void tour_outcome_describe(const struct tour_expect *x, const struct tour_outcome *o, char *buf,
+                           unsigned len)
+{
+    static const char *const ops[] = {"<", "<=", ">", ">=", "="};
+    if (o->missing[0]) {
+        snprintf(buf, len, "%s%s%s", o->missing, o->guard_missing[0] ? "; " : "", o->guard_missing);
+        return;
+    }
+    if (o->skipped) {
+        snprintf(buf, len, _("%s is %.4g: not checked"), x->unless, o->guard);
+        return;
+    }
+    const char *pl = x->lhs.kind == TOUR_LANE ? "%" : "";
+    char want[96];
+    if (x->op == TOUR_NEAR) {
+        snprintf(want, sizeof want, "%.4g..%.4g%s", x->k - x->tol, x->k + x->tol, pl);
+    } else {
+        const char *pr = x->rhs.kind == TOUR_LANE || (x->rhs.kind == TOUR_NUMBER && *pl) ? "%" : "";
+        int n = snprintf(want, sizeof want, "%s %.4g%s", ops[x->op], o->rhs, pr);
+        if (x->rhs.kind != TOUR_NUMBER && x->k != 1 && n > 0 && (unsigned)n < sizeof want)
+            snprintf(want + n, sizeof want - (unsigned)n, " = %.4g * %.4g%s", x->k, o->operand, pr);
+    }
+    int n = snprintf(buf, len, _("measured %.4g%s, wanted %s"), o->lhs, pl, want);
+    if (o->guard_missing[0] && n > 0 && (unsigned)n < len)
+        snprintf(buf + n, len - (unsigned)n, "; %s", o->guard_missing);
 }
 
 /* Start a step's scene: the defaults, then (same scene) the previous step's mode. */
@@ -167,6 +550,44 @@ int tour_parse(struct tour *t, const char *text, const char *name, char *err, un
             }
             cur->params[idx] = v;
             set_seen = true;
+        } else if (wl == 6 && !strncmp(word, "expect", 6)) {
+            char msg[200] = "";
+            struct tour_expect x;
+            if (cur->nexpect == TOUR_MAX_EXPECT) {
+                tour__fail(err, errlen, name, line, _("more than %d expectations in a step"),
+                           TOUR_MAX_EXPECT);
+                goto fail;
+            }
+            if (tour__expect(arg, &x, msg, sizeof msg) != 0) {
+                tour__fail(err, errlen, name, line, "expect: %s", msg);
+                goto fail;
+            }
+            struct tour_expect *more =
+                realloc(cur->expect, sizeof *more * (size_t)(cur->nexpect + 1));
+            x.text = strdup(arg);
+            if (!more || !x.text) {
+                free(x.text);
+                if (more)
+                    cur->expect = more;
+                tour__fail(err, errlen, name, line, _("out of memory"));
+                goto fail;
+            }
+            x.line = line;
+            cur->expect = more;
+            cur->expect[cur->nexpect++] = x;
+        } else if (wl == 5 && !strncmp(word, "check", 5)) {
+            double secs = tour__check(arg);
+            if (secs < 0) {
+                tour__fail(err, errlen, name, line,
+                           _("check needs a time of at most %d s: check 5s, check 500ms"),
+                           TOUR_CHECK_MAX_S);
+                goto fail;
+            }
+            if (cur->check_s > 0) {
+                tour__fail(err, errlen, name, line, _("the step already has a check time"));
+                goto fail;
+            }
+            cur->check_s = secs;
         } else if (wl == 3 && !strncmp(word, "say", 3)) {
             if (tour__say(cur, arg, strlen(arg)) != 0) {
                 tour__fail(err, errlen, name, line,
@@ -176,7 +597,8 @@ int tour_parse(struct tour *t, const char *text, const char *name, char *err, un
         } else {
             tour__fail(
                 err, errlen, name, line,
-                _("unknown word '%.*s' (a line is step, scene, mode, set, say or # comment)"),
+                _("unknown word '%.*s' (a line is step, scene, mode, set, say, expect, check "
+                  "or # comment)"),
                 (int)wl, word);
             goto fail;
         }

@@ -16,16 +16,59 @@
  * else the previous step's) and "set KEY=VALUE" (on top of the scene's
  * defaults) say what runs; "say" lines are the narration. Every error
  * names its line. The default tours are built into the program.
+ *
+ * A step can also say what its run will show, as checks that
+ * `conctui --tour --check` evaluates after running the step headless:
+ *
+ *     check 4s
+ *     expect total_ms > 5 * cmp_mode2_total_ms
+ *     expect lane "clerk" io > 60%
+ *     expect slowdown ~ 1.0 +- 0.3
+ *
+ * An operand is a figure (as `--json` names it) or a lane share,
+ * lane "NAME" STATE[+STATE...]: the percentage of the time lanes called
+ * NAME (or NAME followed by a space and more) spent in those states.
+ * Comparisons are < <= > >= =; the right side is a number (an optional %
+ * is decoration), an operand, or NUMBER * operand. "~ C ± T" (or +-)
+ * holds when the value is within T of C. A trailing "unless FIGURE" skips
+ * the check when that figure is not 0 (a claim about spare cores, unless
+ * machine_busy). "check" is how long the step runs (s or ms; default 3 s).
  */
 #ifndef CONCTUI_TOUR_H
 #define CONCTUI_TOUR_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "scene.h"
+#include "trace.h"
 
 #define TOUR_MAX_STEPS 64
 #define TOUR_TITLE_MAX 96
+#define TOUR_MAX_EXPECT 32   /* expectations in one step */
+#define TOUR_LANE_PREFIX 48  /* bytes of a lane name in an expectation */
+#define TOUR_CHECK_MAX_S 600 /* the longest check a step may ask for */
+
+enum tour_cmp { TOUR_LT, TOUR_LE, TOUR_GT, TOUR_GE, TOUR_EQ, TOUR_NEAR };
+
+/* One side of an expectation. */
+struct tour_operand {
+    enum { TOUR_NUMBER, TOUR_FIGURE, TOUR_LANE } kind;
+    char name[TOUR_LANE_PREFIX]; /* the figure, or the lane name (prefix) */
+    unsigned states;             /* lane: one bit per trace state */
+};
+
+/* "expect LHS OP [K *] RHS" or "expect LHS ~ K ± TOL". */
+struct tour_expect {
+    struct tour_operand lhs;
+    enum tour_cmp op;
+    double k;                      /* the number, or the factor of rhs */
+    struct tour_operand rhs;       /* TOUR_NUMBER: k alone */
+    double tol;                    /* TOUR_NEAR: the half-width around k */
+    char unless[TOUR_LANE_PREFIX]; /* a figure: when it is not 0, the check is skipped */
+    int line;
+    char *text; /* as written after "expect" */
+};
 
 struct tour_step {
     char title[TOUR_TITLE_MAX];
@@ -34,6 +77,9 @@ struct tour_step {
     int64_t params[SCENE_MAX_PARAMS]; /* the scene's defaults with this step's sets */
     char *text;                       /* the narration, paragraphs split by '\n' */
     int line;                         /* where the step starts in its file */
+    struct tour_expect *expect;       /* what its run will show (--check) */
+    int nexpect;
+    double check_s; /* how long --check runs it; 0: not said (the default) */
 };
 
 struct tour {
@@ -51,6 +97,36 @@ int tour_load(struct tour *t, const char *path, char *err, unsigned errlen);
 void tour_free(struct tour *t);
 /* The built-in tour for a language ("ko", ...); the English one when there is none. */
 const char *tour_builtin(const char *lang);
+
+/* What a finished run measured, for the expectations to be evaluated against. */
+struct tour_lane_total {
+    const char *name;
+    bool gauge; /* a gauge lane has no states: never matched */
+    uint64_t ns[TRACE_NSTATES];
+};
+struct tour_facts {
+    const struct scene_stats *stats;
+    const struct tour_lane_total *lane;
+    int nlanes;
+};
+
+/* An evaluated expectation: pass, the values compared and what was missing. */
+struct tour_outcome {
+    bool pass;
+    bool skipped;           /* its unless figure was not 0: neither passed nor failed */
+    double guard;           /* that figure */
+    double lhs, rhs;        /* the left side and the right side's value (TOUR_NEAR: k) */
+    double operand;         /* the right side's operand before its factor */
+    char missing[96];       /* a figure or lane the run did not have ("" when none) */
+    char guard_missing[96]; /* the unless figure, when the run did not have it (a failure) */
+};
+
+/* Evaluate one expectation against a run; the outcome says why it failed. */
+void tour_expect_eval(const struct tour_expect *x, const struct tour_facts *f,
+                      struct tour_outcome *out);
+/* "127.4 > 77.43" (the measured comparison) or what was missing, into buf. */
+void tour_outcome_describe(const struct tour_expect *x, const struct tour_outcome *o, char *buf,
+                           unsigned len);
 
 /* The built-in tours, generated from the files in tours/ (lang "" is English); ends with NULLs. */
 struct tour__text {

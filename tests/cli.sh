@@ -140,6 +140,48 @@ fi
 printf 'step one\nscene gil\nmode 2\nset switch_us=7\n' >"$tmp/bad.tour"
 expect_exit "a bad tour names its file and line" 1 "bad.tour:4: switch_us: 7 is out of range" --tour "$tmp/bad.tour" --headless --duration 1
 expect_exit "--tour excludes --scene" 2 "--tour chooses the scenes" --tour --scene gil
+
+# The tour's claims, checked: a tour of claims that hold on any machine passes, one line each.
+check_tour=${top_srcdir:-.}/tests/check.tour
+if "$C" --tour --check "$check_tour" >"$tmp/check.out" 2>"$tmp/err"; then
+    want=$(grep -c '^expect ' "$check_tour")
+    if [ "$(grep -c '^  ok ' "$tmp/check.out")" -ge "$want" ] &&
+        [ "$(tail -1 "$tmp/check.out")" = "$want passed, 0 failed" ]; then
+        ok "--tour --check passes tests/check.tour ($want claims)"
+    else
+        not_ok "--tour --check passes tests/check.tour" "$(grep -v '^  ok ' "$tmp/check.out" | sed 's/^/# /')"
+    fi
+else
+    not_ok "--tour --check passes tests/check.tour" "$(cat "$tmp/check.out" "$tmp/err" | grep -v '^  ok ' | sed 's/^/# /')"
+fi
+# Claims that cannot hold fail (with what was measured), the step runs again, the exit is 1.
+cat >"$tmp/false.tour" <<'EOF'
+step Claims that must fail
+scene prodcons
+check 300ms
+expect exactly_once_violations = 0
+expect exactly_once_violations > 0
+expect no_such_figure = 0
+expect lane "producer" run+ready+lock+io+sleep+kernel+idle+done < 50%
+expect throughput < 0 unless capacity
+EOF
+"$C" --tour --check "$tmp/false.tour" >"$tmp/check.out" 2>&1
+st=$?
+if [ "$st" -eq 1 ] && [ "$(tail -1 "$tmp/check.out")" = "1 passed, 3 failed, 1 skipped" ] &&
+    grep -q '^  FAILED  exactly_once_violations > 0   (measured 0, wanted > 0)$' "$tmp/check.out" &&
+    grep -q "^  FAILED  no_such_figure = 0   (no figure 'no_such_figure')$" "$tmp/check.out" &&
+    grep -q '^  FAILED  lane "producer" .* (measured 100%, wanted < 50%)$' "$tmp/check.out" &&
+    grep -q '^  skipped throughput < 0 unless capacity   (capacity is 10: not checked)$' "$tmp/check.out" &&
+    grep -q '^  step 1: 3 of 5 failed; running it again, the second run counts$' "$tmp/check.out" &&
+    [ "$(grep -c '^  FAILED ' "$tmp/check.out")" -eq 6 ]; then
+    ok "--tour --check fails false claims, runs the step again and exits 1"
+else
+    not_ok "--tour --check fails false claims, runs the step again and exits 1" "status $st" \
+        "$(sed 's/^/# /' "$tmp/check.out")"
+fi
+printf 'step one\nscene gil\nexpect lane "cpu" busy > 5%%\n' >"$tmp/bad.tour"
+expect_exit "a bad expect line names its file and line" 1 "bad.tour:3: expect: no state 'busy'" --tour --check "$tmp/bad.tour"
+expect_exit "--check needs --tour" 2 "--check checks a tour" --check
 expect_exit "an unknown theme lists the themes" 2 "default, contrast, cbsafe, mono" --theme neon
 expect_exit "--lane-rows is 1 to 3" 2 "not 1, 2 or 3" --lane-rows 9
 

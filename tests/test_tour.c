@@ -41,6 +41,22 @@ static void test_tour_builtin_parses(void **state)
     assert_true(languages >= 2);
 }
 
+/* Every step of the built-in tours says what its run shows. */
+static void test_tour_builtin_expects(void **state)
+{
+    (void)state;
+    for (const struct tour__text *b = tour__builtin; b->text; b++) {
+        struct tour t;
+        char err[256];
+        assert_int_equal(tour_parse(&t, b->text, b->lang, err, sizeof err), 0);
+        for (int i = 0; i < t.n; i++)
+            if (t.step[i].nexpect == 0)
+                fail_msg("tour '%s' step %d (%s) has no expect line", b->lang, i + 1,
+                         t.step[i].title);
+        tour_free(&t);
+    }
+}
+
 /* Every translation runs the same steps as the English tour; only the words differ. */
 static void test_tour_translations_match(void **state)
 {
@@ -58,6 +74,11 @@ static void test_tour_translations_match(void **state)
             assert_ptr_equal(t.step[i].scene, en.step[i].scene);
             assert_int_equal(t.step[i].mode, en.step[i].mode);
             assert_memory_equal(t.step[i].params, en.step[i].params, sizeof en.step[i].params);
+            /* The same claims are checked, written the same way, for the same time. */
+            assert_true(t.step[i].check_s == en.step[i].check_s);
+            assert_int_equal(t.step[i].nexpect, en.step[i].nexpect);
+            for (int j = 0; j < en.step[i].nexpect; j++)
+                assert_string_equal(t.step[i].expect[j].text, en.step[i].expect[j].text);
         }
         tour_free(&t);
     }
@@ -123,6 +144,7 @@ static void test_tour_errors_name_the_line(void **state)
         {"step a\nscene gil\nset switch_us=1\n", "t:3: switch_us: 1 is out of range"},
         {"step a\nscene gil\nmode 2\nscene prodcons\n", "t:4: scene must come before"},
         {"step a\nscene gil\nsya hello\n", "t:3: unknown word 'sya'"},
+        {"expect x > 1\n", "t:1: 'expect' before the first step"},
         {"step\n", "t:1: a step needs a title"},
         {"step a\n\n\nstep b\nscene gil\n", "t:1: step 'a' names no scene"},
     };
@@ -153,6 +175,246 @@ static void test_tour_errors_name_the_line(void **state)
     }
     assert_int_equal(tour_parse(&t, big, "t", err, sizeof err), -1);
     assert_non_null(strstr(err, "narration is longer than"));
+}
+
+static const struct tour_expect *one_expect(struct tour *t, const char *line)
+{
+    char src[512], err[256];
+    snprintf(src, sizeof src, "step a\nscene gil\n%s\n", line);
+    if (tour_parse(t, src, "t", err, sizeof err) != 0)
+        fail_msg("'%s': %s", line, err);
+    assert_int_equal(t->step[0].nexpect, 1);
+    return &t->step[0].expect[0];
+}
+
+static void test_tour_expect_parses(void **state)
+{
+    (void)state;
+    struct tour t;
+    const struct tour_expect *x;
+
+    x = one_expect(&t, "expect cmp_loop_total_ms < 0.3 * cmp_one_total_ms");
+    assert_int_equal(x->lhs.kind, TOUR_FIGURE);
+    assert_string_equal(x->lhs.name, "cmp_loop_total_ms");
+    assert_int_equal(x->op, TOUR_LT);
+    assert_true(x->k == 0.3);
+    assert_int_equal(x->rhs.kind, TOUR_FIGURE);
+    assert_string_equal(x->rhs.name, "cmp_one_total_ms");
+    assert_string_equal(x->text, "cmp_loop_total_ms < 0.3 * cmp_one_total_ms");
+    assert_int_equal(x->line, 3);
+    tour_free(&t);
+
+    x = one_expect(&t, "  expect   lane \"clerk\" io > 60%  ");
+    assert_int_equal(x->lhs.kind, TOUR_LANE);
+    assert_string_equal(x->lhs.name, "clerk");
+    assert_int_equal(x->lhs.states, 1u << TRACE_IO);
+    assert_int_equal(x->op, TOUR_GT);
+    assert_true(x->k == 60);
+    assert_int_equal(x->rhs.kind, TOUR_NUMBER);
+    tour_free(&t);
+
+    x = one_expect(&t, "expect lane \"omp thread\" run+ready >= 2 * lane \"main\" sleep");
+    assert_string_equal(x->lhs.name, "omp thread");
+    assert_int_equal(x->lhs.states, (1u << TRACE_RUN) | (1u << TRACE_READY));
+    assert_int_equal(x->op, TOUR_GE);
+    assert_true(x->k == 2);
+    assert_int_equal(x->rhs.kind, TOUR_LANE);
+    assert_string_equal(x->rhs.name, "main");
+    assert_int_equal(x->rhs.states, 1u << TRACE_SLEEP);
+    tour_free(&t);
+
+    x = one_expect(&t, "expect slowdown ~ 1.0 \u00b1 0.3");
+    assert_int_equal(x->op, TOUR_NEAR);
+    assert_true(x->k == 1.0 && x->tol == 0.3);
+    tour_free(&t);
+    x = one_expect(&t, "expect slowdown~1+-0.25");
+    assert_int_equal(x->op, TOUR_NEAR);
+    assert_true(x->k == 1.0 && x->tol == 0.25);
+    tour_free(&t);
+
+    x = one_expect(&t, "expect a <= b");
+    assert_int_equal(x->op, TOUR_LE);
+    assert_true(x->k == 1);
+    assert_int_equal(x->rhs.kind, TOUR_FIGURE);
+    tour_free(&t);
+    x = one_expect(&t, "expect exactly_once_violations = 0");
+    assert_int_equal(x->op, TOUR_EQ);
+    assert_true(x->k == 0);
+    tour_free(&t);
+    x = one_expect(&t, "expect rec.total >= -1.5e3");
+    assert_string_equal(x->lhs.name, "rec.total");
+    assert_true(x->k == -1500);
+    tour_free(&t);
+    x = one_expect(&t, "expect speedup > 1.3 unless machine_busy");
+    assert_string_equal(x->unless, "machine_busy");
+    tour_free(&t);
+
+    /* check: seconds or milliseconds; steps without one say nothing. */
+    char err[256];
+    assert_int_equal(tour_parse(&t,
+                                "step a\nscene gil\ncheck 6s\nstep b\ncheck 1500ms\n"
+                                "step c\ncheck 2.5\nstep d\n",
+                                "t", err, sizeof err),
+                     0);
+    assert_true(t.step[0].check_s == 6 && t.step[1].check_s == 1.5 && t.step[2].check_s == 2.5);
+    assert_true(t.step[3].check_s == 0);
+    assert_int_equal(t.step[3].nexpect, 0);
+    tour_free(&t);
+}
+
+static void test_tour_expect_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line, *want;
+    } bad[] = {
+        {"expect", "t:3: expect: a figure or lane"},
+        {"expect 5 < x", "a figure or lane \"NAME\" STATE expected, not '5'"},
+        {"expect x", "a comparison (< <= > >= = ~) expected, not 'the end of the line'"},
+        {"expect x == 3", "after the comparison, not '='"},
+        {"expect x != 3", "cannot read '!= 3'"},
+        {"expect x > ", "after the comparison, not 'the end of the line'"},
+        {"expect x > 3 *", "a figure or lane"},
+        {"expect x > 3 * 4", "not '4'"},
+        {"expect x > 3 y", "'y' after the expectation's end"},
+        {"expect x > 0x10", "cannot read '0x10'"},
+        {"expect x > 1e999", "cannot read '1e999'"},
+        {"expect x > 3ms", "cannot read '3ms'"},
+        {"expect x ~ 1", "~ needs a value and a tolerance"},
+        {"expect x ~ 1 +- y", "~ needs a value and a tolerance"},
+        {"expect x ~ y +- 1", "~ needs a value and a tolerance"},
+        {"expect x ~ 1 +- -1", "~ needs a value and a tolerance"},
+        {"expect lane clerk io > 5", "lane needs a quoted lane name"},
+        {"expect lane \"\" io > 5", "lane needs a quoted lane name"},
+        {"expect lane \"clerk io > 5", "cannot read '\"clerk io > 5'"},
+        {"expect lane \"clerk\" > 5", "lane \"clerk\" needs a state"},
+        {"expect lane \"clerk\" busy > 5", "no state 'busy'"},
+        {"expect lane \"clerk\" io+ > 5", "needs a state"},
+        {"expect x > 1 unless", "unless needs a figure"},
+        {"expect x > 1 unless lane", "unless needs a figure"},
+        {"expect x > 1 unless a b", "'b' after the expectation's end"},
+        {"expect a_name_that_is_much_longer_than_forty_seven_bytes_x > 1", "is longer than 47"},
+        {"check", "check needs a time"},
+        {"check 0", "check needs a time"},
+        {"check 601s", "check needs a time"},
+        {"check 5 s", "check needs a time"},
+        {"check 5min", "check needs a time"},
+        {"check -1", "check needs a time"},
+        {"check 3s\ncheck 4s", "t:4: the step already has a check time"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct tour t;
+        char src[300], err[256] = "";
+        snprintf(src, sizeof src, "step a\nscene gil\n%s\n", bad[i].line);
+        if (tour_parse(&t, src, "t", err, sizeof err) == 0)
+            fail_msg("accepted: %s", bad[i].line);
+        if (!strstr(err, bad[i].want))
+            fail_msg("for %s: got '%s', want '%s'", bad[i].line, err, bad[i].want);
+        if (strncmp(err, "t:3: ", 5) && strncmp(err, "t:4: ", 5))
+            fail_msg("for %s: no line in '%s'", bad[i].line, err);
+        assert_int_equal(t.n, 0);
+    }
+    /* More expectations than a step holds. */
+    char big[4096] = "step a\nscene gil\n";
+    for (int i = 0; i <= TOUR_MAX_EXPECT; i++)
+        strcat(big, "expect x > 1\n");
+    struct tour t;
+    char err[256];
+    assert_int_equal(tour_parse(&t, big, "t", err, sizeof err), -1);
+    assert_non_null(strstr(err, "more than 32 expectations"));
+}
+
+/* A run's facts for the evaluator: figures and lanes written here. */
+static struct scene_stats eval_stats;
+static struct tour_lane_total eval_lanes[5];
+static struct tour_facts eval_facts(void)
+{
+    memset(&eval_stats, 0, sizeof eval_stats);
+    scene_stat(&eval_stats, "cmp_one_total_ms", 1000, "ms");
+    scene_stat(&eval_stats, "cmp_loop_total_ms", 250, "ms");
+    scene_stat(&eval_stats, "slowdown", 1.2, "x");
+    scene_stat(&eval_stats, "violations", 0, "");
+    scene_stat(&eval_stats, "machine_busy", 1, "");
+    scene_stat(&eval_stats, "machine_idle", 0, "");
+    memset(eval_lanes, 0, sizeof eval_lanes);
+    /* clerk: 70 % io, 20 % run, 10 % idle; clerk 1 the same over twice the time. */
+    eval_lanes[0].name = "clerk";
+    eval_lanes[0].ns[TRACE_IO] = 70;
+    eval_lanes[0].ns[TRACE_RUN] = 20;
+    eval_lanes[0].ns[TRACE_IDLE] = 10;
+    eval_lanes[1].name = "clerk 1";
+    eval_lanes[1].ns[TRACE_IO] = 140;
+    eval_lanes[1].ns[TRACE_RUN] = 40;
+    eval_lanes[1].ns[TRACE_IDLE] = 20;
+    /* Not a clerk: another word, and a gauge. */
+    eval_lanes[2].name = "clerks busy";
+    eval_lanes[2].ns[TRACE_RUN] = 1000;
+    eval_lanes[3].name = "clerk";
+    eval_lanes[3].gauge = true;
+    eval_lanes[3].ns[TRACE_RUN] = 1000;
+    eval_lanes[4].name = "silent";
+    return (struct tour_facts){.stats = &eval_stats, .lane = eval_lanes, .nlanes = 5};
+}
+
+static void test_tour_expect_eval(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line;
+        int pass; /* 1 pass, 0 fail, 2 skipped */
+        const char *says;
+    } cases[] = {
+        {"cmp_loop_total_ms < 0.3 * cmp_one_total_ms", 1,
+         "measured 250, wanted < 300 = 0.3 * 1000"},
+        {"cmp_loop_total_ms < 0.2 * cmp_one_total_ms", 0,
+         "measured 250, wanted < 200 = 0.2 * 1000"},
+        {"cmp_loop_total_ms <= 250", 1, "measured 250, wanted <= 250"},
+        {"cmp_loop_total_ms < 250", 0, "wanted < 250"},
+        {"cmp_loop_total_ms >= 250", 1, NULL},
+        {"cmp_loop_total_ms > 250", 0, NULL},
+        {"cmp_one_total_ms > cmp_loop_total_ms", 1, "measured 1000, wanted > 250"},
+        {"cmp_one_total_ms < cmp_loop_total_ms", 0, NULL},
+        {"violations = 0", 1, NULL},
+        {"violations = 1", 0, NULL},
+        {"slowdown ~ 1.0 +- 0.3", 1, "measured 1.2, wanted 0.7..1.3"},
+        {"slowdown ~ 1.0 +- 0.1", 0, "measured 1.2, wanted 0.9..1.1"},
+        {"slowdown ~ 1.5 +- 0.3", 1, NULL},
+        /* Lanes: "clerk" and "clerk 1" (not "clerks busy", not the gauge): 70 % io. */
+        {"lane \"clerk\" io > 60%", 1, "measured 70%, wanted > 60%"},
+        {"lane \"clerk\" io > 75%", 0, "measured 70%, wanted > 75%"},
+        {"lane \"clerk\" io+run ~ 90 +- 0.001", 1, NULL},
+        {"lane \"clerk\" idle < 11", 1, NULL},
+        {"lane \"clerk 1\" io ~ 70 +- 0.001", 1, NULL},
+        {"lane \"clerk\" io > 3 * lane \"clerk\" run", 1, "wanted > 60% = 3 * 20%"},
+        {"lane \"clerk\" io > 4 * lane \"clerk\" run", 0, NULL},
+        {"lane \"clerks\" run ~ 100 +- 0.001", 1, NULL},
+        {"lane \"cler\" run > 0", 0, "no lane \"cler\""},
+        {"lane \"silent\" run >= 0", 0, "lane \"silent\" has no time"},
+        {"nosuch < 1", 0, "no figure 'nosuch'"},
+        {"slowdown < nosuch", 0, "no figure 'nosuch'"},
+        {"slowdown < 1 unless machine_busy", 2, "machine_busy is 1: not checked"},
+        {"slowdown < 1 unless machine_idle", 0, "measured 1.2, wanted < 1"},
+        {"slowdown > 1 unless machine_idle", 1, NULL},
+        {"slowdown > 1 unless machine_gone", 0,
+         "measured 1.2, wanted > 1; no figure 'machine_gone'"},
+        {"nosuch > 1 unless machine_gone", 0, "no figure 'nosuch'; no figure 'machine_gone'"},
+    };
+    struct tour_facts f = eval_facts();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tour t;
+        char line[200], got[200];
+        snprintf(line, sizeof line, "expect %s", cases[i].line);
+        const struct tour_expect *x = one_expect(&t, line);
+        struct tour_outcome o;
+        tour_expect_eval(x, &f, &o);
+        tour_outcome_describe(x, &o, got, sizeof got);
+        int result = o.skipped ? 2 : o.pass;
+        if (result != cases[i].pass)
+            fail_msg("%s: got %d (%s), want %d", cases[i].line, result, got, cases[i].pass);
+        if (cases[i].says && !strstr(got, cases[i].says))
+            fail_msg("%s: says '%s', want '%s'", cases[i].line, got, cases[i].says);
+        tour_free(&t);
+    }
 }
 
 static void test_tour_load_files(void **state)
@@ -261,13 +523,35 @@ static void test_tour_options(void **state)
     assert_int_equal(parse(&o, err, 3, a7), 2);
     char *a8[] = {"conctui", "--lane-rows", "2x"};
     assert_int_equal(parse(&o, err, 3, a8), 2);
+    /* --check: with a tour only, headless, its file before or after it. */
+    char *a9[] = {"conctui", "--tour", "--check"};
+    assert_int_equal(parse(&o, err, 3, a9), 0);
+    assert_true(o.check && o.headless);
+    assert_null(o.tour_file);
+    char *a10[] = {"conctui", "--tour", "--check", "my.tour", "--duration", "2"};
+    assert_int_equal(parse(&o, err, 6, a10), 0);
+    assert_string_equal(o.tour_file, "my.tour");
+    assert_true(o.duration == 2);
+    char *a11[] = {"conctui", "--tour", "a.tour", "--check"};
+    assert_int_equal(parse(&o, err, 4, a11), 0);
+    assert_string_equal(o.tour_file, "a.tour");
+    char *a12[] = {"conctui", "--check"};
+    assert_int_equal(parse(&o, err, 2, a12), 2);
+    assert_non_null(strstr(err, "--check checks a tour"));
+    char *a13[] = {"conctui", "--tour", "--check", "--json"};
+    assert_int_equal(parse(&o, err, 4, a13), 2);
+    assert_non_null(strstr(err, "--json does not apply"));
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tour_builtin_parses),
+        cmocka_unit_test(test_tour_builtin_expects),
         cmocka_unit_test(test_tour_translations_match),
+        cmocka_unit_test(test_tour_expect_parses),
+        cmocka_unit_test(test_tour_expect_errors),
+        cmocka_unit_test(test_tour_expect_eval),
         cmocka_unit_test(test_tour_inherits),
         cmocka_unit_test(test_tour_errors_name_the_line),
         cmocka_unit_test(test_tour_load_files),
