@@ -80,6 +80,7 @@
 #define CUST_LANES 4
 #define CLERK_LANES 8
 #define POOL_LANES 4
+#define GAUGE_SAMPLES 10     /* a gauge's value: the mean of this many 1 ms samples */
 #define SLICE_NS 20000000ull /* every wait wakes this often to check the stop flag */
 #define MAGIC 0x70617263u
 #define RLX memory_order_relaxed
@@ -118,7 +119,7 @@ static const char *const po_notes[] = {
     [N_TICKET] = N_("took a ticket, waiting to be called"),
     [N_DROPPED] = N_("parcels dropped in the back yard"),
     [N_AT_COUNTER] = N_("at the counter: being served"),
-    [N_IN_FLIGHT] = N_("parcels in flight: the OS is sending them"),
+    [N_IN_FLIGHT] = N_("handed to the OS: it sends, the loop waits for the notice"),
     [N_SERVED] = N_("served"),
     [N_CALL] = N_("calling the next customer"),
     [N_WRITE_BLOCK] = N_("write(): blocked until the window takes the parcel"),
@@ -808,11 +809,18 @@ out:
     return NULL;
 }
 
-/* Reports the gauges whenever they change (sampled every millisecond). */
+/*
+ * Reports the gauges whenever they change: sampled every millisecond, each
+ * value the mean of GAUGE_SAMPLES samples. A column of the timeline shows
+ * its peak, and at every round's start all the customers are waiting for
+ * the millisecond it takes a loop to call them; the mean shows that as the
+ * sliver it is, while one clerk's slowly shrinking line is unchanged.
+ */
 static void *sampler_main(void *p)
 {
     struct po_state *st = p;
-    int64_t last[3] = {-1, -1, -1};
+    int64_t last[3] = {-1, -1, -1}, sum[3] = {0, 0, 0};
+    int taken = 0;
     while (!scene_stopping(st->ctx)) {
         struct po_round *r = &st->r;
         int64_t n = atomic_load_explicit(&r->ncust, RLX);
@@ -821,11 +829,18 @@ static void *sampler_main(void *p)
                      (int64_t)atomic_load_explicit(&st->rx_round_total, RLX);
         int64_t v[3] = {n > called ? n - called : 0, fl > 0 ? fl : 0,
                         atomic_load_explicit(&r->serving, RLX)};
-        const struct po_lane *g[3] = {&st->g_wait, &st->g_flight, &st->g_busy};
-        for (int k = 0; k < 3; k++) {
-            if (g[k]->id >= 0 && v[k] != last[k])
-                trace_emit(g[k]->id, TRACE_GAUGE, (uint32_t)v[k]);
-            last[k] = v[k];
+        for (int k = 0; k < 3; k++)
+            sum[k] += v[k];
+        if (++taken == GAUGE_SAMPLES) {
+            const struct po_lane *g[3] = {&st->g_wait, &st->g_flight, &st->g_busy};
+            for (int k = 0; k < 3; k++) {
+                int64_t mean = (sum[k] + GAUGE_SAMPLES / 2) / GAUGE_SAMPLES;
+                if (g[k]->id >= 0 && mean != last[k])
+                    trace_emit(g[k]->id, TRACE_GAUGE, (uint32_t)mean);
+                last[k] = mean;
+                sum[k] = 0;
+            }
+            taken = 0;
         }
         struct timespec d = {0, 1000000};
         nanosleep(&d, NULL);
