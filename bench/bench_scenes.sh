@@ -1,5 +1,5 @@
 #!/bin/sh
-# Scene figures as BENCH lines: the post office's four modes on one workload,
+# Scene figures as BENCH lines (the post office's are bench/bench_postoffice.sh):
 # the executor's dispatch overhead per pool, the parallel sum's speedup at
 # T = 2 per mode, and the task queue's latencies and tasks/s (headless runs).
 C=${1:-./conctui}
@@ -13,11 +13,6 @@ for name in sys.argv[2:]:
         print(name, d[name]["value"], d[name]["unit"])
 PY
 }
-j=$(json --scene postoffice --duration 8 --set compare=on --set pause_ms=0)
-for m in 1 2 3 4; do
-    pick "$j" cmp_mode${m}_total_ms cmp_mode${m}_parcels_s cmp_mode${m}_p50_ms cmp_mode${m}_p99_ms |
-        while read -r name value unit; do echo "BENCH postoffice_$name $value $unit"; done
-done
 for m in threads locked falseshare gil processes openmp simd; do
     j=$(json --scene parsum --mode $m --duration 4 --set pause_ms=50 --set threads=2)
     pick "$j" speedup | while read -r name value unit; do echo "BENCH parsum_${m}_t2_$name $value $unit"; done

@@ -7,14 +7,20 @@
  * puts the next parcel in a full window really waits, in the kernel. The
  * four modes differ only in who waits for the windows and who is told what:
  * one clerk with blocking writes, N clerks with blocking writes, one epoll
- * loop that does the writes itself, one loop that hands the writes to the
- * kernel (io_uring) and reaps completions, falling back to a thread pool.
+ * loop that writes without ever blocking (a full window answers EAGAIN and
+ * the loop waits for EPOLLOUT, serving whoever is ready meanwhile), one loop
+ * that hands the writes to the kernel (io_uring) and reaps completions,
+ * falling back to a thread pool. With heavy=on, customer 0's business is
+ * long: once its first parcel is out, whoever serves it computes for
+ * HEAVY_X service times (CPU work, not I/O) before going on.
  *
  * DESIGN
  * Who runs: a director thread runs rounds. For each it resets the
- * customers and wakes its crew of servers (mode 1 one clerk thread, mode 2
- * N clerk threads, mode 3 one loop thread, mode 4 one loop thread plus,
- * without io_uring, the aio pool threads); the crew serves every customer,
+ * customers, makes the windows' write ends non-blocking for mode 3 and
+ * blocking for the others (one open file each, so the flag is the round's),
+ * and wakes its crew of servers (mode 1 one clerk thread, mode 2 N clerk
+ * threads, mode 3 one loop thread, mode 4 one loop thread plus, without
+ * io_uring, the aio pool threads); the crew serves every customer,
  * reports and parks until the next round, so a running scene keeps a steady
  * set of threads and descriptors. The director then waits until the
  * recipient has taken every parcel, publishes the figures and pauses. It
@@ -37,13 +43,14 @@
  * nothing else is taken while it is held. The aio pool has its own lock.
  *
  * Shutdown: stop() sets the stop flag and joins the director. Servers check
- * the flag between parcels; a writer blocked on a full window gets out
- * because a stopping recipient takes parcels at once instead of after
- * service_us, and the mode 4 loop reaps what is in flight before it leaves a
- * round. The director then frees its crew: quit, wake, join; each server
- * closes its epoll set or aio queue (joining the pool threads) on the way
- * out. stop() then tells the recipient to quit and joins it and the
- * sampler; release() closes every window and frees the memory.
+ * the flag between parcels (and during the heavy customer's work); a writer
+ * blocked on a full window gets out because a stopping recipient takes
+ * parcels at once instead of after service_us, and the mode 4 loop reaps
+ * what is in flight before it leaves a round. The director then frees its
+ * crew: quit, wake, join; each server closes its epoll set or aio queue
+ * (joining the pool threads) on the way out. stop() then tells the
+ * recipient to quit and joins it and the sampler; release() closes every
+ * window and frees the memory.
  */
 #include "config.h"
 
@@ -68,11 +75,12 @@
 
 #define MAX_CUST 400
 #define MAX_CLERKS 256
-#define HEAVY_X 50  /* the heavy customer's parcels, times the others' */
+#define HEAVY_X 20  /* the heavy customer's work, in service times */
 #define PARCEL 4096 /* one window holds one parcel (and <= PIPE_BUF: writes are whole) */
 #define CUST_LANES 4
 #define CLERK_LANES 8
 #define POOL_LANES 4
+#define GAUGE_SAMPLES 10     /* a gauge's value: the mean of this many 1 ms samples */
 #define SLICE_NS 20000000ull /* every wait wakes this often to check the stop flag */
 #define MAGIC 0x70617263u
 #define RLX memory_order_relaxed
@@ -100,6 +108,9 @@ enum {
     N_TAKE,
     N_RECV_WAIT,
     N_PAUSE,
+    N_CALLED,
+    N_BUSINESS,
+    N_HEAVY,
 };
 
 static const char *const po_notes[] = {
@@ -108,13 +119,13 @@ static const char *const po_notes[] = {
     [N_TICKET] = N_("took a ticket, waiting to be called"),
     [N_DROPPED] = N_("parcels dropped in the back yard"),
     [N_AT_COUNTER] = N_("at the counter: being served"),
-    [N_IN_FLIGHT] = N_("parcels in flight: the OS is sending them"),
+    [N_IN_FLIGHT] = N_("handed to the OS: it sends, the loop waits for the notice"),
     [N_SERVED] = N_("served"),
     [N_CALL] = N_("calling the next customer"),
     [N_WRITE_BLOCK] = N_("write(): blocked until the window takes the parcel"),
     [N_NO_ONE] = N_("no one left in line"),
     [N_EPOLL] = N_("epoll_wait: which window is free?"),
-    [N_LOOP_WRITE] = N_("the loop sends the parcel itself (write)"),
+    [N_LOOP_WRITE] = N_("callbacks: a non-blocking write to each ready window"),
     [N_URING_WAIT] = N_("io_uring_enter: submit, wait for completions"),
     [N_POOL_WAIT] = N_("waiting for completions (eventfd)"),
     [N_COMPLETION] = N_("completion notice: hand in the next parcel"),
@@ -123,6 +134,9 @@ static const char *const po_notes[] = {
     [N_TAKE] = N_("taking a parcel out of a window"),
     [N_RECV_WAIT] = N_("waiting for parcels to arrive"),
     [N_PAUSE] = N_("round over: pause"),
+    [N_CALLED] = N_("called: a parcel goes out whenever its window has room"),
+    [N_BUSINESS] = N_("its long business: the server computes for it"),
+    [N_HEAVY] = N_("customer 0's long business: computing, nobody else is served here"),
 };
 
 struct parcel_hdr {
@@ -134,6 +148,7 @@ struct po_cust {
     /* server side: the serving thread's */
     _Alignas(64) unsigned char buf[PARCEL];
     uint32_t nparcels, next; /* parcels to send; next sequence number (1-based) */
+    uint32_t filled;         /* the sequence number buf holds (mode 3 keeps it over EAGAIN) */
     uint64_t t_called, t_done;
     /* recipient side */
     uint32_t rx_round;
@@ -148,10 +163,11 @@ struct po_lane {
 
 /* Figures of one completed round. */
 struct po_result {
-    uint64_t parcels, delivered, violations, loop_writes, worker_writes;
+    uint64_t parcels, delivered, violations, loop_writes, worker_writes, eagain;
     double total_ms, throughput, p50, p99, pmax, p50_others, p99_others, heavy_ms;
+    double done_p99_others;
     double util, syscalls_pp;
-    int threads, uring;
+    int threads, uring, heavy;
     uint32_t max_serving;
 };
 
@@ -160,8 +176,10 @@ struct po_round {
     _Atomic uint32_t ncust, next_cust, called, serving, max_serving;
     _Atomic uint64_t handed;
     /* added once per thread when it ends (relaxed fetch_add; read after join) */
-    _Atomic uint64_t syscalls, loop_writes, worker_writes, busy_ns;
+    _Atomic uint64_t syscalls, loop_writes, worker_writes, busy_ns, eagain;
     int threads, uring;
+    int heavy;         /* customer 0's long business this round (set before go) */
+    uint64_t heavy_ns; /* how long it lasts */
 };
 
 struct po_state;
@@ -174,7 +192,7 @@ struct po_server {
     struct po_crew *crew;
     int idx;
     struct po_lane *lane; /* NULL: no lane of its own */
-    uint64_t syscalls, writes, busy_ns;
+    uint64_t syscalls, writes, busy_ns, eagain;
     uint32_t seen;              /* the last round generation it took part in */
     int ep;                     /* mode 3: the loop's epoll set, kept across rounds */
     struct aio *aio;            /* mode 4: the loop's completion queue, kept across rounds */
@@ -214,6 +232,10 @@ struct po_state {
     /* lanes */
     struct po_lane g_wait, g_flight, g_busy, custl[CUST_LANES], clerk[CLERK_LANES];
     struct po_lane loop, kernel, pool[POOL_LANES], recipient;
+    uint32_t pick[CUST_LANES]; /* the customers with a lane: first, last and between */
+    uint32_t npick;
+    int wr_nonblock;              /* director's: the write ends are O_NONBLOCK now */
+    int uring_ok, uring_err;      /* start's probe: will mode 4 get io_uring */
     uint64_t pool_t0[POOL_LANES]; /* pool thread k's busy start (its own) */
     _Atomic uint64_t pool_busy_ns;
     /* threads */
@@ -240,7 +262,10 @@ static void lane_set(struct po_lane *l, unsigned state, unsigned note, uint32_t 
 /* The lane of customer i, if it has one of its own. */
 static struct po_lane *cust_lane(struct po_state *st, uint32_t i)
 {
-    return i < CUST_LANES ? &st->custl[i] : NULL;
+    for (uint32_t k = 0; k < st->npick; k++)
+        if (st->pick[k] == i)
+            return &st->custl[k];
+    return NULL;
 }
 
 /* Scene time to real time under slow motion. */
@@ -285,6 +310,26 @@ static void cust_done(struct po_state *st, uint32_t i)
     lane_set(cust_lane(st, i), TRACE_DONE, N_SERVED, 0);
 }
 
+/*
+ * Customer i's first parcel is out. With heavy=on, customer 0's business is
+ * long: the thread serving it computes (CPU work, no I/O) for HEAVY_X
+ * service times before it goes on, and serves nobody else meanwhile. Then
+ * the lanes go back to what they showed: the customer's `state`/`note`, the
+ * server's `sv_note` (running).
+ */
+static void business(struct po_server *sv, uint32_t i, unsigned state, unsigned note,
+                     unsigned sv_note)
+{
+    struct po_state *st = sv->st;
+    if (i != 0 || !st->r.heavy)
+        return;
+    lane_set(sv->lane, TRACE_RUN, N_HEAVY, i);
+    lane_set(cust_lane(st, i), TRACE_RUN, N_BUSINESS, 0);
+    scene_spin(st->ctx, st->r.heavy_ns);
+    lane_set(cust_lane(st, i), state, note, 0);
+    lane_set(sv->lane, TRACE_RUN, sv_note, i);
+}
+
 /* Put one parcel in the customer's window with a blocking write(). 0 or -errno. */
 static int send_blocking(struct po_server *sv, uint32_t i, unsigned note)
 {
@@ -312,9 +357,12 @@ static void serve_sync(struct po_server *sv, uint32_t i, unsigned note)
     uint64_t t0 = trace_now_ns();
     lane_set(sv->lane, TRACE_RUN, N_CALL, i);
     cust_called(st, i, N_AT_COUNTER);
-    while (c->next <= c->nparcels && !scene_stopping(st->ctx))
+    while (c->next <= c->nparcels && !scene_stopping(st->ctx)) {
         if (send_blocking(sv, i, note) != 0)
             break;
+        if (c->next == 2)
+            business(sv, i, TRACE_IO, N_AT_COUNTER, N_CALL);
+    }
     cust_done(st, i);
     sv->busy_ns += trace_now_ns() - t0;
 }
@@ -326,6 +374,7 @@ static void server_end(struct po_server *sv, bool loop)
     atomic_fetch_add_explicit(&r->syscalls, sv->syscalls, RLX);
     atomic_fetch_add_explicit(loop ? &r->loop_writes : &r->worker_writes, sv->writes, RLX);
     atomic_fetch_add_explicit(&r->busy_ns, sv->busy_ns, RLX);
+    atomic_fetch_add_explicit(&r->eagain, sv->eagain, RLX);
     lane_set(sv->lane, TRACE_IDLE, N_NO_ONE, 0);
 }
 
@@ -344,14 +393,69 @@ static void clerk_round(struct po_server *sv)
 }
 
 /*
- * Mode 3: one loop thread. epoll says which windows are free; the loop calls
- * the lowest ticket among them and sends that customer's parcels itself.
+ * Mode 3: customer i's window has room. Call the customer if this is the
+ * first time, then send as much as the window takes: write() until it says
+ * EAGAIN (the window is full: wait for EPOLLOUT, serve the others) or the
+ * customer has nothing left. 1 when the customer is done.
+ */
+static int reactor_serve(struct po_server *sv, uint32_t i)
+{
+    struct po_state *st = sv->st;
+    struct po_cust *c = &st->cust[i];
+    if (!c->t_called)
+        cust_called(st, i, N_CALLED);
+    while (c->next <= c->nparcels) {
+        if (c->filled != c->next) {
+            fill_parcel(c, st->round_seq, i, c->next);
+            c->filled = c->next;
+        }
+        ssize_t w = write(st->wr[i], c->buf, PARCEL);
+        sv->syscalls++;
+        if (w == PARCEL) {
+            sv->writes++;
+            atomic_fetch_add_explicit(&st->r.handed, 1, RLX);
+            if (++c->next == 2)
+                business(sv, i, TRACE_IO, N_CALLED, N_LOOP_WRITE);
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && errno == EAGAIN) {
+            sv->eagain++;
+            return 0;
+        }
+        break; /* a broken window: nothing more goes through it */
+    }
+    epoll_ctl(sv->ep, EPOLL_CTL_DEL, st->wr[i], NULL);
+    sv->syscalls++;
+    cust_done(st, i);
+    return 1;
+}
+
+/* The ready windows in ticket order: the post office calls the lowest ticket first. */
+static void by_ticket(struct epoll_event *ev, int k)
+{
+    for (int a = 1; a < k; a++) {
+        struct epoll_event e = ev[a];
+        int b = a;
+        for (; b > 0 && ev[b - 1].data.u32 > e.data.u32; b--)
+            ev[b] = ev[b - 1];
+        ev[b] = e;
+    }
+}
+
+/*
+ * Mode 3: one loop thread, a reactor. Every window is in the epoll set
+ * (level-triggered EPOLLOUT) and every write end is non-blocking: epoll says
+ * which windows have room, the loop runs the callback of each (in ticket
+ * order), and no write ever waits. The loop waits only in epoll_wait, when
+ * no window has room. Only a long callback (heavy) holds the others up.
  */
 static void reactor_round(struct po_server *sv)
 {
     struct po_state *st = sv->st;
     uint32_t n = atomic_load_explicit(&st->r.ncust, RLX);
-    struct epoll_event ev[64];
+    struct epoll_event ev[MAX_CUST];
     if (sv->ep < 0) {
         sv->ep = epoll_create1(EPOLL_CLOEXEC);
         sv->syscalls++;
@@ -364,21 +468,21 @@ static void reactor_round(struct po_server *sv)
     }
     while (left > 0 && !scene_stopping(st->ctx)) {
         lane_set(sv->lane, TRACE_IO, N_EPOLL, left);
-        int k = epoll_wait(sv->ep, ev, 64, (int)(SLICE_NS / 1000000));
+        int k = epoll_wait(sv->ep, ev, MAX_CUST, (int)(SLICE_NS / 1000000));
         sv->syscalls++;
         if (k <= 0)
             continue;
-        uint32_t best = UINT32_MAX;
-        for (int j = 0; j < k; j++)
-            best = ev[j].data.u32 < best ? ev[j].data.u32 : best;
-        epoll_ctl(sv->ep, EPOLL_CTL_DEL, st->wr[best], NULL);
-        sv->syscalls++;
-        serve_sync(sv, best, N_LOOP_WRITE);
-        left--;
+        uint64_t t0 = trace_now_ns();
+        lane_set(sv->lane, TRACE_RUN, N_LOOP_WRITE, (uint32_t)k);
+        by_ticket(ev, k);
+        for (int j = 0; j < k && !scene_stopping(st->ctx); j++)
+            left -= (uint32_t)reactor_serve(sv, ev[j].data.u32);
+        sv->busy_ns += trace_now_ns() - t0;
     }
     /* Stopped mid-round: leave the set empty for the next round. */
     for (uint32_t i = 0; left > 0 && i < n; i++)
-        epoll_ctl(sv->ep, EPOLL_CTL_DEL, st->wr[i], NULL);
+        if (st->cust[i].next <= st->cust[i].nparcels)
+            epoll_ctl(sv->ep, EPOLL_CTL_DEL, st->wr[i], NULL);
     server_end(sv, true);
 }
 
@@ -483,7 +587,8 @@ static void proactor_round(struct po_server *sv)
         for (int j = 0; j < k; j++) {
             uint32_t i = (uint32_t)done[j].user;
             struct po_cust *c = &st->cust[i];
-            c->next++;
+            if (++c->next == 2 && done[j].res == PARCEL)
+                business(sv, i, TRACE_KERNEL, N_IN_FLIGHT, N_COMPLETION);
             if (c->next > c->nparcels || done[j].res != PARCEL || scene_stopping(ctx)) {
                 cust_done(st, i);
                 left--;
@@ -519,7 +624,7 @@ static void *server_main(void *p)
         }
         sv->seen = g;
         if (sv->idx < cr->active) {
-            sv->syscalls = sv->writes = sv->busy_ns = 0;
+            sv->syscalls = sv->writes = sv->busy_ns = sv->eagain = 0;
             if (cr->mode == M_REACTOR)
                 reactor_round(sv);
             else if (cr->mode == M_PROACTOR)
@@ -704,11 +809,18 @@ out:
     return NULL;
 }
 
-/* Reports the gauges whenever they change (sampled every millisecond). */
+/*
+ * Reports the gauges whenever they change: sampled every millisecond, each
+ * value the mean of GAUGE_SAMPLES samples. A column of the timeline shows
+ * its peak, and at every round's start all the customers are waiting for
+ * the millisecond it takes a loop to call them; the mean shows that as the
+ * sliver it is, while one clerk's slowly shrinking line is unchanged.
+ */
 static void *sampler_main(void *p)
 {
     struct po_state *st = p;
-    int64_t last[3] = {-1, -1, -1};
+    int64_t last[3] = {-1, -1, -1}, sum[3] = {0, 0, 0};
+    int taken = 0;
     while (!scene_stopping(st->ctx)) {
         struct po_round *r = &st->r;
         int64_t n = atomic_load_explicit(&r->ncust, RLX);
@@ -717,11 +829,18 @@ static void *sampler_main(void *p)
                      (int64_t)atomic_load_explicit(&st->rx_round_total, RLX);
         int64_t v[3] = {n > called ? n - called : 0, fl > 0 ? fl : 0,
                         atomic_load_explicit(&r->serving, RLX)};
-        const struct po_lane *g[3] = {&st->g_wait, &st->g_flight, &st->g_busy};
-        for (int k = 0; k < 3; k++) {
-            if (g[k]->id >= 0 && v[k] != last[k])
-                trace_emit(g[k]->id, TRACE_GAUGE, (uint32_t)v[k]);
-            last[k] = v[k];
+        for (int k = 0; k < 3; k++)
+            sum[k] += v[k];
+        if (++taken == GAUGE_SAMPLES) {
+            const struct po_lane *g[3] = {&st->g_wait, &st->g_flight, &st->g_busy};
+            for (int k = 0; k < 3; k++) {
+                int64_t mean = (sum[k] + GAUGE_SAMPLES / 2) / GAUGE_SAMPLES;
+                if (g[k]->id >= 0 && mean != last[k])
+                    trace_emit(g[k]->id, TRACE_GAUGE, (uint32_t)mean);
+                last[k] = mean;
+                sum[k] = 0;
+            }
+            taken = 0;
         }
         struct timespec d = {0, 1000000};
         nanosleep(&d, NULL);
@@ -742,16 +861,19 @@ static void round_result(struct po_state *st, uint64_t t0, uint64_t parcels, boo
     struct po_round *r = &st->r;
     uint64_t tl = atomic_load_explicit(&st->t_last, RLX);
     uint64_t span = tl > t0 ? tl - t0 : 1;
-    static _Thread_local struct hist all, others;
+    static _Thread_local struct hist all, others, done_others;
     hist_reset(&all);
     hist_reset(&others);
+    hist_reset(&done_others);
     memset(out, 0, sizeof *out);
     for (uint32_t i = 0; i < st->ncust; i++) {
         const struct po_cust *c = &st->cust[i];
         uint64_t w = c->t_called > t0 ? c->t_called - t0 : 0;
         hist_record(&all, w);
-        if (!(heavy && i == 0))
+        if (!(heavy && i == 0)) {
             hist_record(&others, w);
+            hist_record(&done_others, c->t_done > t0 ? c->t_done - t0 : 0);
+        }
         uint64_t k = c->nparcels;
         bool ok = c->rx_round == st->round_seq && c->rx_cnt == k && c->rx_sum == k * (k + 1) / 2 &&
                   c->rx_sumsq == k * (k + 1) * (2 * k + 1) / 6;
@@ -759,6 +881,7 @@ static void round_result(struct po_state *st, uint64_t t0, uint64_t parcels, boo
         out->delivered += c->rx_round == st->round_seq ? c->rx_cnt : 0;
     }
     out->parcels = parcels;
+    out->heavy = heavy;
     out->total_ms = (double)span / 1e6;
     out->throughput = (double)parcels / ((double)span / 1e9);
     out->p50 = pct_ms(&all, 0.5);
@@ -766,6 +889,7 @@ static void round_result(struct po_state *st, uint64_t t0, uint64_t parcels, boo
     out->pmax = (double)hist_max(&all) / 1e6;
     out->p50_others = hist_count(&others) ? pct_ms(&others, 0.5) : 0;
     out->p99_others = hist_count(&others) ? pct_ms(&others, 0.99) : 0;
+    out->done_p99_others = hist_count(&done_others) ? pct_ms(&done_others, 0.99) : 0;
     if (heavy)
         out->heavy_ms = (double)(st->cust[0].t_done - st->cust[0].t_called) / 1e6;
     out->threads = r->threads;
@@ -776,7 +900,26 @@ static void round_result(struct po_state *st, uint64_t t0, uint64_t parcels, boo
     out->syscalls_pp = (double)atomic_load_explicit(&r->syscalls, RLX) / (double)parcels;
     out->loop_writes = atomic_load_explicit(&r->loop_writes, RLX);
     out->worker_writes = atomic_load_explicit(&r->worker_writes, RLX);
+    out->eagain = atomic_load_explicit(&r->eagain, RLX);
     out->max_serving = atomic_load_explicit(&r->max_serving, RLX);
+}
+
+/*
+ * Make the windows' write ends non-blocking (mode 3) or blocking (the
+ * others: their writes must wait in the kernel, and io_uring and the pool
+ * need a blocking file). Rounds never overlap, so the flag is the round's;
+ * it is setup, like opening the windows, and not counted as the mode's calls.
+ */
+static void windows_nonblock(struct po_state *st, bool on)
+{
+    if (st->wr_nonblock == (int)on)
+        return;
+    for (int i = 0; i < st->nwin; i++) {
+        int fl = fcntl(st->wr[i], F_GETFL);
+        if (fl >= 0)
+            fcntl(st->wr[i], F_SETFL, on ? fl | O_NONBLOCK : fl & ~O_NONBLOCK);
+    }
+    st->wr_nonblock = on;
 }
 
 /* Run one round of `mode`: every customer served, every parcel taken. 0, or -1 if stopped. */
@@ -791,8 +934,9 @@ static int run_round(struct po_state *st, struct po_crew *cr, struct po_result *
     uint64_t parcels = 0;
     for (uint32_t i = 0; i < n; i++) {
         struct po_cust *c = &st->cust[i];
-        c->nparcels = per * (heavy && i == 0 ? HEAVY_X : 1);
+        c->nparcels = per;
         c->next = 1;
+        c->filled = 0;
         c->t_called = c->t_done = 0;
         parcels += c->nparcels;
     }
@@ -806,7 +950,11 @@ static int run_round(struct po_state *st, struct po_crew *cr, struct po_result *
     atomic_store_explicit(&r->loop_writes, 0, RLX);
     atomic_store_explicit(&r->worker_writes, 0, RLX);
     atomic_store_explicit(&r->busy_ns, 0, RLX);
+    atomic_store_explicit(&r->eagain, 0, RLX);
     atomic_store_explicit(&st->pool_busy_ns, 0, RLX);
+    r->heavy = heavy;
+    r->heavy_ns = (uint64_t)HEAVY_X * (uint64_t)scene_param(ctx, P_SERVICE) * 1000;
+    windows_nonblock(st, mode == M_REACTOR);
     atomic_store_explicit(&r->ncust, n, RLX);
     int nth = mode == M_CLERKS ? (int)scene_param(ctx, P_CLERKS) : 1;
     nth = nth > (int)n ? (int)n : nth;
@@ -816,8 +964,8 @@ static int run_round(struct po_state *st, struct po_crew *cr, struct po_result *
     /* Release pairs with the recipient's acquire of cur_round. */
     atomic_store_explicit(&st->cur_round, round, memory_order_release);
     unsigned wait_note = mode == M_REACTOR ? N_TICKET : mode == M_PROACTOR ? N_DROPPED : N_IN_LINE;
-    for (uint32_t i = 0; i < CUST_LANES && i < n; i++)
-        lane_set(&st->custl[i], TRACE_READY, wait_note, 0);
+    for (uint32_t k = 0; k < st->npick; k++)
+        lane_set(&st->custl[k], TRACE_READY, wait_note, 0);
     int rc = crew_grow(cr, nth);
     if (rc) {
         scene_note(ctx, _("could not start the servers: %s"), strerror(-rc));
@@ -867,9 +1015,9 @@ static int run_compare(struct po_state *st, struct po_crew *live)
     st->cmp_valid = 1;
     pthread_mutex_unlock(&st->res_lock);
     scene_note(st->ctx,
-               _("compared (parcels/s): one clerk %.0f, N clerks %.0f, epoll loop %.0f, "
-                 "completions %.0f; see the cmp_ figures"),
-               res[0].throughput, res[1].throughput, res[2].throughput, res[3].throughput);
+               _("compared (whole round): one clerk %.0f ms, N clerks %.0f ms, epoll loop %.0f ms, "
+                 "completions %.0f ms; see the cmp_ figures"),
+               res[0].total_ms, res[1].total_ms, res[2].total_ms, res[3].total_ms);
     return 0;
 }
 
@@ -911,6 +1059,20 @@ static void lane_add(struct po_lane *l, const char *name, enum trace_lane_kind k
     l->cur = ~0u;
     if (l->id >= 0 && group)
         trace_lane_group(l->id, group);
+}
+
+/* Will mode 4 get io_uring? Ask once, with a tiny queue. */
+static void probe_uring(struct po_state *st)
+{
+    st->uring_ok = 0;
+    st->uring_err = 0;
+    if (!scene_param(st->ctx, P_URING))
+        return;
+    struct aio *a = NULL;
+    if (aio_open(&a, 2, true, 1, NULL, NULL, &st->uring_err) == 0) {
+        st->uring_ok = aio_backend_of(a) == AIO_URING;
+        aio_close(a, 0, NULL);
+    }
 }
 
 static void po_stop(struct scene_ctx *ctx);
@@ -959,9 +1121,12 @@ static int po_start(struct scene_ctx *ctx)
     char name[TRACE_NAME_MAX];
     lane_add(&st->g_wait, N_("customers waiting"), TRACE_LANE_GAUGE, st->ncust, 0);
     lane_add(&st->g_flight, N_("parcels in flight"), TRACE_LANE_GAUGE, st->ncust, 0);
-    for (uint32_t i = 0; i < CUST_LANES && i < st->ncust; i++) {
-        snprintf(name, sizeof name, N_("customer %d"), (int)i);
-        lane_add(&st->custl[i], name, TRACE_LANE_STATE, 0, 1);
+    /* The first customer, the last and two between: the whole line, front to back. */
+    st->npick = st->ncust < CUST_LANES ? st->ncust : CUST_LANES;
+    for (uint32_t k = 0; k < st->npick; k++) {
+        st->pick[k] = st->npick > 1 ? k * (st->ncust - 1) / (st->npick - 1) : 0;
+        snprintf(name, sizeof name, N_("customer %d"), (int)st->pick[k]);
+        lane_add(&st->custl[k], name, TRACE_LANE_STATE, 0, 1);
     }
     if (mode == M_ONE)
         lane_add(&st->clerk[0], N_("clerk"), TRACE_LANE_STATE, 0, 0);
@@ -976,7 +1141,9 @@ static int po_start(struct scene_ctx *ctx)
         lane_add(&st->loop, N_("loop"), TRACE_LANE_STATE, 0, 0);
     if (mode == M_PROACTOR) {
         lane_add(&st->kernel, N_("kernel"), TRACE_LANE_STATE, 0, 0);
-        for (int k = 0; k < POOL_LANES; k++) {
+        /* With io_uring the kernel does the writes: no pool, no pool lanes. */
+        probe_uring(st);
+        for (int k = 0; !st->uring_ok && k < POOL_LANES && k < scene_param(ctx, P_POOL); k++) {
             snprintf(name, sizeof name, N_("pool %d"), k);
             lane_add(&st->pool[k], name, TRACE_LANE_STATE, 0, 2);
         }
@@ -1049,7 +1216,10 @@ static int po_key(struct scene_ctx *ctx, int key)
     return 1;
 }
 
-/* The last completed round's figures, and the comparison once there is one. */
+/*
+ * The comparison first once there is one (its lesson fits a small screen),
+ * then the last completed round's figures, the telling ones first.
+ */
 static void po_stats(struct scene_ctx *ctx, struct scene_stats *out)
 {
     struct po_state *st = ctx->priv;
@@ -1062,38 +1232,45 @@ static void po_stats(struct scene_ctx *ctx, struct scene_stats *out)
     struct po_result cmp[M_COUNT];
     memcpy(cmp, st->cmp, sizeof cmp);
     pthread_mutex_unlock(&st->res_lock);
+    char name[32];
+    for (int m = 0; cmp_valid && m < M_COUNT; m++) {
+        snprintf(name, sizeof name, "cmp_mode%d_total_ms", m + 1);
+        scene_stat(out, name, cmp[m].total_ms, "ms");
+    }
+    for (int m = 0; cmp_valid && m < M_COUNT; m++) {
+        snprintf(name, sizeof name, "cmp_mode%d_p99_ms", m + 1);
+        scene_stat(out, name, cmp[m].p99, "ms");
+    }
     scene_stat(out, "rounds", (double)rounds, "");
     if (rounds) {
+        scene_stat(out, "total_ms", r.total_ms, "ms");
+        scene_stat(out, "wait_p99_ms", r.p99, "ms");
+        scene_stat(out, "threads", r.threads, "");
+        scene_stat(out, "max_serving", r.max_serving, "customers");
+        if (r.heavy) {
+            /* "Others": everyone but customer 0, whose business is long. */
+            scene_stat(out, "heavy_service_ms", r.heavy_ms, "ms");
+            scene_stat(out, "wait_p50_others_ms", r.p50_others, "ms");
+            scene_stat(out, "wait_p99_others_ms", r.p99_others, "ms");
+            scene_stat(out, "done_p99_others_ms", r.done_p99_others, "ms");
+        }
+        scene_stat(out, "wait_p50_ms", r.p50, "ms");
+        scene_stat(out, "wait_max_ms", r.pmax, "ms");
+        scene_stat(out, "throughput", r.throughput, "parcels/s");
+        scene_stat(out, "loop_writes", (double)r.loop_writes, "");
+        scene_stat(out, "worker_writes", (double)r.worker_writes, "");
+        scene_stat(out, "eagain", (double)r.eagain, "");
+        scene_stat(out, "syscalls_per_parcel", r.syscalls_pp, "");
+        scene_stat(out, "utilisation", r.util, "%");
+        scene_stat(out, "uring", r.uring, "");
         scene_stat(out, "parcels", (double)r.parcels, "");
         scene_stat(out, "delivered", (double)r.delivered, "");
         scene_stat(out, "exactly_once_violations", (double)r.violations, "");
-        scene_stat(out, "total_ms", r.total_ms, "ms");
-        scene_stat(out, "throughput", r.throughput, "parcels/s");
-        scene_stat(out, "wait_p50_ms", r.p50, "ms");
-        scene_stat(out, "wait_p99_ms", r.p99, "ms");
-        scene_stat(out, "wait_max_ms", r.pmax, "ms");
-        scene_stat(out, "wait_p50_others_ms", r.p50_others, "ms");
-        scene_stat(out, "wait_p99_others_ms", r.p99_others, "ms");
-        scene_stat(out, "heavy_service_ms", r.heavy_ms, "ms");
-        scene_stat(out, "utilisation", r.util, "%");
-        scene_stat(out, "threads", r.threads, "");
-        scene_stat(out, "syscalls_per_parcel", r.syscalls_pp, "");
-        scene_stat(out, "loop_writes", (double)r.loop_writes, "");
-        scene_stat(out, "worker_writes", (double)r.worker_writes, "");
-        scene_stat(out, "uring", r.uring, "");
-        scene_stat(out, "max_serving", r.max_serving, "customers");
     }
     scene_stat(out, "bad_parcels", (double)atomic_load_explicit(&st->rx_bad, RLX), "");
     for (int m = 0; cmp_valid && m < M_COUNT; m++) {
-        char name[32];
-        snprintf(name, sizeof name, "cmp_mode%d_total_ms", m + 1);
-        scene_stat(out, name, cmp[m].total_ms, "ms");
         snprintf(name, sizeof name, "cmp_mode%d_parcels_s", m + 1);
         scene_stat(out, name, cmp[m].throughput, "parcels/s");
-        snprintf(name, sizeof name, "cmp_mode%d_p50_ms", m + 1);
-        scene_stat(out, name, cmp[m].p50, "ms");
-        snprintf(name, sizeof name, "cmp_mode%d_p99_ms", m + 1);
-        scene_stat(out, name, cmp[m].p99, "ms");
     }
 }
 
@@ -1103,14 +1280,16 @@ static const struct scene_param po_params[] = {
     [P_CLERKS] = {"clerks", N_("mode 2: clerk threads"), 1, MAX_CLERKS, 100, "", 0},
     [P_PARCELS] = {"parcels", N_("parcels per customer"), 1, 64, 4, "", 0},
     [P_SERVICE] = {"service_us", N_("how long a window takes to accept one parcel"), 10, 1000000,
-                   5000, "us", 0},
-    [P_HEAVY] = {"heavy", N_("customer 0 brings 50x the parcels"), 0, 1, 0, "", SCENE_P_BOOL},
+                   20000, "us", 0},
+    [P_HEAVY] = {"heavy", N_("customer 0's business is long: 20 service times of CPU work"), 0, 1,
+                 0, "", SCENE_P_BOOL},
     [P_URING] = {"uring", N_("mode 4: io_uring (off: the thread-pool fallback)"), 0, 1, 1, "",
-                 SCENE_P_BOOL},
+                 SCENE_P_BOOL | SCENE_P_RESTART},
     [P_COMPARE] = {"compare", N_("run the four modes side by side (as the c key)"), 0, 1, 0, "",
                    SCENE_P_BOOL},
-    [P_POOL] = {"pool", N_("mode 4 fallback: pool threads (libuv has 4)"), 1, 64, 4, "", 0},
-    [P_PAUSE] = {"pause_ms", N_("pause between rounds"), 0, 60000, 1000, "ms", 0},
+    [P_POOL] = {"pool", N_("mode 4 fallback: pool threads (libuv has 4)"), 1, 64, 4, "",
+                SCENE_P_RESTART},
+    [P_PAUSE] = {"pause_ms", N_("pause between rounds"), 0, 60000, 0, "ms", 0},
 };
 
 static const struct scene_key po_keys[] = {
@@ -1123,37 +1302,42 @@ static const struct scene_mode po_modes[] = {
                   "the first one, parcel after parcel, with plain blocking write() calls. A window "
                   "holds one parcel, so each further parcel waits in the kernel until the "
                   "recipient has taken the last one: the clerk's lane is blocked on I/O nearly all "
-                  "the time, and every customer behind waits for everyone in front. Throughput is "
-                  "one parcel per service time, and the last customer's wait is the whole round."),
-               .ns_per_col = 10 * SCENE_MS},
+                  "the time, and every customer waits for everyone in front (the customer lanes "
+                  "go from the front of the line to the back). Throughput is one parcel per "
+                  "service time, and the last customer's wait is the whole round. With heavy on, "
+                  "customer 0's long business is added to everyone's wait."),
+               .ns_per_col = 100 * SCENE_MS},
     [M_CLERKS] = {"clerks", N_("N clerks, one thread each"),
                   N_("N clerks (N threads), synchronous. The line is shared: each free clerk takes "
                      "the next customer and blocks in write() on that customer's window, exactly "
                      "like mode 1, but N of them block at once, so N windows are busy together. "
                      "With as many clerks as customers nobody waits at all; the price is a thread "
-                     "(a stack, a kernel task, a context switch) per clerk. A heavy customer keeps "
-                     "one clerk busy for a long time; the others carry on."),
+                     "(a stack, a kernel task, a context switch) per clerk. With heavy on, one "
+                     "clerk computes for customer 0 for a long time; the others carry on "
+                     "(wait_p99_others stays small)."),
                   .ns_per_col = 5 * SCENE_MS},
     [M_REACTOR] = {"epoll", N_("take a ticket, get called (epoll)"),
-                   N_("One thread, readiness notification: a reactor, like Node.js, Java NIO or "
-                      "Python's selectors. Customers take a ticket and go away; epoll tells the "
-                      "loop which windows are free, and the loop calls the lowest ticket among "
-                      "them. Then it does the sending itself, parcel after parcel, with write(): "
-                      "nobody else can be called until that customer is done. Readiness says when "
-                      "you can start, not how long it will take. Turn on heavy: customer 0 brings "
-                      "50 times the parcels and everyone else's wait grows by the whole of it "
-                      "(wait_p50_others against heavy_service): a long handler stalls the loop."),
-                   .ns_per_col = 10 * SCENE_MS},
+                   N_("One thread, readiness: a reactor (Node.js, Java NIO, Python's selectors). "
+                      "Customers take a ticket; epoll says which windows have room and the loop "
+                      "runs their callbacks in ticket order: a non-blocking write() of what the "
+                      "window takes. A full window answers EAGAIN and that customer waits for "
+                      "EPOLLOUT while the others are served. The loop waits only in epoll_wait, "
+                      "so one thread serves everyone at once, about as fast as N clerks (c "
+                      "compares). But while a callback runs nobody else is called: turn on heavy "
+                      "and customer 0's long business (CPU work) makes everyone wait "
+                      "(wait_p99_others)."),
+                   .ns_per_col = 5 * SCENE_MS},
     [M_PROACTOR] = {"uring", N_("drop the parcels, get a completion notice"),
-                    N_("One thread, completion notification: a proactor (io_uring on Linux, IOCP "
-                       "on Windows). The loop drops every customer's parcel in the back yard at "
-                       "once (one io_uring_enter hands them all to the kernel) and then only waits "
-                       "for completion notices; the kernel puts each parcel in its window when "
-                       "the window has room. The loop makes no write() call at all (loop_writes "
-                       "0): nobody waits on anybody, the OS does the work. Where io_uring is "
-                       "blocked (containers often block it) or uring=off, a pool of threads does "
-                       "blocking writes for the loop and posts the notices, as libuv does for "
-                       "files: then only as many windows as pool threads are busy at once."),
+                    N_("One thread, completions: a proactor (io_uring on Linux, IOCP on Windows). "
+                       "The loop drops every customer's parcel in the back yard at once (one "
+                       "io_uring_enter) and only waits for completion notices; the kernel puts "
+                       "each parcel in its window when there is room, and each notice's callback "
+                       "hands in the next. The loop makes no write() (loop_writes 0): the OS does "
+                       "the work. With heavy on, customer 0's long business runs in a completion "
+                       "callback: nobody's first parcel waits, the notices behind it do "
+                       "(done_p99_others). Without io_uring (uring=off, or blocked) a pool of "
+                       "threads writes for the loop, as libuv does for files: its lanes show "
+                       "them."),
                     .ns_per_col = 5 * SCENE_MS},
 };
 
