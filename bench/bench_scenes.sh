@@ -19,7 +19,7 @@ for m in threads locked falseshare gil processes openmp simd; do
 done
 # Executor: submit -> start with a worker idle, the result's trip back, the waiter's wake-up.
 for m in threads processes; do
-    j=$(json --scene executor --mode $m --duration 5 --set sleep_ms=1 --set pause_ms=0)
+    j=$(json --scene executor --mode $m --duration 5 --set sleep_ms=1 --set main_sleep_ms=0 --set pause_ms=0)
     pick "$j" dispatch_p50 dispatch_p99 return_p50 wake_p50 |
         while read -r name value unit; do echo "BENCH executor_${m}_$name $value $unit"; done
 done

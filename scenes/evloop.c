@@ -39,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -58,7 +59,18 @@
 #define WAKE_GO 0
 #define WAKE_CANCEL UINTPTR_MAX /* a resume value that cancels the coroutine */
 
-enum { P_TASKS, P_MAX_SLEEP, P_RUN_S, P_BLOCKING, P_BLOCK_MS, P_STEP_MS, P_GEN_COUNT, P_STACK_KB };
+enum {
+    P_TASKS,
+    P_MAX_SLEEP,
+    P_WHOLE_S,
+    P_WORK_MS,
+    P_RUN_S,
+    P_BLOCKING,
+    P_BLOCK_MS,
+    P_STEP_MS,
+    P_GEN_COUNT,
+    P_STACK_KB
+};
 enum { M_GENERATOR, M_ASYNCIO, M_GREEN, M_THREADS };
 enum {
     N_NONE,
@@ -89,37 +101,41 @@ enum {
     N_THREAD_RUN,
     N_THREAD_SLEEP,
     N_THREAD_BLOCK,
+    N_READY_LATE,
 };
 
 static const char *const ev_notes[] = {
     [N_NONE] = "",
-    [N_CALLER] = N_("caller holds control"),
+    [N_CALLER] = N_("caller holds control (paced: asleep step_ms so you can follow)"),
     [N_IN_NEXT] = N_("in next(gen): the generator holds control"),
     [N_IN_SEND] = N_("in coro.send(x): the coroutine holds control"),
     [N_GOT_VALUE] = N_("got the generator's value (arg)"),
     [N_GOT_AVG] = N_("got the running average back (arg)"),
-    [N_GEN_RUN] = N_("generator: computing the next value"),
+    [N_GEN_RUN] = N_("generator holds control: the next value (paced: asleep step_ms)"),
     [N_GEN_YIELD] = N_("generator suspended at yield (arg: value)"),
     [N_GEN_DONE] = N_("generator returned: StopIteration"),
-    [N_CO_RECV] = N_("coroutine: x = yield received x (arg)"),
+    [N_CO_RECV] = N_("coroutine: x = yield received x (arg; paced: asleep step_ms)"),
     [N_CO_WAIT] = N_("coroutine suspended at x = yield"),
     [N_LOOP_SCHED] = N_("loop: scheduling (callbacks, ready queue)"),
     [N_LOOP_TASK] = N_("loop: running a task (arg: task)"),
     [N_LOOP_POLL] = N_("loop: in epoll_wait, nothing ready"),
     [N_LOOP_STALLED] = N_("loop stalled: a task called time.sleep()"),
-    [N_TASK_RUN] = N_("running: print(now) (arg: run number)"),
-    [N_AWAIT_SLEEP] = N_("await asyncio.sleep(arg ms): timer armed"),
-    [N_GREEN_SLEEP] = N_("time.sleep(arg ms), patched: yields to the loop"),
-    [N_AWAIT_READ] = N_("await reader.read(): waiting for data"),
-    [N_GREEN_READ] = N_("sock.recv(), patched: yields until readable"),
+    [N_TASK_RUN] = N_("running on the loop thread: print(now), then work_ms (arg: run number)"),
+    [N_AWAIT_SLEEP] = N_("suspended in await asyncio.sleep(arg ms): no thread waits, the loop "
+                         "holds its timer"),
+    [N_GREEN_SLEEP] = N_("suspended in time.sleep(arg ms), patched: the loop holds its timer"),
+    [N_AWAIT_READ] = N_("suspended in await reader.read(): the loop watches the socket"),
+    [N_GREEN_READ] = N_("suspended in sock.recv(), patched: the loop watches the socket"),
     [N_READY_TIMER] = N_("ready: timer fired, queued (arg: run number)"),
     [N_READY_IO] = N_("ready: data arrived, queued (arg: run number)"),
-    [N_BLOCKING] = N_("time.sleep(arg ms): blocks the whole loop"),
+    [N_BLOCKING] = N_("this task called time.sleep(arg ms): asleep in the kernel, holding the "
+                      "loop thread"),
     [N_TASK_DONE] = N_("finished (run_s passed)"),
     [N_CANCELLED] = N_("cancelled"),
-    [N_THREAD_RUN] = N_("thread: print(now)"),
-    [N_THREAD_SLEEP] = N_("time.sleep(arg ms): only this thread waits"),
-    [N_THREAD_BLOCK] = N_("time.sleep(arg ms) again: still only this thread"),
+    [N_THREAD_RUN] = N_("thread: print(now), then work_ms"),
+    [N_THREAD_SLEEP] = N_("time.sleep(arg ms): this thread asleep in the kernel"),
+    [N_THREAD_BLOCK] = N_("the blocking call, time.sleep(arg ms): still only this thread waits"),
+    [N_READY_LATE] = N_("ready: its timer was due, but the loop thread was busy (arg: run number)"),
 };
 
 struct ev_state;
@@ -136,9 +152,10 @@ struct ev_task {
     uv_timer_t peer; /* the far end of the socket, answering after a delay */
     uv_poll_t poll;
     int fd[2];
-    uint64_t deadline_ns; /* when the armed timer is due, in the loop's clock */
-    uint32_t seq;         /* run number given when queued */
-    struct ev_task *next; /* ready-queue link */
+    uint64_t deadline_ns;  /* when the armed timer is due, in the loop's clock */
+    uint64_t suspended_ns; /* when it last suspended (modes 2 and 3) */
+    uint32_t seq;          /* run number given when queued */
+    struct ev_task *next;  /* ready-queue link */
     uint64_t rng;
     _Atomic uint64_t worst_late;
     pthread_t thread;  /* mode 4 */
@@ -180,7 +197,7 @@ struct ev_state {
     /* figures read by the UI */
     _Atomic uint64_t iters, resumes, prints, done, reads, order_violations;
     _Atomic uint64_t block_calls, blocked_ns, started, cancelled;
-    _Atomic uint32_t ready_len, ready_max;
+    _Atomic uint32_t ready_len, ready_max, running, running_max;
     _Atomic uint64_t rss_per_task;
     _Atomic double coro_ns, thread_ns;
     _Atomic int loop_closed; /* 1 once uv_loop_close returned 0, -1 if it failed */
@@ -228,10 +245,15 @@ static uint64_t rnd(uint64_t *s)
     return *s * 2685821657736338717ull;
 }
 
-/* A random sleep of 0..max_sleep_ms, as the course's example draws it. */
+/*
+ * A random sleep of 0..max_sleep_ms; with whole_s, a whole number of
+ * seconds, as the course's random.randint(0, 5) draws it.
+ */
 static uint64_t random_ms(struct ev_task *t)
 {
     int64_t max = scene_param(t->st->ctx, P_MAX_SLEEP);
+    if (scene_param(t->st->ctx, P_WHOLE_S))
+        return rnd(&t->rng) % (uint64_t)(max / 1000 + 1) * 1000u;
     return max > 0 ? rnd(&t->rng) % (uint64_t)(max + 1) : 0;
 }
 
@@ -242,11 +264,39 @@ static uint64_t slowmo(const struct scene_ctx *ctx)
     return f > 0 ? (uint64_t)f : 1;
 }
 
-/* Whether a task's run time (run_s) is over. */
+/* The course's end test: if (loop.time() + 1.0) >= end_time: break (end: run_s after start). */
 static bool run_over(const struct ev_state *st)
 {
-    uint64_t run = (uint64_t)scene_param(st->ctx, P_RUN_S) * 1000000000ull * slowmo(st->ctx);
-    return trace_now_ns() - st->ctx->t_start >= run;
+    uint64_t f = slowmo(st->ctx);
+    uint64_t run = (uint64_t)scene_param(st->ctx, P_RUN_S) * 1000000000ull * f;
+    return trace_now_ns() + 1000000000ull * f - st->ctx->t_start >= run;
+}
+
+/*
+ * The course's print("Loop: {} Time: {}".format(num, datetime.datetime.now())),
+ * into the status line; then the task's own work, work_ms of CPU on the
+ * thread that runs it (the loop thread, or the task's own thread in mode 4).
+ */
+static bool print_and_work(struct ev_state *st, struct ev_task *t)
+{
+    struct timespec ts;
+    struct tm tm;
+    char when[40] = "";
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (localtime_r(&ts.tv_sec, &tm))
+        strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+    bump(&st->prints, 1);
+    scene_note(st->ctx, "Loop: %d Time: %s.%06ld", t->idx + 1, when, ts.tv_nsec / 1000);
+    int64_t work = scene_param(st->ctx, P_WORK_MS);
+    if (work <= 0)
+        return true;
+    uint32_t n = atomic_fetch_add_explicit(&st->running, 1, RLX) + 1;
+    uint32_t max = atomic_load_explicit(&st->running_max, RLX);
+    while (n > max && !atomic_compare_exchange_weak_explicit(&st->running_max, &max, n, RLX, RLX))
+        ;
+    bool ok = scene_spin(st->ctx, (uint64_t)work * 1000000ull);
+    atomic_fetch_sub_explicit(&st->running, 1, RLX);
+    return ok;
 }
 
 /* Resident memory of the whole process, in bytes. */
@@ -288,7 +338,11 @@ static bool takes_block(struct ev_state *st, const struct ev_task *t)
 
 /* ---- mode 1: a generator and a coroutine fed by send ---------------------------------- */
 
-/* One hand-off's worth of visible time; false when stopping. */
+/*
+ * One hand-off's worth of visible time; false when stopping. The lane that
+ * holds control is shown asleep (with what it holds control for): the work
+ * itself takes nanoseconds, the pause is only there to be followed.
+ */
 static bool pace(struct ev_state *st)
 {
     bump(&st->handoffs, 1);
@@ -304,7 +358,7 @@ static uintptr_t gen_fib(struct coro *co, void *arg, uintptr_t first)
     if (first == WAKE_CANCEL)
         return 0;
     for (int64_t i = 0; i < n; i++) {
-        lane_set(st->gen_lane, &st->gen_cur, TRACE_RUN | TRACE_NOTE(N_GEN_RUN), (uint32_t)i);
+        lane_set(st->gen_lane, &st->gen_cur, TRACE_SLEEP | TRACE_NOTE(N_GEN_RUN), (uint32_t)i);
         if (!pace(st))
             return 0;
         lane_set(st->gen_lane, &st->gen_cur, TRACE_IDLE | TRACE_NOTE(N_GEN_YIELD), (uint32_t)a);
@@ -330,7 +384,7 @@ static uintptr_t co_averager(struct coro *co, void *arg, uintptr_t first)
         uintptr_t x = coro_yield(co, avg);
         if (x == WAKE_CANCEL)
             return 0;
-        lane_set(st->avg_lane, &st->avg_cur, TRACE_RUN | TRACE_NOTE(N_CO_RECV), (uint32_t)x);
+        lane_set(st->avg_lane, &st->avg_cur, TRACE_SLEEP | TRACE_NOTE(N_CO_RECV), (uint32_t)x);
         sum += x;
         n++;
         avg = sum / n;
@@ -359,7 +413,7 @@ static void *gen_main(void *p)
             want_a = 0;
             want_b = 1;
         }
-        lane_set(st->main_lane, &st->main_cur, TRACE_RUN | TRACE_NOTE(N_CALLER), 0);
+        lane_set(st->main_lane, &st->main_cur, TRACE_SLEEP | TRACE_NOTE(N_CALLER), 0);
         if (!pace(st))
             break;
         lane_set(st->main_lane, &st->main_cur, TRACE_READY | TRACE_NOTE(N_IN_NEXT), 0);
@@ -379,7 +433,7 @@ static void *gen_main(void *p)
         want_b = c;
         bump(&st->gen_values, 1);
         atomic_store_explicit(&st->last_value, v, RLX);
-        lane_set(st->main_lane, &st->main_cur, TRACE_RUN | TRACE_NOTE(N_GOT_VALUE), (uint32_t)v);
+        lane_set(st->main_lane, &st->main_cur, TRACE_SLEEP | TRACE_NOTE(N_GOT_VALUE), (uint32_t)v);
         if (!pace(st))
             break;
         lane_set(st->main_lane, &st->main_cur, TRACE_READY | TRACE_NOTE(N_IN_SEND), (uint32_t)v);
@@ -408,8 +462,13 @@ static void *gen_main(void *p)
 
 static void on_idle(uv_idle_t *h);
 
-/* Put a task on the ready queue (FIFO); the idle handle runs the queue. */
-static void ev_ready(struct ev_state *st, struct ev_task *t, unsigned note)
+/*
+ * Put a task on the ready queue (FIFO); the idle handle runs the queue. A
+ * task whose timer was due a while ago (the loop thread was busy running
+ * another task, or stuck in a blocking call) is shown ready from the moment
+ * it was due: that wait is the cost of sharing one thread.
+ */
+static void ev_ready_at(struct ev_state *st, struct ev_task *t, unsigned note, uint64_t due)
 {
     t->seq = st->enq_seq++;
     t->next = NULL;
@@ -422,9 +481,19 @@ static void ev_ready(struct ev_state *st, struct ev_task *t, unsigned note)
     atomic_store_explicit(&st->ready_len, len, RLX);
     if (len > atomic_load_explicit(&st->ready_max, RLX))
         atomic_store_explicit(&st->ready_max, len, RLX);
-    task_set(t, TRACE_READY | TRACE_NOTE(note), t->seq);
+    if (due && t->lane >= 0) {
+        t->cur = TRACE_READY | TRACE_NOTE(note);
+        trace_emit_at(t->lane, t->cur, t->seq, due);
+    } else {
+        task_set(t, TRACE_READY | TRACE_NOTE(note), t->seq);
+    }
     if (!uv_is_active((uv_handle_t *)&st->idle))
         uv_idle_start(&st->idle, on_idle);
+}
+
+static void ev_ready(struct ev_state *st, struct ev_task *t, unsigned note)
+{
+    ev_ready_at(st, t, note, 0);
 }
 
 /*
@@ -478,7 +547,7 @@ static void ev_run(struct ev_state *st, struct ev_task *t)
     st->run_seq = t->seq + 1;
     note_lateness(st, t, &st->late);
     if (t->lane >= 0) /* tasks without a lane would flood the loop's lane */
-        loop_set(st, TRACE_RUN | TRACE_NOTE(N_LOOP_TASK), (uint32_t)t->idx);
+        loop_set(st, TRACE_RUN | TRACE_NOTE(N_LOOP_TASK), (uint32_t)t->idx + 1);
     task_set(t, TRACE_RUN | TRACE_NOTE(N_TASK_RUN), t->seq);
     bump(&st->resumes, 1);
     coro_resume(t->co, WAKE_GO);
@@ -508,11 +577,20 @@ static void on_idle(uv_idle_t *h)
         uv_idle_stop(h);
 }
 
+/* Lateness from which a timer's task is shown ready since its deadline. */
+#define LATE_SHOWN_NS 2000000u
+
 /* A task's sleep is over: queue it (its lateness is taken when it runs). */
 static void on_timer(uv_timer_t *h)
 {
     struct ev_task *t = h->data;
-    ev_ready(t->st, t, N_READY_TIMER);
+    uint64_t now = trace_now_ns(), due = t->deadline_ns;
+    if (due < t->suspended_ns)
+        due = t->suspended_ns; /* the loop's clock counts whole milliseconds */
+    if (due && now > due + LATE_SHOWN_NS)
+        ev_ready_at(t->st, t, N_READY_LATE, due);
+    else
+        ev_ready(t->st, t, N_READY_TIMER);
     show_ready(t->st);
 }
 
@@ -564,7 +642,9 @@ static bool ev_sleep(struct ev_task *t, uint64_t ms, unsigned note)
     uv_update_time(&st->loop);
     t->deadline_ns = (uv_now(&st->loop) + real) * 1000000ull;
     uv_timer_start(&t->timer, on_timer, real, 0);
-    task_set(t, TRACE_SLEEP | TRACE_NOTE(note), (uint32_t)ms);
+    /* Suspended: no thread waits for this task; the loop holds its timer. */
+    task_set(t, TRACE_IDLE | TRACE_NOTE(note), (uint32_t)ms);
+    t->suspended_ns = trace_now_ns();
     return coro_yield(t->co, 0) != WAKE_CANCEL;
 }
 
@@ -597,7 +677,7 @@ static bool ev_read(struct ev_task *t, unsigned note)
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return false;
         uv_poll_start(&t->poll, UV_READABLE, on_readable);
-        task_set(t, TRACE_IO | TRACE_NOTE(note), (uint32_t)ms);
+        task_set(t, TRACE_IDLE | TRACE_NOTE(note), (uint32_t)ms);
         if (coro_yield(t->co, 0) == WAKE_CANCEL)
             return false;
     }
@@ -623,12 +703,14 @@ static void blocking_sleep(struct ev_task *t)
     struct ev_state *st = t->st;
     int64_t ms = scene_param(st->ctx, P_BLOCK_MS);
     task_set(t, TRACE_SLEEP | TRACE_NOTE(N_BLOCKING), (uint32_t)ms);
-    loop_set(st, TRACE_SLEEP | TRACE_NOTE(N_LOOP_STALLED), (uint32_t)t->idx);
+    loop_set(st, TRACE_SLEEP | TRACE_NOTE(N_LOOP_STALLED), (uint32_t)t->idx + 1);
+    scene_note(st->ctx, _("task %d called time.sleep(%lld ms): the loop thread is stuck in it"),
+               t->idx + 1, (long long)ms);
     uint64_t t0 = trace_now_ns();
     scene_sleep(st->ctx, (uint64_t)ms * 1000000ull);
     bump(&st->blocked_ns, trace_now_ns() - t0);
     bump(&st->block_calls, 1);
-    loop_set(st, TRACE_RUN | TRACE_NOTE(N_LOOP_TASK), (uint32_t)t->idx);
+    loop_set(st, TRACE_RUN | TRACE_NOTE(N_LOOP_TASK), (uint32_t)t->idx + 1);
     task_set(t, TRACE_RUN | TRACE_NOTE(N_TASK_RUN), t->seq);
 }
 
@@ -643,8 +725,11 @@ static uintptr_t task_body(struct coro *co, void *arg, uintptr_t first)
     (void)co;
     if (first == WAKE_CANCEL)
         return 0;
-    while (!run_over(st)) {
-        bump(&st->prints, 1); /* print(time.now()) */
+    for (;;) {
+        if (!print_and_work(st, t))
+            return 0;
+        if (run_over(st))
+            break;
         uint64_t ms = random_ms(t);
         if (takes_block(st, t)) {
             blocking_sleep(t); /* time.sleep(block_ms) instead of an await ... */
@@ -760,20 +845,30 @@ static void *thread_main(void *p)
     struct ev_state *st = t->st;
     if (atomic_fetch_add_explicit(&st->started, 1, RLX) + 1 == (uint64_t)st->n)
         note_rss(st); /* the last thread to start: every stack is in use */
-    while (!run_over(st)) {
+    for (;;) {
         task_set(t, TRACE_RUN | TRACE_NOTE(N_THREAD_RUN), 0);
-        bump(&st->prints, 1);
+        if (!print_and_work(st, t))
+            return NULL;
+        if (run_over(st))
+            break;
         uint64_t ms = random_ms(t);
         unsigned note = N_THREAD_SLEEP;
-        if (takes_block(st, t)) {
+        bool block = takes_block(st, t);
+        if (block) {
             ms = (uint64_t)scene_param(st->ctx, P_BLOCK_MS);
             note = N_THREAD_BLOCK;
             bump(&st->block_calls, 1);
-            bump(&st->blocked_ns, ms * 1000000ull * slowmo(st->ctx));
+            scene_note(st->ctx,
+                       _("thread %d called time.sleep(%lld ms): only thread %d waits in it"),
+                       t->idx + 1, (long long)ms, t->idx + 1);
         }
         task_set(t, TRACE_SLEEP | TRACE_NOTE(note), (uint32_t)ms);
-        t->deadline_ns = trace_now_ns() + ms * 1000000ull * slowmo(st->ctx);
-        if (!scene_sleep(st->ctx, ms * 1000000ull))
+        uint64_t t0 = trace_now_ns();
+        t->deadline_ns = t0 + ms * 1000000ull * slowmo(st->ctx);
+        bool slept = scene_sleep(st->ctx, ms * 1000000ull);
+        if (block) /* measured: how long this thread really was in the blocking call */
+            bump(&st->blocked_ns, trace_now_ns() - t0);
+        if (!slept)
             return NULL;
         note_lateness(st, t, t->late);
         bump(&st->resumes, 1);
@@ -825,7 +920,7 @@ static int add_lanes(struct ev_state *st)
         const char *kind = st->mode == M_THREADS ? "thread"
                            : st->mode == M_GREEN ? (t->green ? "green task" : "await task")
                                                  : "task";
-        snprintf(name, sizeof name, "%s %d", kind, i);
+        snprintf(name, sizeof name, "%s %d", kind, i + 1);
         t->lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
     }
     if (st->mode != M_THREADS) {
@@ -1033,6 +1128,7 @@ static void ev_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, "prints", (double)atomic_load_explicit(&st->prints, RLX), "");
     scene_stat(out, "resumes", (double)resumes, "");
     scene_stat(out, "resumes_per_s", (double)resumes / span, "/s");
+    scene_stat(out, "running_max", atomic_load_explicit(&st->running_max, RLX), "tasks");
     if (st->mode != M_THREADS) {
         scene_stat(out, "loop_iters_per_s", (double)atomic_load_explicit(&st->iters, RLX) / span,
                    "/s");
@@ -1059,11 +1155,19 @@ static void ev_stats(struct scene_ctx *ctx, struct scene_stats *out)
 }
 
 static const struct scene_param ev_params[] = {
-    [P_TASKS] = {"tasks", N_("coroutines (or threads) N"), 1, MAX_TASKS, 8, "", SCENE_P_RESTART},
+    [P_TASKS] = {"tasks", N_("coroutines (or threads) N"), 1, MAX_TASKS, 2, "", SCENE_P_RESTART},
     [P_MAX_SLEEP] = {"max_sleep_ms", N_("each task sleeps a random 0..this"), 0, 60000, 5000, "ms",
                      0},
+    [P_WHOLE_S] = {"whole_s",
+                   N_("sleeps are whole seconds, random.randint(0, max_sleep_ms/1000), as in the "
+                      "course"),
+                   0, 1, 1, "", SCENE_P_BOOL},
+    [P_WORK_MS] = {"work_ms",
+                   N_("CPU work after each print, on the thread that runs the task (0: the print "
+                      "only)"),
+                   0, 5000, 200, "ms", 0},
     [P_RUN_S] = {"run_s", N_("tasks finish after this long"), 1, 3600, 50, "s", 0},
-    [P_BLOCKING] = {"blocking", N_("task 0 calls time.sleep(block_ms) instead of awaiting"), 0, 1,
+    [P_BLOCKING] = {"blocking", N_("task 1 calls time.sleep(block_ms) instead of awaiting"), 0, 1,
                     0, "", SCENE_P_BOOL},
     [P_BLOCK_MS] = {"block_ms", N_("length of the blocking call"), 1, 10000, 1000, "ms", 0},
     [P_STEP_MS] = {"step_ms", N_("mode 1: time each side holds control"), 1, 5000, 400, "ms", 0},
@@ -1083,23 +1187,29 @@ static const struct scene_mode ev_modes[] = {
             "control jumps onto the generator's own stack, it computes a value and "
             "yields it, and control jumps back with the value. The caller then sends "
             "that value into an averager coroutine (x = yield avg), which wakes up with "
-            "it, updates its mean and yields the mean back. Exactly one lane runs at any "
-            "moment: a coroutine is a function that can stop in the middle and be "
-            "continued later, not a second thread. When the generator returns, that is "
-            "StopIteration, and the caller starts a fresh one. step_ms paces each "
-            "hand-off so you can follow it; the switch itself costs coro_switch_ns."),
+            "it, updates its mean and yields the mean back. Exactly one lane holds "
+            "control at any moment: a coroutine is a function that can stop in the middle "
+            "and be continued later, not a second thread. When the generator returns, that "
+            "is StopIteration, and the caller starts a fresh one. The work itself takes "
+            "nanoseconds (coro_switch_ns), so the lane holding control pauses step_ms at "
+            "each step for you to follow it, and is drawn asleep for that pause; the "
+            "others wait in next() or send() (ready) or are suspended at yield (idle)."),
          .ns_per_col = 50 * SCENE_MS},
     [M_ASYNCIO] = {"asyncio", N_("asyncio: one loop thread, N coroutines"),
-                   N_("The course's example: each task prints the time, then awaits "
-                      "asyncio.sleep() of a random 0-5 s, until 50 s have passed. One OS thread "
-                      "runs a libuv loop; a task runs until it awaits, which arms a timer and "
-                      "hands the thread back. The loop sleeps in epoll_wait until the next timer "
-                      "is due, queues the task whose timer fired (ready) and resumes it. A single "
-                      "thread does not block because nothing in it waits: waiting is the loop's "
-                      "job, done for everyone at once. Concurrency is about structure, not "
-                      "parallelism: N tasks make progress on one CPU. Press b: one task calls "
-                      "time.sleep() instead of awaiting, and while it holds the thread nobody else "
-                      "runs; every other timer fires late, by up to the whole sleep (watch the "
+                   N_("The course's example: two tasks print 'Loop: N Time: ...' (the status "
+                      "line shows each line as it is printed), then await asyncio.sleep() of a "
+                      "random whole 0-5 s, until 50 s have passed. Each print is followed by "
+                      "work_ms of CPU work so that the runs show at this zoom (set work_ms=0 for "
+                      "the course's program exactly). One OS thread runs a libuv loop: its lane "
+                      "shows every resume, with the task's number, and epoll_wait in between. A "
+                      "task runs until it awaits, which arms a timer and hands the thread back; "
+                      "the task is then suspended (idle dots): no thread is asleep for it, the "
+                      "loop holds its timer. Only one task runs at a time (running_max 1): when "
+                      "two timers are due together, one task waits ready until the other awaits. "
+                      "Concurrency is about structure, not parallelism. Press b: one task calls "
+                      "time.sleep() instead of awaiting, and its lane is the one asleep, in the "
+                      "kernel, holding the loop thread; every other task shows ready from the "
+                      "moment its timer was due, and runs late by up to the whole sleep (the "
                       "lateness gauge). It is the post office again: one clerk, and one customer "
                       "who takes forever at the counter holds up the whole queue."),
                    .ns_per_col = 100 * SCENE_MS},
@@ -1116,13 +1226,18 @@ static const struct scene_mode ev_modes[] = {
                     "everyone."),
                  .ns_per_col = 100 * SCENE_MS},
     [M_THREADS] = {"threads", N_("threads for contrast: N OS threads"),
-                   N_("The same N tasks as N OS threads, each printing and then calling a real "
-                      "blocking sleep. The kernel is now the scheduler: a sleeping thread costs "
-                      "nothing, and a thread that blocks for a long time (b, or blocking=1) "
-                      "delays no one else; compare the lateness figures with mode 2. The price "
-                      "is memory and switches: each thread has its own kernel-scheduled stack, "
-                      "and a switch between threads goes through the kernel (thread_switch_ns) "
-                      "where a coroutine switch is a few instructions (coro_switch_ns)."),
+                   N_("The same tasks as OS threads, each printing, working and then calling "
+                      "a real blocking sleep: a sleeping thread is asleep in the kernel (z), "
+                      "where a waiting coroutine in mode 2 is only a suspended frame (dots) "
+                      "and the loop thread does the waiting for all of them. There is no loop "
+                      "lane: the kernel is the scheduler, so two threads' work can overlap "
+                      "(running_max 2 or more on two cores), and a thread that blocks for a "
+                      "long time (b, or blocking=1) delays no one else; blocked_ms is how long "
+                      "its calls really took. Compare the lateness figures with mode 2. The "
+                      "price is memory and switches: each thread has its own kernel-scheduled "
+                      "stack, and a switch between threads goes through the kernel "
+                      "(thread_switch_ns) where a coroutine switch is a few instructions "
+                      "(coro_switch_ns)."),
                    .ns_per_col = 100 * SCENE_MS},
 };
 

@@ -83,6 +83,7 @@ enum {
     P_FAIL,
     P_TIMEOUT_MS,
     P_PAUSE_MS,
+    P_MAIN_SLEEP_MS,
 };
 enum { M_THREADS, M_PROCESSES };
 enum {
@@ -96,6 +97,7 @@ enum {
     N_M_GOT,
     N_M_PAUSE,
     N_M_EXIT,
+    N_M_SLEEP,
     /* workers */
     N_W_WAIT_COND,
     N_W_WAIT_PIPE,
@@ -129,6 +131,7 @@ static const char *const ex_notes[] = {
     [N_M_GOT] = N_("main: a result came back (arg: task)"),
     [N_M_PAUSE] = N_("main: pause between rounds (a key wakes it)"),
     [N_M_EXIT] = N_("main: finished"),
+    [N_M_SLEEP] = N_("main: time.sleep(main_sleep_ms) before the second f.done() (arg: task)"),
     [N_W_WAIT_COND] = N_("idle: waiting for a task (condition variable)"),
     [N_W_WAIT_PIPE] = N_("idle: waiting for a task (read on the call pipe)"),
     [N_W_TAKE] = N_("took a task (arg: task)"),
@@ -222,7 +225,7 @@ struct ex_state {
     uint64_t violations, busy_ns[MAXW], t_begin;
     struct hist wait, total, dispatch, ret, wake;
     uint64_t examples, example_hello, example_done_first, example_done_after, timeouts;
-    double example_s;
+    double example_s, handoff_us, result_after_ms;
     uint64_t map_batches, completed_batches, order_violations, wrong_results, out_of_order;
     int checked;
     /* workers */
@@ -788,7 +791,15 @@ static void m_state(struct ex_state *st, unsigned state, uint32_t arg)
     set_state(&st->main_w, state, arg);
 }
 
-/* The course's example: submit, done() at once, result(), done() again. */
+/*
+ * The course's example as it is written: submit, print(f.done()) at once,
+ * time.sleep() as long as the task, print(f.done()) again, then
+ * print("Result: " + f.result()). The second done() is a race between two
+ * sleeps of the same length: the task's began when a worker took it, main's
+ * when main went to sleep; whichever began first ends first. The scene
+ * reads done() at that moment and prints what it read, with the two start
+ * times that decided it.
+ */
 static void run_example(struct ex_state *st)
 {
     struct scene_ctx *ctx = st->ctx;
@@ -803,8 +814,26 @@ static void run_example(struct ex_state *st)
     }
     bool first = ex_done(st, f);
     uint32_t id = f->task.id;
-    scene_note(ctx, _("f = pool.submit(task #%u): f.done() -> %s"), (unsigned)id,
-               first ? "True" : "False");
+    const char *b1 = first ? "True" : "False";
+    scene_note(ctx, _("printed: %s"), b1);
+    /* sleep(5): main's own sleep, by default as long as the task's. */
+    uint64_t main_sleep = (uint64_t)scene_param(ctx, P_MAIN_SLEEP_MS) * 1000000ull;
+    if (main_sleep)
+        m_state(st, TRACE_SLEEP | TRACE_NOTE(N_M_SLEEP), id);
+    uint64_t t_sleep = trace_now_ns();
+    if (main_sleep && !scene_sleep(ctx, main_sleep)) {
+        ex_release(st, f);
+        return;
+    }
+    /* print(f.done()): what the future holds now, whatever result() would later say. */
+    pthread_mutex_lock(&st->mu);
+    uint64_t t_check = trace_now_ns();
+    bool second = is_final(f);
+    bool started = f->started;
+    uint64_t t_start = f->t_start;
+    pthread_mutex_unlock(&st->mu);
+    const char *b2 = second ? "True" : "False";
+    scene_note(ctx, _("printed: %s, %s"), b1, b2);
     int rc;
     while ((rc = ex_wait(st, f, timeout, timeout ? N_M_RESULT_TIMEOUT : N_M_RESULT)) == ETIMEDOUT) {
         bool d = ex_done(st, f);
@@ -816,20 +845,30 @@ static void run_example(struct ex_state *st)
     }
     /* A shutdown (which cancels or interrupts the task) ends the program, not the example. */
     if (rc == 0 && !scene_stopping(ctx)) {
-        bool after = ex_done(st, f);
         pthread_mutex_lock(&st->mu);
         char text[TEXT_MAX];
         snprintf(text, sizeof text, "%s", f->text);
         enum fut_state s = (enum fut_state)f->state;
         double secs = (double)(trace_now_ns() - f->t_submit) / 1e9;
+        if (!started && f->started) {
+            started = true;
+            t_start = f->t_start;
+        }
+        /* Positive: the task began its sleep after main began its own. */
+        double handoff = started ? ((double)t_start - (double)t_sleep) / 1e3 : 0;
+        double after = ((double)f->t_done - (double)t_check) / 1e6;
         pthread_mutex_unlock(&st->mu);
-        /* What main printed first, then the figures that say it did. */
-        if (s == F_DONE)
+        /* What the program printed, then why the second line reads as it does. */
+        if (s == F_DONE && !second)
             scene_note(ctx,
-                       _("f = pool.submit(task #%u): f.done() -> %s; f.result() -> '%s' after "
-                         "%.2f s; f.done() -> %s"),
-                       (unsigned)id, first ? "True" : "False", text, secs,
-                       after ? "True" : "False");
+                       _("printed: %s, %s, Result: %s  (the task began %.0f us after main's "
+                         "sleep: its result came %.2f ms after the second done())"),
+                       b1, b2, text, handoff, after);
+        else if (s == F_DONE)
+            scene_note(ctx,
+                       _("printed: %s, %s, Result: %s  (the task began %.0f us before main's "
+                         "sleep: it was done %.2f ms before the second done())"),
+                       b1, b2, text, -handoff, -after);
         else if (s == F_CANCELLED)
             scene_note(ctx, _("f.result() raised CancelledError: task #%u was cancelled"),
                        (unsigned)id);
@@ -838,9 +877,11 @@ static void run_example(struct ex_state *st)
         pthread_mutex_lock(&st->mu);
         st->examples++;
         st->example_done_first += first;
-        st->example_done_after += after;
+        st->example_done_after += second;
         st->example_hello += s == F_DONE && strcmp(text, "hello") == 0;
         st->example_s = secs;
+        st->handoff_us = handoff;
+        st->result_after_ms = after;
         pthread_mutex_unlock(&st->mu);
     }
     ex_release(st, f);
@@ -1268,6 +1309,8 @@ static void ex_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, N_("example_done_after"), (double)st->example_done_after, "");
     scene_stat(out, N_("example_hello"), (double)st->example_hello, "");
     scene_stat(out, N_("example_s"), st->example_s, "s");
+    scene_stat(out, N_("handoff_us"), st->handoff_us, "us");
+    scene_stat(out, N_("result_after_check_ms"), st->result_after_ms, "ms");
     scene_stat(out, N_("timeouts"), (double)st->timeouts, "");
     scene_stat(out, N_("map_batches"), (double)st->map_batches, "");
     scene_stat(out, N_("completed_batches"), (double)st->completed_batches, "");
@@ -1299,6 +1342,9 @@ static const struct scene_param ex_params[] = {
     [P_TIMEOUT_MS] = {"timeout_ms", N_("the example's f.result(timeout) (0: wait for ever)"), 0,
                       600000, 0, "ms", 0},
     [P_PAUSE_MS] = {"pause_ms", N_("main's pause between rounds"), 0, 600000, 3000, "ms", 0},
+    [P_MAIN_SLEEP_MS] = {"main_sleep_ms",
+                         N_("the example's time.sleep() in main between the two f.done()"), 0,
+                         600000, 5000, "ms", 0},
 };
 
 static const struct scene_key ex_keys[] = {
@@ -1311,27 +1357,40 @@ static const struct scene_key ex_keys[] = {
 
 static const struct scene_mode ex_modes[] = {
     [M_THREADS] = {"threads", N_("ThreadPoolExecutor: a pool of threads"),
-                   N_("The course's example: a pool of 3 threads; main submits one task that "
-                      "sleeps 5 s and returns 'hello'. submit() returns a future at once, so "
-                      "f.done() is False straight away; main then blocks in f.result() until the "
-                      "worker stores the value, when f.done() is True. A future is pending (in "
-                      "the queue), running, then done, cancelled or failed (result() raises the "
+                   N_("The course's program on a pool of 3 threads: main submits a task that "
+                      "sleeps 5 s and returns 'hello', prints f.done() at once (False: submit() "
+                      "only queued it), sleeps 5 s itself, prints f.done() again, then "
+                      "print('Result: ' + f.result()); the status line shows what it printed. The "
+                      "second done() is a race between two 5 s sleeps: the task's began when a "
+                      "worker took it, main's when main went to sleep. An idle thread takes the "
+                      "task within microseconds, about when main's sleep begins (handoff_us, a "
+                      "few microseconds either way), so here the answer changes from round to "
+                      "round (example_done_after counts the Trues). Python answers True: its "
+                      "submit() starts the worker thread and waits until it runs, and under the "
+                      "GIL that thread reaches time.sleep() first. A future is pending (in the "
+                      "queue), running, then done, cancelled or failed (result() raises the "
                       "worker's exception). Press b for a burst of tasks of mixed lengths: with "
                       "map() main prints the results in submission order, waiting on the slow "
                       "first one; with as_completed() (o) in the order they finish. t submits "
                       "more tasks than workers, c cancels the pending ones, x makes one fail."),
                    .ns_per_col = 100 * SCENE_MS},
-    [M_PROCESSES] = {"processes", N_("ProcessPoolExecutor: a pool of forked processes"),
-                     N_("The same program on a pool of worker processes. A process shares no "
-                        "memory with main: the task travels as bytes over a pipe, and the value "
-                        "or the exception comes back over another, where the result handler "
-                        "thread reads it and resolves the future (Python pickles both ways). "
-                        "The handler only sends a task when a worker is free, so queued tasks "
-                        "can still be cancelled; a sent task is already running. Compare "
-                        "dispatch_p50 (submit to start, with a worker idle) with mode 1: that is "
-                        "the price of the pipe and of waking another process. In Python the "
-                        "prize is one GIL per process (see the gil scene)."),
-                     .ns_per_col = 100 * SCENE_MS},
+    [M_PROCESSES] =
+        {"processes", N_("ProcessPoolExecutor: a pool of forked processes"),
+         N_("The same program on a pool of worker processes. A process shares no memory "
+            "with main: the task travels as bytes over a pipe, and the value or the "
+            "exception comes back over another, where the result handler thread reads "
+            "it and resolves the future (Python pickles both ways). So the hand-off "
+            "takes longer: two threads and a process must wake, there and back; the "
+            "task's sleep usually begins tens of microseconds after main's (handoff_us) "
+            "and the second done() reads False, as Python's does every time (its first "
+            "submit() starts the worker processes and a feeder thread pickles the task, "
+            "so there the task begins milliseconds after main's sleep). The status line "
+            "says each round which sleep began first. The handler only sends a task "
+            "when a worker is free, so queued tasks can still be cancelled. Compare "
+            "dispatch_p50 (submit to start, with a worker idle) with mode 1: the price "
+            "of the pipe and of waking another process. In Python the prize is one GIL "
+            "per process (see the gil scene)."),
+         .ns_per_col = 100 * SCENE_MS},
 };
 
 const struct scene_entry scene_executor = {

@@ -125,6 +125,7 @@ struct pc_shm {
     /* shared by all modes */
     _Alignas(64) _Atomic uint32_t occ; /* occupancy, for the sampler */
     _Atomic uint32_t max_occ;
+    _Atomic uint64_t full_at; /* when the queue first held K items (0: never yet) */
     _Alignas(64) _Atomic uint64_t robust_recoveries;
     struct pc_worker prod[MAXW], cons[MAXW];
 };
@@ -184,6 +185,14 @@ static void note_occupancy(struct pc_shm *q, uint32_t occ)
         atomic_store_explicit(&q->max_occ, occ, RLX);
 }
 
+/* The first time the queue is seen full: what "full at 5 s" means. */
+static void note_full(struct pc_shm *q)
+{
+    uint64_t zero = 0;
+    if (!atomic_load_explicit(&q->full_at, RLX))
+        atomic_compare_exchange_strong_explicit(&q->full_at, &zero, trace_now_ns(), RLX, RLX);
+}
+
 static void consume_item(struct pc_worker *w, uint64_t item)
 {
     unsigned p = (unsigned)(item >> SEQ_BITS);
@@ -237,6 +246,8 @@ static bool locked_put(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker
     q->buf[(q->head + q->count) % (uint32_t)cap] = item;
     q->count++;
     note_occupancy(q, q->count);
+    if (q->count == (uint32_t)cap)
+        note_full(q);
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->mu);
     return true;
@@ -419,6 +430,8 @@ static bool lockfree_xfer(struct scene_ctx *ctx, struct pc_shm *q, struct pc_wor
             cpu_relax();
         } else {
             if (!t0) {
+                if (put)
+                    note_full(q);
                 w->cur = TRACE_LOCK | TRACE_NOTE(put ? N_FULL : N_EMPTY);
                 t0 = trace_emit(w->lane, w->cur, seen);
             }
@@ -744,6 +757,10 @@ static void pc_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, "occupancy", occupancy(st), "items");
     scene_stat(out, "max_occupancy", (double)atomic_load_explicit(&q->max_occ, RLX), "items");
     scene_stat(out, "capacity", st->cap, "items");
+    uint64_t full_at = atomic_load_explicit(&q->full_at, RLX);
+    if (full_at) /* shown once it happened */
+        scene_stat(out, "full_at_s",
+                   full_at > ctx->t_start ? (double)(full_at - ctx->t_start) / 1e9 : 0, "s");
     scene_stat(out, "producer_blocked", 100.0 * (double)pblk / 1e9 / span / st->np, "%");
     scene_stat(out, "consumer_blocked", 100.0 * (double)cblk / 1e9 / span / st->nc, "%");
     scene_stat(out, "full_waits", (double)hist_count(&full), "waits");
@@ -781,7 +798,12 @@ static const struct scene_mode pc_modes[] = {
             "full' until a consumer takes an item; a consumer that finds it empty sleeps "
             "on 'not empty'. Watch the gauge: when producers are faster it fills up to K "
             "and the producer lanes turn to 'blocked'; when consumers are faster it stays "
-            "near zero and the consumers wait."),
+            "near zero and the consumers wait. The defaults, producer 4 items/s and consumer "
+            "2/s on a queue of 10, fill it in about 5 s (full_at_s); from then on the "
+            "producer waits for room half the time, as Python's queue.Queue(10) does. The "
+            "course's own program is prod_rate=1 cons_rate=0: one item a second and a "
+            "consumer that takes at once, so the queue never holds more than one item and "
+            "it is the consumer that waits."),
          .ns_per_col = 100 * SCENE_MS},
     [M_PROCESSES] = {"processes", N_("processes, queue in shared memory"),
                      N_("The same queue, but every producer and consumer is a separate process "

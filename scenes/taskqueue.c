@@ -94,6 +94,8 @@ enum {
     N_WORKER_ACK,
     N_KILLED,
     N_RETIRED,
+    N_WORKER_RUN_AGAIN,
+    N_WORKER_RUN_IO_AGAIN,
     N_FINISHED,
 };
 
@@ -112,6 +114,9 @@ static const char *const tq_notes[] = {
     [N_WORKER_ACK] = N_("result stored, not yet acknowledged"),
     [N_KILLED] = N_("killed (SIGKILL)"),
     [N_RETIRED] = N_("retired"),
+    [N_WORKER_RUN_AGAIN] = N_("running a re-delivered task, a killed worker's (CPU; arg: task)"),
+    [N_WORKER_RUN_IO_AGAIN] = N_("running a re-delivered task, a killed worker's (waiting on a "
+                                 "slow call; arg: task)"),
     [N_FINISHED] = N_("finished"),
 };
 
@@ -190,6 +195,7 @@ struct tq_bmem {
     unsigned rr;
     unsigned cur; /* broker lane state */
     uint32_t gauge;
+    uint32_t redo;                      /* re-delivered tasks whose result has not come back yet */
     unsigned char out[MAXC][FRONT_OUT]; /* touched only as far as used */
 };
 
@@ -202,13 +208,15 @@ struct tq_state {
     struct tq_bmem *bm;
     int listen_fd, front_fd;
     uint16_t port;
-    int front_lane, broker_lane, gauge_lane;
+    int front_lane, broker_lane, gauge_lane, redo_lane;
     pthread_t front, super;
     int front_up, super_up;
     /* supervisor-private */
     pid_t broker_pid;
     int broker_dead;
-    int killed[MAXW]; /* slot's worker was sent SIGKILL */
+    int killed[MAXW];   /* slot's worker was sent SIGKILL */
+    int restarts[MAXW]; /* replacements of a killed worker in the slot */
+    int new_lanes;      /* lanes added for replacements (at most MAXW) */
     uint64_t next_chaos;
     /* front-private */
     uint8_t *tflags;
@@ -427,6 +435,17 @@ static void broker_dispatch(struct tq_state *st)
     broker_gauge(st);
 }
 
+/* Show how many re-delivered tasks are still to finish (the broker's gauge). */
+static void broker_redo(struct tq_state *st, int delta)
+{
+    struct tq_bmem *bm = st->bm;
+    if (delta < 0 && bm->redo == 0)
+        return;
+    bm->redo = (uint32_t)((int)bm->redo + delta);
+    if (st->redo_lane >= 0)
+        trace_emit(st->redo_lane, TRACE_GAUGE, bm->redo);
+}
+
 /* A connection closed: put its unacked task back at the head of the queue. */
 static void broker_drop(struct tq_state *st, int i)
 {
@@ -435,7 +454,8 @@ static void broker_drop(struct tq_state *st, int i)
     if (c->has_task) {
         broker_state(st, TRACE_RUN | TRACE_NOTE(N_BROKER_REQUEUE), (uint32_t)c->task.id);
         bm->qhead = (bm->qhead + QCAP - 1) % QCAP;
-        c->task.attempt++;
+        if (c->task.attempt++ == 0)
+            broker_redo(st, 1);
         bm->q[bm->qhead] = c->task;
         bm->qlen++;
         bump(&st->shm->redeliveries, 1);
@@ -489,6 +509,8 @@ static bool broker_handle(struct tq_state *st, int i, const struct tq_msg *m)
         return true;
     case F_RESULT: {
         bump(&sh->results, 1);
+        if (m->attempt > 0)
+            broker_redo(st, -1);
         struct tq_msg r = *m;
         if (bm->front >= 0)
             bconn_send(&bm->c[bm->front], &r, NULL, 0);
@@ -601,6 +623,8 @@ static void broker_main(struct tq_state *st, int lfd)
         bm->c[i].out = bm->out[i];
         bm->c[i].ocap = FRONT_OUT;
     }
+    if (st->redo_lane >= 0) /* nothing re-delivered yet */
+        trace_emit(st->redo_lane, TRACE_GAUGE, 0);
     struct pollfd pf[MAXC + 1];
     while (!scene_stopping(st->ctx)) {
         /* Back-pressure: while the front is slow to read, read nobody. */
@@ -697,10 +721,11 @@ static void worker_main(struct tq_state *st, int idx)
             break;
         /* From here to the ACK the task is this worker's: a kill now re-delivers it. */
         atomic_store_explicit(&w.slot->busy, m.id, RLX);
-        bool cpu = scene_param(ctx, P_CPU) != 0;
+        bool cpu = scene_param(ctx, P_CPU) != 0, again = m.attempt > 0;
         worker_state(&w,
-                     cpu ? TRACE_RUN | TRACE_NOTE(N_WORKER_RUN)
-                         : TRACE_SLEEP | TRACE_NOTE(N_WORKER_RUN_IO),
+                     cpu ? TRACE_RUN | TRACE_NOTE(again ? N_WORKER_RUN_AGAIN : N_WORKER_RUN)
+                         : TRACE_SLEEP |
+                               TRACE_NOTE(again ? N_WORKER_RUN_IO_AGAIN : N_WORKER_RUN_IO),
                      (uint32_t)m.id);
         uint64_t ns = (uint64_t)m.work_us * 1000;
         if (ns && !(cpu ? scene_spin(ctx, ns) : scene_sleep(ctx, ns)))
@@ -762,12 +787,23 @@ static pid_t fork_child(struct tq_state *st, int slot)
 static void super_spawn(struct tq_state *st, int s)
 {
     struct tq_slot *sl = &st->shm->slot[s];
+    char name[TRACE_NAME_MAX];
     if (sl->lane < 0) {
-        char name[TRACE_NAME_MAX];
         snprintf(name, sizeof name, N_("worker %d"), s);
         sl->lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
         if (sl->lane < 0)
             return;
+    } else if (st->killed[s] && st->new_lanes < MAXW) {
+        /*
+         * The replacement of a killed worker gets a lane of its own, so the
+         * killed one's lane keeps showing where it died (a few, then slots reuse).
+         */
+        snprintf(name, sizeof name, N_("worker %d #%d"), s, ++st->restarts[s] + 1);
+        int lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
+        if (lane >= 0) {
+            sl->lane = lane;
+            st->new_lanes++;
+        }
     }
     atomic_store_explicit(&sl->busy, 0, RLX);
     atomic_store_explicit(&sl->retire, 0, RLX);
@@ -1142,6 +1178,7 @@ static int tq_start(struct scene_ctx *ctx)
     st->front_lane = trace_lane_add(N_("front"), TRACE_LANE_STATE, 0);
     st->broker_lane = trace_lane_add(N_("broker"), TRACE_LANE_STATE, 0);
     st->gauge_lane = trace_lane_add(N_("tasks queued"), TRACE_LANE_GAUGE, 32);
+    st->redo_lane = trace_lane_add(N_("re-delivered"), TRACE_LANE_GAUGE, 4);
     char name[TRACE_NAME_MAX];
     for (int s = 0; s < MAXW; s++) {
         st->shm->slot[s].lane = -1;
@@ -1150,7 +1187,7 @@ static int tq_start(struct scene_ctx *ctx)
             st->shm->slot[s].lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
         }
     }
-    if (st->gauge_lane < 0) {
+    if (st->gauge_lane < 0 || st->redo_lane < 0) {
         rc = -ENOSPC;
         goto fail;
     }

@@ -79,11 +79,42 @@ static void dump_stats(void)
         print_message("#   %s %g %s\n", a.stats.s[i].name, a.stats.s[i].value, a.stats.s[i].unit);
 }
 
-/* Run the scene headless with "key=value" settings; returns after stop. */
+/*
+ * Run the scene headless with "key=value" settings; returns after stop.
+ * Unless the settings say otherwise, sleeps are in milliseconds and a task
+ * does no work beyond its print (the defaults are the course's whole
+ * seconds, with visible work).
+ */
 static void run(int mode, double secs, const char *const *sets)
 {
-    scenetest_run(&a, "evloop", mode, secs, sets);
+    const char *all[24] = {"whole_s=off", "work_ms=0"};
+    int n = 2;
+    for (int i = 0; sets && sets[i] && n < 23; i++)
+        all[n++] = sets[i];
+    all[n] = NULL;
+    scenetest_run(&a, "evloop", mode, secs, all);
     dump_stats();
+}
+
+/* The scene's defaults with ms sleeps and no work, for runs started through the app. */
+static void quick_params(const struct scene_entry *e, int64_t *p)
+{
+    for (int i = 0; i < e->nparams; i++)
+        p[i] = e->params[i].def;
+    p[scene_param_find(e, "whole_s")] = 0;
+    p[scene_param_find(e, "work_ms")] = 0;
+}
+
+/* Time a lane spends in state st, in ns, over its kept history. */
+static uint64_t time_in(const struct history_lane *l, unsigned st, int note)
+{
+    uint64_t sum = 0;
+    for (size_t k = 0; k + 1 < history_kept(l); k++) {
+        const struct trace_event *e = history_at(l, k);
+        if (TRACE_STATE_OF(e->state) == st && (note < 0 || (int)TRACE_NOTE_OF(e->state) == note))
+            sum += history_at(l, k + 1)->t - e->t;
+    }
+    return sum;
 }
 
 /* What every loop run keeps: FIFO resumption, a cleanly closed loop, nothing dropped. */
@@ -184,17 +215,27 @@ static void test_evloop_generator_sequence(void **state)
     }
     assert_true(nvals >= 24);
     assert_true(nrecv >= nvals - 1 && nrecv <= nvals);
-    /* Whenever a coroutine runs, the caller is waiting in next()/send(). */
+    /*
+     * Whenever a coroutine holds control (drawn asleep: the pacing is a
+     * sleep), the caller is waiting in next()/send().
+     */
     const struct history_lane *co[2] = {gen, avg};
+    int held = 0;
     for (int c = 0; c < 2; c++)
         for (size_t k = 0; k < history_kept(co[c]); k++) {
             const struct trace_event *e = history_at(co[c], k);
-            if (TRACE_STATE_OF(e->state) != TRACE_RUN)
+            if (TRACE_STATE_OF(e->state) != TRACE_SLEEP)
                 continue;
+            held++;
             long i = history_find(caller, e->t);
             assert_true(i >= 0);
             assert_int_equal(TRACE_STATE_OF(history_at(caller, (size_t)i)->state), TRACE_READY);
         }
+    assert_true(held >= 24);
+    /* The pacing is drawn as what it is: the three lanes are hardly ever running. */
+    const struct history_lane *all[3] = {caller, gen, avg};
+    for (int c = 0; c < 3; c++)
+        assert_true(time_in(all[c], TRACE_RUN, -1) * 10 < time_in(all[c], TRACE_SLEEP, -1));
 }
 
 /*
@@ -216,7 +257,7 @@ static void test_evloop_resume_order(void **state)
     int runs = 0;
     for (int i = 0; i < 8; i++) {
         char name[32];
-        snprintf(name, sizeof name, "task %d", i);
+        snprintf(name, sizeof name, "task %d", i + 1);
         const struct history_lane *l = lane_named(name);
         uint32_t queued = UINT32_MAX;
         for (size_t k = 0; k < history_kept(l); k++) {
@@ -297,8 +338,8 @@ static void test_evloop_key_blocks_once(void **state)
     (void)state;
     const struct scene_entry *e = scene_find("evloop");
     int64_t p[SCENE_MAX_PARAMS];
-    for (int i = 0; i < e->nparams; i++)
-        p[i] = e->params[i].def;
+    quick_params(e, p);
+    p[scene_param_find(e, "tasks")] = 8;
     p[scene_param_find(e, "max_sleep_ms")] = 5;
     p[scene_param_find(e, "block_ms")] = 150;
     assert_int_equal(app_start(&a, e, 1, p), 0);
@@ -332,6 +373,163 @@ static void test_evloop_threads_do_not_stall(void **state)
     assert_int_equal((int)stat_of("trace_dropped"), 0);
 }
 
+/*
+ * One thread, many tasks, visibly: with work after every print, the loop
+ * thread's lane shows each resume (running, with the task's number) and no
+ * two tasks ever run at once; a task waiting for its timer is suspended
+ * (idle: no thread waits for it), never asleep. The same tasks as threads
+ * sleep in the kernel, and their work overlaps.
+ */
+static void test_evloop_one_thread_vs_threads(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"tasks=4", "max_sleep_ms=30", "work_ms=20", NULL};
+    run(1, 1.2, sets);
+    check_loop_invariants();
+    assert_int_equal((int)stat_of("running_max"), 1);
+    const struct history_lane *loop = lane_named("loop thread");
+    int task_note = note_id("loop: running a task");
+    int runs[5] = {0};
+    for (size_t k = 0; k < history_kept(loop); k++) {
+        const struct trace_event *e = history_at(loop, k);
+        if (TRACE_STATE_OF(e->state) == TRACE_RUN && (int)TRACE_NOTE_OF(e->state) == task_note) {
+            assert_true(e->arg >= 1 && e->arg <= 4);
+            runs[e->arg]++;
+        }
+    }
+    uint64_t loop_run = time_in(loop, TRACE_RUN, task_note), tasks_run = 0;
+    for (int i = 1; i <= 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "task %d", i);
+        const struct history_lane *l = lane_named(name);
+        assert_true(runs[i] >= 1);
+        assert_int_equal((int)time_in(l, TRACE_SLEEP, -1), 0);
+        assert_true(time_in(l, TRACE_IDLE, note_id("await asyncio.sleep")) > 0);
+        tasks_run += time_in(l, TRACE_RUN, -1);
+    }
+    /* Every resume is on the loop thread's lane, with the task's number. */
+    assert_true(runs[1] + runs[2] + runs[3] + runs[4] >= stat_of("resumes") - 1);
+    /* The tasks' running time is the loop thread's: one thread did all of it. */
+    assert_true(tasks_run <= loop_run + loop_run / 10 + 1000000);
+    assert_true(tasks_run * 10 >= loop_run * 9);
+
+    run(3, 1.2, sets);
+    assert_int_equal((int)stat_of("os_threads"), 4);
+    assert_true(stat_of("running_max") >= 2);
+    for (int i = 1; i <= 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "thread %d", i);
+        assert_true(time_in(lane_named(name), TRACE_SLEEP,
+                            note_id("this thread asleep in the kernel")) > 0);
+    }
+}
+
+/*
+ * The blocking call on the loop thread: the task that made it is the one
+ * lane asleep (in the kernel, holding the thread); the others show ready
+ * from the moment their timers were due.
+ */
+static void test_evloop_blocker_obvious(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"tasks=4", "max_sleep_ms=5", "blocking=1", "block_ms=300",
+                                       NULL};
+    run(1, 1.0, sets);
+    check_loop_invariants();
+    int blocking = note_id("this task called time.sleep"),
+        late = note_id("the loop thread was busy");
+    uint64_t blocker = time_in(lane_named("task 1"), TRACE_SLEEP, blocking), late_ns = 0;
+    assert_true(blocker > 0);
+    for (int i = 2; i <= 4; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "task %d", i);
+        const struct history_lane *l = lane_named(name);
+        assert_int_equal((int)time_in(l, TRACE_SLEEP, -1), 0);
+        /* Ready behind the stall for most of it (its timer was due, or it was queued). */
+        assert_true(time_in(l, TRACE_READY, -1) * 2 > blocker);
+        late_ns += time_in(l, TRACE_READY, late);
+    }
+    /* Shown ready from the moment their timers were due, behind a later stall. */
+    assert_true(late_ns > 0);
+}
+
+/* Threads mode: blocked_ms is how long the blocking call really took, not its parameter. */
+static void test_evloop_threads_blocked_measured(void **state)
+{
+    (void)state;
+    const struct scene_entry *e = scene_find("evloop");
+    int64_t p[SCENE_MAX_PARAMS];
+    quick_params(e, p);
+    p[scene_param_find(e, "tasks")] = 3;
+    p[scene_param_find(e, "max_sleep_ms")] = 5;
+    p[scene_param_find(e, "block_ms")] = 150;
+    assert_int_equal(app_start(&a, e, 3, p), 0);
+    sleep_ms(50);
+    assert_int_equal(app_key(&a, 'b', 80), APP_CONTINUE);
+    for (app_stats(&a, trace_now_ns()); stat_of("blocked_ms") <= 0; app_stats(&a, trace_now_ns()))
+        sleep_ms(10);
+    app_tick(&a, trace_now_ns());
+    app_stop(&a);
+    dump_stats();
+    assert_int_equal((int)stat_of("blocking_calls"), 1);
+    /* At least the call's length, within a broad margin above it. */
+    assert_true(stat_of("blocked_ms") >= 150);
+    assert_true(stat_of("blocked_ms") < 150 * 4);
+    assert_true(stat_of("blocked_ms") != 150.0);
+    /* The thread that made the call is named in the status line. */
+    char note[SCENE_NOTE_MAX];
+    scene_note_get(&a.ctx, note, sizeof note);
+    if (!strstr(note, "called time.sleep(150 ms)") && !strstr(note, "Loop: "))
+        fail_msg("note '%s'", note);
+}
+
+/*
+ * The course's example: two tasks, whole seconds of sleep, a print per
+ * resume in the course's format, and the end test one second before run_s.
+ */
+static void test_evloop_course_example(void **state)
+{
+    (void)state;
+    const struct scene_entry *e = scene_find("evloop");
+    assert_int_equal(e->params[scene_param_find(e, "tasks")].def, 2);
+    assert_int_equal(e->params[scene_param_find(e, "max_sleep_ms")].def, 5000);
+    assert_int_equal(e->params[scene_param_find(e, "whole_s")].def, 1);
+    assert_int_equal(e->params[scene_param_find(e, "run_s")].def, 50);
+    static const char *const sets[] = {"whole_s=on", "max_sleep_ms=1000", "run_s=4", NULL};
+    run(1, 4.6, sets);
+    check_loop_invariants();
+    assert_int_equal((int)stat_of("tasks_done"), 2);
+    char note[SCENE_NOTE_MAX];
+    scene_note_get(&a.ctx, note, sizeof note);
+    int num, y, mo, d, h, mi;
+    double sec;
+    if (sscanf(note, "Loop: %d Time: %d-%d-%d %d:%d:%lf", &num, &y, &mo, &d, &h, &mi, &sec) != 7)
+        fail_msg("note '%s' is not the course's line", note);
+    assert_true(num == 1 || num == 2);
+    /* Each task's prints are whole seconds apart (a loose margin for a busy machine). */
+    int print = note_id("print(now)"), gaps = 0;
+    for (int i = 1; i <= 2; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "task %d", i);
+        const struct history_lane *l = lane_named(name);
+        uint64_t last = 0;
+        for (size_t k = 0; k < history_kept(l); k++) {
+            const struct trace_event *ev = history_at(l, k);
+            if (TRACE_STATE_OF(ev->state) != TRACE_RUN || (int)TRACE_NOTE_OF(ev->state) != print)
+                continue;
+            if (last) {
+                uint64_t gap = ev->t - last, whole = (gap + 500000000u) / 1000000000u * 1000000000u;
+                uint64_t off = gap > whole ? gap - whole : whole - gap;
+                assert_true(off < 250000000u);
+                gaps++;
+            }
+            last = ev->t;
+        }
+    }
+    assert_true(gaps >= 2);
+    assert_true(stat_of("prints") >= 4);
+}
+
 /* Green threads: blocking-looking calls yield, side by side with awaits. */
 static void test_evloop_green(void **state)
 {
@@ -346,7 +544,8 @@ static void test_evloop_green(void **state)
         const struct history_lane *l = &a.hist.lane[i];
         for (size_t k = 0; k < history_kept(l); k++) {
             const struct trace_event *e = history_at(l, k);
-            if (TRACE_STATE_OF(e->state) != TRACE_IO)
+            /* Suspended: no thread waits for the data; the loop watches the socket. */
+            if (TRACE_STATE_OF(e->state) != TRACE_IDLE)
                 continue;
             if ((int)TRACE_NOTE_OF(e->state) == green_read) {
                 assert_non_null(strstr(l->name, "green"));
@@ -373,8 +572,7 @@ static void test_evloop_ten_thousand_coroutines(void **state)
 #endif
     const struct scene_entry *e = scene_find("evloop");
     int64_t p[SCENE_MAX_PARAMS];
-    for (int i = 0; i < e->nparams; i++)
-        p[i] = e->params[i].def;
+    quick_params(e, p);
     p[scene_param_find(e, "tasks")] = n;
     p[scene_param_find(e, "max_sleep_ms")] = 200;
     int threads = count_dir("/proc/self/task");
@@ -445,6 +643,10 @@ int main(void)
         T(test_evloop_blocking_call_stalls_everyone),
         T(test_evloop_key_blocks_once),
         T(test_evloop_threads_do_not_stall),
+        T(test_evloop_one_thread_vs_threads),
+        T(test_evloop_blocker_obvious),
+        T(test_evloop_threads_blocked_measured),
+        T(test_evloop_course_example),
         T(test_evloop_green),
         T(test_evloop_ten_thousand_coroutines),
         T(test_evloop_cleanup),

@@ -74,6 +74,62 @@ static void check_invariants(void)
     }
 }
 
+/* Whether the last stats have a figure by that name. */
+static bool has_stat(const char *name)
+{
+    for (int i = 0; i < a.stats.n; i++)
+        if (strcmp(a.stats.s[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/*
+ * The course's program: Queue(10), one item a second, a consumer that takes
+ * at once. The queue never fills (at most an item or two in it); the
+ * producer never waits for room and the consumer spends the run waiting.
+ * Modes 1 and 2 are queue.Queue's and multiprocessing.Queue's design (the
+ * lock-free ring's occupancy figure is the producer's bound, not a count).
+ */
+static void test_prodcons_course_example(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"capacity=10", "prod_rate=1", "cons_rate=0", NULL};
+    for (int mode = 0; mode < 2; mode++) {
+        run(mode, 3.2, sets);
+        check_invariants();
+        assert_true(stat_of("max_occupancy") <= 2);
+        assert_true(stat_of("produced") >= 2);
+        assert_int_equal((int)stat_of("full_waits"), 0);
+        assert_false(has_stat("full_at_s"));
+        /* The consumer waits on "not empty" most of the run; the producer never blocks. */
+        assert_true(stat_of("consumer_blocked") > 50);
+        assert_true(stat_of("producer_blocked") == 0);
+    }
+}
+
+/*
+ * The default regime: producer 4/s, consumer 2/s, Queue(10). The queue
+ * fills (no sooner than ten puts a quarter second apart allow) and from
+ * then on the producer waits for room.
+ */
+static void test_prodcons_default_fills(void **state)
+{
+    (void)state;
+    const struct scene_entry *e = scene_find("prodcons");
+    assert_int_equal(e->params[scene_param_find(e, "capacity")].def, 10);
+    assert_int_equal(e->params[scene_param_find(e, "prod_rate")].def, 4);
+    assert_int_equal(e->params[scene_param_find(e, "cons_rate")].def, 2);
+    run(0, 7.0, NULL);
+    check_invariants();
+    assert_int_equal((int)stat_of("max_occupancy"), 10);
+    assert_true(has_stat("full_at_s"));
+    assert_true(stat_of("full_at_s") >= 9 * 0.25 * 0.95);
+    assert_true(stat_of("full_waits") >= 1);
+    /* More made than taken: the consumer sets the pace once it is full. */
+    assert_true(stat_of("produced") > stat_of("consumed"));
+    assert_true(stat_of("producer_blocked") > stat_of("consumer_blocked"));
+}
+
 static void test_prodcons_threads_flat_out(void **state)
 {
     (void)state;
@@ -201,6 +257,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_prodcons_course_example),
+        T(test_prodcons_default_fills),
         T(test_prodcons_threads_flat_out),
         T(test_prodcons_threads_many_workers),
         T(test_prodcons_slow_consumer_blocks_producer),

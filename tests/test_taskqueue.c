@@ -157,6 +157,72 @@ static void test_taskqueue_kill_exactly_once(void **state)
     }
 }
 
+/*
+ * A kill in the lanes: the killed worker's lane ends "killed" with its task,
+ * a replacement starts on a lane of its own afterwards, the re-delivered
+ * gauge rises until the task's second run reports, and that run shows on
+ * the lane of the worker that took it.
+ */
+static void test_taskqueue_kill_in_lanes(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"workers=2", "rate=4", "task_ms=300", NULL};
+    start(sets);
+    for (refresh(); stat_of("kills") < 1; refresh()) {
+        app_key(&a, 'x', 80);
+        nap_ms(20);
+    }
+    wait_at_least("redeliveries", 1);
+    wait_at_least("spawned", 3);
+    drain_and_stop();
+    check_exactly_once();
+    app_tick(&a, trace_now_ns());
+    int killed = scenetest_note_id(&a, "killed"),
+        again = scenetest_note_id(&a, "re-delivered task");
+    uint64_t t_kill = 0;
+    uint32_t task = 0;
+    const struct history_lane *dead = NULL, *fresh = NULL;
+    for (int l = 0; l < a.hist.nlanes; l++) {
+        const struct history_lane *h = &a.hist.lane[l];
+        if (strstr(h->name, "#2"))
+            fresh = h;
+        size_t n = history_kept(h);
+        if (n && history_at(h, n - 1)->state == (TRACE_DONE | TRACE_NOTE(killed))) {
+            dead = h;
+            /* The killed run began before; the reaping that marks it may come after the rerun. */
+            t_kill = history_at(h, n > 1 ? n - 2 : n - 1)->t;
+            task = history_at(h, n - 1)->arg;
+        }
+    }
+    assert_non_null(dead);
+    assert_non_null(fresh);
+    assert_true(task > 0);
+    assert_true(history_kept(fresh) > 0 &&
+                history_at(fresh, 0)->t >= history_at(dead, history_kept(dead) - 1)->t);
+    /* The task's second run, after the kill, on some worker's lane. */
+    bool rerun = false;
+    for (int l = 0; l < a.hist.nlanes && !rerun; l++) {
+        const struct history_lane *h = &a.hist.lane[l];
+        for (size_t k = 0; k < history_kept(h) && !rerun; k++) {
+            const struct trace_event *e = history_at(h, k);
+            unsigned note = TRACE_NOTE_OF(e->state);
+            /* Either run note: a CPU task or one waiting on a slow call. */
+            rerun = note && (int)note < a.scene->nnotes &&
+                    strstr(a.scene->notes[note], "re-delivered task") && e->arg == task &&
+                    e->t >= t_kill;
+        }
+    }
+    assert_true(rerun);
+    /* The gauge: up while the re-delivered task was pending, back to 0 once it reported. */
+    const struct history_lane *g = scenetest_lane(&a, "re-delivered");
+    uint32_t peak = 0;
+    for (size_t k = 0; k < history_kept(g); k++)
+        peak = history_at(g, k)->arg > peak ? history_at(g, k)->arg : peak;
+    assert_true(peak >= 1);
+    assert_int_equal(history_at(g, history_kept(g) - 1)->arg, 0);
+    app_release(&a);
+}
+
 /* A kill between the result and the acknowledgement runs a task twice: one is suppressed. */
 static void test_taskqueue_duplicates_suppressed(void **state)
 {
@@ -227,6 +293,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_taskqueue_accounting),
         T(test_taskqueue_kill_exactly_once),
+        T(test_taskqueue_kill_in_lanes),
         T(test_taskqueue_duplicates_suppressed),
         T(test_taskqueue_keys_and_live_workers),
         T(test_taskqueue_cleanup),
