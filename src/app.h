@@ -21,7 +21,7 @@ enum app_result { APP_CONTINUE, APP_QUIT };
 
 struct app_view {
     uint64_t ns_per_col;
-    bool live;        /* follow the present (oscilloscope sweep) */
+    bool live;        /* follow the present: the view scrolls, now in the last column */
     uint64_t t_right; /* right edge when not live */
     int sel_param;
     int focus_lane; /* lane shown in the inspector, -1 for none */

@@ -171,15 +171,10 @@ static struct tl_view make_view(struct app *a, int width, uint64_t now)
     struct tl_view v = {0};
     v.width = width;
     v.ns_per_col = a->view.ns_per_col;
-    if (a->view.live) {
-        v.sweep = 1;
-        v.now = now > a->hist.t_end ? a->hist.t_end : now;
-        v.origin = a->hist.t0;
-    } else {
-        uint64_t span = v.ns_per_col * (uint64_t)width;
-        v.t_start = a->view.t_right > a->hist.t0 + span ? a->view.t_right - span : a->hist.t0;
-        v.now = a->hist.t_end;
-    }
+    /* Live, the present is the last column; paused, t_right is. Both on whole columns. */
+    v.now = a->view.live && now < a->hist.t_end ? now : a->hist.t_end;
+    v.t_start = timeline_live_start(a->hist.t0, a->view.live ? v.now : a->view.t_right,
+                                    v.ns_per_col, width);
     return v;
 }
 
@@ -234,7 +229,7 @@ static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
         const struct tl_cell *cell = &cells[c];
         int x = NAME_W + 1 + c;
         unsigned mark = c == cursor_col ? GRID_REVERSE : 0;
-        unsigned attr = (cell->flags & TL_CURSOR ? GRID_BOLD : 0) | mark;
+        unsigned attr = mark;
         for (int r = 0; r < rows; r++) {
             int y = y0 + r;
             if (cell->flags & TL_EMPTY) {
@@ -264,13 +259,13 @@ static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view
     timeline_fmt_ns(zoom, sizeof zoom, v->ns_per_col);
     snprintf(buf, sizeof buf, "%s/col", zoom);
     grid_text(g, y, 0, NAME_W - 1, buf, 0, GRID_DIM);
-    for (int c = 0; c < v->width; c += 10) {
-        uint64_t t0, t1;
-        timeline_column(v, c, &t0, &t1);
+    struct tl_label lab[128];
+    int n = timeline_axis(v, a->hist.t0, lab, 128);
+    for (int i = 0; i < n; i++) {
+        int c = lab[i].col, w = grid_text_width(lab[i].text);
         grid_put(g, y, NAME_W + 1 + c, o->ascii ? L'|' : L'\u2575', 0, GRID_DIM);
-        timeline_fmt_ns(buf, sizeof buf, t0 > a->hist.t0 ? t0 - a->hist.t0 : 0);
-        if (c + 10 <= v->width)
-            grid_text(g, y, NAME_W + 2 + c, 8, buf, 0, GRID_DIM);
+        if (c + 1 + w <= v->width)
+            grid_text(g, y, NAME_W + 2 + c, w, lab[i].text, 0, GRID_DIM);
     }
 }
 
@@ -506,7 +501,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     }
     int width = draw_timeline_width(a, g->cols);
     if (a->view.ns_per_col == 0) {
-        /* Live: ten seconds a sweep. A recording: all of it on one screen. */
+        /* A scene without a time scale of its own: ten seconds a screen. */
         uint64_t span = a->replay ? a->hist.t_end - a->hist.t0 + 1 : 10000000000ull;
         a->view.ns_per_col = app_zoom_for(span, width);
         if (a->view.ns_per_col * (uint64_t)width < span)

@@ -5,6 +5,7 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -155,6 +156,46 @@ static void test_draw_scene_zoom(void **state)
     assert_true(screen_has(want));
 }
 
+/* ns of an axis label ("12.34s", "812.5ms", "40us"). */
+static double label_ns(const char *s)
+{
+    char *end;
+    double x = strtod(s, &end);
+    return x * (!strncmp(end, "ms", 2) ? 1e6 : !strncmp(end, "us", 2) ? 1e3 : 1e9);
+}
+
+/* The axis row of a live frame: labels increase left to right, at every zoom. */
+static void test_draw_axis_increases(void **state)
+{
+    (void)state;
+    int w = draw_timeline_width(&a, 120);
+    for (int z = 0; z < 8; z++) {
+        app_tick(&a, trace_now_ns());
+        frame(40, 120);
+        int found = 0;
+        for (int y = 0; y < g.rows && !found; y++) {
+            char buf[4096];
+            grid_row_utf8(&g, y, buf, sizeof buf);
+            if (!strstr(buf, "/col"))
+                continue;
+            found = 1;
+            double prev = -1;
+            int n = 0;
+            for (char *p = strstr(buf, "\u2575"); p; p = strstr(p + 1, "\u2575")) {
+                double t = label_ns(p + strlen("\u2575"));
+                if (p[strlen("\u2575")] == ' ' || p[strlen("\u2575")] == '\0')
+                    continue; /* a tick whose label did not fit */
+                assert_true(t > prev);
+                prev = t;
+                n++;
+            }
+            assert_true(n >= 2);
+        }
+        assert_true(found);
+        app_key(&a, 'w', w);
+    }
+}
+
 static void test_draw_freeze_shows_state(void **state)
 {
     (void)state;
@@ -210,15 +251,11 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_draw_too_small),
-        T(test_draw_panels_80x24),
-        T(test_draw_help_overlay),
-        T(test_draw_keys_change_view),
-        T(test_draw_scene_zoom),
-        T(test_draw_freeze_shows_state),
-        T(test_draw_click_lane_opens_inspector),
-        T(test_draw_mode_switch),
-        T(test_grid_wide_characters),
+        T(test_draw_too_small),          T(test_draw_panels_80x24),
+        T(test_draw_help_overlay),       T(test_draw_keys_change_view),
+        T(test_draw_scene_zoom),         T(test_draw_axis_increases),
+        T(test_draw_freeze_shows_state), T(test_draw_click_lane_opens_inspector),
+        T(test_draw_mode_switch),        T(test_grid_wide_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
