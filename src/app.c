@@ -36,6 +36,7 @@ int app_init(struct app *a)
     a->view.focus_lane = -1;
     a->view.live = true;
     a->view.lane_rows = 1;
+    a->view.step_lane = -1;
     return trace_init();
 }
 
@@ -99,6 +100,9 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
     if (!same)
         a->view.ns_per_col = mode_zoom(a);
     trace_freeze(false);
+    a->frozen_at = a->frozen_ns = 0;
+    a->step_wait = false;
+    a->view.step_lane = -1;
     trace_reset();
     a->ctx.t_start = trace_now_ns();
     history_init(&a->hist, a->ctx.t_start);
@@ -133,7 +137,7 @@ void app_stop(struct app *a)
 {
     if (!a->running)
         return;
-    trace_freeze(false);
+    app_freeze(a, false);
     a->scene->stop(&a->ctx);
     /* Every worker has stopped: drain what they emitted last, then no more. */
     app_tick(a, trace_now_ns());
@@ -184,12 +188,70 @@ int app_restart(struct app *a, int mode)
     return rc;
 }
 
+void app_freeze(struct app *a, bool on)
+{
+    uint64_t now = trace_now_ns();
+    if (on && !trace_frozen()) {
+        a->frozen_at = now ? now : 1;
+        trace_freeze(true);
+    } else if (!on && trace_frozen()) {
+        trace_freeze(false);
+        a->frozen_ns = app_frozen_ns(a, now);
+        a->frozen_at = 0;
+        a->step_wait = false;
+        a->view.step_lane = -1;
+        a->view.live = true; /* a step paused the view on itself; running again is live */
+    }
+}
+
+uint64_t app_frozen_ns(const struct app *a, uint64_t now)
+{
+    return a->frozen_ns + (a->frozen_at && now > a->frozen_at ? now - a->frozen_at : 0);
+}
+
+/* Let one transition through the gate; app_tick finds it once it is drained. */
+static void app_step(struct app *a)
+{
+    a->step_seen = trace_steps(NULL);
+    for (int i = 0; i < a->hist.nlanes; i++)
+        a->step_count[i] = a->hist.lane[i].count;
+    for (int i = a->hist.nlanes; i < TRACE_MAX_LANES; i++)
+        a->step_count[i] = 0;
+    a->step_wait = true;
+    trace_step();
+}
+
+/* The step's event has arrived: say what moved, and show it. */
+static void step_found(struct app *a)
+{
+    int lane;
+    if (trace_steps(&lane) == a->step_seen || lane < 0 || lane >= a->hist.nlanes)
+        return;
+    const struct history_lane *l = &a->hist.lane[lane];
+    if (l->count <= a->step_count[lane] || a->step_count[lane] < l->first)
+        return;
+    size_t k = (size_t)(a->step_count[lane] - l->first);
+    const struct trace_event *e = history_at(l, k);
+    struct app_view *v = &a->view;
+    a->step_wait = false;
+    v->step_lane = lane;
+    v->step_t = e->t;
+    v->step_to = e->state;
+    v->step_from = k > 0 ? history_at(l, k - 1)->state : 0xffff;
+    /* Follow it: the view stops with the step three quarters of the way across. */
+    uint64_t span = v->ns_per_col * (uint64_t)(a->geom.lanes_w > 0 ? a->geom.lanes_w : 100);
+    v->live = false;
+    v->t_right = e->t + span / 4;
+}
+
 void app_tick(struct app *a, uint64_t now)
 {
     if (!a->scene)
         return;
     if (a->running) {
         history_drain(&a->hist, now);
+        if (a->step_wait)
+            step_found(a);
         /* A scene's own keys may change its parameters: the shared copy is the truth. */
         for (int i = 0; i < a->scene->nparams; i++)
             a->params[i] = atomic_load_explicit(&a->ctx.sh->param[i], memory_order_relaxed);
@@ -251,7 +313,12 @@ void app_stats(struct app *a, uint64_t now)
         return;
     }
     a->scene->stats(&a->ctx, &a->stats);
-    double secs = (double)(a->hist.t_end - a->hist.t0) / 1e9;
+    /* Time frozen at the gate is not time the workers ran: say how much, and leave it out of the
+     * rate. */
+    double frozen = (double)app_frozen_ns(a, now) / 1e9;
+    double secs = (double)(a->hist.t_end - a->hist.t0) / 1e9 - frozen;
+    if (frozen > 0)
+        scene_stat(&a->stats, "frozen", frozen, "s");
     scene_stat(&a->stats, "trace_events", (double)a->hist.events, "events");
     scene_stat(&a->stats, "trace_rate", secs > 0 ? (double)a->hist.events / secs : 0, "events/s");
     scene_stat(&a->stats, "trace_dropped", (double)trace_dropped(), "events");
@@ -711,13 +778,13 @@ enum app_result app_key(struct app *a, int key, int width)
         v->t_right = a->hist.t_end;
         break;
     case 'f':
-        trace_freeze(!trace_frozen());
+        app_freeze(a, !trace_frozen());
         break;
     case '.':
         if (!trace_frozen())
-            trace_freeze(true);
+            app_freeze(a, true);
         else
-            trace_step();
+            app_step(a);
         break;
     case 'r':
         app_restart(a, a->ctx.mode);

@@ -222,13 +222,18 @@ static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
     grid_text(g, y0, 0, NAME_W - 1, draw_lane_label(l->name, label, sizeof label),
               focus ? COLOUR_WHITE : 0, focus ? GRID_REVERSE | GRID_BOLD : 0);
     timeline_layout(l, v, cells);
-    int cursor_col = -1;
+    int cursor_col = -1, step_col = -1;
     if (a->replay && a->view.cursor && a->view.cursor >= v->t_start)
         cursor_col = (int)((a->view.cursor - v->t_start) / v->ns_per_col);
+    /* The cell a freeze step just changed, picked out on its own lane. */
+    if (a->view.step_lane == lane && a->view.step_t >= v->t_start)
+        step_col = (int)((a->view.step_t - v->t_start) / v->ns_per_col);
     for (int c = 0; c < v->width; c++) {
         const struct tl_cell *cell = &cells[c];
         int x = NAME_W + 1 + c;
-        unsigned mark = c == cursor_col ? GRID_REVERSE : 0;
+        unsigned mark = c == cursor_col ? GRID_REVERSE
+                        : c == step_col ? GRID_REVERSE | GRID_BOLD
+                                        : 0;
         unsigned attr = mark;
         for (int r = 0; r < rows; r++) {
             int y = y0 + r;
@@ -267,6 +272,11 @@ static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view
         if (c + 1 + w <= v->width)
             grid_text(g, y, NAME_W + 2 + c, w, lab[i].text, 0, GRID_DIM);
     }
+    /* An arrow under the replay cursor, or under the cell the last step changed. */
+    uint64_t mark = a->replay ? a->view.cursor : a->view.step_lane >= 0 ? a->view.step_t : 0;
+    if (mark && mark >= v->t_start && (mark - v->t_start) / v->ns_per_col < (uint64_t)v->width)
+        grid_put(g, y, NAME_W + 1 + (int)((mark - v->t_start) / v->ns_per_col),
+                 o->ascii ? L'^' : L'\u25b2', COLOUR_YELLOW, GRID_BOLD);
 }
 
 static void draw_stats(struct app *a, struct grid *g, int y0, int h, int w)
@@ -311,6 +321,27 @@ static const char *draw_note(const struct app *a, unsigned note)
     return note && (int)note < a->scene->nnotes && a->scene->notes[note] && *a->scene->notes[note]
                ? _(a->scene->notes[note])
                : "";
+}
+
+/* A state word in words: the scene's note for it, else the state's own label. */
+static const char *draw_state_words(const struct app *a, unsigned word)
+{
+    const char *note = draw_note(a, TRACE_NOTE_OF(word));
+    return *note ? note : _(state_info(TRACE_STATE_OF(word))->label);
+}
+
+/* "cpu 1: waiting for the GIL -> holds the GIL": what the last step (or the replay cursor) moved.
+ */
+static void draw_transition(const struct app *a, char *buf, unsigned len, int lane, unsigned from,
+                            unsigned to)
+{
+    char label[96];
+    const char *name = draw_lane_label(a->hist.lane[lane].name, label, sizeof label);
+    if (from == 0xffff)
+        snprintf(buf, len, _("%s: starts %s"), name, draw_state_words(a, to));
+    else
+        snprintf(buf, len, _("%s: %s → %s"), name, draw_state_words(a, from),
+                 draw_state_words(a, to));
 }
 
 static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h, int w,
@@ -434,8 +465,8 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
         return;
     }
     if (trace_frozen())
-        snprintf(buf, sizeof buf, _(" %s | FROZEN (%u parked, . steps) | x%d"), view,
-                 trace_parked(), a->slowmo);
+        snprintf(buf, sizeof buf, _(" %s | FROZEN %.1f s (%u parked) | x%d"), view,
+                 (double)app_frozen_ns(a, now) / 1e9, trace_parked(), a->slowmo);
     else if (!a->running)
         snprintf(buf, sizeof buf, _(" STOPPED | x%d"), a->slowmo);
     else
@@ -451,6 +482,21 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
     if (dropped) {
         snprintf(buf, sizeof buf, _(" | %llu events dropped"), (unsigned long long)dropped);
         used += grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, GRID_BOLD);
+    }
+    if (trace_frozen()) {
+        /* What the last step moved, or how to take one. */
+        const struct app_view *v = &a->view;
+        char what[200];
+        if (v->step_lane >= 0 && v->step_lane < a->hist.nlanes)
+            draw_transition(a, what, sizeof what, v->step_lane, v->step_from, v->step_to);
+        else
+            snprintf(what, sizeof what, "%s", _(". lets one transition through"));
+        snprintf(buf, sizeof buf, " | %s", what);
+        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
+    } else if (a->frozen_ns) {
+        snprintf(buf, sizeof buf, _(" | was frozen %.1f s: the scene's figures include it"),
+                 (double)a->frozen_ns / 1e9);
+        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_MAGENTA, 0);
     }
     scene_note_get(&a->ctx, note, sizeof note);
     bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;

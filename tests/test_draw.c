@@ -207,6 +207,52 @@ static void test_draw_freeze_shows_state(void **state)
     assert_false(screen_has("FROZEN"));
 }
 
+static void sleep_ms(long ms)
+{
+    struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&d, NULL);
+}
+
+/* A step says which lane moved from which state to which, marks it, and the view follows it. */
+static void test_draw_step_says_what_moved(void **state)
+{
+    (void)state;
+    int w = draw_timeline_width(&a, 120);
+    app_key(&a, '.', w); /* the first press freezes */
+    /* One producer and one consumer: at most two threads park (the occupancy sampler never does).
+     */
+    for (int i = 0; i < 30 && trace_parked() < 2; i++)
+        sleep_ms(100);
+    sleep_ms(300);
+    assert_int_equal(trace_parked(), 2);
+    app_key(&a, '.', w);
+    for (int i = 0; i < 100 && a.view.step_lane < 0; i++) {
+        sleep_ms(20);
+        app_tick(&a, trace_now_ns());
+    }
+    assert_true(a.view.step_lane >= 0);
+    const struct history_lane *l = &a.hist.lane[a.view.step_lane];
+    assert_int_equal(l->kind, TRACE_LANE_STATE);
+    assert_false(a.view.live);
+    assert_true(a.view.step_t <= a.view.t_right);
+    frame(40, 120);
+    char want[64];
+    snprintf(want, sizeof want, "%s: ", l->name);
+    assert_true(row_has(39, want));
+    assert_true(row_has(39, "\u2192"));
+    assert_true(screen_has("\u25b2")); /* the arrow under the step's column */
+    /* The frozen time is a figure of its own, and said after unfreezing. */
+    app_stats(&a, trace_now_ns());
+    int found = 0;
+    for (int i = 0; i < a.stats.n; i++)
+        found |= !strcmp(a.stats.s[i].name, "frozen") && a.stats.s[i].value > 0.2;
+    assert_true(found);
+    app_key(&a, 'f', w);
+    assert_true(a.view.live);
+    frame(40, 120);
+    assert_true(row_has(39, "was frozen"));
+}
+
 static void test_draw_click_lane_opens_inspector(void **state)
 {
     (void)state;
@@ -251,11 +297,17 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_draw_too_small),          T(test_draw_panels_80x24),
-        T(test_draw_help_overlay),       T(test_draw_keys_change_view),
-        T(test_draw_scene_zoom),         T(test_draw_axis_increases),
-        T(test_draw_freeze_shows_state), T(test_draw_click_lane_opens_inspector),
-        T(test_draw_mode_switch),        T(test_grid_wide_characters),
+        T(test_draw_too_small),
+        T(test_draw_panels_80x24),
+        T(test_draw_help_overlay),
+        T(test_draw_keys_change_view),
+        T(test_draw_scene_zoom),
+        T(test_draw_axis_increases),
+        T(test_draw_freeze_shows_state),
+        T(test_draw_step_says_what_moved),
+        T(test_draw_click_lane_opens_inspector),
+        T(test_draw_mode_switch),
+        T(test_grid_wide_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
