@@ -443,6 +443,57 @@ static const struct scene_entry unknown_scene = {.name = "recording",
                                                  .modes = &unknown_mode,
                                                  .nmodes = 1};
 
+static void replay_step(struct app *a, int dir, int width);
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/*
+ * The zoom a replay opens at: the 1-2-5 rung at or below the median time
+ * between two events of any lane (from the first few thousand events of
+ * each), and at most a quarter of the mean, so that most steps of the cursor
+ * move it at least a column even where events come in bursts.
+ */
+static uint64_t replay_zoom(const struct history *h)
+{
+    enum { PER_LANE = 4096 };
+    size_t n = 0;
+    uint64_t *t = malloc((size_t)PER_LANE * (size_t)(h->nlanes ? h->nlanes : 1) * sizeof *t);
+    uint64_t cut = UINT64_MAX, span = h->t_end > h->t0 ? h->t_end - h->t0 : 1, z = span / 100;
+    if (!t)
+        return timeline_zoom_step(z ? z : 1, 0);
+    for (int i = 0; i < h->nlanes; i++) {
+        const struct history_lane *l = &h->lane[i];
+        size_t k = history_kept(l);
+        if (l->kind == TRACE_LANE_GAUGE || k == 0)
+            continue;
+        /* Past a lane's last sample the merged times would miss its events. */
+        if (k > PER_LANE && history_at(l, PER_LANE - 1)->t < cut)
+            cut = history_at(l, PER_LANE - 1)->t;
+        for (size_t j = 0; j < k && j < PER_LANE; j++)
+            t[n++] = history_at(l, j)->t;
+    }
+    qsort(t, n, sizeof *t, cmp_u64);
+    while (n > 0 && t[n - 1] > cut)
+        n--;
+    if (n > 2) {
+        uint64_t mean = (t[n - 1] - t[0]) / (n - 1) / 4;
+        for (size_t j = n - 1; j > 0; j--)
+            t[j] -= t[j - 1];
+        qsort(t + 1, n - 1, sizeof *t, cmp_u64);
+        uint64_t median = t[1 + (n - 1) / 2];
+        z = median < mean ? median : mean;
+    }
+    free(t);
+    /* A short recording still spans the screen: at most a hundredth of it a column. */
+    if (z > span / 100)
+        z = span / 100;
+    return timeline_zoom_step(z ? z : 1, 0);
+}
+
 int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
 {
     app_release(a);
@@ -476,10 +527,15 @@ int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
                 a->params[i] = m->param_value[k];
     }
     a->view.live = false;
-    a->view.t_right = a->hist.t_end;
     a->view.focus_lane = -1;
+    a->view.step_lane = -1;
     a->view.cursor = 0;
-    a->view.ns_per_col = 0; /* the first frame fits the whole recording */
+    /* At a zoom where stepping shows, on the first event, from the start. */
+    a->view.ns_per_col = replay_zoom(&a->hist);
+    a->view.t_right = a->hist.t0;
+    replay_step(a, 1, a->geom.lanes_w > 0 ? a->geom.lanes_w : 100);
+    a->view.focus_lane = -1;
+    a->msg[0] = '\0';
     app_stats(a, trace_now_ns());
     return 0;
 }
@@ -518,7 +574,7 @@ static void replay_step(struct app *a, int dir, int width)
     a->view.cursor_lane = best;
     a->view.focus_lane = best;
     uint64_t span = a->view.ns_per_col * (uint64_t)width;
-    if (bt > a->view.t_right || bt + span < a->view.t_right)
+    if (bt >= a->view.t_right || bt + span < a->view.t_right)
         a->view.t_right = bt + span / 2 < h->t_end ? bt + span / 2 : h->t_end;
     if (a->view.t_right < h->t0 + span)
         a->view.t_right = h->t0 + span;
@@ -651,6 +707,15 @@ static void view_set_zoom(struct app *a, uint64_t ns_per_col, int width)
             ns_per_col = timeline_zoom_step(ns_per_col, 1);
     }
     v->ns_per_col = ns_per_col;
+    /* Zoom around the replay cursor or the last step when it is on screen: it keeps its column. */
+    uint64_t anchor = a->replay ? v->cursor : v->step_lane >= 0 ? v->step_t : 0;
+    uint64_t span_old = old * (uint64_t)width;
+    if (!v->live && old && anchor && anchor <= v->t_right && anchor + span_old >= v->t_right) {
+        uint64_t right = anchor + (uint64_t)((double)(v->t_right - anchor) * (double)v->ns_per_col /
+                                             (double)old);
+        v->t_right = right > a->hist.t_end ? a->hist.t_end : right;
+        return;
+    }
     if (!v->live && old && v->ns_per_col != old) {
         /* Keep the centre of the window where it was. */
         uint64_t half_old = old * (uint64_t)width / 2,

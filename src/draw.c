@@ -264,19 +264,23 @@ static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view
     timeline_fmt_ns(zoom, sizeof zoom, v->ns_per_col);
     snprintf(buf, sizeof buf, "%s/col", zoom);
     grid_text(g, y, 0, NAME_W - 1, buf, 0, GRID_DIM);
+    /* An arrow under the replay cursor, or under the cell the last step changed. */
+    uint64_t mark = a->replay ? a->view.cursor : a->view.step_lane >= 0 ? a->view.step_t : 0;
+    int mc = -1;
+    if (mark && mark >= v->t_start && (mark - v->t_start) / v->ns_per_col < (uint64_t)v->width)
+        mc = (int)((mark - v->t_start) / v->ns_per_col);
     struct tl_label lab[128];
     int n = timeline_axis(v, a->hist.t0, lab, 128);
     for (int i = 0; i < n; i++) {
         int c = lab[i].col, w = grid_text_width(lab[i].text);
+        if (mc >= c && mc <= c + w)
+            continue; /* the arrow takes this label's place */
         grid_put(g, y, NAME_W + 1 + c, o->ascii ? L'|' : L'\u2575', 0, GRID_DIM);
         if (c + 1 + w <= v->width)
             grid_text(g, y, NAME_W + 2 + c, w, lab[i].text, 0, GRID_DIM);
     }
-    /* An arrow under the replay cursor, or under the cell the last step changed. */
-    uint64_t mark = a->replay ? a->view.cursor : a->view.step_lane >= 0 ? a->view.step_t : 0;
-    if (mark && mark >= v->t_start && (mark - v->t_start) / v->ns_per_col < (uint64_t)v->width)
-        grid_put(g, y, NAME_W + 1 + (int)((mark - v->t_start) / v->ns_per_col),
-                 o->ascii ? L'^' : L'\u25b2', COLOUR_YELLOW, GRID_BOLD);
+    if (mc >= 0)
+        grid_put(g, y, NAME_W + 1 + mc, o->ascii ? L'^' : L'\u25b2', COLOUR_YELLOW, GRID_BOLD);
 }
 
 static void draw_stats(struct app *a, struct grid *g, int y0, int h, int w)
@@ -453,10 +457,24 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
     if (a->replay) {
         char at[32];
         snprintf(at, sizeof at, "%s", _("start"));
+        /* The cursor's time as precise as a column, and the event under it. */
         if (a->view.cursor)
-            timeline_fmt_ns(at, sizeof at, a->view.cursor - a->hist.t0);
+            timeline_axis_text(at, sizeof at, a->view.cursor - a->hist.t0, a->view.ns_per_col);
         snprintf(buf, sizeof buf, _(" REPLAY | . next event , previous | cursor at %s"), at);
         int used = grid_text(g, y, 0, g->cols, buf, COLOUR_CYAN, GRID_BOLD);
+        int cl = a->view.cursor_lane;
+        if (a->view.cursor && cl >= 0 && cl < a->hist.nlanes) {
+            const struct history_lane *l = &a->hist.lane[cl];
+            long k = history_find(l, a->view.cursor);
+            if (k >= 0) {
+                char what[200];
+                unsigned to = history_at(l, (size_t)k)->state;
+                unsigned from = k > 0 ? history_at(l, (size_t)k - 1)->state : 0xffff;
+                draw_transition(a, what, sizeof what, cl, from, to);
+                snprintf(buf, sizeof buf, " | %s", what);
+                used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
+            }
+        }
         bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
         if (fresh) {
             snprintf(buf, sizeof buf, " | %s", a->msg);
