@@ -138,9 +138,12 @@ static void draw_header(struct app *a, struct grid *g)
 
 wchar_t draw_cell_glyph(const struct tl_cell *c, int ascii)
 {
-    /* Running for less than half the column: a lower half block, so short work still shows. */
+    /*
+     * Running for less than half the column: a left half block (not a gauge's
+     * lower one), so short work still shows.
+     */
     if (c->state == TRACE_RUN && (c->flags & TL_PART))
-        return ascii ? L'*' : L'\u2584';
+        return ascii ? L':' : L'\u258c';
     return state_glyph(c->state, ascii);
 }
 
