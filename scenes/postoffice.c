@@ -1133,7 +1133,7 @@ static const struct scene_mode po_modes[] = {
                      "With as many clerks as customers nobody waits at all; the price is a thread "
                      "(a stack, a kernel task, a context switch) per clerk. A heavy customer keeps "
                      "one clerk busy for a long time; the others carry on."),
-                  .ns_per_col = 5 * SCENE_MS},
+                  .ns_per_col = 10 * SCENE_MS},
     [M_REACTOR] = {"epoll", N_("take a ticket, get called (epoll)"),
                    N_("One thread, readiness notification: a reactor, like Node.js, Java NIO or "
                       "Python's selectors. Customers take a ticket and go away; epoll tells the "
@@ -1154,7 +1154,7 @@ static const struct scene_mode po_modes[] = {
                        "blocked (containers often block it) or uring=off, a pool of threads does "
                        "blocking writes for the loop and posts the notices, as libuv does for "
                        "files: then only as many windows as pool threads are busy at once."),
-                    .ns_per_col = 5 * SCENE_MS},
+                    .ns_per_col = 10 * SCENE_MS},
 };
 
 const struct scene_entry scene_postoffice = {
