@@ -816,7 +816,7 @@ enum app_result app_key(struct app *a, int key, int width)
         view_zoom(a, 1, width);
         break;
     case '0':
-        view_set_zoom(a, mode_zoom(a), width);
+        view_set_zoom(a, a->replay ? replay_zoom(&a->hist) : mode_zoom(a), width);
         break;
     case 'a':
     case APP_KEY_LEFT:
