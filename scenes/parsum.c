@@ -1360,21 +1360,21 @@ static const struct scene_mode ps_modes[] = {
                      "other mode is compared with. The result is checked against N(N+1)/2. With "
                      "array=on the values come from memory instead of a counter in a register: "
                      "now the loop waits for memory, not for the adder."),
-                  .ns_per_col = 2 * SCENE_MS},
+                  .ns_per_col = 10 * SCENE_MS},
     [M_THREADS] = {"threads", N_("T threads, private partial sums"),
                    N_("The range is cut into T chunks; each thread sums its own chunk into a "
                       "local variable and reports it once at the end; the main thread adds the T "
                       "partial sums. Nothing is shared while they run, so on T cores the time "
                       "falls to about 1/T - until T exceeds the cores (press c for the chart), or, "
                       "with array=on, until memory bandwidth runs out."),
-                   .ns_per_col = 2 * SCENE_MS},
+                   .ns_per_col = 10 * SCENE_MS},
     [M_LOCKED] = {"locked", N_("T threads, one locked accumulator"),
                   N_("All threads add into one shared total, guarded by a mutex that each holds "
                      "while it adds a block of lock_block elements. Only the holder can work, so "
                      "the lanes take turns (red: waiting for the lock) and the time is no better "
                      "than one thread - usually worse. The fix is mode 2: keep partial sums "
                      "private and combine once."),
-                  .ns_per_col = 2 * SCENE_MS},
+                  .ns_per_col = 10 * SCENE_MS},
     [M_FALSE] = {"falseshare", N_("T threads, counters in one cache line (false sharing)"),
                  N_("Each thread adds every element into its own counter in memory - no sharing "
                     "in the program. But with padded=off the counters sit 8 bytes apart in one "
@@ -1387,7 +1387,7 @@ static const struct scene_mode ps_modes[] = {
                   "of CPython 3's GIL) to run, and offers it up every 5 ms. Only one lane runs at "
                   "a time, the others wait for the GIL: the sum takes as long as on one thread. "
                   "This is why CPU-bound Python code needs processes (mode 6)."),
-               .ns_per_col = 2 * SCENE_MS},
+               .ns_per_col = 10 * SCENE_MS},
     [M_PROCS] = {"processes", N_("T processes"),
                  N_("Each chunk is summed by a forked child process; the children report their "
                     "partial sums through a shared page and the parent waits for them. Separate "
@@ -1395,25 +1395,25 @@ static const struct scene_mode ps_modes[] = {
                     "children are forked once, when the scene starts, and wait for each round "
                     "(like a reused multiprocessing.Pool), so a round pays only for waking them "
                     "and collecting their sums: the speedup is close to mode 2's."),
-                 .ns_per_col = 2 * SCENE_MS},
+                 .ns_per_col = 10 * SCENE_MS},
     [M_OMP] = {"openmp", N_("OpenMP parallel for with reduction(+:sum)"),
                N_("One pragma: '#pragma omp parallel for reduction(+:sum)'. OpenMP starts a team "
                   "of T threads (this thread is worker 0), deals out the iterations, gives each "
                   "thread a private sum and adds them at the end - mode 2 written for you."),
-               .ns_per_col = 2 * SCENE_MS},
+               .ns_per_col = 10 * SCENE_MS},
     [M_SIMD] = {"simd", N_("T threads, vectorised loop (SIMD)"),
                 N_("Each thread adds several elements per instruction with vector registers (the "
                    "instruction set in use is shown above). Compute-bound, one core does the work "
                    "of several; memory-bound (array=on), a vector loop only reaches the memory "
                    "bandwidth sooner: compare read_rate with mem_bw."),
-                .ns_per_col = SCENE_MS},
+                .ns_per_col = 10 * SCENE_MS},
     [M_CUDA] = {"cuda", N_("GPU reduction (CUDA)"),
                 N_("Thousands of GPU threads each sum a strided share in a register, then combine "
                    "within warps by shuffles, within blocks in shared memory, and across blocks "
                    "with one atomic add each. With array=on the array is copied to the GPU once "
                    "and read from its own memory. Without a GPU there is no gpu lane: the rounds "
                    "run on T CPU threads as in mode 2, and the note says why."),
-                .ns_per_col = SCENE_MS},
+                .ns_per_col = 10 * SCENE_MS},
 };
 
 const struct scene_entry scene_parsum = {

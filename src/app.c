@@ -36,6 +36,7 @@ int app_init(struct app *a)
     a->view.focus_lane = -1;
     a->view.live = true;
     a->view.lane_rows = 1;
+    a->view.step_lane = -1;
     return trace_init();
 }
 
@@ -99,6 +100,9 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
     if (!same)
         a->view.ns_per_col = mode_zoom(a);
     trace_freeze(false);
+    a->frozen_at = a->frozen_ns = 0;
+    a->step_wait = false;
+    a->view.step_lane = -1;
     trace_reset();
     a->ctx.t_start = trace_now_ns();
     history_init(&a->hist, a->ctx.t_start);
@@ -135,7 +139,7 @@ void app_stop(struct app *a)
 {
     if (!a->running)
         return;
-    trace_freeze(false);
+    app_freeze(a, false);
     a->scene->stop(&a->ctx);
     /* Every worker has stopped: drain what they emitted last, then no more. */
     app_tick(a, trace_now_ns());
@@ -188,6 +192,62 @@ int app_restart(struct app *a, int mode)
     return rc;
 }
 
+void app_freeze(struct app *a, bool on)
+{
+    uint64_t now = trace_now_ns();
+    if (on && !trace_frozen()) {
+        a->frozen_at = now ? now : 1;
+        trace_freeze(true);
+    } else if (!on && trace_frozen()) {
+        trace_freeze(false);
+        a->frozen_ns = app_frozen_ns(a, now);
+        a->frozen_at = 0;
+        a->step_wait = false;
+        a->view.step_lane = -1;
+        a->view.live = true; /* a step paused the view on itself; running again is live */
+    }
+}
+
+uint64_t app_frozen_ns(const struct app *a, uint64_t now)
+{
+    return a->frozen_ns + (a->frozen_at && now > a->frozen_at ? now - a->frozen_at : 0);
+}
+
+/* Let one transition through the gate; app_tick finds it once it is drained. */
+static void app_step(struct app *a)
+{
+    a->step_seen = trace_steps(NULL);
+    for (int i = 0; i < a->hist.nlanes; i++)
+        a->step_count[i] = a->hist.lane[i].count;
+    for (int i = a->hist.nlanes; i < TRACE_MAX_LANES; i++)
+        a->step_count[i] = 0;
+    a->step_wait = true;
+    trace_step();
+}
+
+/* The step's event has arrived: say what moved, and show it. */
+static void step_found(struct app *a)
+{
+    int lane;
+    if (trace_steps(&lane) == a->step_seen || lane < 0 || lane >= a->hist.nlanes)
+        return;
+    const struct history_lane *l = &a->hist.lane[lane];
+    if (l->count <= a->step_count[lane] || a->step_count[lane] < l->first)
+        return;
+    size_t k = (size_t)(a->step_count[lane] - l->first);
+    const struct trace_event *e = history_at(l, k);
+    struct app_view *v = &a->view;
+    a->step_wait = false;
+    v->step_lane = lane;
+    v->step_t = e->t;
+    v->step_to = e->state;
+    v->step_from = k > 0 ? history_at(l, k - 1)->state : 0xffff;
+    /* Follow it: the view stops with the step three quarters of the way across. */
+    uint64_t span = v->ns_per_col * (uint64_t)(a->geom.lanes_w > 0 ? a->geom.lanes_w : 100);
+    v->live = false;
+    v->t_right = e->t + span / 4;
+}
+
 void app_tick(struct app *a, uint64_t now)
 {
     if (!a->scene)
@@ -195,6 +255,8 @@ void app_tick(struct app *a, uint64_t now)
     if (a->running) {
         history_drain(&a->hist, now);
         load_poll(&a->load, now);
+        if (a->step_wait)
+            step_found(a);
         /* A scene's own keys may change its parameters: the shared copy is the truth. */
         for (int i = 0; i < a->scene->nparams; i++)
             a->params[i] = atomic_load_explicit(&a->ctx.sh->param[i], memory_order_relaxed);
@@ -257,7 +319,12 @@ void app_stats(struct app *a, uint64_t now)
         return;
     }
     a->scene->stats(&a->ctx, &a->stats);
-    double secs = (double)(a->hist.t_end - a->hist.t0) / 1e9;
+    /* Time frozen at the gate is not time the workers ran: say how much, and leave it out of the
+     * rate. */
+    double frozen = (double)app_frozen_ns(a, now) / 1e9;
+    double secs = (double)(a->hist.t_end - a->hist.t0) / 1e9 - frozen;
+    if (frozen > 0)
+        scene_stat(&a->stats, "frozen", frozen, "s");
     scene_stat(&a->stats, "trace_events", (double)a->hist.events, "events");
     scene_stat(&a->stats, "trace_rate", secs > 0 ? (double)a->hist.events / secs : 0, "events/s");
     scene_stat(&a->stats, "trace_dropped", (double)trace_dropped(), "events");
@@ -386,6 +453,57 @@ static const struct scene_entry unknown_scene = {.name = "recording",
                                                  .modes = &unknown_mode,
                                                  .nmodes = 1};
 
+static void replay_step(struct app *a, int dir, int width);
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/*
+ * The zoom a replay opens at: the 1-2-5 rung at or below the median time
+ * between two events of any lane (from the first few thousand events of
+ * each), and at most a quarter of the mean, so that most steps of the cursor
+ * move it at least a column even where events come in bursts.
+ */
+static uint64_t replay_zoom(const struct history *h)
+{
+    enum { PER_LANE = 4096 };
+    size_t n = 0;
+    uint64_t *t = malloc((size_t)PER_LANE * (size_t)(h->nlanes ? h->nlanes : 1) * sizeof *t);
+    uint64_t cut = UINT64_MAX, span = h->t_end > h->t0 ? h->t_end - h->t0 : 1, z = span / 100;
+    if (!t)
+        return timeline_zoom_step(z ? z : 1, 0);
+    for (int i = 0; i < h->nlanes; i++) {
+        const struct history_lane *l = &h->lane[i];
+        size_t k = history_kept(l);
+        if (l->kind == TRACE_LANE_GAUGE || k == 0)
+            continue;
+        /* Past a lane's last sample the merged times would miss its events. */
+        if (k > PER_LANE && history_at(l, PER_LANE - 1)->t < cut)
+            cut = history_at(l, PER_LANE - 1)->t;
+        for (size_t j = 0; j < k && j < PER_LANE; j++)
+            t[n++] = history_at(l, j)->t;
+    }
+    qsort(t, n, sizeof *t, cmp_u64);
+    while (n > 0 && t[n - 1] > cut)
+        n--;
+    if (n > 2) {
+        uint64_t mean = (t[n - 1] - t[0]) / (n - 1) / 4;
+        for (size_t j = n - 1; j > 0; j--)
+            t[j] -= t[j - 1];
+        qsort(t + 1, n - 1, sizeof *t, cmp_u64);
+        uint64_t median = t[1 + (n - 1) / 2];
+        z = median < mean ? median : mean;
+    }
+    free(t);
+    /* A short recording still spans the screen: at most a hundredth of it a column. */
+    if (z > span / 100)
+        z = span / 100;
+    return timeline_zoom_step(z ? z : 1, 0);
+}
+
 int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
 {
     app_release(a);
@@ -419,10 +537,15 @@ int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
                 a->params[i] = m->param_value[k];
     }
     a->view.live = false;
-    a->view.t_right = a->hist.t_end;
     a->view.focus_lane = -1;
+    a->view.step_lane = -1;
     a->view.cursor = 0;
-    a->view.ns_per_col = 0; /* the first frame fits the whole recording */
+    /* At a zoom where stepping shows, on the first event, from the start. */
+    a->view.ns_per_col = replay_zoom(&a->hist);
+    a->view.t_right = a->hist.t0;
+    replay_step(a, 1, a->geom.lanes_w > 0 ? a->geom.lanes_w : 100);
+    a->view.focus_lane = -1;
+    a->msg[0] = '\0';
     app_stats(a, trace_now_ns());
     return 0;
 }
@@ -461,7 +584,7 @@ static void replay_step(struct app *a, int dir, int width)
     a->view.cursor_lane = best;
     a->view.focus_lane = best;
     uint64_t span = a->view.ns_per_col * (uint64_t)width;
-    if (bt > a->view.t_right || bt + span < a->view.t_right)
+    if (bt >= a->view.t_right || bt + span < a->view.t_right)
         a->view.t_right = bt + span / 2 < h->t_end ? bt + span / 2 : h->t_end;
     if (a->view.t_right < h->t0 + span)
         a->view.t_right = h->t0 + span;
@@ -594,6 +717,15 @@ static void view_set_zoom(struct app *a, uint64_t ns_per_col, int width)
             ns_per_col = timeline_zoom_step(ns_per_col, 1);
     }
     v->ns_per_col = ns_per_col;
+    /* Zoom around the replay cursor or the last step when it is on screen: it keeps its column. */
+    uint64_t anchor = a->replay ? v->cursor : v->step_lane >= 0 ? v->step_t : 0;
+    uint64_t span_old = old * (uint64_t)width;
+    if (!v->live && old && anchor && anchor <= v->t_right && anchor + span_old >= v->t_right) {
+        uint64_t right = anchor + (uint64_t)((double)(v->t_right - anchor) * (double)v->ns_per_col /
+                                             (double)old);
+        v->t_right = right > a->hist.t_end ? a->hist.t_end : right;
+        return;
+    }
     if (!v->live && old && v->ns_per_col != old) {
         /* Keep the centre of the window where it was. */
         uint64_t half_old = old * (uint64_t)width / 2,
@@ -694,7 +826,7 @@ enum app_result app_key(struct app *a, int key, int width)
         view_zoom(a, 1, width);
         break;
     case '0':
-        view_set_zoom(a, mode_zoom(a), width);
+        view_set_zoom(a, a->replay ? replay_zoom(&a->hist) : mode_zoom(a), width);
         break;
     case 'a':
     case APP_KEY_LEFT:
@@ -721,13 +853,13 @@ enum app_result app_key(struct app *a, int key, int width)
         v->t_right = a->hist.t_end;
         break;
     case 'f':
-        trace_freeze(!trace_frozen());
+        app_freeze(a, !trace_frozen());
         break;
     case '.':
         if (!trace_frozen())
-            trace_freeze(true);
+            app_freeze(a, true);
         else
-            trace_step();
+            app_step(a);
         break;
     case 'r':
         app_restart(a, a->ctx.mode);

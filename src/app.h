@@ -22,7 +22,7 @@ enum app_result { APP_CONTINUE, APP_QUIT };
 
 struct app_view {
     uint64_t ns_per_col;
-    bool live;        /* follow the present (oscilloscope sweep) */
+    bool live;        /* follow the present: the view scrolls, now in the last column */
     uint64_t t_right; /* right edge when not live */
     int sel_param;
     int focus_lane; /* lane shown in the inspector, -1 for none */
@@ -30,8 +30,11 @@ struct app_view {
     bool help;
     uint64_t cursor; /* replay: time of the event stepped to (0: none) */
     int cursor_lane;
-    int theme;     /* index in theme_table (the T key cycles) */
-    int lane_rows; /* rows per lane, 1..3 (the L key cycles) */
+    int theme;                   /* index in theme_table (the T key cycles) */
+    int lane_rows;               /* rows per lane, 1..3 (the L key cycles) */
+    int step_lane;               /* freeze/step: the lane the last step moved (-1: none) */
+    uint64_t step_t;             /* the time of its transition */
+    uint16_t step_from, step_to; /* the state words before and after it */
 };
 
 /* Where the last frame put things, for mouse hits. */
@@ -63,7 +66,12 @@ struct app {
     struct tour *tour;                    /* --tour: its steps (NULL: no tour) */
     const struct scene_entry *text_scene; /* whose parameters the texts are */
     char text[SCENE_MAX_PARAMS][SCENE_TEXT_MAX];
-    int tour_step; /* the step shown */
+    int tour_step;                        /* the step shown */
+    uint64_t frozen_at;                   /* when the workers were frozen (0: not frozen) */
+    uint64_t frozen_ns;                   /* time frozen in this run, before frozen_at */
+    bool step_wait;                       /* a step was let through; its event is not drained yet */
+    uint32_t step_seen;                   /* trace_steps() before it */
+    uint64_t step_count[TRACE_MAX_LANES]; /* each lane's events before it */
 };
 
 /* Map the trace rings (once per process). */
@@ -108,6 +116,10 @@ int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen);
 int app_export_chrome(struct app *a, const char *path, char *err, unsigned errlen);
 /* Show a tour step (clamped to the tour): its scene restarts when the step needs another set-up. */
 int app_tour_goto(struct app *a, int step);
+/* Freeze or unfreeze the workers at the gate, keeping count of the time frozen. */
+void app_freeze(struct app *a, bool on);
+/* Time the run has spent frozen, up to now. */
+uint64_t app_frozen_ns(const struct app *a, uint64_t now);
 /* Set a parameter (restarting the scene if the parameter asks for it). */
 void app_set_param(struct app *a, int idx, int64_t v);
 /* A zoom that shows about `span` ns over `width` columns. */

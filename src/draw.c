@@ -159,9 +159,12 @@ static void draw_header(struct app *a, struct grid *g)
 
 wchar_t draw_cell_glyph(const struct tl_cell *c, int ascii)
 {
-    /* Running for less than half the column: a lower half block, so short work still shows. */
+    /*
+     * Running for less than half the column: a left half block (not a gauge's
+     * lower one), so short work still shows.
+     */
     if (c->state == TRACE_RUN && (c->flags & TL_PART))
-        return ascii ? L'*' : L'\u2584';
+        return ascii ? L':' : L'\u258c';
     return state_glyph(c->state, ascii);
 }
 
@@ -192,15 +195,10 @@ static struct tl_view make_view(struct app *a, int width, uint64_t now)
     struct tl_view v = {0};
     v.width = width;
     v.ns_per_col = a->view.ns_per_col;
-    if (a->view.live) {
-        v.sweep = 1;
-        v.now = now > a->hist.t_end ? a->hist.t_end : now;
-        v.origin = a->hist.t0;
-    } else {
-        uint64_t span = v.ns_per_col * (uint64_t)width;
-        v.t_start = a->view.t_right > a->hist.t0 + span ? a->view.t_right - span : a->hist.t0;
-        v.now = a->hist.t_end;
-    }
+    /* Live, the present is the last column; paused, t_right is. Both on whole columns. */
+    v.now = a->view.live && now < a->hist.t_end ? now : a->hist.t_end;
+    v.t_start = timeline_live_start(a->hist.t0, a->view.live ? v.now : a->view.t_right,
+                                    v.ns_per_col, width);
     return v;
 }
 
@@ -248,14 +246,19 @@ static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
     grid_text(g, y0, 0, NAME_W - 1, draw_lane_label(l->name, label, sizeof label),
               focus ? COLOUR_WHITE : 0, focus ? GRID_REVERSE | GRID_BOLD : 0);
     timeline_layout(l, v, cells);
-    int cursor_col = -1;
+    int cursor_col = -1, step_col = -1;
     if (a->replay && a->view.cursor && a->view.cursor >= v->t_start)
         cursor_col = (int)((a->view.cursor - v->t_start) / v->ns_per_col);
+    /* The cell a freeze step just changed, picked out on its own lane. */
+    if (a->view.step_lane == lane && a->view.step_t >= v->t_start)
+        step_col = (int)((a->view.step_t - v->t_start) / v->ns_per_col);
     for (int c = 0; c < v->width; c++) {
         const struct tl_cell *cell = &cells[c];
         int x = NAME_W + 1 + c;
-        unsigned mark = c == cursor_col ? GRID_REVERSE : 0;
-        unsigned attr = (cell->flags & TL_CURSOR ? GRID_BOLD : 0) | mark;
+        unsigned mark = c == cursor_col ? GRID_REVERSE
+                        : c == step_col ? GRID_REVERSE | GRID_BOLD
+                                        : 0;
+        unsigned attr = mark;
         for (int r = 0; r < rows; r++) {
             int y = y0 + r;
             if (cell->flags & TL_EMPTY) {
@@ -285,14 +288,23 @@ static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view
     timeline_fmt_ns(zoom, sizeof zoom, v->ns_per_col);
     snprintf(buf, sizeof buf, "%s/col", zoom);
     grid_text(g, y, 0, NAME_W - 1, buf, 0, GRID_DIM);
-    for (int c = 0; c < v->width; c += 10) {
-        uint64_t t0, t1;
-        timeline_column(v, c, &t0, &t1);
+    /* An arrow under the replay cursor, or under the cell the last step changed. */
+    uint64_t mark = a->replay ? a->view.cursor : a->view.step_lane >= 0 ? a->view.step_t : 0;
+    int mc = -1;
+    if (mark && mark >= v->t_start && (mark - v->t_start) / v->ns_per_col < (uint64_t)v->width)
+        mc = (int)((mark - v->t_start) / v->ns_per_col);
+    struct tl_label lab[128];
+    int n = timeline_axis(v, a->hist.t0, lab, 128);
+    for (int i = 0; i < n; i++) {
+        int c = lab[i].col, w = grid_text_width(lab[i].text);
+        if (mc >= c && mc <= c + w)
+            continue; /* the arrow takes this label's place */
         grid_put(g, y, NAME_W + 1 + c, o->ascii ? L'|' : L'\u2575', 0, GRID_DIM);
-        timeline_fmt_ns(buf, sizeof buf, t0 > a->hist.t0 ? t0 - a->hist.t0 : 0);
-        if (c + 10 <= v->width)
-            grid_text(g, y, NAME_W + 2 + c, 8, buf, 0, GRID_DIM);
+        if (c + 1 + w <= v->width)
+            grid_text(g, y, NAME_W + 2 + c, w, lab[i].text, 0, GRID_DIM);
     }
+    if (mc >= 0)
+        grid_put(g, y, NAME_W + 1 + mc, o->ascii ? L'^' : L'\u25b2', COLOUR_YELLOW, GRID_BOLD);
 }
 
 void draw_fmt_spread(char *buf, unsigned len, const struct scene_stat *s)
@@ -447,6 +459,27 @@ static const char *draw_note(const struct app *a, unsigned note)
                : "";
 }
 
+/* A state word in words: the scene's note for it, else the state's own label. */
+static const char *draw_state_words(const struct app *a, unsigned word)
+{
+    const char *note = draw_note(a, TRACE_NOTE_OF(word));
+    return *note ? note : _(state_info(TRACE_STATE_OF(word))->label);
+}
+
+/* "cpu 1: waiting for the GIL -> holds the GIL": what the last step (or the replay cursor) moved.
+ */
+static void draw_transition(const struct app *a, char *buf, unsigned len, int lane, unsigned from,
+                            unsigned to)
+{
+    char label[96];
+    const char *name = draw_lane_label(a->hist.lane[lane].name, label, sizeof label);
+    if (from == 0xffff)
+        snprintf(buf, len, _("%s: starts %s"), name, draw_state_words(a, to));
+    else
+        snprintf(buf, len, _("%s: %s → %s"), name, draw_state_words(a, from),
+                 draw_state_words(a, to));
+}
+
 static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h, int w,
                            uint64_t now)
 {
@@ -556,10 +589,24 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
     if (a->replay) {
         char at[32];
         snprintf(at, sizeof at, "%s", _("start"));
+        /* The cursor's time as precise as a column, and the event under it. */
         if (a->view.cursor)
-            timeline_fmt_ns(at, sizeof at, a->view.cursor - a->hist.t0);
+            timeline_axis_text(at, sizeof at, a->view.cursor - a->hist.t0, a->view.ns_per_col);
         snprintf(buf, sizeof buf, _(" REPLAY | . next event , previous | cursor at %s"), at);
         int used = grid_text(g, y, 0, g->cols, buf, COLOUR_CYAN, GRID_BOLD);
+        int cl = a->view.cursor_lane;
+        if (a->view.cursor && cl >= 0 && cl < a->hist.nlanes) {
+            const struct history_lane *l = &a->hist.lane[cl];
+            long k = history_find(l, a->view.cursor);
+            if (k >= 0) {
+                char what[200];
+                unsigned to = history_at(l, (size_t)k)->state;
+                unsigned from = k > 0 ? history_at(l, (size_t)k - 1)->state : 0xffff;
+                draw_transition(a, what, sizeof what, cl, from, to);
+                snprintf(buf, sizeof buf, " | %s", what);
+                used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
+            }
+        }
         bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
         if (fresh) {
             snprintf(buf, sizeof buf, " | %s", a->msg);
@@ -568,8 +615,8 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
         return;
     }
     if (trace_frozen())
-        snprintf(buf, sizeof buf, _(" %s | FROZEN (%u parked, . steps) | x%d"), view,
-                 trace_parked(), a->slowmo);
+        snprintf(buf, sizeof buf, _(" %s | FROZEN %.1f s (%u parked) | x%d"), view,
+                 (double)app_frozen_ns(a, now) / 1e9, trace_parked(), a->slowmo);
     else if (!a->running)
         snprintf(buf, sizeof buf, _(" STOPPED | x%d"), a->slowmo);
     else
@@ -585,6 +632,21 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
     if (dropped) {
         snprintf(buf, sizeof buf, _(" | %llu events dropped"), (unsigned long long)dropped);
         used += grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, GRID_BOLD);
+    }
+    if (trace_frozen()) {
+        /* What the last step moved, or how to take one. */
+        const struct app_view *v = &a->view;
+        char what[200];
+        if (v->step_lane >= 0 && v->step_lane < a->hist.nlanes)
+            draw_transition(a, what, sizeof what, v->step_lane, v->step_from, v->step_to);
+        else
+            snprintf(what, sizeof what, "%s", _(". lets one transition through"));
+        snprintf(buf, sizeof buf, " | %s", what);
+        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
+    } else if (a->frozen_ns) {
+        snprintf(buf, sizeof buf, _(" | was frozen %.1f s: the scene's figures include it"),
+                 (double)a->frozen_ns / 1e9);
+        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_MAGENTA, 0);
     }
     scene_note_get(&a->ctx, note, sizeof note);
     bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
@@ -644,7 +706,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     }
     int width = draw_timeline_width(a, g->cols);
     if (a->view.ns_per_col == 0) {
-        /* Live: ten seconds a sweep. A recording: all of it on one screen. */
+        /* A scene without a time scale of its own: ten seconds a screen. */
         uint64_t span = a->replay ? a->hist.t_end - a->hist.t0 + 1 : 10000000000ull;
         a->view.ns_per_col = app_zoom_for(span, width);
         if (a->view.ns_per_col * (uint64_t)width < span)

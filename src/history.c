@@ -57,13 +57,17 @@ static struct history_bucket *sum_at(const struct history_summary *s, int k, uin
 /* Move level k's newest bucket up to j, clearing the buckets it reuses. */
 static void sum_advance(struct history_summary *s, int k, uint64_t j)
 {
-    uint64_t from = s->newest[k];
+    uint64_t from = s->newest[k]; /* the first bucket index not yet in use */
     if (from > j)
         return;
-    if (j + 1 - from > HISTORY_SUM_BUCKETS || from == 0)
-        from = j + 1 - HISTORY_SUM_BUCKETS;
-    for (uint64_t x = from; x <= j; x++)
-        memset(sum_at(s, k, x), 0, sizeof(struct history_bucket));
+    /* A level's first use finds its buckets zeroed by calloc; later, only reused ones are cleared.
+     */
+    if (from > 0) {
+        if (j + 1 - from > HISTORY_SUM_BUCKETS)
+            from = j + 1 - HISTORY_SUM_BUCKETS;
+        for (uint64_t x = from; x <= j; x++)
+            memset(sum_at(s, k, x), 0, sizeof(struct history_bucket));
+    }
     s->newest[k] = j + 1;
 }
 

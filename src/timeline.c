@@ -8,18 +8,14 @@
 void timeline_column(const struct tl_view *v, int c, uint64_t *a, uint64_t *b)
 {
     uint64_t dt = v->ns_per_col ? v->ns_per_col : 1;
-    if (!v->sweep) {
-        *a = v->t_start + (uint64_t)c * dt;
-        *b = *a + dt;
-        return;
-    }
-    uint64_t period = dt * (uint64_t)v->width;
-    uint64_t rel = v->now > v->origin ? v->now - v->origin : 0;
-    uint64_t base = v->origin + rel / period * period;
-    *a = base + (uint64_t)c * dt;
-    if (*a > v->now && base >= v->origin + period)
-        *a -= period; /* right of the cursor: the previous sweep */
+    *a = v->t_start + (uint64_t)c * dt;
     *b = *a + dt;
+}
+
+uint64_t timeline_live_start(uint64_t t0, uint64_t now, uint64_t ns_per_col, int width)
+{
+    uint64_t dt = ns_per_col ? ns_per_col : 1, k = now > t0 ? (now - t0) / dt : 0;
+    return k + 1 > (uint64_t)width ? t0 + (k + 1 - (uint64_t)width) * dt : t0;
 }
 
 /*
@@ -159,24 +155,12 @@ static long find_from(const struct history_lane *l, long hint, uint64_t a)
 
 void timeline_layout(const struct history_lane *l, const struct tl_view *v, struct tl_cell *out)
 {
-    uint64_t cursor_a = 0;
-    int have_cursor = 0;
     long hint = -1;
     for (int c = 0; c < v->width; c++) {
         struct tl_cell *cell = &out[c];
         memset(cell, 0, sizeof *cell);
         uint64_t a, b;
         timeline_column(v, c, &a, &b);
-        if (v->sweep && a <= v->now && v->now < b) {
-            cell->flags |= TL_CURSOR;
-            cursor_a = a;
-            have_cursor = 1;
-        } else if (v->sweep && have_cursor && a < cursor_a) {
-            /* First column of the previous sweep: keep it blank as an edge. */
-            cell->flags |= TL_GAP | TL_EMPTY;
-            have_cursor = 0;
-            continue;
-        }
         if (a >= v->now) {
             cell->flags |= TL_EMPTY;
             continue;
@@ -240,4 +224,63 @@ void timeline_fmt_ns(char *buf, unsigned len, uint64_t ns)
             return;
         }
     }
+}
+
+/* A label's text: t in the unit u (ns in one), with the decimals the step needs. */
+static int axis_text(char *buf, unsigned len, uint64_t t, uint64_t step, uint64_t u,
+                     const char *unit)
+{
+    unsigned d = 0;
+    uint64_t scale = 1;
+    while (d < 9 && (step * scale) % u != 0) {
+        d++;
+        scale *= 10;
+    }
+    if (d == 0)
+        return snprintf(buf, len, "%llu%s", (unsigned long long)(t / u), unit);
+    uint64_t frac = (t % u) * scale / u;
+    return snprintf(buf, len, "%llu.%0*llu%s", (unsigned long long)(t / u), (int)d,
+                    (unsigned long long)frac, unit);
+}
+
+void timeline_axis_text(char *buf, unsigned len, uint64_t t, uint64_t step)
+{
+    if (step >= 1000000ull)
+        axis_text(buf, len, t, step, 1000000000ull, "s");
+    else if (step >= 1000ull)
+        axis_text(buf, len, t, step, 1000000ull, "ms");
+    else
+        axis_text(buf, len, t, step, 1000ull, "us");
+}
+
+int timeline_axis(const struct tl_view *v, uint64_t t0, struct tl_label *out, int max)
+{
+    uint64_t dt = v->ns_per_col ? v->ns_per_col : 1;
+    uint64_t first = v->t_start > t0 ? v->t_start - t0 : 0;
+    uint64_t last = first + dt * (uint64_t)(v->width > 0 ? v->width : 1);
+    /* The smallest 1-2-5 step, a whole number of columns, that leaves room for the widest label. */
+    uint64_t step = 0;
+    for (uint64_t dec = 1; dec <= 100000000000000ull && !step; dec *= 10) {
+        static const uint64_t m[] = {1, 2, 5};
+        for (int k = 0; k < 3 && !step; k++) {
+            uint64_t s = dec * m[k];
+            if (s % dt || s / dt < 4)
+                continue;
+            char buf[TL_LABEL_MAX];
+            int w = 0;
+            timeline_axis_text(buf, sizeof buf, last / s * s, s);
+            w = (int)strlen(buf);
+            if (s / dt >= (uint64_t)w + 2)
+                step = s;
+        }
+    }
+    if (!step)
+        return 0;
+    int n = 0;
+    for (uint64_t t = (first + step - 1) / step * step; t < last && n < max; t += step) {
+        out[n].col = (int)((t - first) / dt);
+        timeline_axis_text(out[n].text, sizeof out[n].text, t, step);
+        n++;
+    }
+    return n;
 }

@@ -11,11 +11,9 @@
 #include "history.h"
 
 enum {
-    TL_EMPTY = 1,  /* no data for this column (before the lane began, or future) */
-    TL_MIXED = 2,  /* more than one state inside the column */
-    TL_CURSOR = 4, /* the sweep cursor is in this column */
-    TL_GAP = 8,    /* the blank column just ahead of the sweep cursor */
-    TL_PART = 16,  /* the state shown filled less than half of the column */
+    TL_EMPTY = 1, /* no data for this column (before the lane began, or future) */
+    TL_MIXED = 2, /* more than one state inside the column */
+    TL_PART = 4,  /* the state shown filled less than half of the column */
 };
 
 struct tl_cell {
@@ -29,17 +27,40 @@ struct tl_cell {
     uint32_t value; /* gauge lanes: the column's peak; state lanes: transitions */
 };
 
+/* A window of time: column c covers [t_start + c * ns_per_col, ... + ns_per_col). */
 struct tl_view {
-    uint64_t t_start;    /* time of column 0 (scroll mode) */
+    uint64_t t_start;    /* time of column 0 */
     uint64_t ns_per_col; /* zoom */
     int width;
-    int sweep;       /* oscilloscope: columns wrap, newest data overwrites oldest */
-    uint64_t now;    /* data beyond now is the future (empty) */
-    uint64_t origin; /* sweep mode: time the sweep is aligned to */
+    uint64_t now; /* data beyond now is the future (empty) */
+};
+
+#define TL_LABEL_MAX 24
+
+/* A time axis label: its text starts at column col. */
+struct tl_label {
+    int col;
+    char text[TL_LABEL_MAX];
 };
 
 /* The time interval [*a, *b) column c covers under view v. */
 void timeline_column(const struct tl_view *v, int c, uint64_t *a, uint64_t *b);
+/*
+ * The live view scrolls: the t_start that puts now in the last of width
+ * columns, on whole columns counted from t0 (so a frame one column later
+ * shifts every cell by exactly one), or t0 while the run is shorter than the
+ * window.
+ */
+uint64_t timeline_live_start(uint64_t t0, uint64_t now, uint64_t ns_per_col, int width);
+/*
+ * Labels for view v's time axis, as times since t0: at whole multiples of a
+ * 1-2-5 step, strictly increasing, far enough apart for their text, in a unit
+ * and with the decimals the step needs ("12.34s", "812.5ms"). Returns how
+ * many were written (at most max).
+ */
+int timeline_axis(const struct tl_view *v, uint64_t t0, struct tl_label *out, int max);
+/* One axis label's text: t since the start, for labels step apart. */
+void timeline_axis_text(char *buf, unsigned len, uint64_t t, uint64_t step);
 /* Lay one lane out into v->width cells. */
 void timeline_layout(const struct history_lane *l, const struct tl_view *v, struct tl_cell *out);
 /* A 1-2-5 zoom step: the next level above (dir > 0) or below ns. */

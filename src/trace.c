@@ -49,6 +49,8 @@ struct trace_gate {
     _Atomic uint32_t tokens; /* transitions allowed through while frozen */
     _Atomic uint32_t seq;    /* futex word: bumped on every gate change */
     _Atomic uint32_t parked; /* workers waiting at the gate */
+    _Atomic uint32_t steps;  /* tokens taken: transitions let through while frozen */
+    _Atomic int32_t stepped; /* the lane of the last one */
 };
 
 struct trace_shm {
@@ -262,7 +264,7 @@ const struct trace_lane_info *trace_lane(int lane)
     return &shm->lanes[lane];
 }
 
-static void gate_pass(struct trace_gate *g)
+static void gate_pass(struct trace_gate *g, int lane)
 {
     atomic_fetch_add_explicit(&g->parked, 1, memory_order_relaxed);
     for (;;) {
@@ -272,8 +274,12 @@ static void gate_pass(struct trace_gate *g)
             break;
         uint32_t tok = atomic_load_explicit(&g->tokens, memory_order_relaxed);
         if (tok > 0 && atomic_compare_exchange_weak_explicit(
-                           &g->tokens, &tok, tok - 1, memory_order_acq_rel, memory_order_relaxed))
+                           &g->tokens, &tok, tok - 1, memory_order_acq_rel, memory_order_relaxed)) {
+            atomic_store_explicit(&g->stepped, lane, memory_order_relaxed);
+            /* Release: whoever sees the new count sees the lane. */
+            atomic_fetch_add_explicit(&g->steps, 1, memory_order_release);
             break;
+        }
         futex_wait(&g->seq, seq, 0);
     }
     atomic_fetch_sub_explicit(&g->parked, 1, memory_order_relaxed);
@@ -304,9 +310,13 @@ static inline void ring_put(int lane, uint64_t t, unsigned state, uint32_t arg, 
 
 uint64_t trace_emit(int lane, unsigned state, uint32_t arg)
 {
-    /* Relaxed: a worker that misses a freeze by one event is harmless. */
-    if (__builtin_expect(atomic_load_explicit(&shm->gate.frozen, memory_order_relaxed), 0))
-        gate_pass(&shm->gate);
+    /*
+     * Relaxed: a worker that misses a freeze by one event is harmless. Gauges
+     * (samplers, not workers) are not held: a step always moves a worker.
+     */
+    if (__builtin_expect(atomic_load_explicit(&shm->gate.frozen, memory_order_relaxed), 0) &&
+        shm->lanes[lane].kind != TRACE_LANE_GAUGE)
+        gate_pass(&shm->gate, lane);
     uint64_t t = ticks();
     ring_put(lane, t, state, arg, 0);
     return t;
@@ -384,4 +394,12 @@ void trace_step(void)
 unsigned trace_parked(void)
 {
     return atomic_load_explicit(&shm->gate.parked, memory_order_relaxed);
+}
+
+uint32_t trace_steps(int *lane)
+{
+    uint32_t n = atomic_load_explicit(&shm->gate.steps, memory_order_acquire);
+    if (lane)
+        *lane = n ? atomic_load_explicit(&shm->gate.stepped, memory_order_relaxed) : -1;
+    return n;
 }

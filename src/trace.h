@@ -105,8 +105,10 @@ void trace_freeze(bool on);
 bool trace_frozen(void);
 /* While frozen, let exactly one transition through. */
 void trace_step(void);
-/* Number of workers currently parked at the gate. */
+/* Number of workers currently parked at the gate (gauge lanes never park). */
 unsigned trace_parked(void);
+/* Steps taken so far (tokens a worker took), and the lane of the last one (-1: none). */
+uint32_t trace_steps(int *lane);
 
 /* Throw a lane's pending events away unread (benchmarks). */
 void trace__discard(int lane);

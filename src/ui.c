@@ -6,9 +6,9 @@
  * Frame loop: wait in poll() for a key, a signal byte or the next frame
  * (30 per second), drain the rings, compose the frame into a grid and
  * copy only the cells that differ from the previous grid; ncurses then sends
- * only what changed on the terminal. In the live view the timeline is an
- * oscilloscope sweep, so a steady frame changes a few columns, not the
- * screen.
+ * only what changed on the terminal. The live view scrolls by whole
+ * columns, so a frame changes the cells where a state begins or ends (and
+ * the axis), not every cell.
  *
  * Shutdown on q, Ctrl-C (SIGINT), SIGTERM or SIGHUP: the app stops the
  * scene (joins threads, reaps children), then endwin() restores the

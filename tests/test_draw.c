@@ -5,6 +5,7 @@
 
 #include <locale.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -155,6 +156,46 @@ static void test_draw_scene_zoom(void **state)
     assert_true(screen_has(want));
 }
 
+/* ns of an axis label ("12.34s", "812.5ms", "40us"). */
+static double label_ns(const char *s)
+{
+    char *end;
+    double x = strtod(s, &end);
+    return x * (!strncmp(end, "ms", 2) ? 1e6 : !strncmp(end, "us", 2) ? 1e3 : 1e9);
+}
+
+/* The axis row of a live frame: labels increase left to right, at every zoom. */
+static void test_draw_axis_increases(void **state)
+{
+    (void)state;
+    int w = draw_timeline_width(&a, 120);
+    for (int z = 0; z < 8; z++) {
+        app_tick(&a, trace_now_ns());
+        frame(40, 120);
+        int found = 0;
+        for (int y = 0; y < g.rows && !found; y++) {
+            char buf[4096];
+            grid_row_utf8(&g, y, buf, sizeof buf);
+            if (!strstr(buf, "/col"))
+                continue;
+            found = 1;
+            double prev = -1;
+            int n = 0;
+            for (char *p = strstr(buf, "\u2575"); p; p = strstr(p + 1, "\u2575")) {
+                double t = label_ns(p + strlen("\u2575"));
+                if (p[strlen("\u2575")] == ' ' || p[strlen("\u2575")] == '\0')
+                    continue; /* a tick whose label did not fit */
+                assert_true(t > prev);
+                prev = t;
+                n++;
+            }
+            assert_true(n >= 2);
+        }
+        assert_true(found);
+        app_key(&a, 'w', w);
+    }
+}
+
 static void test_draw_freeze_shows_state(void **state)
 {
     (void)state;
@@ -164,6 +205,52 @@ static void test_draw_freeze_shows_state(void **state)
     app_key(&a, 'f', 100);
     frame(40, 120);
     assert_false(screen_has("FROZEN"));
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec d = {ms / 1000, (ms % 1000) * 1000000};
+    nanosleep(&d, NULL);
+}
+
+/* A step says which lane moved from which state to which, marks it, and the view follows it. */
+static void test_draw_step_says_what_moved(void **state)
+{
+    (void)state;
+    int w = draw_timeline_width(&a, 120);
+    app_key(&a, '.', w); /* the first press freezes */
+    /* One producer and one consumer: at most two threads park (the occupancy sampler never does).
+     */
+    for (int i = 0; i < 30 && trace_parked() < 2; i++)
+        sleep_ms(100);
+    sleep_ms(300);
+    assert_int_equal(trace_parked(), 2);
+    app_key(&a, '.', w);
+    for (int i = 0; i < 100 && a.view.step_lane < 0; i++) {
+        sleep_ms(20);
+        app_tick(&a, trace_now_ns());
+    }
+    assert_true(a.view.step_lane >= 0);
+    const struct history_lane *l = &a.hist.lane[a.view.step_lane];
+    assert_int_equal(l->kind, TRACE_LANE_STATE);
+    assert_false(a.view.live);
+    assert_true(a.view.step_t <= a.view.t_right);
+    frame(40, 120);
+    char want[64];
+    snprintf(want, sizeof want, "%s: ", l->name);
+    assert_true(row_has(39, want));
+    assert_true(row_has(39, "\u2192"));
+    assert_true(screen_has("\u25b2")); /* the arrow under the step's column */
+    /* The frozen time is a figure of its own, and said after unfreezing. */
+    app_stats(&a, trace_now_ns());
+    int found = 0;
+    for (int i = 0; i < a.stats.n; i++)
+        found |= !strcmp(a.stats.s[i].name, "frozen") && a.stats.s[i].value > 0.2;
+    assert_true(found);
+    app_key(&a, 'f', w);
+    assert_true(a.view.live);
+    frame(40, 120);
+    assert_true(row_has(39, "was frozen"));
 }
 
 static void test_draw_click_lane_opens_inspector(void **state)
@@ -278,7 +365,9 @@ int main(void)
         T(test_draw_help_overlay),
         T(test_draw_keys_change_view),
         T(test_draw_scene_zoom),
+        T(test_draw_axis_increases),
         T(test_draw_freeze_shows_state),
+        T(test_draw_step_says_what_moved),
         T(test_draw_click_lane_opens_inspector),
         T(test_draw_mode_switch),
         T(test_grid_wide_characters),

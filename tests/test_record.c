@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "app.h"
@@ -74,6 +75,51 @@ static void test_record_replay_same_layout(void **state)
         history_free(&h);
         app_release(&a);
     }
+}
+
+/* The column the replay cursor is drawn in (as draw.c lays the window out). */
+static long cursor_col(int width)
+{
+    uint64_t start = timeline_live_start(a.hist.t0, a.view.t_right, a.view.ns_per_col, width);
+    if (a.view.cursor < start)
+        return -1;
+    long c = (long)((a.view.cursor - start) / a.view.ns_per_col);
+    return c < width ? c : -1;
+}
+
+/* Replay opens where stepping shows: most steps move the cursor; w and s zoom around it. */
+static void test_record_replay_stepping_shows(void **state)
+{
+    (void)state;
+    run_recorded(0);
+    app_release(&a);
+    char err[256];
+    assert_int_equal(app_replay(&a, path, err, sizeof err), 0);
+    const int width = 100;
+    assert_true(a.view.ns_per_col * (uint64_t)width < a.hist.t_end - a.hist.t0);
+    assert_true(a.view.cursor >= a.hist.t0); /* on the first event already */
+    int moved = 0;
+    for (int i = 0; i < 300; i++) {
+        long before = cursor_col(width);
+        uint64_t t = a.view.cursor, right = a.view.t_right;
+        app_key(&a, '.', width);
+        assert_true(a.view.cursor >= t);
+        long after = cursor_col(width);
+        assert_true(after >= 0); /* the cursor stays on screen */
+        /* Where the window stayed, a step of a column or more moves the cursor. */
+        if (right == a.view.t_right && a.view.cursor - t >= a.view.ns_per_col && after == before)
+            fail_msg("a step of a column or more did not move the cursor");
+        moved += after != before;
+    }
+    assert_true(moved >= 100); /* the zoom is the median gap's: about half the steps move */
+    /* Zooming keeps the cursor in its column (to a column's rounding). */
+    long c = cursor_col(width);
+    app_key(&a, 'w', width);
+    assert_true(labs(cursor_col(width) - c) <= 1);
+    app_key(&a, 's', width);
+    app_key(&a, 's', width);
+    assert_true(labs(cursor_col(width) - c) <= 1);
+    app_release(&a);
 }
 
 /* A valid recording in memory, to break in every way the reader must catch. */
@@ -391,6 +437,7 @@ int main(void)
         T(test_record_figures_keep_their_spread),
         T(test_headless_prints_spreads),
         T(test_record_chrome_export),
+        T(test_record_replay_stepping_shows),
         T(test_record_save_recent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
 
 #include "testutil.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "history.h"
@@ -260,25 +261,81 @@ static void test_timeline_gauge_peak(void **state)
     assert_int_equal(c[1].value, 3);
 }
 
-static void test_timeline_sweep_wraps(void **state)
+static void test_timeline_live_view_scrolls(void **state)
 {
     (void)state;
+    /* Shorter than the window: it starts at t0 and grows to the right. */
+    assert_int_equal(timeline_live_start(1000, 1450, 100, 10), 1000);
+    /* Longer: now is in the last column, and columns sit on whole multiples from t0. */
+    assert_int_equal(timeline_live_start(1000, 2250, 100, 10), 1300);
+    assert_int_equal(timeline_live_start(1000, 2299, 100, 10), 1300);
+    assert_int_equal(timeline_live_start(1000, 2300, 100, 10), 1400);
     ev(0, 1000, TRACE_RUN, 0);
     ev(0, 1500, TRACE_SLEEP, 0);
-    /* 10 columns of 100 ns = 1000 ns per sweep; now is 1.25 sweeps in. */
-    struct tl_view v = {.ns_per_col = 100, .width = 10, .sweep = 1, .now = 2250, .origin = 1000};
+    struct tl_view v = {.t_start = 1300, .ns_per_col = 100, .width = 10, .now = 2250};
     struct tl_cell c[10];
-    uint64_t a, b;
-    timeline_column(&v, 0, &a, &b);
-    assert_int_equal(a, 2000);
-    timeline_column(&v, 5, &a, &b);
-    assert_int_equal(a, 1500); /* right of the cursor: previous sweep */
     timeline_layout(&h.lane[0], &v, c);
-    assert_true(c[2].flags & TL_CURSOR);
-    assert_true(c[3].flags & TL_GAP);
-    assert_int_equal(c[4].state, TRACE_RUN);   /* 1400..1500 */
-    assert_int_equal(c[6].state, TRACE_SLEEP); /* 1600..1700 */
-    assert_int_equal(c[0].state, TRACE_SLEEP);
+    assert_int_equal(c[0].state, TRACE_RUN);   /* 1300..1400 */
+    assert_int_equal(c[2].state, TRACE_SLEEP); /* 1500..1600 */
+    assert_false(c[9].flags & TL_EMPTY);       /* 2200..2300 holds now */
+    /* One column later every cell moves one to the left. */
+    struct tl_cell d[10];
+    v.t_start += 100;
+    v.now += 100;
+    timeline_layout(&h.lane[0], &v, d);
+    assert_memory_equal(&c[1], &d[0], 8 * sizeof c[0]);
+}
+
+/* Parse a label back to ns ("12.345s", "812.5ms", "40us"). */
+static uint64_t label_ns(const char *s)
+{
+    char *end;
+    double x = strtod(s, &end);
+    double u = !strcmp(end, "s") ? 1e9 : !strcmp(end, "ms") ? 1e6 : !strcmp(end, "us") ? 1e3 : -1;
+    assert_true(u > 0);
+    return (uint64_t)(x * u + 0.5);
+}
+
+/* Axis labels increase strictly, never repeat, sit where their time is and fit between each other.
+ */
+static void test_timeline_axis_labels(void **state)
+{
+    (void)state;
+    const uint64_t t0 = 5000;
+    for (uint64_t dt = 1000; dt <= 10000000000ull; dt = timeline_zoom_step(dt, 1)) {
+        for (uint64_t at = 0; at <= 700000000000ull; at = at * 7 + 123456789) {
+            struct tl_view v = {.ns_per_col = dt, .width = 181};
+            v.t_start = timeline_live_start(t0, t0 + at, dt, v.width);
+            struct tl_label lab[64];
+            int n = timeline_axis(&v, t0, lab, 64);
+            assert_true(n >= 2);
+            for (int i = 0; i < n; i++) {
+                uint64_t t = label_ns(lab[i].text);
+                uint64_t col_t = v.t_start - t0 + (uint64_t)lab[i].col * dt;
+                assert_int_equal(t, col_t); /* the label names its column's start */
+                if (i > 0) {
+                    assert_true(t > label_ns(lab[i - 1].text));
+                    assert_string_not_equal(lab[i].text, lab[i - 1].text);
+                    assert_true(lab[i].col - lab[i - 1].col >= (int)strlen(lab[i - 1].text) + 2);
+                }
+            }
+            if (at == 0)
+                at = 1;
+        }
+        if (dt == 10000000000ull)
+            break;
+    }
+    char buf[TL_LABEL_MAX];
+    timeline_axis_text(buf, sizeof buf, 12340000000ull, 10000000ull);
+    assert_string_equal(buf, "12.34s");
+    timeline_axis_text(buf, sizeof buf, 12500000000ull, 500000000ull);
+    assert_string_equal(buf, "12.5s");
+    timeline_axis_text(buf, sizeof buf, 12000000000ull, 2000000000ull);
+    assert_string_equal(buf, "12s");
+    timeline_axis_text(buf, sizeof buf, 812500000ull, 500000ull);
+    assert_string_equal(buf, "812.5ms");
+    timeline_axis_text(buf, sizeof buf, 40000ull, 20000ull);
+    assert_string_equal(buf, "0.04ms");
 }
 
 static void test_timeline_zoom_ladder(void **state)
@@ -313,7 +370,8 @@ int main(void)
         T(test_timeline_never_idle_where_it_ran),
         T(test_timeline_before_first_event_is_empty),
         T(test_timeline_gauge_peak),
-        T(test_timeline_sweep_wraps),
+        T(test_timeline_live_view_scrolls),
+        T(test_timeline_axis_labels),
         T(test_timeline_zoom_ladder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

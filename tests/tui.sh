@@ -90,11 +90,53 @@ ENVS="TERM=dumb" start 100 30 --scene prodcons
 st=$(exit_status)
 if [ "$st" = "EXIT=1" ] && screen | grep -q "TERM is 'dumb'"; then ok "TERM=dumb is refused with a clear message"; else not_ok "TERM=dumb is refused" "$st" "$(screen | head -3)"; fi
 ENVS="LC_ALL=C" start 100 30 --scene prodcons
-expect "no UTF-8 locale: ASCII glyphs" "# run  \\* ran briefly  + ready  x lock"
+expect "no UTF-8 locale: ASCII glyphs" "# run  : ran briefly  + ready  x lock"
 T send-keys -t t q
 exit_status >/dev/null
 ENVS="NO_COLOR=1" start 100 30 --scene gil
 expect "NO_COLOR: states still told apart by glyph" "cpu 0 *│"
+T send-keys -t t q
+exit_status >/dev/null
+
+# The timeline reads left to right and no lane goes blank: the axis labels
+# increase strictly, and a lane is drawn from its first cell to the right edge.
+axis_increases() {
+    screen | grep '/col' | head -1 | sed 's/╵/\n/g' | tail -n +2 | awk '
+        $1 == "" { next }
+        { u = $1; sub(/^[0-9.]+/, "", u); v = substr($1, 1, length($1) - length(u)) + 0
+          m = u == "s" ? 1e9 : u == "ms" ? 1e6 : u == "us" ? 1e3 : -1
+          if (m < 0 || (n++ && v * m <= prev)) { bad = 1; exit }
+          prev = v * m }
+        END { exit bad || n < 3 }'
+}
+lanes_whole() { # WIDTH NAME...: each lane's row has no blank after its first cell, to WIDTH columns
+    width=$1
+    shift
+    for name in "$@"; do
+        cells=$(screen | grep "^$name  *│" | head -1 | sed 's/^[^│]*│//')
+        [ "$(printf '%s' "$cells" | LC_ALL=C.UTF-8 wc -m)" -eq "$width" ] || return 1
+        printf '%s' "$cells" | sed 's/^ *//' | grep -q ' ' && return 1
+    done
+    return 0
+}
+start 120 40 --scene gil
+expect "gil comes up at its own time scale" "^1ms/col"
+sleep 3
+if axis_increases; then ok "gil: the axis labels increase left to right"; else not_ok "gil: the axis labels increase" "$(screen | grep /col)"; fi
+if lanes_whole 101 "cpu 0" "io 0" GIL; then ok "gil: no lane has a blank column"; else not_ok "gil: no lane has a blank column" "$(screen | head -6)"; fi
+T send-keys -t t f .
+expect "a step names the lane that moved and its two states" "FROZEN.*: .* → "
+T send-keys -t t q
+exit_status >/dev/null
+start 120 40 --scene reactor --set think_us=0 --set conns=32
+sleep 4
+if axis_increases; then ok "reactor flat out: the axis labels increase"; else not_ok "reactor flat out: the axis labels increase" "$(screen | grep /col)"; fi
+if lanes_whole 101 loop "clients 0" "clients 1"; then ok "reactor flat out: no lane has a blank column"; else not_ok "reactor flat out: no lane has a blank column" "$(screen | head -8)"; fi
+T send-keys -t t w w w w
+sleep 0.5
+if axis_increases; then ok "reactor zoomed in: the axis labels increase"; else not_ok "reactor zoomed in: the axis labels increase" "$(screen | grep /col)"; fi
+T send-keys -t t 0
+expect "0 returns to the scene's time scale" "^1ms/col"
 T send-keys -t t q
 exit_status >/dev/null
 
