@@ -154,7 +154,7 @@ static void test_record_reader_errors(void **state)
     expect_error(b, 3, "not a conctui recording");
     FRESH();
     put32(b + 8, 99);
-    expect_error(b, good_len, "format version 99");
+    expect_error(b, good_len, "format version 99; this conctui reads versions 1 to 2");
     FRESH();
     put32(b + 12, 1u << 30);
     expect_error(b, good_len, "header length");
@@ -190,6 +190,16 @@ static void test_record_reader_errors(void **state)
     b[blk + 25] = 0x0e; /* state 14: neither a state nor a gauge */
     fix_block_crc(b, blk);
     expect_error(b, good_len, "unknown state");
+    /* State 11 (failed) is a state in version 2, and unknown to version 1. */
+    FRESH();
+    assert_int_equal(b[blk + 25] & 0x80, 0); /* the first state word is one byte */
+    b[blk + 25] = TRACE_FAILED;
+    fix_block_crc(b, blk);
+    assert_int_equal(get32(b + 8), REC_VERSION);
+    assert_int_equal(rec_read_mem(b, good_len, "new.rec", &h, &m, err, sizeof err), 0);
+    history_free(&h);
+    put32(b + 8, 1);
+    expect_error(b, good_len, "unknown state 11 (format version 1)");
     FRESH();
     memcpy(b + good_len, "junk", 4);
     expect_error(b, good_len + 4, "after the end marker");
@@ -209,6 +219,29 @@ static void test_record_reader_errors(void **state)
     /* Files that are not there or not regular. */
     assert_int_equal(rec_read("/nonexistent/x.rec", &h, &m, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent/x.rec"));
+}
+
+/* A recording made before the last four states were added still replays. */
+static void test_record_reads_version_1(void **state)
+{
+    (void)state;
+    const char *top = getenv("top_srcdir");
+    char file[512];
+    snprintf(file, sizeof file, "%s/tests/corpus/record/valid-threads.rec", top ? top : ".");
+    FILE *f = fopen(file, "rb");
+    assert_non_null(f);
+    uint8_t hdr[12];
+    assert_int_equal(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+    fclose(f);
+    assert_int_equal(get32(hdr + 8), 1);
+    static struct history h;
+    static struct rec_meta m;
+    char err[300];
+    if (rec_read(file, &h, &m, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(m.scene, "prodcons");
+    assert_true(h.events > 0);
+    history_free(&h);
 }
 
 static void test_record_chrome_export(void **state)
@@ -266,6 +299,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_record_replay_same_layout),
         T(test_record_reader_errors),
+        T(test_record_reads_version_1),
         T(test_record_chrome_export),
         T(test_record_save_recent),
     };
