@@ -307,7 +307,7 @@ static uintptr_t gen_fib(struct coro *co, void *arg, uintptr_t first)
         lane_set(st->gen_lane, &st->gen_cur, TRACE_RUN | TRACE_NOTE(N_GEN_RUN), (uint32_t)i);
         if (!pace(st))
             return 0;
-        lane_set(st->gen_lane, &st->gen_cur, TRACE_IDLE | TRACE_NOTE(N_GEN_YIELD), (uint32_t)a);
+        lane_set(st->gen_lane, &st->gen_cur, TRACE_WAIT | TRACE_NOTE(N_GEN_YIELD), (uint32_t)a);
         if (coro_yield(co, a) == WAKE_CANCEL)
             return 0;
         uint64_t c = a + b;
@@ -326,7 +326,7 @@ static uintptr_t co_averager(struct coro *co, void *arg, uintptr_t first)
     if (first == WAKE_CANCEL)
         return 0;
     for (;;) {
-        lane_set(st->avg_lane, &st->avg_cur, TRACE_IDLE | TRACE_NOTE(N_CO_WAIT), (uint32_t)avg);
+        lane_set(st->avg_lane, &st->avg_cur, TRACE_WAIT | TRACE_NOTE(N_CO_WAIT), (uint32_t)avg);
         uintptr_t x = coro_yield(co, avg);
         if (x == WAKE_CANCEL)
             return 0;
@@ -678,7 +678,7 @@ static void ev_shutdown(struct ev_state *st)
         if (t->co && !coro_done(t->co)) {
             coro_resume(t->co, WAKE_CANCEL); /* its await returns false; it returns */
             bump(&st->cancelled, 1);
-            task_set(t, TRACE_DONE | TRACE_NOTE(N_CANCELLED), 0);
+            task_set(t, TRACE_CANCELLED | TRACE_NOTE(N_CANCELLED), 0);
         }
     }
     st->rq_head = st->rq_tail = NULL;

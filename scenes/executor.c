@@ -354,13 +354,13 @@ static void fut_resolve(struct ex_state *st, struct ex_future *f, enum fut_state
         break;
     case F_CANCELLED:
         st->n_cancelled++;
-        lane_state = TRACE_IDLE | TRACE_NOTE(N_F_CANCELLED);
+        lane_state = TRACE_CANCELLED | TRACE_NOTE(N_F_CANCELLED);
         break;
     default:
         st->n_failed++;
         st->n_interrupted += status == S_INTERRUPTED;
         st->n_died += status == S_DIED;
-        lane_state = TRACE_DONE | TRACE_NOTE(status == S_RAISED ? N_F_FAILED : N_F_INTERRUPTED);
+        lane_state = TRACE_FAILED | TRACE_NOTE(status == S_RAISED ? N_F_FAILED : N_F_INTERRUPTED);
         break;
     }
     hist_record(&st->total, now - f->t_submit);
@@ -520,7 +520,7 @@ static int ex_wait(struct ex_state *st, struct ex_future *f, uint64_t timeout_ns
     if (!is_final(f)) {
         waited = true;
         pthread_mutex_unlock(&st->mu);
-        set_state(m, TRACE_LOCK | TRACE_NOTE(note), id);
+        set_state(m, TRACE_WAIT | TRACE_NOTE(note), id);
         pthread_mutex_lock(&st->mu);
         uint64_t deadline = timeout_ns ? trace_now_ns() + stretch(st->ctx, timeout_ns) : 0;
         struct timespec ts;
@@ -592,7 +592,7 @@ static void *thread_worker(void *p)
         if (!st->qhead) {
             if (!shown) {
                 pthread_mutex_unlock(&st->mu);
-                set_state(w, TRACE_LOCK | TRACE_NOTE(N_W_WAIT_COND), 0);
+                set_state(w, TRACE_WAIT | TRACE_NOTE(N_W_WAIT_COND), 0);
                 shown = true;
                 pthread_mutex_lock(&st->mu);
                 continue;
@@ -645,7 +645,7 @@ static void *process_worker(void *p)
     close(st->res_rd);
     close(st->wake_fd);
     for (;;) {
-        set_state(w, TRACE_IO | TRACE_NOTE(N_W_WAIT_PIPE), 0);
+        set_state(w, TRACE_WAIT | TRACE_NOTE(N_W_WAIT_PIPE), 0);
         struct ex_task t;
         ssize_t n = read(st->task_rd, &t, sizeof t);
         if (n < 0 && errno == EINTR)
@@ -743,7 +743,7 @@ static void *handler_main(void *p)
             close(fd);
         }
         handler_dispatch(st);
-        set_state(&st->handler_w, TRACE_IO | TRACE_NOTE(N_H_POLL), 0);
+        set_state(&st->handler_w, TRACE_WAIT | TRACE_NOTE(N_H_POLL), 0);
         struct pollfd pf[2] = {{st->res_rd, POLLIN, 0}, {st->wake_fd, POLLIN, 0}};
         int n = poll(pf, 2, scene_stopping(st->ctx) ? 20 : -1);
         if (n < 0 && errno != EINTR)
@@ -901,7 +901,7 @@ static void run_burst(struct ex_state *st)
                     break;
                 if (!shown) {
                     pthread_mutex_unlock(&st->mu);
-                    m_state(st, TRACE_LOCK | TRACE_NOTE(N_M_AS_COMPLETED), 0);
+                    m_state(st, TRACE_WAIT | TRACE_NOTE(N_M_AS_COMPLETED), 0);
                     shown = true;
                     pthread_mutex_lock(&st->mu);
                     t_block = trace_now_ns();

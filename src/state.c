@@ -22,7 +22,7 @@ static const struct state_info states[TRACE_NSTATES] = {
                     L'\u2500', '-', COLOUR_WAIT},
     [TRACE_BARRIER] = {N_("barrier"), N_("at a barrier, until all the others arrive"), L'\u2551',
                        'H', COLOUR_BARRIER},
-    [TRACE_CANCELLED] = {N_("cancelled"), N_("cancelled before it ran"), L'\u2298', '/',
+    [TRACE_CANCELLED] = {N_("cancelled"), N_("cancelled before it finished"), L'\u2298', '/',
                          COLOUR_CANCELLED},
     [TRACE_FAILED] = {N_("failed"), N_("failed: raised an error, interrupted or died"), L'!', '!',
                       COLOUR_FAILED},

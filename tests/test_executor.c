@@ -99,6 +99,22 @@ static void check_exactly_once(void)
     assert_int_equal((int)stat_of("worker_died"), 0);
     assert_int_equal((int)stat_of("queue"), 0);
     assert_int_equal((int)stat_of("running"), 0);
+    /*
+     * Nobody here is ever blocked on a lock another holds (the executor's
+     * mutex is held only for moments): a worker waiting for a task and main
+     * waiting for a result wait for another worker, and are drawn so.
+     */
+    int cond = note_id("waiting for a task (condition variable)");
+    int pipe = note_id("waiting for a task (read on the call pipe)");
+    for (int i = 0; i < a.hist.nlanes; i++) {
+        const struct history_lane *l = &a.hist.lane[i];
+        for (size_t k = 0; l->kind == TRACE_LANE_STATE && k < history_kept(l); k++) {
+            unsigned w = history_at(l, k)->state;
+            assert_int_not_equal(TRACE_STATE_OF(w), TRACE_LOCK);
+            if ((int)TRACE_NOTE_OF(w) == cond || (int)TRACE_NOTE_OF(w) == pipe)
+                assert_int_equal(TRACE_STATE_OF(w), TRACE_WAIT);
+        }
+    }
 }
 
 /* A lane's longest span in state `st` with note `note`: its start and end; false if none. */
@@ -153,7 +169,7 @@ static void test_executor_default_example(void **state)
      * result() early in the worker's sleep and left after the sleep ended.
      */
     uint64_t m0 = 0, m1 = 0, w0 = 0, w1 = 0;
-    if (!longest_span(lane_named("main thread"), TRACE_LOCK, note_id("blocked in f.result()"), &m0,
+    if (!longest_span(lane_named("main thread"), TRACE_WAIT, note_id("blocked in f.result()"), &m0,
                       &m1)) {
         dump_lane(lane_named("main thread"));
         dump_lane(lane_named("future slot 1"));
@@ -253,6 +269,9 @@ static void test_executor_failures(void **state)
         app_stop(&a);
         assert_int_equal((int)stat_of("example_hello"), 0);
         assert_int_equal((int)stat_of("failed"), 1);
+        /* The failed future is drawn failed, not done. */
+        assert_int_equal(lane_named("future slot 1")->last.state,
+                         TRACE_FAILED | TRACE_NOTE(note_id("raises the worker's exception")));
         check_exactly_once();
 
         start(mode, some);
@@ -275,7 +294,7 @@ static void test_executor_timeout(void **state)
     assert_true(stat_of("timeouts") >= 1);
     assert_int_equal((int)stat_of("example_hello"), (int)stat_of("examples"));
     uint64_t m0 = 0, m1 = 0;
-    assert_true(longest_span(lane_named("main thread"), TRACE_LOCK,
+    assert_true(longest_span(lane_named("main thread"), TRACE_WAIT,
                              note_id("blocked in f.result(timeout)"), &m0, &m1));
     check_exactly_once();
 }
@@ -304,7 +323,7 @@ static void test_executor_keys(void **state)
         /* Cancelled futures show as cancelled on their slots. */
         app_tick(&a, trace_now_ns());
         const struct history_lane *l = lane_named("future slot 6");
-        assert_int_equal(l->last.state, TRACE_IDLE | TRACE_NOTE(note_id("cancelled")));
+        assert_int_equal(l->last.state, TRACE_CANCELLED | TRACE_NOTE(note_id("cancelled")));
         int order = scene_param_find(a.scene, "as_completed");
         assert_int_equal(app_key(&a, 'o', 80), APP_CONTINUE);
         app_tick(&a, trace_now_ns());
@@ -315,6 +334,8 @@ static void test_executor_keys(void **state)
         app_stop(&a);
         /* The running one is interrupted by the shutdown, nothing else. */
         assert_int_equal((int)stat_of("interrupted"), 1);
+        assert_int_equal(lane_named("future slot 1")->last.state,
+                         TRACE_FAILED | TRACE_NOTE(note_id("interrupted by the pool's shutdown")));
         check_exactly_once();
     }
     static const char *const quick[] = {"sleep_ms=5", "pause_ms=600000", "task_ms=5", NULL};

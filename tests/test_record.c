@@ -297,10 +297,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_record_replay_same_layout),
-        T(test_record_reader_errors),
-        T(test_record_reads_version_1),
-        T(test_record_chrome_export),
+        T(test_record_replay_same_layout), T(test_record_reader_errors),
+        T(test_record_reads_version_1),    T(test_record_chrome_export),
         T(test_record_save_recent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
