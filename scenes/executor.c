@@ -743,7 +743,7 @@ static void *handler_main(void *p)
             close(fd);
         }
         handler_dispatch(st);
-        set_state(&st->handler_w, TRACE_WAIT | TRACE_NOTE(N_H_POLL), 0);
+        set_state(&st->handler_w, TRACE_IO | TRACE_NOTE(N_H_POLL), 0);
         struct pollfd pf[2] = {{st->res_rd, POLLIN, 0}, {st->wake_fd, POLLIN, 0}};
         int n = poll(pf, 2, scene_stopping(st->ctx) ? 20 : -1);
         if (n < 0 && errno != EINTR)
