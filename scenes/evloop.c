@@ -822,10 +822,12 @@ static int add_lanes(struct ev_state *st)
         t->cur = TRACE_IDLE;
         if (i >= TASK_LANES)
             continue;
-        const char *kind = st->mode == M_THREADS ? "thread"
-                           : st->mode == M_GREEN ? (t->green ? "green task" : "await task")
-                                                 : "task";
-        snprintf(name, sizeof name, "%s %d", kind, i);
+        /* Shown through the catalogue, numbers taken out (see draw_lane_label). */
+        const char *fmt = st->mode == M_THREADS ? N_("thread %d")
+                          : st->mode == M_GREEN
+                              ? (t->green ? N_("green task %d") : N_("await task %d"))
+                              : N_("task %d");
+        snprintf(name, sizeof name, fmt, i);
         t->lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
     }
     if (st->mode != M_THREADS) {
