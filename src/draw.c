@@ -193,7 +193,8 @@ static void draw_legend(const struct app *a, struct grid *g, int y, const struct
     for (int i = 0; i < show; i++) {
         unsigned s = ent[i];
         if (s == TRACE_GAUGE)
-            grid_put(g, y, x, state_gauge_glyph(5, 8, o->ascii), COLOUR_CYAN, 0);
+            /* A full bar in ASCII ('@'): the middle ones are state glyphs there. */
+            grid_put(g, y, x, state_gauge_glyph(o->ascii ? 8 : 5, 8, o->ascii), COLOUR_CYAN, 0);
         else
             grid_put(g, y, x, state_glyph(s, o->ascii), state_info(s)->colour, 0);
         grid_text(g, y, x + 2, g->cols - x - 2,
