@@ -221,27 +221,42 @@ static void test_record_reader_errors(void **state)
     assert_non_null(strstr(err, "/nonexistent/x.rec"));
 }
 
-/* A recording made before the last four states were added still replays. */
-static void test_record_reads_version_1(void **state)
+/* Recordings from before the last four states were added, and with them, both replay. */
+static void test_record_reads_both_versions(void **state)
 {
     (void)state;
+    static const struct {
+        const char *file, *scene;
+        uint32_t version;
+        unsigned has; /* a state only the newer version knows, or 0 */
+    } files[] = {
+        {"valid-threads.rec", "prodcons", 1, 0},
+        {"valid-v2-executor.rec", "executor", 2, TRACE_FAILED},
+    };
     const char *top = getenv("top_srcdir");
-    char file[512];
-    snprintf(file, sizeof file, "%s/tests/corpus/record/valid-threads.rec", top ? top : ".");
-    FILE *f = fopen(file, "rb");
-    assert_non_null(f);
-    uint8_t hdr[12];
-    assert_int_equal(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
-    fclose(f);
-    assert_int_equal(get32(hdr + 8), 1);
-    static struct history h;
-    static struct rec_meta m;
-    char err[300];
-    if (rec_read(file, &h, &m, err, sizeof err) != 0)
-        fail_msg("%s", err);
-    assert_string_equal(m.scene, "prodcons");
-    assert_true(h.events > 0);
-    history_free(&h);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char file[512];
+        snprintf(file, sizeof file, "%s/tests/corpus/record/%s", top ? top : ".", files[i].file);
+        FILE *f = fopen(file, "rb");
+        assert_non_null(f);
+        uint8_t hdr[12];
+        assert_int_equal(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+        fclose(f);
+        assert_int_equal(get32(hdr + 8), files[i].version);
+        static struct history h;
+        static struct rec_meta m;
+        char err[300];
+        if (rec_read(file, &h, &m, err, sizeof err) != 0)
+            fail_msg("%s", err);
+        assert_string_equal(m.scene, files[i].scene);
+        assert_true(h.events > 0);
+        bool seen = false;
+        for (int l = 0; l < h.nlanes; l++)
+            for (size_t k = 0; k < history_kept(&h.lane[l]); k++)
+                seen |= TRACE_STATE_OF(history_at(&h.lane[l], k)->state) == files[i].has;
+        assert_true(seen || !files[i].has);
+        history_free(&h);
+    }
 }
 
 static void test_record_chrome_export(void **state)
@@ -297,8 +312,8 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_record_replay_same_layout), T(test_record_reader_errors),
-        T(test_record_reads_version_1),    T(test_record_chrome_export),
+        T(test_record_replay_same_layout),  T(test_record_reader_errors),
+        T(test_record_reads_both_versions), T(test_record_chrome_export),
         T(test_record_save_recent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
