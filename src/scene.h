@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SCENE_MAX_PARAMS 16
+#define SCENE_MAX_PARAMS 24
 /*
  * Figures one refresh may hold (a scene's and the app's own). A scene and
  * mode that emits more loses the rest, counted in scene_stats.dropped and
