@@ -15,7 +15,7 @@ if [ -z "$missing" ]; then ok "po/POTFILES.in lists every file with messages"; e
     not_ok "po/POTFILES.in lists every file with messages" "missing: $missing"; fi
 
 # The messages as the sources have them now, against po/ko.po.
-(cd "$srcdir" && xgettext --keyword=_ --keyword=N_ --keyword=fail:3 --keyword=app_message:2 \
+(cd "$srcdir" && xgettext --keyword=_ --keyword=N_ --keyword=fail:3 --keyword=app_message:2 --keyword=app_warn:2 --keyword=app_error:2 \
     --keyword=errmsg_set:3 --from-code=UTF-8 -o "$work/now.pot" \
     $(grep -v '^#' po/POTFILES.in)) 2>"$work/xgettext.err"
 check "the sources' messages can be extracted" test -s "$work/now.pot"

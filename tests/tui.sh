@@ -136,11 +136,11 @@ if screen | awk '/^producer 0 *│/ {getline; if ($0 ~ /^ *│/) found=1} END {e
 else
     not_ok "--lane-rows 2 draws each lane on two rows" "$(screen | head -12)"
 fi
-T send-keys -t t L L
+T send-keys -t t L L L
 sleep 0.5
 if screen | grep -q "^producer 0 *│" &&
     screen | awk '/^producer 0 *│/ {getline; if ($0 ~ /^ *│/) found=1} END {exit found}'; then
-    ok "L cycles back to one row"
+    ok "L cycles through 3 rows and the screen's fit back to one row"
 else
     not_ok "L cycles back to one row" "$(screen | head -12)"
 fi
