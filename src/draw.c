@@ -825,9 +825,10 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
             st->note_attr = fresh ? msg_attr : 0;
         }
     }
-    int w =
-        grid_text_width(st->base) + grid_text_width(st->extra[0]) + grid_text_width(st->extra[1]);
-    st->lines = st->note[0] && w + 3 + grid_text_width(st->note) > cols ? 2 : 1;
+    /* What does not fit after the view's state goes on a second line. */
+    int w = grid_text_width(st->base) + grid_text_width(st->extra[0]) +
+            grid_text_width(st->extra[1]) + (st->note[0] ? 3 + grid_text_width(st->note) : 0);
+    st->lines = w > cols ? 2 : 1;
 }
 
 static void draw_params(struct app *a, struct grid *g, int y)
@@ -864,20 +865,25 @@ static void draw_params(struct app *a, struct grid *g, int y)
 static void draw_status(struct grid *g, const struct layout_rect *r, const struct status_text *st)
 {
     int y = r->y, cols = g->cols;
-    int used = grid_text_fit(g, y, 0, cols, st->base, st->base_colour, GRID_BOLD);
-    for (int i = 0; i < 2; i++)
-        if (st->extra[i][0] && used < cols)
-            used += grid_text_fit(g, y, used, cols - used, st->extra[i], st->extra_colour[i],
-                                  GRID_BOLD);
-    if (!st->note[0])
-        return;
-    if (st->lines == 1) {
-        char buf[300];
-        snprintf(buf, sizeof buf, " | %s", st->note);
-        grid_text_fit(g, y, used, cols - used, buf, st->note_colour, st->note_attr);
-    } else {
-        grid_text_fit(g, y + 1, 1, cols - 2, st->note, st->note_colour, st->note_attr);
+    int x = grid_text_fit(g, y, 0, cols, st->base, st->base_colour, GRID_BOLD);
+    /* One line: everything after the state. Two: the extras and the note start the second. */
+    if (st->lines == 2) {
+        y++;
+        x = 0;
     }
+    for (int i = 0; i < 2; i++) {
+        if (!st->extra[i][0] || x >= cols)
+            continue;
+        const char *t = st->extra[i];
+        if (x == 0 && !strncmp(t, " | ", 3))
+            t += 2; /* a line does not start with a separator */
+        x += grid_text_fit(g, y, x, cols - x, t, st->extra_colour[i], GRID_BOLD);
+    }
+    if (!st->note[0] || x >= cols)
+        return;
+    char buf[300];
+    snprintf(buf, sizeof buf, x ? " | %s" : " %s", st->note);
+    grid_text_fit(g, y, x, cols - x, buf, st->note_colour, st->note_attr);
 }
 static void draw_help(struct app *a, struct grid *g)
 {

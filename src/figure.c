@@ -245,6 +245,18 @@ void figure_fmt_scaled(char *val, unsigned vlen, char *unit, unsigned ulen, doub
         snprintf(unit, ulen, "%s", size_units[k].name);
         return;
     }
+    /* A unit that comes with a prefix ("Msamples/s") is read from its base. */
+    static const struct {
+        char p;
+        double m;
+    } given[] = {{'k', 1e3}, {'M', 1e6}, {'G', 1e9}};
+    for (unsigned i = 0; i < 3; i++)
+        if (u[0] == given[i].p && u[1] >= 'a' && u[1] <= 'z' && isfinite(v)) {
+            v *= given[i].m;
+            a = fabs(v);
+            u++;
+            break;
+        }
     const char *tu = *u ? _(u) : "";
     if (a >= 1e6 && isfinite(v) && !unit_unscaled(u)) {
         static const struct {

@@ -33,11 +33,15 @@ void layout_compute(const struct layout_in *in, struct layout *o)
     if (sw < 16)
         sw = 16;
     int lanes_need = nlanes * imax(ask, 1);
+    if (in->canvas_w > 0 && lanes_need < avail / 2)
+        lanes_need = avail / 2; /* the picture beside the lanes wants height too */
     int room = avail - imin(lanes_need, avail / 2);
     int best = 1, best_need = 0;
     for (int ncol = 1; ncol <= 3; ncol++) {
-        if (ncol > 1 && (best_need <= room || ncol * sw + 3 + LAYOUT_NARR_MIN > cols))
-            break; /* one column fits (the narration keeps its width), or no room for more */
+        /* More columns only when one does not fit and the narration keeps a third of the width. */
+        if (ncol > 1 &&
+            (best_need <= room || ncol * sw + 3 + imax(LAYOUT_NARR_MIN, cols / 3) > cols))
+            break;
         int nw = cols - ncol * sw - 3;
         int sl = (in->stats_lines + ncol - 1) / ncol + (ncol > 1); /* a spread may not split */
         int nl = in->narr_lines ? in->narr_lines(in->arg, nw) : 0;

@@ -77,6 +77,9 @@ static void test_figure_unit_prefixes(void **state)
     assert_string_equal(fmt(NULL, 9977540, "samples/s"), "9.98 Msamples/s");
     assert_string_equal(fmt(NULL, 19802600, "samples"), "19.8 Msamples");
     assert_string_equal(fmt(NULL, 2e9, ""), "2.00 G");
+    /* a unit given with its prefix is read from its base */
+    assert_string_equal(fmt(NULL, 0.0702, "Msamples/s"), "70,200 samples/s");
+    assert_string_equal(fmt(NULL, 9.98, "Msamples/s"), "9.98 Msamples/s");
     /* no prefix on shares and ratios */
     assert_string_equal(fmt(NULL, 99.7115, "%"), "99.7 %");
     assert_string_equal(fmt(NULL, 1.26413, "x"), "1.26 x");
