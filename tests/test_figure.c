@@ -103,6 +103,30 @@ static void test_figure_words(void **state)
     assert_string_equal(fmt(&on, 0, ""), "off");
     assert_string_equal(figure_word(&be, 0), "one thread");
     assert_null(figure_word(NULL, 0));
+    /* the parameter line takes its words from the scene's table */
+    const struct scene_entry *rm = scene_find("raymarch");
+    assert_string_equal(figure_word(figure_param_words(rm, "backend"), 1), "OpenMP");
+    assert_string_equal(figure_word(figure_param_words(rm, "schedule"), 0), "static");
+    assert_null(figure_param_words(rm, "tile"));
+}
+
+/* A figure that does not apply to the mode or the parameters is not drawn. */
+static void test_figure_applies(void **state)
+{
+    (void)state;
+    const struct scene_entry *rx = scene_find("reactor"), *ps = scene_find("parsum");
+    const struct scene_figure *u = figure_find(rx, "uring", NULL, 0);
+    assert_non_null(u);
+    assert_false(figure_applies(u, rx, scene_mode_parse(rx, "reactor"), NULL));
+    assert_true(figure_applies(u, rx, scene_mode_parse(rx, "proactor"), NULL));
+    const struct scene_figure *arr = figure_find(ps, "array", NULL, 0);
+    int64_t params[SCENE_MAX_PARAMS] = {0};
+    int i = scene_param_find(ps, "array");
+    assert_true(i >= 0);
+    params[i] = 0;
+    assert_false(figure_applies(arr, ps, 0, params));
+    params[i] = 1;
+    assert_true(figure_applies(arr, ps, 0, params));
 }
 
 /* Labels: the entry's, or the name with spaces; a recording's rec.NAME reads as NAME. */
@@ -223,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_figure_unit_prefixes),
         cmocka_unit_test(test_figure_words),
         cmocka_unit_test(test_figure_labels),
+        cmocka_unit_test(test_figure_applies),
         cmocka_unit_test(test_figure_columns),
         cmocka_unit_test(test_figure_ellipsis),
         cmocka_unit_test(test_figure_scene_tables),
