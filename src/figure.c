@@ -12,6 +12,13 @@
 static const char *const on_off[] = {N_("off"), N_("on")};
 static const char *const no_yes[] = {N_("no"), N_("yes")};
 
+/* The units scenes give their figures, for the catalogue: figure_format translates them. */
+static const char *const units[] __attribute__((unused)) = {
+    N_("items"),   N_("items/s"),   N_("tasks"),   N_("tasks/s"), N_("frames"), N_("frames/s"),
+    N_("samples"), N_("samples/s"), N_("threads"), N_("tiles"),   N_("blocks"), N_("SMs"),
+    N_("events"),  N_("events/s"),  N_("futures"), N_("calls"),   N_("bits"),   N_("deg"),
+};
+
 /* The app's own figures, and those a replay works out from the recording. */
 const struct scene_figure figure_app[] = {
     {"trace_events", N_("events traced"), NULL, FIG_INT, 0, 0, NULL, NULL, 0},
@@ -269,7 +276,9 @@ void figure_fmt_scaled(char *val, unsigned vlen, char *unit, unsigned ulen, doub
                 /* figure_fmt_sig writes integral values exactly: keep three digits */
                 if (!strchr(val, '.') && fabs(v / pre[i].div) < 100)
                     snprintf(val, vlen, "%.*f", fabs(v / pre[i].div) < 10 ? 2 : 1, v / pre[i].div);
-                snprintf(unit, ulen, "%s%s", pre[i].p, tu);
+                /* a unit in another script keeps a space after the prefix ("M 샘플") */
+                snprintf(unit, ulen, "%s%s%s", pre[i].p, (unsigned char)tu[0] >= 0x80 ? " " : "",
+                         tu);
                 return;
             }
     }
