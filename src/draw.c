@@ -526,9 +526,9 @@ static int draw_table(const struct app *a, struct grid *g, int y, int x, int cw,
     int cx = x + 1 + rw;
     for (int c = 0; c < t->ncols; c++) {
         int room = x + cw - 1 - (cx + 2);
-        if (room <= 0)
-            break;
-        int colw = t->col_w[c] < room ? t->col_w[c] : room;
+        if (t->col_w[c] > room)
+            break; /* a column that does not fit is left out whole, never cut */
+        int colw = t->col_w[c];
         const char *h = _(t->col[c]->label);
         int hw = grid_text_width(h);
         grid_text_fit(g, y, cx + 2 + (hw < colw ? colw - hw : 0), colw, h, 0, GRID_BOLD);
