@@ -42,7 +42,7 @@ void layout_compute(const struct layout_in *in, struct layout *o)
         if (ncol > 1 &&
             (best_need <= room || ncol * sw + 3 + imax(LAYOUT_NARR_MIN, cols / 3) > cols))
             break;
-        int nw = cols - ncol * sw - 3;
+        int nw = imin(cols - ncol * sw - 3, LAYOUT_NARR_MAX);
         int sl = (in->stats_lines + ncol - 1) / ncol + (ncol > 1); /* a spread may not split */
         int nl = in->narr_lines ? in->narr_lines(in->arg, nw) : 0;
         int need = 1 + imax(sl, nl);
@@ -51,6 +51,12 @@ void layout_compute(const struct layout_in *in, struct layout *o)
             best_need = need;
         }
     }
+
+    /* A figures border a few columns from the picture's border is drawn in line with it. */
+    int cb = cols - in->canvas_w - 1;
+    if (in->canvas_w > 0 && best == 1 && sw != cb && sw >= cb - 3 && sw <= cb + 3 &&
+        cols - cb - 3 >= LAYOUT_NARR_MIN)
+        sw = cb;
 
     int bottom = imin(best_need, room);
     int bottom_min = imax(1 + in->stats_min, 4);
@@ -85,7 +91,7 @@ void layout_compute(const struct layout_in *in, struct layout *o)
     o->canvas = canvas ? rect(2, cols - canvas, lanes_h + 1, canvas) : rect(2, cols, 0, 0);
     int by = 3 + lanes_h;
     o->stats = rect(by, 0, bottom, best * sw);
-    o->narr = rect(by, best * sw + 2, bottom, cols - best * sw - 3);
+    o->narr = rect(by, best * sw + 2, bottom, imin(cols - best * sw - 3, LAYOUT_NARR_MAX));
     o->params = rect(rows - status - 1, 0, 1, cols);
     o->status = rect(rows - status, 0, status, cols);
     o->lane_rows = lr;

@@ -28,6 +28,7 @@
 
 #define LAYOUT_LANE_ROWS_MAX 3
 #define LAYOUT_NARR_MIN 30
+#define LAYOUT_NARR_MAX 100 /* longer lines are hard to follow from the back of a room */
 
 struct layout_rect {
     int y, x, h, w;

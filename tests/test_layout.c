@@ -56,7 +56,7 @@ static void check_geometry(const struct layout_in *in, const struct layout *L)
     assert_true(L->stats.w == L->stats_cols * L->stats_col_w);
     assert_true(L->narr.x == L->stats.w + 2);
     assert_true(L->narr.x + L->narr.w <= in->cols);
-    assert_true(L->narr.w >= LAYOUT_NARR_MIN);
+    assert_true(L->narr.w >= LAYOUT_NARR_MIN && L->narr.w <= LAYOUT_NARR_MAX);
     assert_int_equal(L->timeline_w, in->cols - in->name_w - (in->canvas_w ? in->canvas_w + 1 : 0));
 }
 
@@ -124,7 +124,11 @@ static void test_layout_widths(void **state)
     layout_compute(&in, &L);
     check_geometry(&in, &L);
     assert_int_equal(L.stats.w, 36);
-    assert_int_equal(L.narr.w, 200 - 36 - 3);
+    assert_int_equal(L.narr.w, LAYOUT_NARR_MAX); /* lines a class can follow */
+    in.cols = 120;
+    layout_compute(&in, &L);
+    assert_int_equal(L.narr.w, 120 - 36 - 3);
+    in.cols = 200;
     /* Wider content, a wider column (never so wide that the narration loses its minimum). */
     in.stats_w = 60;
     layout_compute(&in, &L);
