@@ -81,27 +81,6 @@ static void draw_canvas(struct app *a, struct grid *g, int y0, int x0, int rows,
     }
 }
 
-void draw_fmt_value(char *buf, unsigned len, double v)
-{
-    double a = fabs(v);
-    if (a >= 1e9)
-        snprintf(buf, len, "%.2fG", v / 1e9);
-    else if (a >= 1e6)
-        snprintf(buf, len, "%.2fM", v / 1e6);
-    else if (a >= 1e5)
-        snprintf(buf, len, "%.0fk", v / 1e3);
-    else if (a >= 1e4)
-        snprintf(buf, len, "%.1fk", v / 1e3);
-    else if (v == floor(v))
-        snprintf(buf, len, "%.0f", v);
-    else if (a >= 100)
-        snprintf(buf, len, "%.0f", v);
-    else if (a >= 10)
-        snprintf(buf, len, "%.1f", v);
-    else
-        snprintf(buf, len, "%.2f", v);
-}
-
 static void draw_too_small(struct grid *g)
 {
     char line[96];
@@ -288,17 +267,6 @@ static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view
 static bool stat_doubtful(const struct app *a, const struct scene_stat *s)
 {
     return s->rounds > 0 && (scene_stat_unsteady(s) || (a->running && a->load.busy));
-}
-
-void draw_fmt_spread(char *buf, unsigned len, const struct scene_stat *s)
-{
-    char lo[32], hi[32];
-    draw_fmt_value(lo, sizeof lo, s->lo);
-    draw_fmt_value(hi, sizeof hi, s->hi);
-    if (s->lo < 0)
-        snprintf(buf, len, _("(%s to %s, %d rounds)"), lo, hi, s->rounds);
-    else
-        snprintf(buf, len, _("(%s-%s, %d rounds)"), lo, hi, s->rounds);
 }
 
 /* The spread in the unit the value is shown in: "(1.71-1.93 s, 9 rounds)". */
