@@ -1154,6 +1154,56 @@ static const struct scene_mode rm_modes[] = {
      .ns_per_col = 2 * SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const char *const rm_backend_words[] = {N_("one thread"), N_("OpenMP"), N_("CUDA")};
+static const char *const rm_schedule_words[] = {N_("static"), N_("dynamic")};
+static const char *const rm_volume_words[] = {N_("Marschner-Lobb"), N_("Shepp-Logan head"),
+                                              N_("noise cloud"), N_("raw file")};
+static const char *const rm_tf_words[] = {
+    N_("the volume's own"), N_("spectrum"), N_("grey"), N_("fire"), N_("bone"), N_("constant")};
+static const struct scene_figure rm_figures[] = {
+    {.name = "speedup", .label = N_("speedup"), .flags = FIG_HEADLINE},
+    {.name = "fps", .label = N_("frame rate"), .flags = FIG_HEADLINE},
+    {.name = "ms_per_frame", .label = N_("a frame"), .flags = FIG_HEADLINE},
+    {.name = "frames", .label = N_("frames"), .unit = "", .fmt = FIG_INT},
+    {.name = "last_frame", .label = N_("last frame")},
+    {.name = "samples_per_s", .label = N_("sample rate")},
+    {.name = "samples", .label = N_("samples")},
+    {.name = "frame_samples", .label = N_("samples a frame")},
+    {.name = "one_thread_ms", .label = N_("one thread")},
+    {.name = "backend",
+     .label = N_("backend"),
+     .fmt = FIG_ENUM,
+     .words = rm_backend_words,
+     .nwords = (int)(sizeof rm_backend_words / sizeof rm_backend_words[0])},
+    {.name = "schedule",
+     .label = N_("schedule"),
+     .fmt = FIG_ENUM,
+     .words = rm_schedule_words,
+     .nwords = (int)(sizeof rm_schedule_words / sizeof rm_schedule_words[0])},
+    {.name = "workers", .label = N_("workers")},
+    {.name = "tiles", .label = N_("tiles")},
+    {.name = "kernel_ms", .label = N_("GPU kernel")},
+    {.name = "copy_ms", .label = N_("copy back")},
+    {.name = "gpu_clock_error", .label = N_("GPU clock error")},
+    {.name = "imbalance", .label = N_("imbalance")},
+    {.name = "width", .label = N_("width"), .fmt = FIG_INT},
+    {.name = "height", .label = N_("height"), .fmt = FIG_INT},
+    {.name = "yaw", .label = N_("yaw")},
+    {.name = "pitch", .label = N_("pitch")},
+    {.name = "zoom", .label = N_("zoom")},
+    {.name = "volume",
+     .label = N_("volume"),
+     .fmt = FIG_ENUM,
+     .words = rm_volume_words,
+     .nwords = (int)(sizeof rm_volume_words / sizeof rm_volume_words[0])},
+    {.name = "tf",
+     .label = N_("transfer function"),
+     .fmt = FIG_ENUM,
+     .words = rm_tf_words,
+     .nwords = (int)(sizeof rm_tf_words / sizeof rm_tf_words[0])},
+};
+
 const struct scene_entry scene_raymarch = {
     .name = "raymarch",
     .title = N_("Ray marching"),
@@ -1171,5 +1221,7 @@ const struct scene_entry scene_raymarch = {
     .release = rm_free,
     .key = rm_key,
     .stats = rm_stats,
+    .figures = rm_figures,
+    .nfigures = (int)(sizeof rm_figures / sizeof rm_figures[0]),
     .canvas = rm_canvas,
 };

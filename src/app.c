@@ -35,7 +35,7 @@ int app_init(struct app *a)
     a->save_seconds = 30;
     a->view.focus_lane = -1;
     a->view.live = true;
-    a->view.lane_rows = 1;
+    a->view.lane_rows = 0;
     a->view.step_lane = -1;
     return trace_init();
 }
@@ -46,13 +46,35 @@ void app_shutdown(struct app *a)
     trace_shutdown();
 }
 
+static void say(struct app *a, int kind, const char *fmt, va_list ap)
+{
+    vsnprintf(a->msg, sizeof a->msg, _(fmt), ap);
+    a->msg_at = trace_now_ns();
+    a->msg_kind = kind;
+}
+
 void app_message(struct app *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(a->msg, sizeof a->msg, _(fmt), ap);
+    say(a, APP_MSG_INFO, fmt, ap);
     va_end(ap);
-    a->msg_at = trace_now_ns();
+}
+
+void app_warn(struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(a, APP_MSG_WARN, fmt, ap);
+    va_end(ap);
+}
+
+void app_error(struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(a, APP_MSG_ERROR, fmt, ap);
+    va_end(ap);
 }
 
 uint64_t app_zoom_for(uint64_t span, int width)
@@ -77,7 +99,7 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
         if (app_record_end(a, err, sizeof err) == 0)
             app_message(a, "recording saved to %s (the scene restarted)", a->rec_path);
         else
-            app_message(a, "recording: %s", err);
+            app_error(a, "recording: %s", err);
     }
     app_release(a);
     int rc = scene_ctx_init(&a->ctx, e, mode);
@@ -96,6 +118,7 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
         a->view.sel_param = 0;
     a->view.focus_lane = -1;
     a->view.lane_top = 0;
+    a->view.narr_page = 0;
     a->view.live = true;
     if (!same)
         a->view.ns_per_col = mode_zoom(a);
@@ -174,7 +197,7 @@ static int app_start_said(struct app *a, const struct scene_entry *e, int mode,
 {
     int rc = app_start(a, e, mode, params);
     if (rc)
-        app_message(a, "%s: could not start: %s", e->name, strerror(-rc));
+        app_error(a, "%s: could not start: %s", e->name, strerror(-rc));
     return rc;
 }
 
@@ -613,7 +636,7 @@ static bool replay_key(struct app *a, int key, int width)
     case 'N':
     case APP_KEY_BTAB:
     case 'S':
-        app_message(a, "this is a recording: it cannot be changed (q quits)");
+        app_warn(a, "this is a recording: it cannot be changed (q quits)");
         return true;
     case ' ':
     case APP_KEY_END:
@@ -622,7 +645,7 @@ static bool replay_key(struct app *a, int key, int width)
         return true;
     default:
         if (key >= '1' && key <= '9') {
-            app_message(a, "this is a recording: it cannot be changed (q quits)");
+            app_warn(a, "this is a recording: it cannot be changed (q quits)");
             return true;
         }
         return false;
@@ -645,10 +668,13 @@ static void save_recent(struct app *a)
     app_meta(a, m);
     uint64_t span = (uint64_t)a->save_seconds * 1000000000ull;
     uint64_t since = a->hist.t_end > a->hist.t0 + span ? a->hist.t_end - span : a->hist.t0;
-    if (rec_save_history(path, &a->hist, m, since, err, sizeof err) == 0)
-        app_message(a, "saved the last %d s to %s", a->save_seconds, path);
-    else
-        app_message(a, "could not save: %s", err);
+    if (rec_save_history(path, &a->hist, m, since, err, sizeof err) == 0) {
+        /* The span saved: save_seconds, or the whole run when it is shorter. */
+        double secs = (double)(a->hist.t_end - since) / 1e9;
+        app_message(a, "saved the last %.1f s to %s", secs, path);
+    } else {
+        app_error(a, "could not save: %s", err);
+    }
     free(m);
 }
 
@@ -756,7 +782,7 @@ static void switch_scene(struct app *a, int dir)
  */
 static bool app_key_reserved(int key)
 {
-    return key < 0x80 && key > 0 && strchr("qQ?h\tnN0123456789frm.S ij k+-=_lTL<>\n", key) != NULL;
+    return key < 0x80 && key > 0 && strchr("qQ?h\tnN0123456789frm.S ij k+-=_lTL<>\ne", key) != NULL;
 }
 
 enum app_result app_key(struct app *a, int key, int width)
@@ -774,8 +800,8 @@ enum app_result app_key(struct app *a, int key, int width)
     if (a->tour && (key == '\n' || key == '>' || key == '<' || key == APP_KEY_BACKSPACE)) {
         int step = a->tour_step + (key == '\n' || key == '>' ? 1 : -1);
         if (step < 0 || step >= a->tour->n)
-            app_message(a, step < 0 ? N_("this is the first step of the tour")
-                                    : N_("this is the last step of the tour (q quits)"));
+            app_warn(a, step < 0 ? N_("this is the first step of the tour")
+                                 : N_("this is the last step of the tour (q quits)"));
         else
             app_tour_goto(a, step);
         return APP_CONTINUE;
@@ -872,8 +898,11 @@ enum app_result app_key(struct app *a, int key, int width)
         v->theme = theme_table[v->theme + 1] ? v->theme + 1 : 0;
         app_message(a, "theme: %s", _(theme_table[v->theme]->help));
         break;
-    case 'L':
-        v->lane_rows = v->lane_rows >= 3 ? 1 : v->lane_rows + 1;
+    case 'L': /* fit the screen, 1, 2, 3 rows */
+        v->lane_rows = v->lane_rows >= 3 ? 0 : v->lane_rows + 1;
+        break;
+    case 'e':
+        v->narr_page++;
         break;
     case 'm':
         a->slowmo = a->slowmo >= 16 ? 1 : a->slowmo * 4;
@@ -897,11 +926,11 @@ enum app_result app_key(struct app *a, int key, int width)
             if (m < e->nmodes)
                 app_restart(a, m);
             else
-                app_message(a, "%s has %d modes", e->name, e->nmodes);
+                app_warn(a, "%s has %d modes", e->name, e->nmodes);
             break;
         }
         if (key < 0x110000 && key >= ' ')
-            app_message(a, "key '%lc' does nothing here; ? shows the keys", (wint_t)key);
+            app_warn(a, "key '%lc' does nothing here; ? shows the keys", (wint_t)key);
         break;
     }
     return APP_CONTINUE;
@@ -932,6 +961,7 @@ int app_tour_goto(struct app *a, int step)
     step = step < 0 ? 0 : step >= t->n ? t->n - 1 : step;
     const struct tour_step *s = &t->step[step];
     a->tour_step = step;
+    a->view.narr_page = 0;
     if (a->scene == s->scene && a->running && a->ctx.mode == s->mode &&
         !memcmp(a->params, s->params, sizeof a->params[0] * (size_t)s->scene->nparams))
         return 0; /* the same set-up: only the narration changes */
