@@ -13,6 +13,7 @@ const struct scene_entry *const scene_table[] = {
     &scene_reactor,
     &scene_gil,
     &scene_race,
+    &scene_deadlock,
     &scene_parsum,
     &scene_raymarch,
     NULL,
