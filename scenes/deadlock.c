@@ -235,13 +235,15 @@ static void record_deadlock(struct dl_state *st, struct dl_worker *w, int n, con
         if (st->deadlocks++ == 0)
             st->first_ns = now - st->ctx->t_start;
         graph_lane(st, TRACE_LOCK | TRACE_NOTE(N_CYCLE), (uint32_t)n);
+        /* "deadlock: 0 -> fork 1 -> 1 -> fork 2 -> ... -> 0" (the cycle's walk). */
         char buf[SCENE_NOTE_MAX];
+        const char *what = st->bank ? _("account") : _("fork");
         int len = snprintf(buf, sizeof buf, "%s", _("deadlock:"));
-        for (int k = 0; k < n && len < (int)sizeof buf; k++)
-            len += snprintf(buf + len, sizeof buf - (size_t)len, _(" %d waits for fork %d,"), ct[k],
+        for (int k = 0; k < n && len > 0 && len < (int)sizeof buf; k++)
+            len += snprintf(buf + len, sizeof buf - (size_t)len, " %d -> %s %d ->", ct[k], what,
                             cf[k]);
-        if (len > 0 && len < (int)sizeof buf && buf[len - 1] == ',')
-            buf[len - 1] = '\0';
+        if (len > 0 && len < (int)sizeof buf)
+            snprintf(buf + len, sizeof buf - (size_t)len, " %d", ct[0]);
         scene_note(st->ctx, "%s", buf);
     }
     pthread_mutex_unlock(&st->dl_mu);

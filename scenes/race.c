@@ -607,7 +607,7 @@ static int rc_start(struct scene_ctx *ctx)
         st->w[i].idx = i;
     }
     st->main_lane = rc ? -1 : trace_lane_add(N_("main"), TRACE_LANE_STATE, 0);
-    st->lost_lane = rc ? -1 : trace_lane_add(N_("lost %"), TRACE_LANE_GAUGE, 100);
+    st->lost_lane = rc ? -1 : trace_lane_add(N_("lost share"), TRACE_LANE_GAUGE, 100);
     if (!rc && (st->main_lane < 0 || st->lost_lane < 0))
         rc = -ENOSPC;
     if (!rc && st->mode == M_GIL) {
@@ -783,16 +783,16 @@ static const struct scene_mode rc_modes[] = {
             "and the main thread adds them up after join(). Nothing is lost and nothing waits: "
             "the fastest way, when the work allows it."),
          .ns_per_col = 10 * SCENE_MS},
-    [M_GIL] =
-        {"gil", N_("under the GIL: counter = counter + f()"),
-         N_("The GIL lets one thread run at a time, yet updates are still lost: counter = "
-            "counter + f() loads the counter, then calls f(), and a call is where the "
-            "interpreter may hand the GIL to the other thread, which then adds for a whole "
-            "switch interval before the first stores its stale sum over all of it. Real "
-            "Python 3.11 loses 29-35 % of 2 million such updates from 2 threads; plain counter "
-            "+= 1 loses none since 3.10 (no hand-off between its load and its store): set "
-            "split off to see that. Neither is a promise: use a Lock."),
-         .ns_per_col = 2 * SCENE_MS},
+    [M_GIL] = {"gil", N_("under the GIL: counter = counter + f()"),
+               N_("The GIL lets one thread run at a time, yet updates are still lost: counter = "
+                  "counter + f() loads the counter, then calls f(), and a call is where the "
+                  "interpreter may hand the GIL to the other thread, which then adds for a whole "
+                  "switch interval before the first stores its stale sum over all of it. Real "
+                  "Python 3.11 loses 29-35 percent of 2 million such updates from 2 threads; plain "
+                  "counter "
+                  "+= 1 loses none since 3.10 (no hand-off between its load and its store): set "
+                  "split off to see that. Neither is a promise: use a Lock."),
+               .ns_per_col = 2 * SCENE_MS},
 };
 
 const struct scene_entry scene_race = {
