@@ -562,9 +562,13 @@ static void *coord_main(void *p)
         }
         uint64_t expected = (uint64_t)n * (uint64_t)st->nthreads;
         last_lost = expected > actual ? expected - actual : 0;
-        /* The gauge: this round's share lost, in whole percent (any loss shows). */
+        /*
+         * The gauge: this round's share lost, in whole percent (any loss
+         * shows). Its only writer is this thread; written past the freeze
+         * gate, so a stepped round ends on its last store.
+         */
         uint32_t pct = (uint32_t)((100 * last_lost + expected - 1) / expected);
-        trace_emit(st->lost_lane, TRACE_GAUGE, pct);
+        trace_emit_at(st->lost_lane, TRACE_GAUGE, pct, trace_now_ns());
         pthread_mutex_lock(&st->fig_mu);
         st->f.rounds++;
         st->f.expected += expected;
