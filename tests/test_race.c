@@ -227,6 +227,11 @@ static void test_race_four_steps_lose_one(void **state)
         assert_true(steps < 20);
         while (trace_parked() == 0)
             nap_ms(1);
+        if (steps < 4) {
+            /* Until A's store, one thread at a time holds the baton and waits at the gate. */
+            nap_ms(20);
+            assert_int_equal(trace_parked(), 1);
+        }
         uint64_t before = gated_events();
         trace_step();
         while (gated_events() == before)
