@@ -129,8 +129,10 @@ static void test_deadlock_naive_cycle_and_stop(void **state)
         steps++;
     } while (t != 0 && steps <= n);
     assert_int_equal(steps, n);
+    /* Stopping returns (the watchdog bounds it) and every deadlocked worker is gone. */
+    int threads = scenetest_count_dir("/proc/self/task");
     app_stop(&a);
-    assert_int_equal(scenetest_count_dir("/proc/self/task"), 1);
+    assert_true(scenetest_count_dir("/proc/self/task") <= threads - n);
 }
 
 /* The same with the two accounts: transfer(a, b) against transfer(b, a). */
