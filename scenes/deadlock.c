@@ -856,6 +856,31 @@ static const struct scene_mode dl_modes[] = {
          .ns_per_col = 20 * SCENE_MS},
 };
 
+static const char *const dl_no_yes[] = {N_("no"), N_("yes")};
+
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const struct scene_figure dl_figures[] = {
+    {.name = "deadlocks", .label = N_("deadlocks"), .fmt = FIG_INT, .flags = FIG_HEADLINE},
+    {.name = "meals_per_s", .label = N_("meal rate"), .flags = FIG_HEADLINE},
+    {.name = "transfers_per_s", .label = N_("transfer rate"), .flags = FIG_HEADLINE},
+    {.name = "lock_wait_p99", .label = N_("lock wait p99"), .flags = FIG_HEADLINE},
+    {.name = "meals", .label = N_("meals"), .fmt = FIG_INT},
+    {.name = "transfers", .label = N_("transfers"), .fmt = FIG_INT},
+    {.name = "first_deadlock", .label = N_("first deadlock after")},
+    {.name = "deadlocked_now",
+     .label = N_("deadlocked now"),
+     .fmt = FIG_ENUM,
+     .words = dl_no_yes,
+     .nwords = 2},
+    {.name = "deadlocked_share", .label = N_("time deadlocked")},
+    {.name = "lock_waits", .label = N_("lock waits"), .fmt = FIG_INT},
+    {.name = "lock_wait_p50", .label = N_("lock wait p50")},
+    {.name = "retries", .label = N_("retries"), .fmt = FIG_INT},
+    {.name = "retries_in_a_row_max", .label = N_("most retries in a row"), .fmt = FIG_INT},
+    {.name = "seat_waits", .label = N_("waits for a seat"), .fmt = FIG_INT},
+    {.name = "total_balance", .label = N_("total balance"), .fmt = FIG_INT},
+};
+
 const struct scene_entry scene_deadlock = {
     .name = "deadlock",
     .title = N_("Deadlock"),
@@ -874,4 +899,6 @@ const struct scene_entry scene_deadlock = {
     .key = dl_key,
     .stats = dl_stats,
     .canvas = dl_canvas,
+    .figures = dl_figures,
+    .nfigures = (int)(sizeof dl_figures / sizeof dl_figures[0]),
 };

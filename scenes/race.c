@@ -418,7 +418,7 @@ static bool run_gil(struct rc_state *st, struct rc_worker *w, uint64_t n)
         gil_check(g, &w->gt);
     }
     atomic_store_explicit(&rc_sink, x, RLX);
-    gil_drop(g, &w->gt, TRACE_LOCK | TRACE_NOTE(N_EVWAIT));
+    gil_drop(g, &w->gt, TRACE_WAIT | TRACE_NOTE(N_EVWAIT));
     return ok;
 }
 
@@ -428,7 +428,7 @@ static void *worker_main(void *p)
     struct rc_state *st = w->st;
     uint32_t seen = 0;
     for (;;) {
-        lane_state(w, TRACE_LOCK | TRACE_NOTE(N_EVWAIT));
+        lane_state(w, TRACE_WAIT | TRACE_NOTE(N_EVWAIT));
         /* wait(): acquire pairs with the coordinator's release in set(). */
         uint32_t e = atomic_load_explicit(&st->ev, memory_order_acquire);
         if (scene_stopping(st->ctx))
@@ -536,7 +536,7 @@ static void *coord_main(void *p)
             atomic_store_explicit(&st->w[i].local, 0, RLX);
         atomic_store_explicit(&st->turn, 0, RLX);
         atomic_store_explicit(&st->done, 0, RLX);
-        trace_emit(st->main_lane, TRACE_LOCK | TRACE_NOTE(N_SETJOIN), round);
+        trace_emit(st->main_lane, TRACE_WAIT | TRACE_NOTE(N_SETJOIN), round);
         uint64_t t0 = trace_now_ns();
         event_set(st);
         for (;;) {
@@ -799,6 +799,26 @@ static const struct scene_mode rc_modes[] = {
                .ns_per_col = 2 * SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const struct scene_figure rc_figures[] = {
+    {.name = "lost_updates", .label = N_("updates lost"), .fmt = FIG_INT, .flags = FIG_HEADLINE},
+    {.name = "lost_share", .label = N_("lost per round"), .flags = FIG_HEADLINE},
+    {.name = "ns_per_update", .label = N_("time per update"), .flags = FIG_HEADLINE},
+    {.name = "expected", .label = N_("expected total"), .fmt = FIG_INT},
+    {.name = "actual", .label = N_("actual total"), .fmt = FIG_INT},
+    {.name = "lost_share_all", .label = N_("lost, all rounds")},
+    {.name = "rounds", .label = N_("rounds"), .fmt = FIG_INT},
+    {.name = "updates_per_s", .label = N_("update rate")},
+    {.name = "event_release_spread", .label = N_("Event release spread")},
+    {.name = "lock_acquisitions", .label = N_("lock acquisitions"), .fmt = FIG_INT},
+    {.name = "lock_contended", .label = N_("lock contended"), .fmt = FIG_INT},
+    {.name = "contention", .label = N_("contention")},
+    {.name = "gil_switches", .label = N_("GIL switches"), .fmt = FIG_INT},
+    {.name = "gil_waits", .label = N_("GIL waits"), .fmt = FIG_INT},
+    {.name = "gil_wait_ms", .label = N_("waiting for the GIL")},
+    {.name = "max_holders", .label = N_("most holders"), .fmt = FIG_INT},
+};
+
 const struct scene_entry scene_race = {
     .name = "race",
     .title = N_("The lost update"),
@@ -817,4 +837,6 @@ const struct scene_entry scene_race = {
     .release = rc_free,
     .key = rc_key,
     .stats = rc_stats,
+    .figures = rc_figures,
+    .nfigures = (int)(sizeof rc_figures / sizeof rc_figures[0]),
 };
