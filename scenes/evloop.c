@@ -361,7 +361,7 @@ static uintptr_t gen_fib(struct coro *co, void *arg, uintptr_t first)
         lane_set(st->gen_lane, &st->gen_cur, TRACE_SLEEP | TRACE_NOTE(N_GEN_RUN), (uint32_t)i);
         if (!pace(st))
             return 0;
-        lane_set(st->gen_lane, &st->gen_cur, TRACE_IDLE | TRACE_NOTE(N_GEN_YIELD), (uint32_t)a);
+        lane_set(st->gen_lane, &st->gen_cur, TRACE_WAIT | TRACE_NOTE(N_GEN_YIELD), (uint32_t)a);
         if (coro_yield(co, a) == WAKE_CANCEL)
             return 0;
         uint64_t c = a + b;
@@ -380,7 +380,7 @@ static uintptr_t co_averager(struct coro *co, void *arg, uintptr_t first)
     if (first == WAKE_CANCEL)
         return 0;
     for (;;) {
-        lane_set(st->avg_lane, &st->avg_cur, TRACE_IDLE | TRACE_NOTE(N_CO_WAIT), (uint32_t)avg);
+        lane_set(st->avg_lane, &st->avg_cur, TRACE_WAIT | TRACE_NOTE(N_CO_WAIT), (uint32_t)avg);
         uintptr_t x = coro_yield(co, avg);
         if (x == WAKE_CANCEL)
             return 0;
@@ -763,7 +763,7 @@ static void ev_shutdown(struct ev_state *st)
         if (t->co && !coro_done(t->co)) {
             coro_resume(t->co, WAKE_CANCEL); /* its await returns false; it returns */
             bump(&st->cancelled, 1);
-            task_set(t, TRACE_DONE | TRACE_NOTE(N_CANCELLED), 0);
+            task_set(t, TRACE_CANCELLED | TRACE_NOTE(N_CANCELLED), 0);
         }
     }
     st->rq_head = st->rq_tail = NULL;
@@ -917,10 +917,12 @@ static int add_lanes(struct ev_state *st)
         t->cur = TRACE_IDLE;
         if (i >= TASK_LANES)
             continue;
-        const char *kind = st->mode == M_THREADS ? "thread"
-                           : st->mode == M_GREEN ? (t->green ? "green task" : "await task")
-                                                 : "task";
-        snprintf(name, sizeof name, "%s %d", kind, i + 1);
+        /* Shown through the catalogue, numbers taken out (see draw_lane_label). */
+        const char *fmt = st->mode == M_THREADS ? N_("thread %d")
+                          : st->mode == M_GREEN
+                              ? (t->green ? N_("green task %d") : N_("await task %d"))
+                              : N_("task %d");
+        snprintf(name, sizeof name, fmt, i + 1);
         t->lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
     }
     if (st->mode != M_THREADS) {

@@ -357,13 +357,13 @@ static void fut_resolve(struct ex_state *st, struct ex_future *f, enum fut_state
         break;
     case F_CANCELLED:
         st->n_cancelled++;
-        lane_state = TRACE_IDLE | TRACE_NOTE(N_F_CANCELLED);
+        lane_state = TRACE_CANCELLED | TRACE_NOTE(N_F_CANCELLED);
         break;
     default:
         st->n_failed++;
         st->n_interrupted += status == S_INTERRUPTED;
         st->n_died += status == S_DIED;
-        lane_state = TRACE_DONE | TRACE_NOTE(status == S_RAISED ? N_F_FAILED : N_F_INTERRUPTED);
+        lane_state = TRACE_FAILED | TRACE_NOTE(status == S_RAISED ? N_F_FAILED : N_F_INTERRUPTED);
         break;
     }
     hist_record(&st->total, now - f->t_submit);
@@ -523,7 +523,7 @@ static int ex_wait(struct ex_state *st, struct ex_future *f, uint64_t timeout_ns
     if (!is_final(f)) {
         waited = true;
         pthread_mutex_unlock(&st->mu);
-        set_state(m, TRACE_LOCK | TRACE_NOTE(note), id);
+        set_state(m, TRACE_WAIT | TRACE_NOTE(note), id);
         pthread_mutex_lock(&st->mu);
         uint64_t deadline = timeout_ns ? trace_now_ns() + stretch(st->ctx, timeout_ns) : 0;
         struct timespec ts;
@@ -595,7 +595,7 @@ static void *thread_worker(void *p)
         if (!st->qhead) {
             if (!shown) {
                 pthread_mutex_unlock(&st->mu);
-                set_state(w, TRACE_LOCK | TRACE_NOTE(N_W_WAIT_COND), 0);
+                set_state(w, TRACE_WAIT | TRACE_NOTE(N_W_WAIT_COND), 0);
                 shown = true;
                 pthread_mutex_lock(&st->mu);
                 continue;
@@ -648,7 +648,7 @@ static void *process_worker(void *p)
     close(st->res_rd);
     close(st->wake_fd);
     for (;;) {
-        set_state(w, TRACE_IO | TRACE_NOTE(N_W_WAIT_PIPE), 0);
+        set_state(w, TRACE_WAIT | TRACE_NOTE(N_W_WAIT_PIPE), 0);
         struct ex_task t;
         ssize_t n = read(st->task_rd, &t, sizeof t);
         if (n < 0 && errno == EINTR)
@@ -942,7 +942,7 @@ static void run_burst(struct ex_state *st)
                     break;
                 if (!shown) {
                     pthread_mutex_unlock(&st->mu);
-                    m_state(st, TRACE_LOCK | TRACE_NOTE(N_M_AS_COMPLETED), 0);
+                    m_state(st, TRACE_WAIT | TRACE_NOTE(N_M_AS_COMPLETED), 0);
                     shown = true;
                     pthread_mutex_lock(&st->mu);
                     t_block = trace_now_ns();

@@ -111,6 +111,9 @@ enum {
     N_KERNEL,
     N_UPLOAD,
     N_STOPPED,
+    N_NEXT_ROUND,
+    N_OMP_BARRIER,
+    N_OMP_NEXT,
 };
 
 static const char *const ps_notes[] = {
@@ -131,6 +134,9 @@ static const char *const ps_notes[] = {
     [N_KERNEL] = N_("kernel running on the GPU"),
     [N_UPLOAD] = N_("copying the array to the GPU"),
     [N_STOPPED] = N_("stopped"),
+    [N_NEXT_ROUND] = N_("partial sum reported; waiting for the next round"),
+    [N_OMP_BARRIER] = N_("at the region's barrier: the other threads still sum"),
+    [N_OMP_NEXT] = N_("waiting for the next parallel region"),
 };
 
 /* One worker's report; in shared memory so that a child process can write it. */
@@ -429,7 +435,8 @@ static bool work_gil(struct ps_worker *w, const uint64_t *a, uint64_t lo, uint64
         s += sum_scalar(a, j, hi - j < GIL_TICK ? hi : j + GIL_TICK);
         gil_check(&st->gil, &w->gt);
     }
-    gil_drop(&st->gil, &w->gt, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
+    gil_drop(&st->gil, &w->gt,
+             ok ? TRACE_WAIT | TRACE_NOTE(N_NEXT_ROUND) : TRACE_DONE | TRACE_NOTE(N_STOPPED));
     *out = s;
     return ok;
 }
@@ -467,8 +474,9 @@ static void worker_body(struct ps_worker *w, const struct ps_round_desc *rd)
     }
     atomic_store_explicit(&slot->partial, s, RLX);
     atomic_store_explicit(&slot->done, ok, RLX);
+    /* A pool worker with its part done waits for the next round's chunk. */
     if (rd->mode != M_GIL)
-        emit(lane, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
+        emit(lane, ok ? TRACE_WAIT | TRACE_NOTE(N_NEXT_ROUND) : TRACE_DONE | TRACE_NOTE(N_STOPPED));
 }
 
 /* A pool worker (thread or child): wait for each round, take part if needed, report. */
@@ -542,14 +550,17 @@ static bool run_omp(struct ps_state *st, int t, const uint64_t *a, uint64_t n, u
             uint64_t lo = (uint64_t)b * blk;
             s += sum_scalar(a, lo, n - lo < blk ? n : lo + blk);
         }
-        emit(lane, TRACE_DONE | TRACE_NOTE(N_FINISHED));
+        /* The region's barrier, made explicit so each thread's wait there is drawn. */
+        emit(lane, TRACE_BARRIER | TRACE_NOTE(N_OMP_BARRIER));
+#pragma omp barrier
+        emit(lane, TRACE_WAIT | TRACE_NOTE(N_OMP_NEXT));
     }
 #else
     (void)nblk;
     int lane = st->nlanes > 0 ? st->lanes[0] : -1;
     emit(lane, TRACE_RUN | TRACE_NOTE(N_SUMMING));
     bool ok = sum_chunk(ctx, sum_scalar, a, 0, n, &s);
-    emit(lane, TRACE_DONE | TRACE_NOTE(ok ? N_FINISHED : N_STOPPED));
+    emit(lane, ok ? TRACE_WAIT | TRACE_NOTE(N_OMP_NEXT) : TRACE_DONE | TRACE_NOTE(N_STOPPED));
 #endif
     *total = s;
     *team = nt;
@@ -591,11 +602,11 @@ static int run_cuda(struct ps_state *st, const uint64_t *a, uint64_t n, uint64_t
         st->figs.upload_ms = ms;
         pthread_mutex_unlock(&st->fig_mu);
     }
-    emit(st->main_lane, TRACE_LOCK | TRACE_NOTE(N_GPU_WAIT));
+    emit(st->main_lane, TRACE_WAIT | TRACE_NOTE(N_GPU_WAIT));
     trace_emit(st->gpu_lane, TRACE_KERNEL | TRACE_NOTE(N_KERNEL), 0);
     int rc = a ? reduce_cuda_array(st->cuda, total, kernel_ms, err, sizeof err)
                : reduce_cuda_range(st->cuda, n, total, kernel_ms, err, sizeof err);
-    trace_emit(st->gpu_lane, TRACE_DONE | TRACE_NOTE(N_FINISHED), 0);
+    trace_emit(st->gpu_lane, TRACE_IDLE | TRACE_NOTE(N_FINISHED), 0);
     if (rc == 0)
         return 0;
 fail:
@@ -634,7 +645,7 @@ static bool pool_round(struct ps_state *st, int mode, int t, bool use_arr, uint6
     atomic_store_explicit(&sh->finished, 0, RLX); /* published by gen's release */
     emit(st->main_lane, TRACE_RUN | TRACE_NOTE(N_WAKING));
     wake_workers(sh, t);
-    emit(st->main_lane, TRACE_LOCK | TRACE_NOTE(N_JOINING));
+    emit(st->main_lane, TRACE_WAIT | TRACE_NOTE(N_JOINING));
     for (;;) {
         /* Acquire pairs with each worker's release: their slots are final. */
         uint32_t f = atomic_load_explicit(&sh->finished, memory_order_acquire);
@@ -953,7 +964,7 @@ static int declare_lanes(struct ps_state *st, int t)
         st->lanes[i] = trace_lane_add(name, TRACE_LANE_STATE, 0);
         if (st->lanes[i] < 0)
             return -ENOSPC;
-        trace_emit(st->lanes[i], TRACE_IDLE | TRACE_NOTE(N_WAITING), 0);
+        trace_emit(st->lanes[i], TRACE_WAIT | TRACE_NOTE(N_WAITING), 0);
     }
     st->gil_lane = st->gpu_lane = -1;
     if (st->mode == M_GIL && (st->gil_lane = trace_lane_add(N_("GIL"), TRACE_LANE_STATE, 0)) < 0)

@@ -375,7 +375,7 @@ static void server_end(struct po_server *sv, bool loop)
     atomic_fetch_add_explicit(loop ? &r->loop_writes : &r->worker_writes, sv->writes, RLX);
     atomic_fetch_add_explicit(&r->busy_ns, sv->busy_ns, RLX);
     atomic_fetch_add_explicit(&r->eagain, sv->eagain, RLX);
-    lane_set(sv->lane, TRACE_IDLE, N_NO_ONE, 0);
+    lane_set(sv->lane, TRACE_WAIT, N_NO_ONE, 0);
 }
 
 /* Modes 1 and 2: a clerk takes the next customer in line until the line is empty. */
@@ -491,7 +491,7 @@ static void pool_hook(void *arg, int worker, bool busy)
 {
     struct po_state *st = arg;
     if (worker < POOL_LANES) {
-        lane_set(&st->pool[worker], busy ? TRACE_IO : TRACE_IDLE, busy ? N_POOL_WRITE : N_NONE, 0);
+        lane_set(&st->pool[worker], busy ? TRACE_IO : TRACE_WAIT, busy ? N_POOL_WRITE : N_NONE, 0);
         if (busy)
             st->pool_t0[worker] = trace_now_ns();
         else
@@ -781,7 +781,7 @@ static void *recipient_main(void *p)
             timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, NULL);
             armed = next;
         }
-        lane_set(&st->recipient, TRACE_IDLE, N_RECV_WAIT, 0);
+        lane_set(&st->recipient, TRACE_WAIT, N_RECV_WAIT, 0);
         int k = epoll_wait(ep, ev, (int)n + 1, drain ? 1 : (int)(SLICE_NS / 1000000));
         now = trace_now_ns();
         uint64_t svc = stretch(ctx, (uint64_t)scene_param(ctx, P_SERVICE) * 1000);

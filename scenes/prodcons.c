@@ -231,8 +231,8 @@ static bool locked_put(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker
 {
     lock_queue(q, w);
     if (q->count >= (uint32_t)cap && !scene_stopping(ctx)) {
-        uint64_t t0 = trace_emit(w->lane, TRACE_LOCK | TRACE_NOTE(N_FULL), q->count);
-        w->cur = TRACE_LOCK | TRACE_NOTE(N_FULL);
+        uint64_t t0 = trace_emit(w->lane, TRACE_WAIT | TRACE_NOTE(N_FULL), q->count);
+        w->cur = TRACE_WAIT | TRACE_NOTE(N_FULL);
         while (q->count >= (uint32_t)cap && !scene_stopping(ctx))
             if (pthread_cond_wait(&q->not_full, &q->mu) == EOWNERDEAD)
                 pthread_mutex_consistent(&q->mu);
@@ -258,8 +258,8 @@ static bool locked_get(struct scene_ctx *ctx, struct pc_shm *q, struct pc_worker
 {
     lock_queue(q, w);
     if (q->count == 0 && !scene_stopping(ctx)) {
-        uint64_t t0 = trace_emit(w->lane, TRACE_LOCK | TRACE_NOTE(N_EMPTY), q->count);
-        w->cur = TRACE_LOCK | TRACE_NOTE(N_EMPTY);
+        uint64_t t0 = trace_emit(w->lane, TRACE_WAIT | TRACE_NOTE(N_EMPTY), q->count);
+        w->cur = TRACE_WAIT | TRACE_NOTE(N_EMPTY);
         while (q->count == 0 && !scene_stopping(ctx))
             if (pthread_cond_wait(&q->not_empty, &q->mu) == EOWNERDEAD)
                 pthread_mutex_consistent(&q->mu);
@@ -432,7 +432,7 @@ static bool lockfree_xfer(struct scene_ctx *ctx, struct pc_shm *q, struct pc_wor
             if (!t0) {
                 if (put)
                     note_full(q);
-                w->cur = TRACE_LOCK | TRACE_NOTE(put ? N_FULL : N_EMPTY);
+                w->cur = TRACE_WAIT | TRACE_NOTE(put ? N_FULL : N_EMPTY);
                 t0 = trace_emit(w->lane, w->cur, seen);
             }
             /* Arm, then try once more before sleeping: no lost wake-up. */

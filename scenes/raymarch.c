@@ -395,7 +395,7 @@ static int span_cmp(const void *a, const void *b)
 /*
  * Replays a CPU frame's tiles into the thread lanes: RUN per tile, a gap
  * state only where a thread really waited, the barrier after its last tile,
- * then idle from the frame's end. Also sums each thread's busy time.
+ * then waiting for the next frame's work from the frame's end. Also sums each thread's busy time.
  */
 static void emit_cpu_spans(struct rm_state *st, const struct render_stats *rs)
 {
@@ -417,13 +417,13 @@ static void emit_cpu_spans(struct rm_state *st, const struct render_stats *rs)
                 if (st->spans[i + 1].start_ns > s->end_ns + MIN_GAP_NS)
                     trace_emit_at(lane, TRACE_IDLE | TRACE_NOTE(N_BETWEEN), 0, s->end_ns);
             } else {
-                trace_emit_at(lane, TRACE_LOCK | TRACE_NOTE(N_BARRIER), 0, s->end_ns);
+                trace_emit_at(lane, TRACE_BARRIER | TRACE_NOTE(N_BARRIER), 0, s->end_ns);
             }
         }
         if (!any && w < team)
-            trace_emit_at(lane, TRACE_LOCK | TRACE_NOTE(N_BARRIER), 0, rs->start_ns);
+            trace_emit_at(lane, TRACE_BARRIER | TRACE_NOTE(N_BARRIER), 0, rs->start_ns);
         if (any || w < team)
-            trace_emit_at(lane, TRACE_IDLE | TRACE_NOTE(N_NEXT_FRAME), 0, rs->end_ns);
+            trace_emit_at(lane, TRACE_WAIT | TRACE_NOTE(N_NEXT_FRAME), 0, rs->end_ns);
     }
 }
 
@@ -551,7 +551,7 @@ static double reference_frame(struct rm_state *st, int w, int h)
     if (rc != 0)
         return 0;
     trace_emit_at(lane0, TRACE_RUN | TRACE_NOTE(N_REFERENCE), 0, rs.start_ns);
-    trace_emit_at(lane0, TRACE_IDLE | TRACE_NOTE(N_NEXT_FRAME), 0, rs.end_ns);
+    trace_emit_at(lane0, TRACE_WAIT | TRACE_NOTE(N_NEXT_FRAME), 0, rs.end_ns);
     return rs.ms;
 }
 

@@ -805,7 +805,7 @@ static void pr_pool_hook(void *arg, int worker, bool busy)
     if (worker == AIO_POLLER)
         lane_set(lane, busy ? TRACE_RUN : TRACE_IO, busy ? N_POLLER : N_EPOLL, 0);
     else
-        lane_set(lane, busy ? TRACE_KERNEL : TRACE_IDLE, busy ? N_POOL_CALL : N_NONE, 0);
+        lane_set(lane, busy ? TRACE_KERNEL : TRACE_WAIT, busy ? N_POOL_CALL : N_NONE, 0);
     if (!busy)
         sample_self(&L->pool[k], L->stats, false);
 }

@@ -713,7 +713,7 @@ static void worker_main(struct tq_state *st, int idx)
         struct tq_msg ready = {.type = F_READY}, m;
         if (!send_msg(fd, &ready))
             break;
-        worker_state(&w, TRACE_IO | TRACE_NOTE(N_WORKER_WAIT), 0);
+        worker_state(&w, TRACE_WAIT | TRACE_NOTE(N_WORKER_WAIT), 0);
         int rc = worker_recv(&w, fd, &r, &m);
         if (rc == 0 && !scene_stopping(ctx))
             end = TRACE_DONE | TRACE_NOTE(N_RETIRED);
@@ -834,7 +834,7 @@ static void super_reap(struct tq_state *st)
         if (pid <= 0 || waitpid(pid, &status, WNOHANG) != pid)
             continue;
         if (WIFSIGNALED(status))
-            trace_emit(sl->lane, TRACE_DONE | TRACE_NOTE(N_KILLED),
+            trace_emit(sl->lane, TRACE_FAILED | TRACE_NOTE(N_KILLED),
                        (uint32_t)atomic_load_explicit(&sl->busy, RLX));
         if (atomic_load_explicit(&sl->retire, RLX))
             bump(&st->retired, 1);

@@ -281,7 +281,8 @@ static void replay_stats(struct app *a)
         size_t n = history_kept(l);
         for (size_t k = 0; k + 1 < n; k++) {
             unsigned st = TRACE_STATE_OF(history_at(l, k)->state);
-            if (st == TRACE_LOCK || st == TRACE_IO || st == TRACE_READY)
+            if (st == TRACE_LOCK || st == TRACE_IO || st == TRACE_READY || st == TRACE_WAIT ||
+                st == TRACE_BARRIER)
                 hist_record(&waits, history_at(l, k + 1)->t - history_at(l, k)->t);
         }
     }

@@ -146,25 +146,88 @@ wchar_t draw_cell_glyph(const struct tl_cell *c, int ascii)
     return state_glyph(c->state, ascii);
 }
 
-static void draw_legend(struct grid *g, int y, const struct draw_opts *o)
+/*
+ * The states some state lane has been in so far (a bit per state), all of
+ * them before the first event; *gauge says whether there is a gauge lane.
+ */
+static unsigned legend_states(const struct history *h, uint64_t now, bool *gauge)
 {
-    int x = 1;
-    for (unsigned s = 0; s < TRACE_NSTATES && x < g->cols; s++) {
-        const struct state_info *si = state_info(s);
-        grid_put(g, y, x, state_glyph(s, o->ascii), si->colour, 0);
-        x += 2;
-        x += grid_text(g, y, x, g->cols - x, _(si->name), 0, GRID_DIM) + 2;
-        if (s == TRACE_RUN && x < g->cols) {
-            struct tl_cell part = {.state = TRACE_RUN, .flags = TL_PART};
-            grid_put(g, y, x, draw_cell_glyph(&part, o->ascii), si->colour, 0);
-            x += 2;
-            x += grid_text(g, y, x, g->cols - x, _("ran briefly"), 0, GRID_DIM) + 2;
+    unsigned seen = 0;
+    *gauge = false;
+    for (int i = 0; i < h->nlanes; i++) {
+        const struct history_lane *l = &h->lane[i];
+        if (l->kind == TRACE_LANE_GAUGE) {
+            *gauge = true;
+            continue;
         }
+        uint64_t tot[TRACE_NSTATES];
+        history_totals(l, now, tot);
+        for (unsigned s = 0; s < TRACE_NSTATES; s++)
+            if (tot[s])
+                seen |= 1u << s;
+        if (l->count > 0 && TRACE_STATE_OF(l->last.state) < TRACE_NSTATES)
+            seen |= 1u << TRACE_STATE_OF(l->last.state);
     }
-    if (x + 10 < g->cols) {
-        grid_put(g, y, x, state_gauge_glyph(5, 8, o->ascii), COLOUR_CYAN, 0);
-        grid_text(g, y, x + 2, g->cols - x - 2, _("gauge"), 0, GRID_DIM);
+    return seen ? seen : (1u << TRACE_NSTATES) - 1;
+}
+
+/*
+ * The legend: glyph and name of every state the lanes have shown, in the
+ * states' rank order, two spaces apart, or one when two do not fit; what
+ * still does not fit is left out behind an ellipsis.
+ */
+static void draw_legend(const struct app *a, struct grid *g, int y, const struct draw_opts *o,
+                        uint64_t now)
+{
+    /* Entries: the states in rank order, "ran briefly" after run, the gauge. */
+    enum { LEGEND_BRIEF = TRACE_NSTATES };
+    bool gauge;
+    unsigned seen = legend_states(&a->hist, now, &gauge), ent[TRACE_NSTATES + 2];
+    int n = 0, w[TRACE_NSTATES + 2], need = 0;
+    for (int i = 0; i < TRACE_NSTATES; i++)
+        if (seen & (1u << state_by_rank(i))) {
+            ent[n++] = state_by_rank(i);
+            if (state_by_rank(i) == TRACE_RUN)
+                ent[n++] = LEGEND_BRIEF;
+        }
+    if (gauge)
+        ent[n++] = TRACE_GAUGE;
+    for (int i = 0; i < n; i++) {
+        const char *name = ent[i] == TRACE_GAUGE    ? _("gauge")
+                           : ent[i] == LEGEND_BRIEF ? _("ran briefly")
+                                                    : _(state_info(ent[i])->name);
+        w[i] = 2 + grid_text_width(name);
+        need += w[i];
     }
+    int gap = 1 + need + 2 * (n - 1) <= g->cols ? 2 : 1;
+    const char *more = o->ascii ? "..." : "\u2026";
+    int show = n, x = 1;
+    if (1 + need + gap * (n - 1) > g->cols) {
+        /* As many as leave room for the ellipsis after them. */
+        int end = 1;
+        for (show = 0; show < n && end + w[show] + gap + grid_text_width(more) <= g->cols; show++)
+            end += w[show] + gap;
+    }
+    for (int i = 0; i < show; i++) {
+        unsigned s = ent[i];
+        const char *name;
+        if (s == TRACE_GAUGE) {
+            /* A full bar in ASCII ('@'): the middle ones are state glyphs there. */
+            grid_put(g, y, x, state_gauge_glyph(o->ascii ? 8 : 5, 8, o->ascii), COLOUR_CYAN, 0);
+            name = _("gauge");
+        } else if (s == LEGEND_BRIEF) {
+            struct tl_cell part = {.state = TRACE_RUN, .flags = TL_PART};
+            grid_put(g, y, x, draw_cell_glyph(&part, o->ascii), state_info(TRACE_RUN)->colour, 0);
+            name = _("ran briefly");
+        } else {
+            grid_put(g, y, x, state_glyph(s, o->ascii), state_info(s)->colour, 0);
+            name = _(state_info(s)->name);
+        }
+        grid_text(g, y, x + 2, g->cols - x - 2, name, 0, GRID_DIM);
+        x += w[i] + gap;
+    }
+    if (show < n)
+        grid_text(g, y, x, g->cols - x, more, 0, GRID_DIM);
 }
 
 /* The time window the view shows, as a timeline view. */
@@ -915,7 +978,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
             a->view.ns_per_col = timeline_zoom_step(a->view.ns_per_col, 1);
     }
     draw_header(a, g);
-    draw_legend(g, 1, o);
+    draw_legend(a, g, 1, o, now);
 
     /* Lanes get the rows they need; the stats and narration get the rest. */
     int want_rows = a->view.lane_rows < 1 ? 1 : a->view.lane_rows > 3 ? 3 : a->view.lane_rows;

@@ -141,7 +141,8 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
     }
     free(cells);
     fputs("legend:", f);
-    for (unsigned s = 0; s < TRACE_NSTATES; s++) {
+    for (int r = 0; r < TRACE_NSTATES; r++) {
+        unsigned s = state_by_rank(r);
         fputc(' ', f);
         put_wc(f, state_glyph(s, o->ascii));
         fprintf(f, " %s", state_info(s)->name);

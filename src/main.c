@@ -10,12 +10,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <locale.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -67,13 +69,39 @@ static int install_signals(bool tui)
     return 0;
 }
 
-/* Messages come from the installed catalogues, or from CONCTUI_LOCALEDIR (tests, a build tree). */
+/*
+ * Where the message catalogues are: CONCTUI_LOCALEDIR when set; the
+ * locale/ directory next to the program when it runs uninstalled, from its
+ * build directory (`make` puts the catalogues there); else the installed
+ * ones under LOCALEDIR.
+ */
+static const char *catalogue_dir(char *buf, size_t len)
+{
+    const char *dir = getenv("CONCTUI_LOCALEDIR");
+    if (dir && *dir)
+        return dir;
+    char exe[PATH_MAX], bin[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
+    if (!slash)
+        return LOCALEDIR;
+    *slash = '\0';
+    /* The installed program (in bindir) uses the installed catalogues. */
+    if (strcmp(exe, realpath(BINDIR, bin) ? bin : BINDIR) == 0)
+        return LOCALEDIR;
+    struct stat sb;
+    if ((size_t)snprintf(buf, len, "%s/locale", exe) < len && stat(buf, &sb) == 0 &&
+        S_ISDIR(sb.st_mode))
+        return buf;
+    return LOCALEDIR;
+}
+
 static void main_i18n(void)
 {
     setlocale(LC_ALL, "");
 #ifdef ENABLE_NLS
-    const char *dir = getenv("CONCTUI_LOCALEDIR");
-    bindtextdomain(PACKAGE, dir && *dir ? dir : LOCALEDIR);
+    char buf[PATH_MAX + 16];
+    bindtextdomain(PACKAGE, catalogue_dir(buf, sizeof buf));
     bind_textdomain_codeset(PACKAGE, "UTF-8");
     textdomain(PACKAGE);
 #endif

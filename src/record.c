@@ -361,6 +361,8 @@ int rec_save_history(const char *path, const struct history *h, const struct rec
 struct rd {
     const uint8_t *p;
     size_t len, off;
+    uint32_t version; /* the file's format version */
+    unsigned nstates; /* the states that version knows */
     const char *name;
     char *err;
     unsigned errlen;
@@ -465,9 +467,11 @@ static int read_header(struct rd *r, struct rec_meta *m, struct lane_hdr *lanes,
     if (rd_need(r, 12, "the header"))
         return -1;
     uint32_t ver = (uint32_t)rd_le(r, 4);
-    if (ver != REC_VERSION)
-        return rd_fail(r, 8, "format version %" PRIu32 "; this conctui reads version %d", ver,
-                       REC_VERSION);
+    if (ver < REC_VERSION_OLDEST || ver > REC_VERSION)
+        return rd_fail(r, 8, "format version %" PRIu32 "; this conctui reads versions %d to %d",
+                       ver, REC_VERSION_OLDEST, REC_VERSION);
+    r->version = ver;
+    r->nstates = ver == 1 ? REC_V1_NSTATES : TRACE_NSTATES;
     uint32_t body_len = (uint32_t)rd_le(r, 4), crc = (uint32_t)rd_le(r, 4);
     if (body_len > MAX_BODY)
         return rd_fail(r, 12, "header length %" PRIu32 " is larger than %u", body_len, MAX_BODY);
@@ -591,8 +595,10 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
             if (lane >= (uint64_t)nlanes)
                 return rd_fail(r, ev_at, "event names lane %" PRIu64 " of %d", lane, nlanes);
             unsigned st = (unsigned)(state & 0xf);
-            if (state > 0xffff || (st >= TRACE_NSTATES && st != TRACE_GAUGE))
-                return rd_fail(r, ev_at, "event has unknown state %" PRIu64, state);
+            if (state > 0xffff || (st >= r->nstates && st != TRACE_GAUGE))
+                return rd_fail(r, ev_at,
+                               "event has unknown state %" PRIu64 " (format version %" PRIu32 ")",
+                               state, r->version);
             if (arg > UINT32_MAX)
                 return rd_fail(r, ev_at, "event argument %" PRIu64 " too large", arg);
             uint64_t prev = seen[lane] ? last[lane] : base;
@@ -616,7 +622,7 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
 int rec_read_mem(const uint8_t *buf, size_t len, const char *name, struct history *h,
                  struct rec_meta *m, char *err, unsigned errlen)
 {
-    struct rd r = {buf, len, 0, name, err, errlen};
+    struct rd r = {.p = buf, .len = len, .name = name, .err = err, .errlen = errlen};
     struct lane_hdr lanes[TRACE_MAX_LANES];
     int nlanes = 0;
     memset(m, 0, sizeof *m);

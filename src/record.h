@@ -1,7 +1,7 @@
 /*
  * record: recordings of runs, and their export.
  *
- * The file format (version 1, little-endian):
+ * The file format (version 2, little-endian):
  *
  *   header   "CONCTREC" u32 version  u32 body_len  u32 crc32(body)  body
  *   body     u64 t0_ns  str scene  str mode  u8 nlanes  lane...  u8 nnotes  str...
@@ -31,7 +31,14 @@
 #include "history.h"
 #include "scene.h"
 
-#define REC_VERSION 1
+/*
+ * Version 2 added the states wait, barrier, cancelled and failed (state
+ * numbers 8 to 11); version 1 files, which know only the first eight, stay
+ * readable. A newer version is refused with both numbers in the message.
+ */
+#define REC_VERSION 2
+#define REC_VERSION_OLDEST 1
+#define REC_V1_NSTATES 8
 #define REC_BLOCK_EVENTS 4096
 #define REC_MAX_NOTES 64
 #define REC_MAX_PARAMS SCENE_MAX_PARAMS

@@ -11,7 +11,11 @@
 
 #include "trace.h"
 
-/* Colours are named, never numbered, outside ui.c. */
+/*
+ * Colours are named, never numbered, outside ui.c. The first eight are the
+ * terminal's hues (also used for text); the last four belong to one state
+ * each, so a theme gives them whatever hue stays apart from the others.
+ */
 enum state_colour {
     COLOUR_DEFAULT,
     COLOUR_GREEN,
@@ -22,6 +26,10 @@ enum state_colour {
     COLOUR_MAGENTA,
     COLOUR_GREY,
     COLOUR_WHITE,
+    COLOUR_WAIT,
+    COLOUR_BARRIER,
+    COLOUR_CANCELLED,
+    COLOUR_FAILED,
     COLOUR_COUNT
 };
 
@@ -33,8 +41,14 @@ struct state_info {
     enum state_colour colour;
 };
 
-/* Description of a state (TRACE_RUN .. TRACE_DONE). */
+/* Description of a state (TRACE_RUN .. TRACE_FAILED). */
 const struct state_info *state_info(unsigned state);
+/*
+ * The states in the order the legend and the manual list them (related
+ * states together: running, the waits, I/O and timers, the ends); i runs
+ * from 0 to TRACE_NSTATES - 1.
+ */
+unsigned state_by_rank(int i);
 /* Glyph for a state, Unicode or ASCII. */
 wchar_t state_glyph(unsigned state, int ascii);
 /* Glyph for a gauge value v out of max (a bar of eight heights). */

@@ -16,14 +16,18 @@
 
 /* The shared state vocabulary; every scene maps its workers onto these. */
 enum trace_state {
-    TRACE_RUN = 0, /* running on a CPU */
-    TRACE_READY,   /* runnable: wants the CPU, the GIL or a lock */
-    TRACE_LOCK,    /* blocked on a lock or condition */
-    TRACE_IO,      /* blocked on I/O */
-    TRACE_SLEEP,   /* sleeping / waiting for a timer */
-    TRACE_KERNEL,  /* in the kernel / in flight (proactor, GPU) */
-    TRACE_IDLE,    /* nothing to do */
-    TRACE_DONE,    /* finished */
+    TRACE_RUN = 0,   /* running on a CPU */
+    TRACE_READY,     /* runnable: wants the CPU, the GIL or a lock */
+    TRACE_LOCK,      /* blocked on a lock another worker holds */
+    TRACE_IO,        /* blocked on I/O */
+    TRACE_SLEEP,     /* sleeping / waiting for a timer */
+    TRACE_KERNEL,    /* in the kernel / in flight (proactor, GPU) */
+    TRACE_IDLE,      /* nothing to do, waiting on no one */
+    TRACE_DONE,      /* finished */
+    TRACE_WAIT,      /* waits for another worker: work, data, room or a result */
+    TRACE_BARRIER,   /* at a barrier, until every member arrives */
+    TRACE_CANCELLED, /* cancelled before it ran (a future, a task) */
+    TRACE_FAILED,    /* finished with an error (raised, interrupted, died) */
     TRACE_NSTATES,
     TRACE_GAUGE = 15 /* gauge lanes only: arg is the value */
 };

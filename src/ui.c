@@ -49,7 +49,6 @@ enum ui_pic { PIC_GLYPH, PIC_256, PIC_DIRECT };
 struct ui {
     SCREEN *scr;
     int colour;
-    bool bold; /* the theme wants coloured cells bold */
     int theme; /* index in theme_table */
     bool colour_started;
     enum ui_pic pic;
@@ -64,7 +63,6 @@ static void ui_colours(struct ui *u)
     const char *nc = getenv("NO_COLOR");
     bool can = has_colors() && !(nc && *nc);
     u->colour = can && t->colour;
-    u->bold = t->bold;
     u->pic = PIC_GLYPH;
     if (!u->colour)
         return;
@@ -168,18 +166,17 @@ static void ui_suspend(void)
 
 static attr_t cell_attr(const struct ui *u, const struct grid_cell *c)
 {
+    const struct theme *t = theme_table[u->theme] ? theme_table[u->theme] : theme_table[0];
+    unsigned g = theme_cell_attr(t, u->colour, c->colour, c->attr);
     attr_t a = A_NORMAL;
-    if (c->attr & GRID_BOLD)
+    if (g & GRID_BOLD)
         a |= A_BOLD;
-    if (c->attr & GRID_REVERSE)
+    if (g & GRID_REVERSE)
         a |= A_REVERSE;
-    if (c->attr & GRID_DIM)
+    if (g & GRID_DIM)
         a |= A_DIM;
-    if (c->attr & GRID_UNDERLINE)
+    if (g & GRID_UNDERLINE)
         a |= A_UNDERLINE;
-    /* Without colour, the state colours become brightness so RUN still stands out. */
-    if ((!u->colour && c->colour == COLOUR_GREEN) || (u->bold && c->colour))
-        a |= A_BOLD;
     return a;
 }
 

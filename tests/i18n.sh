@@ -42,6 +42,18 @@ cp "$work/ko.mo" "$work/locale/ko/LC_MESSAGES/conctui.mo"
 KO="env LANG=ko_KR.UTF-8 LANGUAGE= LC_ALL= CONCTUI_LOCALEDIR=$work/locale"
 C=${CONCTUI:-./conctui}
 check "--help in Korean" sh -c "$KO '$C' --help | grep -q '사용법'"
+# From the build tree, without CONCTUI_LOCALEDIR: the catalogue next to the program.
+KOB="env LANG=ko_KR.UTF-8 LANGUAGE= LC_ALL= CONCTUI_LOCALEDIR="
+check "the build tree's catalogue is beside the program" test -s "$(dirname "$C")/locale/ko/LC_MESSAGES/conctui.mo"
+check "--help in Korean from the build tree" sh -c "$KOB '$C' --help | grep -q '사용법'"
+check "a headless run in Korean from the build tree" sh -c "$KOB '$C' --headless --scene prodcons --duration 0.2 | grep -q '생산자'"
+# The program reads the catalogue beside itself: a copy with a marked catalogue says so.
+mkdir -p "$work/bin/locale/ko/LC_MESSAGES"
+cp "$C" "$work/bin/conctui"
+msgfilter -i "$srcdir/po/ko.po" -o "$work/marked.po" sed 's/사용법/BESIDE-사용법/' 2>/dev/null
+msgfmt -o "$work/bin/locale/ko/LC_MESSAGES/conctui.mo" "$work/marked.po"
+check "a copy of the program reads the catalogue beside it" \
+    sh -c "$KOB '$work/bin/conctui' --help | grep -q 'BESIDE-사용법'"
 check "errors in Korean" sh -c "$KO '$C' --scene nosuch 2>&1 | grep -q '알 수 없는 장면'"
 check "a headless run's header in Korean" sh -c "$KO '$C' --headless --scene gil --duration 0.2 | head -1 | grep -q 'GIL'"
 check "the built-in tour in Korean" sh -c "$KO '$C' --headless --tour --duration 0.1 | grep -q '우체국'"

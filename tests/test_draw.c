@@ -198,6 +198,34 @@ static void test_draw_help_every_key_80x24(void **state)
     }
 }
 
+/*
+ * The legend names the states the lanes have shown: the queue's workers run,
+ * wait and sleep, and never reach a barrier, fail or get cancelled; its gauge
+ * is there. Entries that do not fit end the row with an ellipsis, never cut.
+ */
+static void test_draw_legend_lists_what_is_shown(void **state)
+{
+    (void)state;
+    frame(40, 120);
+    char row[4096];
+    grid_row_utf8(&g, 1, row, sizeof row);
+    assert_non_null(strstr(row, "\u2588 run"));
+    assert_non_null(strstr(row, "gauge"));
+    assert_null(strstr(row, "barrier"));
+    assert_null(strstr(row, "cancelled"));
+    assert_null(strstr(row, "failed"));
+    assert_null(strstr(row, "\u2026"));
+    /* Before the first event every state is listed; on a narrow screen cut whole. */
+    app_release(&a);
+    assert_int_equal(app_start(&a, scene_find("prodcons"), 0, NULL), 0);
+    frame(24, 80); /* no app_tick: the lanes are there, no event yet */
+    grid_row_utf8(&g, 1, row, sizeof row);
+    assert_non_null(strstr(row, "\u2588 run \u2592 ready")); /* one space apart */
+    char *more = strstr(row, "\u2026");
+    assert_non_null(more);
+    assert_true(more[-1] == ' ' && more[-2] != ' ');
+}
+
 /* Larger terminals: columns, one page; any other key closes the help and does nothing else. */
 static void test_draw_help_overlay(void **state)
 {
@@ -502,6 +530,7 @@ int main(void)
         T(test_grid_wide_characters),
         T(test_draw_figures_with_spread),
         T(test_draw_figures_not_shown),
+        T(test_draw_legend_lists_what_is_shown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

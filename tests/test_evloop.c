@@ -250,6 +250,16 @@ static void test_evloop_resume_order(void **state)
     run(1, 0.6, sets);
     check_loop_invariants();
     assert_true(stat_of("resumes") > 100);
+    /* Stopping cancels the tasks still suspended: their lanes end cancelled, not done. */
+    int cancelled = 0;
+    for (int i = 0; i < 8; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "task %d", i);
+        unsigned last = TRACE_STATE_OF(lane_named(name)->last.state);
+        assert_true(last == TRACE_CANCELLED || last == TRACE_DONE);
+        cancelled += last == TRACE_CANCELLED;
+    }
+    assert_true(cancelled > 0);
     static uint64_t when[1 << 16];
     static bool seen[1 << 16];
     memset(seen, 0, sizeof seen);

@@ -100,6 +100,22 @@ static void check_exactly_once(void)
     assert_int_equal((int)stat_of("worker_died"), 0);
     assert_int_equal((int)stat_of("queue"), 0);
     assert_int_equal((int)stat_of("running"), 0);
+    /*
+     * Nobody here is ever blocked on a lock another holds (the executor's
+     * mutex is held only for moments): a worker waiting for a task and main
+     * waiting for a result wait for another worker, and are drawn so.
+     */
+    int cond = note_id("waiting for a task (condition variable)");
+    int pipe = note_id("waiting for a task (read on the call pipe)");
+    for (int i = 0; i < a.hist.nlanes; i++) {
+        const struct history_lane *l = &a.hist.lane[i];
+        for (size_t k = 0; l->kind == TRACE_LANE_STATE && k < history_kept(l); k++) {
+            unsigned w = history_at(l, k)->state;
+            assert_int_not_equal(TRACE_STATE_OF(w), TRACE_LOCK);
+            if ((int)TRACE_NOTE_OF(w) == cond || (int)TRACE_NOTE_OF(w) == pipe)
+                assert_int_equal(TRACE_STATE_OF(w), TRACE_WAIT);
+        }
+    }
 }
 
 /* A lane's longest span in state `st` with note `note`: its start and end; false if none. */
@@ -160,7 +176,7 @@ static void check_second_done(const char *b1)
     }
     /* Blocked in result() only when the second done() said False, and only after the sleep. */
     uint64_t r0 = 0, r1 = 0;
-    bool blocked = longest_span(m, TRACE_LOCK, note_id("blocked in f.result()"), &r0, &r1);
+    bool blocked = longest_span(m, TRACE_WAIT, note_id("blocked in f.result()"), &r0, &r1);
     if (blocked)
         assert_true(r0 >= s1);
     if (after)
@@ -297,6 +313,9 @@ static void test_executor_failures(void **state)
         app_stop(&a);
         assert_int_equal((int)stat_of("example_hello"), 0);
         assert_int_equal((int)stat_of("failed"), 1);
+        /* The failed future is drawn failed, not done. */
+        assert_int_equal(lane_named("future slot 1")->last.state,
+                         TRACE_FAILED | TRACE_NOTE(note_id("raises the worker's exception")));
         check_exactly_once();
 
         start(mode, some);
@@ -320,7 +339,7 @@ static void test_executor_timeout(void **state)
     assert_true(stat_of("timeouts") >= 1);
     assert_int_equal((int)stat_of("example_hello"), (int)stat_of("examples"));
     uint64_t m0 = 0, m1 = 0;
-    assert_true(longest_span(lane_named("main thread"), TRACE_LOCK,
+    assert_true(longest_span(lane_named("main thread"), TRACE_WAIT,
                              note_id("blocked in f.result(timeout)"), &m0, &m1));
     check_exactly_once();
 }
@@ -349,7 +368,7 @@ static void test_executor_keys(void **state)
         /* Cancelled futures show as cancelled on their slots. */
         app_tick(&a, trace_now_ns());
         const struct history_lane *l = lane_named("future slot 6");
-        assert_int_equal(l->last.state, TRACE_IDLE | TRACE_NOTE(note_id("cancelled")));
+        assert_int_equal(l->last.state, TRACE_CANCELLED | TRACE_NOTE(note_id("cancelled")));
         int order = scene_param_find(a.scene, "as_completed");
         assert_int_equal(app_key(&a, 'o', 80), APP_CONTINUE);
         app_tick(&a, trace_now_ns());
@@ -360,6 +379,8 @@ static void test_executor_keys(void **state)
         app_stop(&a);
         /* The running one is interrupted by the shutdown, nothing else. */
         assert_int_equal((int)stat_of("interrupted"), 1);
+        assert_int_equal(lane_named("future slot 1")->last.state,
+                         TRACE_FAILED | TRACE_NOTE(note_id("interrupted by the pool's shutdown")));
         check_exactly_once();
     }
     static const char *const quick[] = {"sleep_ms=5", "main_sleep_ms=0", "pause_ms=600000",

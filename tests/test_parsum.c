@@ -185,6 +185,15 @@ static uint64_t worst_overlap(const struct span *x, size_t nx, const struct span
     return worst;
 }
 
+/* Whether a lane was ever in state st. */
+static bool lane_was(const struct history_lane *l, unsigned st)
+{
+    for (size_t k = 0; k < history_kept(l); k++)
+        if (TRACE_STATE_OF(history_at(l, k)->state) == st)
+            return true;
+    return false;
+}
+
 /* The longest time workers 0 and 1 were both running (both lanes must exist and run). */
 static uint64_t workers_overlap(void)
 {
@@ -253,6 +262,18 @@ static void test_parsum_concurrent(void **state)
         if (both <= OVERLAP_TOL_NS)
             fail_msg("mode %d: workers 0 and 1 overlapped only %llu ns", cases[i].mode,
                      (unsigned long long)both);
+        /*
+         * A worker done with its part waits for the next round (OpenMP: at
+         * the region's barrier first); nobody here waits on a lock, and main
+         * waits for the workers rather than for a lock.
+         */
+        for (int w = 0; w < 2; w++) {
+            const struct history_lane *l = lane_named(w ? "worker 1" : "worker 0");
+            assert_true(lane_was(l, TRACE_WAIT));
+            assert_false(lane_was(l, TRACE_LOCK));
+            assert_int_equal(lane_was(l, TRACE_BARRIER), cases[i].mode == M_OMP);
+        }
+        assert_false(lane_was(lane_named("main"), TRACE_LOCK));
     }
 }
 

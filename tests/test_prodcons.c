@@ -52,6 +52,7 @@ static void check_invariants(void)
     assert_int_equal((int)stat_of("exactly_once_violations"), 0);
     assert_true(stat_of("produced") == stat_of("consumed") + stat_of("left_in_queue"));
     int full = note_id("queue full"), empty = note_id("queue empty");
+    int lockwait = note_id("waiting for the queue lock");
     for (int i = 0; i < a.hist.nlanes; i++) {
         const struct history_lane *l = &a.hist.lane[i];
         for (size_t k = 0; k < history_kept(l); k++) {
@@ -61,12 +62,20 @@ static void check_invariants(void)
                 continue;
             }
             unsigned st = TRACE_STATE_OF(e->state), note = TRACE_NOTE_OF(e->state);
+            /* A full or empty queue is a wait for the other side, never a lock. */
+            if ((int)note == full || (int)note == empty)
+                assert_int_equal(st, TRACE_WAIT);
+            /* Lock only for the queue's mutex, which the lock-free ring does not have. */
+            if (st == TRACE_LOCK) {
+                assert_int_equal(note, lockwait);
+                assert_int_not_equal(a.ctx.mode, 2);
+            }
             /* Shown blocked on full only while full, on empty only while empty. */
-            if (st == TRACE_LOCK && (int)note == full) {
+            if (st == TRACE_WAIT && (int)note == full) {
                 assert_non_null(strstr(l->name, "producer"));
                 assert_int_equal(e->arg, cap);
             }
-            if (st == TRACE_LOCK && (int)note == empty) {
+            if (st == TRACE_WAIT && (int)note == empty) {
                 assert_non_null(strstr(l->name, "consumer"));
                 assert_int_equal(e->arg, 0);
             }

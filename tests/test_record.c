@@ -200,7 +200,7 @@ static void test_record_reader_errors(void **state)
     expect_error(b, 3, "not a conctui recording");
     FRESH();
     put32(b + 8, 99);
-    expect_error(b, good_len, "format version 99");
+    expect_error(b, good_len, "format version 99; this conctui reads versions 1 to 2");
     FRESH();
     put32(b + 12, 1u << 30);
     expect_error(b, good_len, "header length");
@@ -236,6 +236,16 @@ static void test_record_reader_errors(void **state)
     b[blk + 25] = 0x0e; /* state 14: neither a state nor a gauge */
     fix_block_crc(b, blk);
     expect_error(b, good_len, "unknown state");
+    /* State 11 (failed) is a state in version 2, and unknown to version 1. */
+    FRESH();
+    assert_int_equal(b[blk + 25] & 0x80, 0); /* the first state word is one byte */
+    b[blk + 25] = TRACE_FAILED;
+    fix_block_crc(b, blk);
+    assert_int_equal(get32(b + 8), REC_VERSION);
+    assert_int_equal(rec_read_mem(b, good_len, "new.rec", &h, &m, err, sizeof err), 0);
+    history_free(&h);
+    put32(b + 8, 1);
+    expect_error(b, good_len, "unknown state 11 (format version 1)");
     FRESH();
     memcpy(b + good_len, "junk", 4);
     expect_error(b, good_len + 4, "after the end marker");
@@ -379,6 +389,44 @@ static void test_headless_prints_spreads(void **state)
     }
 }
 
+/* Recordings from before the last four states were added, and with them, both replay. */
+static void test_record_reads_both_versions(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *file, *scene;
+        uint32_t version;
+        unsigned has; /* a state only the newer version knows, or 0 */
+    } files[] = {
+        {"valid-threads.rec", "prodcons", 1, 0},
+        {"valid-v2-executor.rec", "executor", 2, TRACE_FAILED},
+    };
+    const char *top = getenv("top_srcdir");
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char file[512];
+        snprintf(file, sizeof file, "%s/tests/corpus/record/%s", top ? top : ".", files[i].file);
+        FILE *f = fopen(file, "rb");
+        assert_non_null(f);
+        uint8_t hdr[12];
+        assert_int_equal(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+        fclose(f);
+        assert_int_equal(get32(hdr + 8), files[i].version);
+        static struct history h;
+        static struct rec_meta m;
+        char err[300];
+        if (rec_read(file, &h, &m, err, sizeof err) != 0)
+            fail_msg("%s", err);
+        assert_string_equal(m.scene, files[i].scene);
+        assert_true(h.events > 0);
+        bool seen = false;
+        for (int l = 0; l < h.nlanes; l++)
+            for (size_t k = 0; k < history_kept(&h.lane[l]); k++)
+                seen |= TRACE_STATE_OF(history_at(&h.lane[l], k)->state) == files[i].has;
+        assert_true(seen || !files[i].has);
+        history_free(&h);
+    }
+}
+
 static void test_record_chrome_export(void **state)
 {
     (void)state;
@@ -438,6 +486,7 @@ int main(void)
         T(test_headless_prints_spreads),
         T(test_record_chrome_export),
         T(test_record_replay_stepping_shows),
+        T(test_record_reads_both_versions),
         T(test_record_save_recent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

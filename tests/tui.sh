@@ -91,7 +91,7 @@ ENVS="TERM=dumb" start 100 30 --scene prodcons
 st=$(exit_status)
 if [ "$st" = "EXIT=1" ] && screen | grep -q "TERM is 'dumb'"; then ok "TERM=dumb is refused with a clear message"; else not_ok "TERM=dumb is refused" "$st" "$(screen | head -3)"; fi
 ENVS="LC_ALL=C" start 100 30 --scene prodcons
-expect "no UTF-8 locale: ASCII glyphs" "# run  : ran briefly  + ready  x lock"
+expect "no UTF-8 locale: ASCII glyphs" "# run  : ran briefly .*- wait"
 T send-keys -t t q
 exit_status >/dev/null
 ENVS="NO_COLOR=1" start 100 30 --scene gil
@@ -201,6 +201,43 @@ T send-keys -t t T
 expect "T changes the theme" "theme: high contrast"
 T send-keys -t t q
 exit_status >/dev/null
+
+# The projector theme draws no dim text; the default theme does (legend, axis).
+# dim_cells: the cells drawn with SGR 2 (dim), from the pane's escape sequences.
+dim_cells() {
+    T capture-pane -e -p -t t | python3 -c '
+import re, sys
+dim = 0
+for line in sys.stdin:
+    on = False
+    for m in re.finditer(r"\x1b\[([0-9;]*)m|[^\x1b]", line):
+        if m.group(1) is None:
+            dim += on and not m.group(0).isspace()
+            continue
+        ps = [int(p) if p else 0 for p in m.group(1).split(";")]
+        i = 0
+        while i < len(ps):
+            if ps[i] in (38, 48):  # 38;5;N or 38;2;R;G;B: not attributes
+                i += 3 if i + 1 < len(ps) and ps[i + 1] == 5 else 5
+                continue
+            if ps[i] == 2:
+                on = True
+            elif ps[i] in (0, 22):
+                on = False
+            i += 1
+print(dim)'
+}
+for theme in default contrast; do
+    start 120 40 --scene prodcons --theme $theme
+    expect "$theme: the scene is up" "producer 0 *│"
+    sleep 1
+    n=$(dim_cells)
+    if [ "$theme" = contrast ] && [ "$n" = 0 ]; then ok "contrast: nothing on screen is dim"
+    elif [ "$theme" = default ] && [ "$n" -gt 0 ]; then ok "default: secondary text is dim ($n cells)"
+    else not_ok "$theme: dim cells" "$n dim cells"; fi
+    T send-keys -t t q
+    exit_status >/dev/null
+done
 
 # Tall lanes: every lane two rows, its name on the first, the border on both.
 start 100 40 --scene prodcons --lane-rows 2 --theme cbsafe
