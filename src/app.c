@@ -727,6 +727,7 @@ static int k_help(struct app *a, int key, int width)
     (void)key, (void)width;
     a->view.help = !a->view.help;
     a->view.help_page = 0;
+    a->geom.help_pages = 0; /* not drawn yet */
     return APP_CONTINUE;
 }
 
@@ -735,12 +736,12 @@ static int k_help_page(struct app *a, int key, int width)
 {
     (void)width;
     struct app_view *v = &a->view;
-    int last = a->geom.help_pages > 0 ? a->geom.help_pages - 1 : 0;
-    if (v->help_page > last)
-        v->help_page = last;
+    int pages = a->geom.help_pages; /* 0: no frame has drawn the help yet */
+    if (pages > 0 && v->help_page > pages - 1)
+        v->help_page = pages - 1;
     if (key == APP_KEY_PGUP)
         v->help_page = v->help_page > 0 ? v->help_page - 1 : 0;
-    else if (v->help_page < last)
+    else if (pages == 0 || v->help_page < pages - 1)
         v->help_page++;
     else
         v->help = false; /* past the last page: done */

@@ -834,7 +834,7 @@ static int help_pass(const struct key_item *it, int n, const char *heads[2],
                 col = 0;
                 page++;
             }
-            h = help_wrap(it[i].text, tw, NULL, NULL) + (head ? 1 : 0);
+            head = true; /* a column starts with its section's heading, again if need be */
         }
         int x = x0 + col * (sh->colw + HELP_GAP);
         if (head) {

@@ -345,7 +345,11 @@ static void test_keys_replay_refuses(void **state)
     /* The help takes over every key but its own and q. */
     app_key(&a, '?', 100);
     assert_int_equal(app_key_context(&a), KEY_HELP);
-    a.geom.help_pages = 2;
+    app_key(&a, APP_KEY_PGDN, 100); /* before the first frame of the help: a page on */
+    assert_true(a.view.help);
+    app_key(&a, APP_KEY_PGUP, 100);
+    assert_int_equal(a.view.help_page, 0);
+    a.geom.help_pages = 2; /* as a frame at some size finds */
     app_key(&a, APP_KEY_PGDN, 100);
     assert_int_equal(a.view.help_page, 1);
     app_key(&a, APP_KEY_PGUP, 100);
