@@ -141,25 +141,6 @@ expect "0 returns to the scene's time scale" "^1ms/col"
 T send-keys -t t q
 exit_status >/dev/null
 
-# help_pages SCENE: every page of the open help, one after another (PgDn
-# until the last page, "page N/N"; a help on one page has no page number).
-help_pages() {
-    page=1
-    while :; do
-        wait_for "Keys: $1" || return 1
-        screen
-        last=$(screen | sed -n 's/.*page \([0-9]*\)\/\([0-9]*\) *$/\1 \2/p' | head -1)
-        [ -z "$last" ] && return 0
-        set -- "$1" $last
-        [ "$2" = "$3" ] && return 0
-        [ $page -gt 10 ] && return 1
-        page=$((page + 1))
-        T send-keys -t t PgDn
-        wait_for "page $page/" || return 1
-        set -- "$1"
-    done
-}
-
 # Every scene comes up at the smallest size, its help lists all its keys
 # (through the help's pages), and it quits cleanly.
 for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
@@ -168,12 +149,12 @@ for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
     T send-keys -t t '?'
     expect "$scene: its help" "Keys: $scene"
     # The pages' text, words joined: each key's line is "KEY HELP" in it.
-    text=$(help_pages "$scene" | tr -s ' \n' '  ')
-    missing=$(LANG=C.UTF-8 LANGUAGE= "$C" --list | awk -v s="$scene" '/^[a-z]/ {on = $1 == s} on && /^  key / {sub(/^  key /, ""); sub(/  /, " "); print}' |
-        while IFS= read -r line; do
-            case "$text" in *"$line"*) ;; *) echo "$line" ;; esac
-        done)
-    nkeys=$(LANG=C.UTF-8 LANGUAGE= "$C" --list | awk -v s="$scene" '/^[a-z]/ {on = $1 == s} on && /^  key / {n++} END {print n + 0}')
+    text=$(help_pages "Keys: $scene" | tr -s ' \n' '  ')
+    keys=$(LANG=C.UTF-8 LANGUAGE= "$C" --list | scene_key_lines "$scene")
+    missing=$(echo "$keys" | while IFS= read -r line; do
+        [ -n "$line" ] && case "$text" in *"$line"*) ;; *) echo "$line" ;; esac
+    done)
+    nkeys=$(echo "$keys" | grep -c .)
     if [ -z "$missing" ] && echo "$text" | grep -q "q Q quit" && echo "$text" | grep -q "Mouse the wheel"; then
         ok "$scene: the help at 80x24 lists its $nkeys keys and the program's"
     else
