@@ -1393,6 +1393,44 @@ static const struct scene_mode ex_modes[] = {
          .ns_per_col = 100 * SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const struct scene_figure ex_figures[] = {
+    {.name = "done", .label = N_("results"), .fmt = FIG_INT, .flags = FIG_HEADLINE},
+    {.name = "queue", .label = N_("waiting in the queue"), .flags = FIG_HEADLINE},
+    {.name = "latency_p50", .label = N_("submit to result p50"), .flags = FIG_HEADLINE},
+    {.name = "workers", .label = N_("pool size"), .fmt = FIG_INT},
+    {.name = "max_queue", .label = N_("most in the queue")},
+    {.name = "running", .label = N_("running")},
+    {.name = "utilisation", .label = N_("workers busy")},
+    {.name = "submitted", .label = N_("submitted"), .fmt = FIG_INT},
+    {.name = "cancelled", .label = N_("cancelled"), .fmt = FIG_INT},
+    {.name = "failed", .label = N_("raised"), .fmt = FIG_INT},
+    {.name = "interrupted", .label = N_("interrupted"), .fmt = FIG_INT},
+    {.name = "worker_died", .label = N_("lost with a worker"), .fmt = FIG_INT},
+    {.name = "wait_p50", .label = N_("queue wait p50")},
+    {.name = "wait_p99", .label = N_("queue wait p99")},
+    {.name = "latency_p99", .label = N_("submit to result p99")},
+    {.name = "dispatch_n", .label = N_("dispatched"), .fmt = FIG_INT},
+    {.name = "dispatch_p50", .label = N_("dispatch p50")},
+    {.name = "dispatch_p99", .label = N_("dispatch p99")},
+    {.name = "return_p50", .label = N_("result back p50")},
+    {.name = "wake_p50", .label = N_("wake-up p50")},
+    {.name = "examples", .label = N_("examples"), .fmt = FIG_INT},
+    {.name = "example_done_first", .label = N_("example: done() false"), .fmt = FIG_INT},
+    {.name = "example_done_after", .label = N_("example: done() true"), .fmt = FIG_INT},
+    {.name = "example_hello", .label = N_("example: 'hello'"), .fmt = FIG_INT},
+    {.name = "example_s", .label = N_("example took")},
+    {.name = "timeouts", .label = N_("timeouts"), .fmt = FIG_INT},
+    {.name = "map_batches", .label = N_("map() bursts"), .fmt = FIG_INT},
+    {.name = "completed_batches", .label = N_("as_completed() bursts"), .fmt = FIG_INT},
+    {.name = "out_of_order", .label = N_("out of submit order"), .fmt = FIG_INT},
+    {.name = "order_violations", .label = N_("order violations"), .fmt = FIG_INT},
+    {.name = "wrong_results", .label = N_("wrong results"), .fmt = FIG_INT},
+    {.name = "undrawn", .label = N_("futures not drawn"), .fmt = FIG_INT},
+    {.name = "unresolved", .label = N_("unresolved"), .fmt = FIG_INT},
+    {.name = "exactly_once_violations", .label = N_("lost or twice"), .fmt = FIG_INT},
+};
+
 const struct scene_entry scene_executor = {
     .name = "executor",
     .title = N_("Executors and futures"),
@@ -1410,4 +1448,6 @@ const struct scene_entry scene_executor = {
     .release = ex_free,
     .key = ex_key,
     .stats = ex_stats,
+    .figures = ex_figures,
+    .nfigures = (int)(sizeof ex_figures / sizeof ex_figures[0]),
 };

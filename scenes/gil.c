@@ -764,6 +764,32 @@ static const struct scene_mode gs_modes[] = {
                  .ns_per_col = SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const struct scene_figure gs_figures[] = {
+    {.name = "slowdown", .label = N_("slowdown"), .flags = FIG_HEADLINE},
+    {.name = "gil_switches_per_s", .label = N_("GIL switch rate"), .flags = FIG_HEADLINE},
+    {.name = "io_rtt_p99", .label = N_("I/O round trip p99"), .flags = FIG_HEADLINE},
+    {.name = "countdowns_per_s", .label = N_("countdown rate")},
+    {.name = "countdowns", .label = N_("countdowns"), .fmt = FIG_INT},
+    {.name = "bytecode_ns", .label = N_("one bytecode")},
+    {.name = "gil_switches", .label = N_("GIL switches"), .fmt = FIG_INT},
+    {.name = "drop_requests", .label = N_("drop requests"), .fmt = FIG_INT},
+    {.name = "handoff_p99", .label = N_("hand-off p99")},
+    {.name = "handoff_max", .label = N_("hand-off max")},
+    {.name = "gil_wait_ms", .label = N_("waiting for the GIL")},
+    {.name = "gil_wait_share", .label = N_("share waiting")},
+    {.name = "gil_waits", .label = N_("GIL waits"), .fmt = FIG_INT},
+    {.name = "gil_wait_p50", .label = N_("GIL wait p50")},
+    {.name = "gil_wait_p99", .label = N_("GIL wait p99")},
+    {.name = "max_holders", .label = N_("most holders"), .fmt = FIG_INT},
+    {.name = "io_roundtrips_per_s", .label = N_("I/O round-trip rate")},
+    {.name = "io_roundtrips", .label = N_("I/O round trips"), .fmt = FIG_INT},
+    {.name = "io_rtt_p50", .label = N_("I/O round trip p50")},
+    {.name = "io_blocked_with_gil", .label = N_("I/O holding the GIL"), .fmt = FIG_INT},
+    {.name = "echo_mismatches", .label = N_("echo mismatches"), .fmt = FIG_INT},
+    {.name = "switch_interval", .label = N_("switch interval")},
+};
+
 const struct scene_entry scene_gil = {
     .name = "gil",
     .title = N_("GIL contention"),
@@ -778,4 +804,6 @@ const struct scene_entry scene_gil = {
     .stop = gs_stop,
     .release = gs_free,
     .stats = gs_stats,
+    .figures = gs_figures,
+    .nfigures = (int)(sizeof gs_figures / sizeof gs_figures[0]),
 };

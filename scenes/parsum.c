@@ -1427,6 +1427,41 @@ static const struct scene_mode ps_modes[] = {
                 .ns_per_col = 10 * SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const char *const ps_no_yes[] = {N_("no"), N_("yes")};
+static const struct scene_figure ps_figures[] = {
+    {.name = "speedup", .label = N_("speedup"), .flags = FIG_HEADLINE},
+    {.name = "time", .label = N_("time"), .flags = FIG_HEADLINE},
+    {.name = "result", .label = N_("sum"), .fmt = FIG_INT, .flags = FIG_HEADLINE},
+    {.name = "rounds", .label = N_("rounds"), .fmt = FIG_INT},
+    {.name = "wrong_results", .label = N_("wrong sums"), .fmt = FIG_INT},
+    {.name = "expected", .label = N_("N(N+1)/2"), .unit = "", .fmt = FIG_INT},
+    {.name = "exact",
+     .label = N_("exact"),
+     .fmt = FIG_ENUM,
+     .words = ps_no_yes,
+     .nwords = (int)(sizeof ps_no_yes / sizeof ps_no_yes[0])},
+    {.name = "n", .label = N_("N"), .fmt = FIG_INT},
+    {.name = "workers", .label = N_("workers"), .fmt = FIG_INT},
+    {.name = "baseline", .label = N_("one thread")},
+    {.name = "efficiency", .label = N_("efficiency")},
+    {.name = "read_rate", .label = N_("read rate")},
+    {.name = "array", .label = N_("array"), .when = "array"},
+    {.name = "mem_bw", .label = N_("memory bandwidth"), .when = "array"},
+    {.name = "of_mem_bw", .label = N_("of the bandwidth"), .when = "array"},
+    {.name = "vector_bits", .label = N_("vector width")},
+    {.name = "max_holders", .label = N_("most holders"), .fmt = FIG_INT},
+    {.name = "gil_switches", .label = N_("GIL switches"), .fmt = FIG_INT},
+    {.name = "gil_max_holders", .label = N_("most GIL holders"), .fmt = FIG_INT},
+    {.name = "gpu_kernel", .label = N_("GPU kernel")},
+    {.name = "gpu_read_rate", .label = N_("GPU read rate")},
+    {.name = "gpu_upload", .label = N_("upload to the GPU")},
+    {.name = "cores", .label = N_("cores"), .fmt = FIG_INT},
+    {.name = "sweeps", .label = N_("sweeps"), .fmt = FIG_INT},
+    {.name = "serial_fraction", .label = N_("serial fraction")},
+    {.name = "speedup_*", .label = N_("speedup"), .flags = FIG_COLUMN},
+};
+
 const struct scene_entry scene_parsum = {
     .name = "parsum",
     .title = N_("Parallel sum"),
@@ -1444,5 +1479,7 @@ const struct scene_entry scene_parsum = {
     .release = ps_free,
     .key = ps_key,
     .stats = ps_stats,
+    .figures = ps_figures,
+    .nfigures = (int)(sizeof ps_figures / sizeof ps_figures[0]),
     .canvas = ps_canvas,
 };

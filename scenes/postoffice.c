@@ -1341,6 +1341,34 @@ static const struct scene_mode po_modes[] = {
                     .ns_per_col = 5 * SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const struct scene_figure po_figures[] = {
+    {.name = "throughput", .label = N_("throughput"), .flags = FIG_HEADLINE},
+    {.name = "total_ms", .label = N_("time for all parcels"), .flags = FIG_HEADLINE},
+    {.name = "wait_p99_ms", .label = N_("wait p99"), .flags = FIG_HEADLINE},
+    {.name = "rounds", .label = N_("rounds"), .fmt = FIG_INT},
+    {.name = "parcels", .label = N_("parcels"), .fmt = FIG_INT},
+    {.name = "delivered", .label = N_("delivered"), .fmt = FIG_INT},
+    {.name = "exactly_once_violations", .label = N_("lost or twice"), .fmt = FIG_INT},
+    {.name = "wait_p50_ms", .label = N_("wait p50")},
+    {.name = "wait_max_ms", .label = N_("wait max")},
+    {.name = "wait_p50_others_ms", .label = N_("wait p50 (others)"), .when = "heavy"},
+    {.name = "wait_p99_others_ms", .label = N_("wait p99 (others)"), .when = "heavy"},
+    {.name = "heavy_service_ms", .label = N_("heavy customer served"), .when = "heavy"},
+    {.name = "utilisation", .label = N_("windows busy")},
+    {.name = "threads", .label = N_("threads"), .fmt = FIG_INT},
+    {.name = "syscalls_per_parcel", .label = N_("syscalls a parcel")},
+    {.name = "loop_writes", .label = N_("writes by the loop"), .fmt = FIG_INT},
+    {.name = "worker_writes", .label = N_("writes by threads"), .fmt = FIG_INT},
+    {.name = "uring", .label = N_("io_uring"), .fmt = FIG_BOOL, .modes = FIG_MODE(M_PROACTOR)},
+    {.name = "max_serving", .label = N_("served at once"), .unit = N_("customers")},
+    {.name = "bad_parcels", .label = N_("bad parcels"), .fmt = FIG_INT},
+    {.name = "cmp_*_total_ms", .label = N_("all parcels"), .flags = FIG_COLUMN},
+    {.name = "cmp_*_parcels_s", .label = N_("parcels/s"), .unit = "", .flags = FIG_COLUMN},
+    {.name = "cmp_*_p50_ms", .label = NULL, .flags = FIG_HIDE},
+    {.name = "cmp_*_p99_ms", .label = N_("wait p99"), .flags = FIG_COLUMN},
+};
+
 const struct scene_entry scene_postoffice = {
     .name = "postoffice",
     .title = N_("The post office"),
@@ -1358,4 +1386,6 @@ const struct scene_entry scene_postoffice = {
     .release = po_free,
     .key = po_key,
     .stats = po_stats,
+    .figures = po_figures,
+    .nfigures = (int)(sizeof po_figures / sizeof po_figures[0]),
 };

@@ -824,6 +824,29 @@ static const struct scene_mode pc_modes[] = {
          .ns_per_col = 100 * SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const struct scene_figure pc_figures[] = {
+    {.name = "throughput", .label = N_("throughput"), .flags = FIG_HEADLINE},
+    {.name = "producer_blocked", .label = N_("producers blocked"), .flags = FIG_HEADLINE},
+    {.name = "consumer_blocked", .label = N_("consumers blocked"), .flags = FIG_HEADLINE},
+    {.name = "produced", .label = N_("produced"), .fmt = FIG_INT},
+    {.name = "consumed", .label = N_("consumed"), .fmt = FIG_INT},
+    {.name = "last_item", .label = N_("last item"), .fmt = FIG_INT},
+    {.name = "occupancy", .label = N_("in the queue")},
+    {.name = "max_occupancy", .label = N_("most in the queue")},
+    {.name = "capacity", .label = N_("capacity")},
+    {.name = "full_waits", .label = N_("waits on full"), .unit = "", .fmt = FIG_INT},
+    {.name = "full_wait_p50", .label = N_("full wait p50")},
+    {.name = "full_wait_p99", .label = N_("full wait p99")},
+    {.name = "empty_waits", .label = N_("waits on empty"), .unit = "", .fmt = FIG_INT},
+    {.name = "empty_wait_p50", .label = N_("empty wait p50")},
+    {.name = "empty_wait_p99", .label = N_("empty wait p99")},
+    {.name = "fifo_violations", .label = N_("out of order"), .fmt = FIG_INT},
+    {.name = "lock_recoveries", .label = N_("lock recoveries"), .fmt = FIG_INT},
+    {.name = "left_in_queue", .label = N_("left in the queue")},
+    {.name = "exactly_once_violations", .label = N_("lost or twice"), .fmt = FIG_INT},
+};
+
 const struct scene_entry scene_prodcons = {
     .name = "prodcons",
     .title = N_("Producer-consumer"),
@@ -838,4 +861,6 @@ const struct scene_entry scene_prodcons = {
     .stop = pc_stop,
     .release = pc_free,
     .stats = pc_stats,
+    .figures = pc_figures,
+    .nfigures = (int)(sizeof pc_figures / sizeof pc_figures[0]),
 };

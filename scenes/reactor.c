@@ -1708,6 +1708,36 @@ static const struct scene_mode rx_modes[] = {
          .ns_per_col = SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const struct scene_figure rx_figures[] = {
+    {.name = "rps", .label = N_("throughput"), .flags = FIG_HEADLINE},
+    {.name = "p99_us", .label = N_("latency p99"), .flags = FIG_HEADLINE},
+    {.name = "syscalls_per_req", .label = N_("syscalls a request"), .flags = FIG_HEADLINE},
+    {.name = "loops", .label = N_("loop threads"), .fmt = FIG_INT},
+    {.name = "uring", .label = N_("io_uring"), .fmt = FIG_BOOL, .modes = FIG_MODE(M_PROACTOR)},
+    {.name = "p50_us", .label = N_("latency p50")},
+    {.name = "ctxsw_per_req", .label = N_("switches a request")},
+    {.name = "cpu_us_per_req", .label = N_("CPU a request")},
+    {.name = "requests", .label = N_("requests"), .fmt = FIG_INT},
+    {.name = "client_sent", .label = N_("sent by clients"), .fmt = FIG_INT},
+    {.name = "client_answered", .label = N_("answered"), .fmt = FIG_INT},
+    {.name = "bad_answers", .label = N_("bad answers"), .fmt = FIG_INT},
+    {.name = "lost", .label = N_("lost"), .fmt = FIG_INT},
+    {.name = "loop_recv_send", .label = N_("recv and send calls"), .unit = "", .fmt = FIG_INT},
+    {.name = "server_syscalls", .label = N_("server syscalls"), .fmt = FIG_INT},
+    {.name = "server_cpu_ms", .label = N_("server CPU")},
+    {.name = "server_ctxsw", .label = N_("server switches"), .fmt = FIG_INT},
+    {.name = "accepted", .label = N_("connections accepted"), .fmt = FIG_INT},
+    {.name = "open_conns", .label = N_("connections open"), .fmt = FIG_INT},
+    {.name = "cmp_*_rps", .label = N_("req/s"), .unit = "", .flags = FIG_COLUMN},
+    {.name = "cmp_*_p50_us", .label = NULL, .flags = FIG_HIDE},
+    {.name = "cmp_*_p99_us", .label = N_("p99"), .flags = FIG_COLUMN},
+    {.name = "cmp_*_sys_req", .label = N_("syscalls/req"), .flags = FIG_COLUMN},
+    {.name = "cmp_*_csw_req", .label = NULL, .flags = FIG_HIDE},
+    {.name = "cmp_*_cpu_req", .label = N_("CPU/req"), .flags = FIG_COLUMN},
+    {.name = "cmp_proactor_uring", .label = NULL, .flags = FIG_HIDE},
+};
+
 const struct scene_entry scene_reactor = {
     .name = "reactor",
     .title = N_("Reactor vs proactor on real sockets"),
@@ -1725,5 +1755,7 @@ const struct scene_entry scene_reactor = {
     .release = rx_free,
     .key = rx_key,
     .stats = rx_stats,
+    .figures = rx_figures,
+    .nfigures = (int)(sizeof rx_figures / sizeof rx_figures[0]),
     .status = rx_status,
 };

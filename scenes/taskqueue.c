@@ -1339,6 +1339,32 @@ static const struct scene_mode tq_modes[] = {
      .ns_per_col = 20 * SCENE_MS},
 };
 
+/* How the figures read on screen (see struct scene_figure); the JSON keys stay the names. */
+static const struct scene_figure tq_figures[] = {
+    {.name = "requests_s", .label = N_("requests"), .flags = FIG_HEADLINE},
+    {.name = "tasks_s", .label = N_("tasks done"), .flags = FIG_HEADLINE},
+    {.name = "outstanding", .label = N_("not done yet"), .flags = FIG_HEADLINE},
+    {.name = "req_p50_us", .label = N_("answer p50")},
+    {.name = "req_p99_us", .label = N_("answer p99")},
+    {.name = "done_p50_ms", .label = N_("result p50")},
+    {.name = "done_p99_ms", .label = N_("result p99")},
+    {.name = "submitted", .label = N_("submitted"), .fmt = FIG_INT},
+    {.name = "completed", .label = N_("completed"), .fmt = FIG_INT},
+    {.name = "queued", .label = N_("in the broker")},
+    {.name = "in_flight", .label = N_("unacknowledged")},
+    {.name = "redeliveries", .label = N_("redelivered"), .fmt = FIG_INT},
+    {.name = "duplicates", .label = N_("run twice"), .fmt = FIG_INT},
+    {.name = "rejected", .label = N_("rejected"), .fmt = FIG_INT},
+    {.name = "bad_results", .label = N_("bad results"), .fmt = FIG_INT},
+    {.name = "kills", .label = N_("workers killed"), .fmt = FIG_INT},
+    {.name = "workers", .label = N_("workers"), .fmt = FIG_INT},
+    {.name = "spawned", .label = N_("workers started"), .fmt = FIG_INT},
+    {.name = "retired", .label = N_("workers retired"), .fmt = FIG_INT},
+    {.name = "broker_results", .label = N_("results stored"), .fmt = FIG_INT},
+    {.name = "held_at_stop", .label = N_("held at stop")},
+    {.name = "lost", .label = N_("lost")},
+};
+
 const struct scene_entry scene_taskqueue = {
     .name = "taskqueue",
     .title = N_("Distributed task queue"),
@@ -1356,4 +1382,6 @@ const struct scene_entry scene_taskqueue = {
     .release = tq_release,
     .key = tq_key,
     .stats = tq_stats,
+    .figures = tq_figures,
+    .nfigures = (int)(sizeof tq_figures / sizeof tq_figures[0]),
 };

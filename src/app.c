@@ -35,7 +35,7 @@ int app_init(struct app *a)
     a->save_seconds = 30;
     a->view.focus_lane = -1;
     a->view.live = true;
-    a->view.lane_rows = 1;
+    a->view.lane_rows = 0;
     a->view.step_lane = -1;
     return trace_init();
 }
@@ -46,13 +46,35 @@ void app_shutdown(struct app *a)
     trace_shutdown();
 }
 
+static void say(struct app *a, int kind, const char *fmt, va_list ap)
+{
+    vsnprintf(a->msg, sizeof a->msg, _(fmt), ap);
+    a->msg_at = trace_now_ns();
+    a->msg_kind = kind;
+}
+
 void app_message(struct app *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(a->msg, sizeof a->msg, _(fmt), ap);
+    say(a, APP_MSG_INFO, fmt, ap);
     va_end(ap);
-    a->msg_at = trace_now_ns();
+}
+
+void app_warn(struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(a, APP_MSG_WARN, fmt, ap);
+    va_end(ap);
+}
+
+void app_error(struct app *a, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say(a, APP_MSG_ERROR, fmt, ap);
+    va_end(ap);
 }
 
 uint64_t app_zoom_for(uint64_t span, int width)
@@ -77,7 +99,7 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
         if (app_record_end(a, err, sizeof err) == 0)
             app_message(a, "recording saved to %s (the scene restarted)", a->rec_path);
         else
-            app_message(a, "recording: %s", err);
+            app_error(a, "recording: %s", err);
     }
     app_release(a);
     int rc = scene_ctx_init(&a->ctx, e, mode);
@@ -96,6 +118,7 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
         a->view.sel_param = 0;
     a->view.focus_lane = -1;
     a->view.lane_top = 0;
+    a->view.narr_page = 0;
     a->view.live = true;
     if (!same)
         a->view.ns_per_col = mode_zoom(a);
@@ -174,7 +197,7 @@ static int app_start_said(struct app *a, const struct scene_entry *e, int mode,
 {
     int rc = app_start(a, e, mode, params);
     if (rc)
-        app_message(a, "%s: could not start: %s", e->name, strerror(-rc));
+        app_error(a, "%s: could not start: %s", e->name, strerror(-rc));
     return rc;
 }
 
@@ -607,10 +630,13 @@ static void save_recent(struct app *a)
     app_meta(a, m);
     uint64_t span = (uint64_t)a->save_seconds * 1000000000ull;
     uint64_t since = a->hist.t_end > a->hist.t0 + span ? a->hist.t_end - span : a->hist.t0;
-    if (rec_save_history(path, &a->hist, m, since, err, sizeof err) == 0)
-        app_message(a, "saved the last %d s to %s", a->save_seconds, path);
-    else
-        app_message(a, "could not save: %s", err);
+    if (rec_save_history(path, &a->hist, m, since, err, sizeof err) == 0) {
+        /* The span saved: save_seconds, or the whole run when it is shorter. */
+        double secs = (double)(a->hist.t_end - since) / 1e9;
+        app_message(a, "saved the last %.1f s to %s", secs, path);
+    } else {
+        app_error(a, "could not save: %s", err);
+    }
     free(m);
 }
 
@@ -769,7 +795,7 @@ static int k_mode(struct app *a, int key, int width)
     if (m < a->scene->nmodes)
         app_restart(a, m);
     else
-        app_message(a, "%s has %d modes", a->scene->name, a->scene->nmodes);
+        app_warn(a, "%s has %d modes", a->scene->name, a->scene->nmodes);
     return APP_CONTINUE;
 }
 
@@ -887,7 +913,14 @@ static int k_theme(struct app *a, int key, int width)
 static int k_lane_rows(struct app *a, int key, int width)
 {
     (void)key, (void)width;
-    a->view.lane_rows = a->view.lane_rows >= 3 ? 1 : a->view.lane_rows + 1;
+    a->view.lane_rows = a->view.lane_rows >= 3 ? 0 : a->view.lane_rows + 1; /* 0: fit the screen */
+    return APP_CONTINUE;
+}
+
+static int k_narration(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->view.narr_page++; /* drawn modulo the narration's pages */
     return APP_CONTINUE;
 }
 
@@ -924,8 +957,8 @@ static int k_tour(struct app *a, int key, int width)
     (void)width;
     int step = a->tour_step + (key == '\n' || key == '>' ? 1 : -1);
     if (step < 0 || step >= a->tour->n)
-        app_message(a, step < 0 ? N_("this is the first step of the tour")
-                                : N_("this is the last step of the tour (q quits)"));
+        app_warn(a, step < 0 ? N_("this is the first step of the tour")
+                             : N_("this is the last step of the tour (q quits)"));
     else
         app_tour_goto(a, step);
     return APP_CONTINUE;
@@ -1010,7 +1043,8 @@ const struct key_binding app_bindings[] = {
     {APP_KEY_PGUP, 0, H_LANES, KEY_VIEW, 0, k_lanes},
     {APP_KEY_PGDN, 0, H_LANES, KEY_VIEW, 0, k_lanes},
     {'T', 0, N_("next colour theme"), KEY_VIEW, 0, k_theme},
-    {'L', 0, N_("rows per lane: 1, 2, 3"), KEY_VIEW, 0, k_lane_rows},
+    {'L', 0, N_("rows per lane: as the screen fits, 1, 2, 3"), KEY_VIEW, 0, k_lane_rows},
+    {'e', 0, N_("the narration's next page, when it does not fit"), KEY_VIEW, 0, k_narration},
     {APP_KEY_MOUSE, 0,
      N_("the wheel zooms; a click on a lane inspects it, on a parameter selects it"), KEY_VIEW, 0,
      NULL},
@@ -1056,9 +1090,9 @@ enum app_result app_key(struct app *a, int key, int width)
         a->view.help = false; /* any other key closes the help */
     else if (ctx == KEY_REPLAY &&
              keys_bound(app_bindings, app_nbindings, e, KEY_LIVE | KEY_TOUR, key))
-        app_message(a, "this is a recording: it cannot be changed (q quits)");
+        app_warn(a, "this is a recording: it cannot be changed (q quits)");
     else if (key < 0x110000 && key >= ' ')
-        app_message(a, "key '%lc' does nothing here; ? shows the keys", (wint_t)key);
+        app_warn(a, "key '%lc' does nothing here; ? shows the keys", (wint_t)key);
     return APP_CONTINUE;
 }
 
@@ -1087,6 +1121,7 @@ int app_tour_goto(struct app *a, int step)
     step = step < 0 ? 0 : step >= t->n ? t->n - 1 : step;
     const struct tour_step *s = &t->step[step];
     a->tour_step = step;
+    a->view.narr_page = 0;
     if (a->scene == s->scene && a->running && a->ctx.mode == s->mode &&
         !memcmp(a->params, s->params, sizeof a->params[0] * (size_t)s->scene->nparams))
         return 0; /* the same set-up: only the narration changes */

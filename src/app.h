@@ -18,6 +18,9 @@
 
 enum app_result { APP_CONTINUE, APP_QUIT };
 
+/* What a note in the status line is: information, a refusal, or an error (red). */
+enum app_msg_kind { APP_MSG_INFO, APP_MSG_WARN, APP_MSG_ERROR };
+
 #define APP_MAX_SLOWMO 64
 
 struct app_view {
@@ -31,14 +34,18 @@ struct app_view {
     int help_page;   /* the help's page shown (clamped to the pages the frame has) */
     uint64_t cursor; /* replay: time of the event stepped to (0: none) */
     int cursor_lane;
-    int theme;                   /* index in theme_table (the T key cycles) */
-    int lane_rows;               /* rows per lane, 1..3 (the L key cycles) */
-    int step_lane;               /* freeze/step: the lane the last step moved (-1: none) */
-    uint64_t step_t;             /* the time of its transition */
+    int theme;       /* index in theme_table (the T key cycles) */
+    int lane_rows;   /* rows per lane, 1..3, 0: as many as the screen gives (L cycles) */
+    int narr_page;   /* the narration's page (the e key; drawn modulo its pages) */
+    int step_lane;   /* freeze/step: the lane the last step moved (-1: none) */
+    uint64_t step_t; /* the time of its transition */
     uint16_t step_from, step_to; /* the state words before and after it */
 };
 
-/* Where the last frame put things, for mouse hits. */
+/*
+ * Where the last frame put things, for mouse hits: the one thing a frame
+ * writes back into the app (only the layout knows where a click landed).
+ */
 struct app_geom {
     int lanes_y, lanes_x, lanes_w, lane_rows, nshown;
     int lane_of_row[256];
@@ -60,6 +67,7 @@ struct app {
     struct load load; /* what other programs take of the machine during the run */
     char msg[200];    /* the app's own note (bad key, restart failure, ...) */
     uint64_t msg_at;
+    int msg_kind;           /* enum app_msg_kind: how the note is shown */
     struct rec_writer *rec; /* --record: the run being written */
     char rec_path[256];
     bool replay;                          /* showing a recording: no workers */
@@ -131,6 +139,9 @@ uint64_t app_frozen_ns(const struct app *a, uint64_t now);
 void app_set_param(struct app *a, int idx, int64_t v);
 /* A zoom that shows about `span` ns over `width` columns. */
 uint64_t app_zoom_for(uint64_t span, int width);
+/* A note in the status line (fmt is translated): information, a refusal, an error. */
 void app_message(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void app_warn(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void app_error(struct app *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "figure.h"
 #include "i18n.h"
 #include "keys.h"
+#include "layout.h"
 #include "rounds.h"
 #include "state.h"
 #include "timeline.h"
@@ -16,7 +18,6 @@
 #include "trace.h"
 
 #define NAME_W 18
-#define STATS_W 40
 
 /* Columns the scene's picture takes on the right, 0 for scenes without one. */
 static int canvas_cols(const struct app *a, int cols)
@@ -77,27 +78,6 @@ static void draw_canvas(struct app *a, struct grid *g, int y0, int x0, int rows,
     }
 }
 
-void draw_fmt_value(char *buf, unsigned len, double v)
-{
-    double a = fabs(v);
-    if (a >= 1e9)
-        snprintf(buf, len, "%.2fG", v / 1e9);
-    else if (a >= 1e6)
-        snprintf(buf, len, "%.2fM", v / 1e6);
-    else if (a >= 1e5)
-        snprintf(buf, len, "%.0fk", v / 1e3);
-    else if (a >= 1e4)
-        snprintf(buf, len, "%.1fk", v / 1e3);
-    else if (v == floor(v))
-        snprintf(buf, len, "%.0f", v);
-    else if (a >= 100)
-        snprintf(buf, len, "%.0f", v);
-    else if (a >= 10)
-        snprintf(buf, len, "%.1f", v);
-    else
-        snprintf(buf, len, "%.2f", v);
-}
-
 static void draw_too_small(struct grid *g)
 {
     char line[96];
@@ -113,11 +93,17 @@ static void draw_too_small(struct grid *g)
 static void draw_header(struct app *a, struct grid *g)
 {
     const struct scene_entry *e = a->scene;
-    char buf[256];
+    char buf[2][256];
     grid_fill(g, 0, 0, g->cols, L' ', 0, GRID_REVERSE);
-    snprintf(buf, sizeof buf, _(" conctui | scene %d/%d %s: %s | mode %d/%d: %s"),
+    /*
+     * The longest form that fits: the program's name goes first, then the
+     * mode's title is shortened (the narration's title shows it whole).
+     */
+    snprintf(buf[0], sizeof buf[0], _(" conctui | scene %d/%d %s: %s | mode %d/%d: %s"),
              scene_index(e) + 1, scene_count(), e->name, _(e->title), a->ctx.mode + 1, e->nmodes,
              _(e->modes[a->ctx.mode].title));
+    snprintf(buf[1], sizeof buf[1], _(" %s: %s | mode %d/%d: %s"), e->name, _(e->title),
+             a->ctx.mode + 1, e->nmodes, _(e->modes[a->ctx.mode].title));
     /* The scene's status (the reactor's address) keeps its place at the right, before the hint. */
     char status[64] = "";
     if (e->status && a->running && !a->replay)
@@ -132,7 +118,8 @@ static void draw_header(struct app *a, struct grid *g)
             grid_text(g, 0, right + 1, sw - 1, status, COLOUR_YELLOW, GRID_REVERSE | GRID_BOLD);
         }
     }
-    grid_text(g, 0, 0, right - 1, buf, 0, GRID_REVERSE | GRID_BOLD);
+    int k = grid_text_width(buf[0]) > right - 1;
+    grid_text_fit(g, 0, 0, right - 1, buf[k], 0, GRID_REVERSE | GRID_BOLD);
 }
 
 wchar_t draw_cell_glyph(const struct tl_cell *c, int ascii)
@@ -284,8 +271,8 @@ static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
         grid_put(g, y0 + r, NAME_W, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
     }
     char label[96];
-    grid_text(g, y0, 0, NAME_W - 1, draw_lane_label(l->name, label, sizeof label),
-              focus ? COLOUR_WHITE : 0, focus ? GRID_REVERSE | GRID_BOLD : 0);
+    grid_text_fit(g, y0, 0, NAME_W - 1, draw_lane_label(l->name, label, sizeof label),
+                  focus ? COLOUR_WHITE : 0, focus ? GRID_REVERSE | GRID_BOLD : 0);
     timeline_layout(l, v, cells);
     int cursor_col = -1, step_col = -1;
     if (a->replay && a->view.cursor && a->view.cursor >= v->t_start)
@@ -348,148 +335,317 @@ static void draw_axis(struct app *a, struct grid *g, int y, const struct tl_view
         grid_put(g, y, NAME_W + 1 + mc, o->ascii ? L'^' : L'\u25b2', COLOUR_YELLOW, GRID_BOLD);
 }
 
-void draw_fmt_spread(char *buf, unsigned len, const struct scene_stat *s)
-{
-    char lo[32], hi[32];
-    draw_fmt_value(lo, sizeof lo, s->lo);
-    draw_fmt_value(hi, sizeof hi, s->hi);
-    if (s->lo < 0)
-        snprintf(buf, len, _("(%s to %s, %d rounds)"), lo, hi, s->rounds);
-    else
-        snprintf(buf, len, _("(%s-%s, %d rounds)"), lo, hi, s->rounds);
-}
-
 /* Whether figure s is said to be unreliable: an unsteady spread, or a busy machine. */
 static bool stat_doubtful(const struct app *a, const struct scene_stat *s)
 {
     return s->rounds > 0 && (scene_stat_unsteady(s) || (a->running && a->load.busy));
 }
 
-/* "1.84 x (1.71-1.93, 9 rounds)" and the spread alone, for a figure measured over rounds. */
-static void stat_texts(const struct app *a, const struct scene_stat *s, char *val, unsigned vlen,
-                       char *spread, unsigned slen)
+/* The spread in the unit the value is shown in: "(1.71-1.93 s, 9 rounds)". */
+static void fig_spread(char *buf, unsigned len, const struct scene_stat *s, const char *unit)
 {
-    draw_fmt_value(val, vlen, s->value);
-    draw_fmt_spread(spread, slen, s);
-    if (stat_doubtful(a, s)) {
-        size_t n = strlen(spread);
-        snprintf(spread + n, slen - n, "!");
+    char lo[32], hi[32];
+    figure_fmt_sig(lo, sizeof lo, figure_in_unit(s->lo, s->unit, unit));
+    figure_fmt_sig(hi, sizeof hi, figure_in_unit(s->hi, s->unit, unit));
+    if (s->lo < 0)
+        snprintf(buf, len, _("(%s to %s, %d rounds)"), lo, hi, s->rounds);
+    else
+        snprintf(buf, len, _("(%s-%s, %d rounds)"), lo, hi, s->rounds);
+}
+
+/* One figure as drawn. */
+struct fig_line {
+    const struct scene_stat *s;
+    const struct scene_figure *f;
+    char label[96], val[64], unit[48], spread[96];
+    bool headline, doubt;
+};
+
+#define TABLE_ROWS 16
+#define TABLE_COLS 6
+
+/* The comparison: one row per model (the key in the column names), the columns the table gives. */
+struct fig_table {
+    int nrows, ncols;
+    char row[TABLE_ROWS][48];
+    const struct scene_figure *col[TABLE_COLS];
+    char cell[TABLE_ROWS][TABLE_COLS][64]; /* value and unit */
+    int row_w, col_w[TABLE_COLS];
+};
+
+/* What the stats panel holds this frame: measured once, drawn where the layout says. */
+struct figs {
+    int n, nhead;
+    struct fig_line l[SCENE_MAX_STATS];
+    struct fig_table t;
+    int label_w, val_w, unit_w, spread_w;
+    bool spread_inline; /* a spread beside its value, or on a line under it */
+    bool doubt;
+    int width, lines, head_lines;
+};
+
+static struct figs figs;
+
+/* The row a comparison key names: "mode2" is the scene's second mode, else the key itself. */
+static void table_row_label(const struct scene_entry *e, const char *key, char *buf, unsigned len)
+{
+    int m;
+    char rest;
+    if (sscanf(key, "mode%d%c", &m, &rest) == 1 && e && m >= 1 && m <= e->nmodes)
+        key = e->modes[m - 1].name; /* the name --mode takes: not translated */
+    snprintf(buf, len, "%s", key);
+}
+
+static void table_add(struct fig_table *t, const struct scene_entry *e, const char *key,
+                      const struct scene_figure *f, const struct scene_stat *s)
+{
+    int r, c;
+    for (r = 0; r < t->nrows && strcmp(t->row[r], key); r++)
+        ;
+    if (r == t->nrows) {
+        if (r == TABLE_ROWS)
+            return;
+        snprintf(t->row[t->nrows++], sizeof t->row[0], "%s", key);
+        for (int k = 0; k < TABLE_COLS; k++)
+            t->cell[r][k][0] = '\0';
     }
+    for (c = 0; c < t->ncols && t->col[c] != f; c++)
+        ;
+    if (c == t->ncols) {
+        if (c == TABLE_COLS)
+            return;
+        /* Columns in the order of the scene's table. */
+        for (c = t->ncols; c > 0 && t->col[c - 1] > f; c--) {
+            t->col[c] = t->col[c - 1];
+            for (int k = 0; k < TABLE_ROWS; k++)
+                memcpy(t->cell[k][c], t->cell[k][c - 1], sizeof t->cell[0][0]);
+        }
+        t->col[c] = f;
+        for (int k = 0; k < TABLE_ROWS; k++)
+            t->cell[k][c][0] = '\0';
+        t->ncols++;
+    }
+    (void)e;
+    char val[32], unit[24];
+    figure_format(f, s->value, s->unit, val, sizeof val, unit, sizeof unit);
+    snprintf(t->cell[r][c], sizeof t->cell[0][0], "%s%s%s", val, unit[0] ? " " : "", unit);
 }
 
-/* Lines figure s takes in a column cw wide: 2 when its spread goes under it. */
-static int stat_lines(const struct app *a, const struct scene_stat *s, int cw)
+static int imax(int a, int b)
 {
-    if (s->rounds <= 0)
-        return 1;
-    char val[32], spread[96];
-    stat_texts(a, s, val, sizeof val, spread, sizeof spread);
-    int right = grid_text_width(val) + 1 + grid_text_width(s->unit) + (s->unit[0] ? 1 : 0) +
-                grid_text_width(spread);
-    return grid_text_width(s->name) + 1 + right <= cw - 2 ? 1 : 2;
+    return a > b ? a : b;
 }
 
-/* How many figures, from the first, fit in ncol columns of `rows` lines (less `keep` lines). */
-static int stats_fit(const struct app *a, int rows, int ncol, int cw, int keep)
+/* The figures this frame shows: headlines first, then the comparison, then the rest. */
+static void figs_collect(struct app *a, int cols)
 {
-    int line = 0, cap = rows * ncol - keep;
+    struct figs *F = &figs;
+    const struct scene_entry *e = a->scene;
+    F->n = F->nhead = 0;
+    F->t.nrows = F->t.ncols = 0;
+    F->doubt = false;
+    static struct fig_line rest[SCENE_MAX_STATS];
+    int nrest = 0;
     for (int i = 0; i < a->stats.n; i++) {
-        int need = stat_lines(a, &a->stats.s[i], cw);
-        if (line % rows + need > rows) /* a figure stays in one column */
+        const struct scene_stat *s = &a->stats.s[i];
+        char key[48];
+        const struct scene_figure *f = figure_find(e, s->name, key, sizeof key);
+        if (f && (f->flags & FIG_HIDE))
+            continue;
+        if (f && !figure_applies(f, e, a->ctx.mode, a->params))
+            continue;
+        if (f && (f->flags & FIG_COLUMN)) {
+            table_add(&F->t, e, key, f, s);
+            continue;
+        }
+        bool head = f && (f->flags & FIG_HEADLINE) && strncmp(s->name, "rec.", 4) != 0;
+        struct fig_line *l = head ? &F->l[F->nhead++] : &rest[nrest++];
+        l->s = s;
+        l->f = f;
+        l->headline = head;
+        char lb[96];
+        snprintf(l->label, sizeof l->label, "%s", figure_label(f, s->name, lb, sizeof lb));
+        figure_format(f, s->value, s->unit, l->val, sizeof l->val, l->unit, sizeof l->unit);
+        l->spread[0] = '\0';
+        l->doubt = stat_doubtful(a, s);
+        if (s->rounds > 0) {
+            fig_spread(l->spread, sizeof l->spread, s, l->unit);
+            if (l->doubt)
+                strncat(l->spread, "!", sizeof l->spread - strlen(l->spread) - 1);
+        }
+        F->doubt |= l->doubt;
+    }
+    memcpy(&F->l[F->nhead], rest, sizeof rest[0] * (size_t)nrest);
+    F->n = F->nhead + nrest;
+
+    F->label_w = F->val_w = F->unit_w = F->spread_w = 0;
+    for (int i = 0; i < F->n; i++) {
+        const struct fig_line *l = &F->l[i];
+        F->label_w = imax(F->label_w, grid_text_width(l->label));
+        F->val_w = imax(F->val_w, grid_text_width(l->val));
+        F->unit_w = imax(F->unit_w, grid_text_width(l->unit));
+        F->spread_w = imax(F->spread_w, grid_text_width(l->spread));
+    }
+    /* label, two spaces, value (right-aligned), a space, unit; a margin each side */
+    int line_w = 1 + F->label_w + 2 + F->val_w + (F->unit_w ? 1 + F->unit_w : 0) + 1;
+    F->spread_inline = F->spread_w == 0 || line_w + 1 + F->spread_w <= cols * 2 / 5;
+    F->width = line_w + (F->spread_inline && F->spread_w ? 1 + F->spread_w : 0);
+    F->lines = F->head_lines = 0;
+    for (int i = 0; i < F->n; i++) {
+        int h = F->l[i].spread[0] && !F->spread_inline ? 2 : 1;
+        F->lines += h;
+        if (F->l[i].headline)
+            F->head_lines += h;
+    }
+    struct fig_table *t = &F->t;
+    if (t->nrows && t->ncols) {
+        char buf[48];
+        t->row_w = grid_text_width(_("compare"));
+        for (int r = 0; r < t->nrows; r++) {
+            table_row_label(e, t->row[r], buf, sizeof buf);
+            t->row_w = imax(t->row_w, grid_text_width(buf));
+        }
+        int w = 1 + t->row_w + 1;
+        for (int c = 0; c < t->ncols; c++) {
+            t->col_w[c] = grid_text_width(_(t->col[c]->label));
+            for (int r = 0; r < t->nrows; r++)
+                t->col_w[c] = imax(t->col_w[c], grid_text_width(t->cell[r][c]));
+            w += 2 + t->col_w[c];
+        }
+        F->width = imax(F->width, w);
+        F->lines += 1 + t->nrows;
+    }
+    /* The title and its note ("! machine busy") fit too. */
+    int title_w = 1 + grid_text_width(_("Stats")) + 1;
+    F->width = imax(F->width, title_w);
+}
+
+/* One figure in a column cw wide at (y, x); returns the lines it took. */
+static int draw_fig(struct grid *g, int y, int x, int cw, const struct fig_line *l)
+{
+    const struct figs *F = &figs;
+    int vu = F->val_w + (F->unit_w ? 1 + F->unit_w : 0);
+    bool inline_spread = l->spread[0] && F->spread_inline;
+    int right = vu + (inline_spread ? 1 + F->spread_w : 0);
+    int lw = cw - 2 - 2 - right; /* margins, the gap after the label */
+    if (lw < 6) {                /* a narrow column: the label gives way first, then the unit */
+        lw = 6;
+    }
+    unsigned lattr = l->headline ? GRID_BOLD : 0;
+    grid_text_fit(g, y, x + 1, lw, l->label, 0, lattr);
+    int vx = x + 1 + lw + 2;
+    int vw = grid_text_width(l->val);
+    unsigned vcol = l->headline ? COLOUR_CYAN : COLOUR_WHITE;
+    grid_text(g, y, vx + F->val_w - vw, vw, l->val, vcol, GRID_BOLD);
+    int ux = vx + F->val_w + 1, room = x + cw - 1 - ux;
+    if (l->unit[0] && room > 0)
+        grid_text_fit(g, y, ux, room, l->unit, vcol, l->headline ? GRID_BOLD : 0);
+    if (!l->spread[0])
+        return 1;
+    unsigned scol = l->doubt ? COLOUR_YELLOW : 0, sattr = l->doubt ? GRID_BOLD : GRID_DIM;
+    if (inline_spread) {
+        int sx = ux + (F->unit_w ? F->unit_w + 1 : 0);
+        grid_text_fit(g, y, sx, x + cw - 1 - sx, l->spread, scol, sattr);
+        return 1;
+    }
+    int sw = grid_text_width(l->spread), sx = x + cw - 1 - sw;
+    if (sx < x + 3)
+        sx = x + 3;
+    grid_text_fit(g, y + 1, sx, x + cw - 1 - sx, l->spread, scol, sattr);
+    return 2;
+}
+
+/* The comparison table at (y, x), `rows` lines at most; returns the lines it took. */
+static int draw_table(const struct app *a, struct grid *g, int y, int x, int cw, int rows)
+{
+    const struct fig_table *t = &figs.t;
+    int w = cw - 2, rw = t->row_w;
+    if (rw > w / 3)
+        rw = w / 3 > 6 ? w / 3 : 6;
+    grid_text_fit(g, y, x + 1, rw, _("compare"), 0, GRID_BOLD | GRID_UNDERLINE);
+    int cx = x + 1 + rw;
+    for (int c = 0; c < t->ncols; c++) {
+        int room = x + cw - 1 - (cx + 2);
+        if (t->col_w[c] > room)
+            break; /* a column that does not fit is left out whole, never cut */
+        int colw = t->col_w[c];
+        const char *h = _(t->col[c]->label);
+        int hw = grid_text_width(h);
+        grid_text_fit(g, y, cx + 2 + (hw < colw ? colw - hw : 0), colw, h, 0, GRID_BOLD);
+        for (int r = 0; r < t->nrows && r + 1 < rows; r++) {
+            int vw = grid_text_width(t->cell[r][c]);
+            grid_text_fit(g, y + 1 + r, cx + 2 + (vw < colw ? colw - vw : 0), colw, t->cell[r][c],
+                          COLOUR_WHITE, GRID_BOLD);
+        }
+        cx += 2 + colw;
+    }
+    for (int r = 0; r < t->nrows && r + 1 < rows; r++) {
+        char buf[48];
+        table_row_label(a->scene, t->row[r], buf, sizeof buf);
+        grid_text_fit(g, y + 1 + r, x + 1, rw, buf, 0, 0);
+    }
+    return 1 + (t->nrows < rows - 1 ? t->nrows : rows - 1);
+}
+
+/*
+ * Place the items (headlines, the comparison, the rest) in ncol columns of
+ * `rows` lines from y0 + 1, none split over two columns; draw them when
+ * `draw`. Returns the figures that fit (the comparison not counted).
+ */
+static int stats_place(struct app *a, struct grid *g, int y0, int rows, int ncol, int cw, bool draw)
+{
+    const struct figs *F = &figs;
+    int nitems = F->n + (F->t.nrows ? 1 : 0);
+    int line = 0, shown = 0, cap = rows * ncol;
+    for (int k = 0; k < nitems; k++) {
+        bool table = F->t.nrows && k == F->nhead;
+        int i = k - (F->t.nrows && k > F->nhead ? 1 : 0);
+        int need = table ? 1 + F->t.nrows : (F->l[i].spread[0] && !F->spread_inline ? 2 : 1);
+        if (need > rows)
+            need = rows;
+        if (line % rows + need > rows)
             line += rows - line % rows;
         if (line + need > cap)
-            return i;
+            break;
+        int y = y0 + 1 + line % rows, x = (line / rows) * cw;
+        if (draw && table)
+            draw_table(a, g, y, x, cw, need);
+        else if (draw)
+            draw_fig(g, y, x, cw, &F->l[i]);
+        if (!table)
+            shown++;
         line += need;
     }
-    return a->stats.n;
+    return shown;
 }
 
-static void draw_stat(const struct app *a, struct grid *g, int y, int x, int cw,
-                      const struct scene_stat *s, int lines)
+static void draw_stats(struct app *a, struct grid *g, const struct layout *L)
 {
-    char val[32], line[96], spread[96];
-    if (s->rounds <= 0 || lines == 2) {
-        draw_fmt_value(val, sizeof val, s->value);
-        grid_text(g, y, x, cw - 19, s->name, 0, 0);
-        snprintf(line, sizeof line, "%8s %-8.8s", val, s->unit);
-        grid_text(g, y, x + cw - 19, 17, line, COLOUR_WHITE, GRID_BOLD);
-        if (s->rounds <= 0)
-            return;
-    }
-    stat_texts(a, s, val, sizeof val, spread, sizeof spread);
-    bool doubt = stat_doubtful(a, s);
-    unsigned colour = doubt ? COLOUR_YELLOW : 0, attr = doubt ? GRID_BOLD : GRID_DIM;
-    int sw = grid_text_width(spread);
-    if (lines == 2) {
-        int sx = x + cw - 2 - sw;
-        grid_text(g, y + 1, sx > x + 2 ? sx : x + 2, cw - 4, spread, colour, attr);
-        return;
-    }
-    snprintf(line, sizeof line, "%s%s%s", val, s->unit[0] ? " " : "", s->unit);
-    int lw = grid_text_width(line), rx = x + cw - 2 - sw - 1 - lw;
-    grid_text(g, y, x, rx - x, s->name, 0, 0);
-    grid_text(g, y, rx, lw, line, COLOUR_WHITE, GRID_BOLD);
-    grid_text(g, y, rx + lw + 1, sw, spread, colour, attr);
-}
-
-static void draw_stats(struct app *a, struct grid *g, int y0, int h, int w)
-{
-    int used = grid_text(g, y0, 1, w - 2, _("Stats"), 0, GRID_BOLD | GRID_UNDERLINE);
-    bool doubt = false;
-    for (int i = 0; i < a->stats.n && !doubt; i++)
-        doubt = stat_doubtful(a, &a->stats.s[i]);
-    if (doubt) {
+    const struct figs *F = &figs;
+    int y0 = L->stats.y, h = L->stats.h, cw = L->stats_col_w, ncol = L->stats_cols;
+    int used = grid_text(g, y0, 1, cw - 2, _("Stats"), 0, GRID_BOLD | GRID_UNDERLINE);
+    if (F->doubt) {
         char why[96];
         snprintf(why, sizeof why, "  ! %s",
                  a->running && a->load.busy ? _("machine busy") : _("wide spread"));
-        grid_text(g, y0, 1 + used, w - 2 - used, why, COLOUR_YELLOW, GRID_BOLD);
+        grid_text_fit(g, y0, 1 + used, L->stats.w - 2 - used, why, COLOUR_YELLOW, GRID_BOLD);
     }
     int rows = h - 1;
     if (rows < 1)
         return;
-    int ncol = 1, lines = 0;
-    for (int i = 0; i < a->stats.n; i++)
-        lines += stat_lines(a, &a->stats.s[i], w);
-    if (lines > rows && w >= 2 * 38)
-        ncol = 2;
-    int cw = w / ncol;
-    int fit = stats_fit(a, rows, ncol, cw, 0);
-    if (fit < a->stats.n || a->stats.dropped)
-        fit = stats_fit(a, rows, ncol, cw, 1); /* the last line says what is left out */
-    int line = 0;
-    for (int i = 0; i < fit; i++) {
-        const struct scene_stat *s = &a->stats.s[i];
-        int need = stat_lines(a, s, cw);
-        if (line % rows + need > rows)
-            line += rows - line % rows;
-        draw_stat(a, g, y0 + 1 + line % rows, 1 + (line / rows) * cw, cw, s, need);
-        line += need;
-    }
-    int hidden = a->stats.n - fit + a->stats.dropped;
-    if (hidden > 0) {
+    int shown = stats_place(a, g, y0, rows, ncol, cw, false);
+    int hidden = F->n - shown + a->stats.dropped;
+    if (hidden == 0 || rows < 2) {
+        stats_place(a, g, y0, rows, ncol, cw, true);
+    } else {
+        /* Not all fit: the last row of the panel says how many are left out. */
+        shown = stats_place(a, g, y0, rows - 1, ncol, cw, true);
+        hidden = F->n - shown + a->stats.dropped;
         char buf[96];
         snprintf(buf, sizeof buf, _("%d figures not shown"), hidden);
-        grid_text(g, y0 + rows, 1 + (ncol - 1) * cw, cw - 2, buf, COLOUR_YELLOW, GRID_BOLD);
+        grid_text_fit(g, y0 + rows, 1, L->stats.w - 2, buf, COLOUR_YELLOW, GRID_BOLD);
     }
 }
-
-struct wrap_ctx {
-    struct grid *g;
-    int y, x, w, ymax;
-    unsigned attr;
-};
-
-static void wrap_emit(void *arg, const char *line, int len)
-{
-    struct wrap_ctx *c = arg;
-    if (c->y >= c->ymax)
-        return;
-    char buf[512];
-    snprintf(buf, sizeof buf, "%.*s", len, line);
-    grid_text(c->g, c->y++, c->x, c->w, buf, 0, c->attr);
-}
-
-/* Words for a note id: the scene's, or the recording's when replaying. */
 static const char *draw_note(const struct app *a, unsigned note)
 {
     if (a->replay && a->meta)
@@ -528,7 +684,7 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
     char buf[160];
     char label[96];
     snprintf(buf, sizeof buf, _("Lane: %s"), draw_lane_label(l->name, label, sizeof label));
-    grid_text(g, y0, x0, w, buf, 0, GRID_BOLD | GRID_UNDERLINE);
+    grid_text_fit(g, y0, x0, w, buf, 0, GRID_BOLD | GRID_UNDERLINE);
     int y = y0 + 1;
     if (l->count == 0) {
         grid_text(g, y, x0, w, _("no events yet"), 0, GRID_DIM);
@@ -552,10 +708,10 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
         snprintf(buf, sizeof buf, _("%s: %s%s%s for %s (arg %u)"),
                  a->replay ? _("at cursor") : _("now"), _(state_info(st)->label),
                  *words ? " - " : "", words, since, e->arg);
-    grid_text(g, y++, x0, w, buf, 0, 0);
+    grid_text_fit(g, y++, x0, w, buf, 0, 0);
     snprintf(buf, sizeof buf, _("transitions: %llu  events kept: %zu"),
              (unsigned long long)l->transitions, history_kept(l));
-    grid_text(g, y++, x0, w, buf, 0, 0);
+    grid_text_fit(g, y++, x0, w, buf, 0, 0);
     if (l->kind == TRACE_LANE_GAUGE)
         return;
     uint64_t tot[TRACE_NSTATES], sum = 0;
@@ -580,61 +736,119 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
 }
 
 /* The mode's narration, or on a tour the step's words with the mode's below them. */
-static void draw_narration(struct app *a, struct grid *g, int y0, int x0, int h, int w)
+/* One line of the narration panel: a piece of a wrapped text. */
+struct nline {
+    const char *s;
+    int len;
+    unsigned colour, attr;
+};
+
+struct nbuild {
+    struct nline *out;
+    int n, max;
+    unsigned colour, attr;
+};
+
+static void nl_emit(void *arg, const char *line, int len)
 {
-    const struct scene_mode *m = &a->scene->modes[a->ctx.mode];
-    struct wrap_ctx c = {g, y0 + 1, x0, w, y0 + h, 0};
-    if (a->tour) {
-        const struct tour_step *s = &a->tour->step[a->tour_step];
-        char buf[160];
-        snprintf(buf, sizeof buf, _("Tour %d/%d: %s"), a->tour_step + 1, a->tour->n, s->title);
-        grid_text(g, y0, x0, w, buf, COLOUR_CYAN, GRID_BOLD | GRID_UNDERLINE);
-        if (s->text)
-            grid_wrap(s->text, w, wrap_emit, &c);
-        if (c.y + 2 >= c.ymax)
-            return;
-        grid_text(g, ++c.y, x0, w, _(m->title), 0, GRID_BOLD);
-        c.y++;
-        c.attr = GRID_DIM;
-    } else {
-        grid_text(g, y0, x0, w, _(m->title), 0, GRID_BOLD | GRID_UNDERLINE);
-    }
-    grid_wrap(_(m->narration), w, wrap_emit, &c);
+    struct nbuild *b = arg;
+    if (b->out && b->n < b->max)
+        b->out[b->n] = (struct nline){line, len, b->colour, b->attr};
+    b->n++;
 }
 
-static void draw_status(struct app *a, struct grid *g, uint64_t now)
+/* The narration's lines at width w, under its title: on a tour the step's words, then the mode's.
+ */
+static int narr_build(const struct app *a, int w, struct nline *out, int max)
 {
-    const struct scene_entry *e = a->scene;
-    int y = g->rows - 2, x = 1;
-    a->geom.params_y = y;
-    for (int i = 0; i < e->nparams; i++) {
-        char buf[64];
-        const struct scene_param *p = &e->params[i];
-        if (p->flags & SCENE_P_BOOL)
-            snprintf(buf, sizeof buf, "%s=%s", p->name, a->params[i] ? _("on") : _("off"));
-        else
-            snprintf(buf, sizeof buf, "%s=%lld", p->name, (long long)a->params[i]);
-        int bw = grid_text_width(buf);
-        if (x + bw >= g->cols)
-            break;
-        bool sel = i == a->view.sel_param;
-        a->geom.params_x[i] = x;
-        a->geom.params_w[i] = bw;
-        grid_text(g, y, x, bw, buf, sel ? COLOUR_YELLOW : 0, sel ? GRID_REVERSE : 0);
-        x += bw + 2;
+    const struct scene_mode *m = &a->scene->modes[a->ctx.mode];
+    struct nbuild b = {out, 0, max, 0, 0};
+    if (a->tour) {
+        const struct tour_step *s = &a->tour->step[a->tour_step];
+        if (s->text)
+            grid_wrap(s->text, w, nl_emit, &b);
+        nl_emit(&b, "", 0);
+        b.attr = GRID_BOLD;
+        grid_wrap(_(m->title), w, nl_emit, &b);
+        b.attr = GRID_DIM;
     }
-    y = g->rows - 1;
-    char buf[256], zoom[16], note[SCENE_NOTE_MAX];
+    grid_wrap(_(m->narration), w, nl_emit, &b);
+    return b.n;
+}
+
+/* Lines the bottom panel's right side wants at width w (the layout asks). */
+static int narr_count(void *arg, int w)
+{
+    const struct app *a = arg;
+    if (a->view.focus_lane >= 0 && a->view.focus_lane < a->hist.nlanes)
+        return 5; /* the inspector */
+    return narr_build(a, w, NULL, 0);
+}
+
+/* The narration, a page at a time when it does not fit (the e key turns the page). */
+static void draw_narration(struct app *a, struct grid *g, const struct layout_rect *r)
+{
+    static struct nline lines[1024];
+    int n = narr_build(a, r->w, lines, 1024);
+    if (n > 1024)
+        n = 1024;
+    int per = r->h - 1;
+    if (per < 1 || r->w < 1)
+        return;
+    int pages = n <= per ? 1 : (n + per - 1) / per;
+    int page = (a->view.narr_page % pages + pages) % pages;
+    char more[64] = "", title[256];
+    if (pages > 1)
+        snprintf(more, sizeof more, _("%d/%d, e: more"), page + 1, pages);
+    int mw = more[0] ? grid_text_width(more) + 2 : 0;
+    if (a->tour) {
+        const struct tour_step *s = &a->tour->step[a->tour_step];
+        snprintf(title, sizeof title, _("Tour %d/%d: %s"), a->tour_step + 1, a->tour->n, s->title);
+        grid_text_fit(g, r->y, r->x, r->w - mw, title, COLOUR_CYAN, GRID_BOLD | GRID_UNDERLINE);
+    } else {
+        grid_text_fit(g, r->y, r->x, r->w - mw, _(a->scene->modes[a->ctx.mode].title), 0,
+                      GRID_BOLD | GRID_UNDERLINE);
+    }
+    if (more[0])
+        grid_text(g, r->y, r->x + r->w - mw + 2, mw - 2, more, COLOUR_YELLOW, GRID_BOLD);
+    for (int i = 0; i < per && page * per + i < n; i++) {
+        const struct nline *l = &lines[page * per + i];
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", l->len, l->s);
+        grid_text(g, r->y + 1 + i, r->x, r->w, buf, l->colour, l->attr);
+    }
+}
+
+/* The status line's parts: the view's state, then the app's or the scene's note. */
+struct status_text {
+    char base[256];
+    unsigned base_colour;
+    char extra[3][208];
+    unsigned extra_colour[3];
+    char note[256];
+    unsigned note_colour, note_attr;
+    int lines; /* 2 when the note goes on a line of its own */
+};
+
+static void status_compose(struct app *a, int cols, uint64_t now, struct status_text *st)
+{
+    char zoom[16], note[SCENE_NOTE_MAX];
+    memset(st, 0, sizeof *st);
     timeline_fmt_ns(zoom, sizeof zoom, a->view.ns_per_col);
     const char *view = a->view.live ? _("LIVE") : _("PAUSED");
+    bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
+    static const unsigned kind_colour[] = {0, COLOUR_YELLOW, COLOUR_RED};
+    unsigned msg_colour = kind_colour[a->msg_kind >= 0 && a->msg_kind <= 2 ? a->msg_kind : 0];
+    unsigned msg_attr = a->msg_kind == APP_MSG_INFO ? 0 : GRID_BOLD;
     if (a->replay) {
         char at[32];
         snprintf(at, sizeof at, "%s", _("start"));
         /* The cursor's time as precise as a column, and the event under it. */
         if (a->view.cursor)
             timeline_axis_text(at, sizeof at, a->view.cursor - a->hist.t0, a->view.ns_per_col);
-        snprintf(buf, sizeof buf, _(" REPLAY | . next event , previous | cursor at %s"), at);
-        int used = grid_text(g, y, 0, g->cols, buf, COLOUR_CYAN, GRID_BOLD);
+        snprintf(st->base, sizeof st->base, _(" REPLAY | . next event , previous | cursor at %s"),
+                 at);
+        st->base_colour = COLOUR_CYAN;
         int cl = a->view.cursor_lane;
         if (a->view.cursor && cl >= 0 && cl < a->hist.nlanes) {
             const struct history_lane *l = &a->hist.lane[cl];
@@ -644,66 +858,69 @@ static void draw_status(struct app *a, struct grid *g, uint64_t now)
                 unsigned to = history_at(l, (size_t)k)->state;
                 unsigned from = k > 0 ? history_at(l, (size_t)k - 1)->state : 0xffff;
                 draw_transition(a, what, sizeof what, cl, from, to);
-                snprintf(buf, sizeof buf, " | %s", what);
-                used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
+                snprintf(st->extra[0], sizeof st->extra[0], " | %s", what);
+                st->extra_colour[0] = COLOUR_YELLOW;
             }
         }
-        bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
         if (fresh) {
-            snprintf(buf, sizeof buf, " | %s", a->msg);
-            grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, 0);
+            snprintf(st->note, sizeof st->note, "%s", a->msg);
+            st->note_colour = msg_colour;
+            st->note_attr = msg_attr;
         }
-        return;
-    }
-    if (trace_frozen())
-        snprintf(buf, sizeof buf, _(" %s | FROZEN %.1f s (%u parked) | x%d"), view,
-                 (double)app_frozen_ns(a, now) / 1e9, trace_parked(), a->slowmo);
-    else if (!a->running)
-        snprintf(buf, sizeof buf, _(" STOPPED | x%d"), a->slowmo);
-    else
-        snprintf(buf, sizeof buf, _(" %s | workers running | x%d"), view, a->slowmo);
-    if (a->tour) {
-        size_t n = strlen(buf);
-        snprintf(buf + n, sizeof buf - n, _(" | tour %d/%d: Enter next, < back"), a->tour_step + 1,
-                 a->tour->n);
-    }
-    int used =
-        grid_text(g, y, 0, g->cols, buf, trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN, GRID_BOLD);
-    uint64_t dropped = trace_dropped();
-    if (dropped) {
-        snprintf(buf, sizeof buf, _(" | %llu events dropped"), (unsigned long long)dropped);
-        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_RED, GRID_BOLD);
-    }
-    if (trace_frozen()) {
-        /* What the last step moved, or how to take one. */
-        const struct app_view *v = &a->view;
-        char what[200];
-        if (v->step_lane >= 0 && v->step_lane < a->hist.nlanes)
-            draw_transition(a, what, sizeof what, v->step_lane, v->step_from, v->step_to);
+    } else {
+        if (trace_frozen())
+            snprintf(st->base, sizeof st->base, _(" %s | FROZEN %.1f s (%u parked) | x%d"), view,
+                     (double)app_frozen_ns(a, now) / 1e9, trace_parked(), a->slowmo);
+        else if (!a->running)
+            snprintf(st->base, sizeof st->base, _(" STOPPED | x%d"), a->slowmo);
         else
-            snprintf(what, sizeof what, "%s", _(". lets one transition through"));
-        snprintf(buf, sizeof buf, " | %s", what);
-        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
-    } else if (a->frozen_ns) {
-        snprintf(buf, sizeof buf, _(" | was frozen %.1f s: the scene's figures include it"),
-                 (double)a->frozen_ns / 1e9);
-        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_MAGENTA, 0);
+            snprintf(st->base, sizeof st->base, _(" %s | workers running | x%d"), view, a->slowmo);
+        if (a->tour) {
+            size_t n = strlen(st->base);
+            snprintf(st->base + n, sizeof st->base - n, _(" | tour %d/%d: Enter next, < back"),
+                     a->tour_step + 1, a->tour->n);
+        }
+        st->base_colour = trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN;
+        uint64_t dropped = trace_dropped();
+        if (dropped) {
+            snprintf(st->extra[0], sizeof st->extra[0], _(" | %llu events dropped"),
+                     (unsigned long long)dropped);
+            st->extra_colour[0] = COLOUR_RED;
+        }
+        if (a->running && a->load.busy) {
+            snprintf(st->extra[1], sizeof st->extra[1],
+                     _(" | machine busy: other programs use %.1f of %d CPUs"), a->load.other,
+                     a->load.last.cpus);
+            st->extra_colour[1] = COLOUR_YELLOW;
+        }
+        if (trace_frozen()) {
+            /* What the last step moved, or how to take one. */
+            const struct app_view *v = &a->view;
+            char what[200];
+            if (v->step_lane >= 0 && v->step_lane < a->hist.nlanes)
+                draw_transition(a, what, sizeof what, v->step_lane, v->step_from, v->step_to);
+            else
+                snprintf(what, sizeof what, "%s", _(". lets one transition through"));
+            snprintf(st->extra[2], sizeof st->extra[2], " | %s", what);
+            st->extra_colour[2] = COLOUR_YELLOW;
+        } else if (a->frozen_ns) {
+            snprintf(st->extra[2], sizeof st->extra[2],
+                     _(" | was frozen %.1f s: the scene's figures include it"),
+                     (double)a->frozen_ns / 1e9);
+            st->extra_colour[2] = COLOUR_MAGENTA;
+        }
+        scene_note_get(&a->ctx, note, sizeof note);
+        if (fresh || note[0]) {
+            snprintf(st->note, sizeof st->note, "%s", fresh ? a->msg : note);
+            st->note_colour = fresh ? msg_colour : 0;
+            st->note_attr = fresh ? msg_attr : 0;
+        }
     }
-    scene_note_get(&a->ctx, note, sizeof note);
-    bool fresh = a->msg[0] && now - a->msg_at < 5000000000ull;
-    char tail[256] = "";
-    if (fresh || note[0])
-        snprintf(tail, sizeof tail, " | %s", fresh ? a->msg : note);
-    if (a->running && a->load.busy) {
-        snprintf(buf, sizeof buf, _(" | machine busy: other programs use %.1f of %d CPUs"),
-                 a->load.other, a->load.last.cpus);
-        /* The short form when the whole one would push a message or note off the line. */
-        if (tail[0] && used + grid_text_width(buf) + grid_text_width(tail) > g->cols)
-            snprintf(buf, sizeof buf, " | %s", _("machine busy"));
-        used += grid_text(g, y, used, g->cols - used, buf, COLOUR_YELLOW, GRID_BOLD);
-    }
-    if (tail[0])
-        grid_text(g, y, used, g->cols - used, tail, fresh ? COLOUR_RED : COLOUR_YELLOW, 0);
+    /* What does not fit after the view's state goes on a second line. */
+    int w = grid_text_width(st->base) + grid_text_width(st->extra[0]) +
+            grid_text_width(st->extra[1]) + grid_text_width(st->extra[2]) +
+            (st->note[0] ? 3 + grid_text_width(st->note) : 0);
+    st->lines = w > cols ? 2 : 1;
 }
 
 /*
@@ -807,7 +1024,7 @@ static void help_put(void *arg, const char *line, int len, bool cut)
     snprintf(buf, sizeof buf, "%.*s", len, line);
     int used = grid_text(p->g, p->y, p->x, p->w, buf, 0, GRID_REVERSE);
     if (cut)
-        grid_put(p->g, p->y, p->x + used, MB_CUR_MAX > 1 ? L'\u2026' : L'~', 0, GRID_REVERSE);
+        grid_put(p->g, p->y, p->x + used, grid_ellipsis(), 0, GRID_REVERSE);
     p->y++;
 }
 
@@ -848,8 +1065,7 @@ static int help_pass(const struct key_item *it, int n, const char *heads[2],
         if (g && page == paint) {
             int kl = grid_text(g, y0 + y, x, sh->keyw, it[i].label, 0, GRID_REVERSE | GRID_BOLD);
             if (kl < grid_text_width(it[i].label))
-                grid_put(g, y0 + y, x + sh->keyw - 1, MB_CUR_MAX > 1 ? L'\u2026' : L'~', 0,
-                         GRID_REVERSE | GRID_BOLD);
+                grid_put(g, y0 + y, x + sh->keyw - 1, grid_ellipsis(), 0, GRID_REVERSE | GRID_BOLD);
             struct help_paint p = {g, y0 + y, x + sh->keyw + 2, tw};
             help_wrap(it[i].text, tw, help_put, &p);
         }
@@ -860,6 +1076,60 @@ static int help_pass(const struct key_item *it, int n, const char *heads[2],
     return page + 1;
 }
 
+static void draw_params(struct app *a, struct grid *g, int y)
+{
+    const struct scene_entry *e = a->scene;
+    int x = 1;
+    a->geom.params_y = y;
+    for (int i = 0; i < e->nparams; i++) {
+        char buf[96];
+        const struct scene_param *p = &e->params[i];
+        const struct scene_figure *f = figure_param_words(e, p->name);
+        const char *word = f ? figure_word(f, a->params[i]) : NULL;
+        if (p->flags & SCENE_P_BOOL)
+            snprintf(buf, sizeof buf, "%s=%s", p->name, a->params[i] ? _("on") : _("off"));
+        else if (word)
+            snprintf(buf, sizeof buf, "%s=%s", p->name, word);
+        else
+            snprintf(buf, sizeof buf, "%s=%lld", p->name, (long long)a->params[i]);
+        int bw = grid_text_width(buf);
+        a->geom.params_w[i] = 0;
+        if (x + bw + (i + 1 < e->nparams ? 3 : 0) >= g->cols) {
+            /* the rest does not fit: say so (Up/Down still select them) */
+            grid_put(g, y, x < g->cols - 1 ? x : g->cols - 2, grid_ellipsis(), 0, GRID_DIM);
+            break;
+        }
+        bool sel = i == a->view.sel_param;
+        a->geom.params_x[i] = x;
+        a->geom.params_w[i] = bw;
+        grid_text(g, y, x, bw, buf, sel ? COLOUR_YELLOW : 0, sel ? GRID_REVERSE : 0);
+        x += bw + 2;
+    }
+}
+
+static void draw_status(struct grid *g, const struct layout_rect *r, const struct status_text *st)
+{
+    int y = r->y, cols = g->cols;
+    int x = grid_text_fit(g, y, 0, cols, st->base, st->base_colour, GRID_BOLD);
+    /* One line: everything after the state. Two: the extras and the note start the second. */
+    if (st->lines == 2) {
+        y++;
+        x = 0;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!st->extra[i][0] || x >= cols)
+            continue;
+        const char *t = st->extra[i];
+        if (x == 0 && !strncmp(t, " | ", 3))
+            t += 2; /* a line does not start with a separator */
+        x += grid_text_fit(g, y, x, cols - x, t, st->extra_colour[i], GRID_BOLD);
+    }
+    if (!st->note[0] || x >= cols)
+        return;
+    char buf[300];
+    snprintf(buf, sizeof buf, x ? " | %s" : " %s", st->note);
+    grid_text_fit(g, y, x, cols - x, buf, st->note_colour, st->note_attr);
+}
 static void draw_help(struct app *a, struct grid *g)
 {
     const struct scene_entry *e = a->scene;
@@ -969,7 +1239,29 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
         grid_text(g, 0, 0, g->cols, _("no scene running (q quits)"), COLOUR_RED, 0);
         return;
     }
-    int width = draw_timeline_width(a, g->cols);
+    /* Measure what each part holds, then ask the layout where it goes. */
+    figs_collect(a, g->cols);
+    struct status_text st;
+    status_compose(a, g->cols, now, &st);
+    int n = a->hist.nlanes;
+    struct layout_in in = {
+        .rows = g->rows,
+        .cols = g->cols,
+        .nlanes = n,
+        .lane_rows = a->view.lane_rows,
+        .name_w = NAME_W + 1,
+        .canvas_w = canvas_cols(a, g->cols),
+        .stats_w = figs.width,
+        .stats_lines = figs.lines,
+        .stats_min = figs.head_lines,
+        .status_lines = st.lines,
+        .narr_lines = narr_count,
+        .arg = a,
+    };
+    struct layout L;
+    layout_compute(&in, &L);
+
+    int width = L.timeline_w;
     if (a->view.ns_per_col == 0) {
         /* A scene without a time scale of its own: ten seconds a screen. */
         uint64_t span = a->replay ? a->hist.t_end - a->hist.t0 + 1 : 10000000000ull;
@@ -978,55 +1270,43 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
             a->view.ns_per_col = timeline_zoom_step(a->view.ns_per_col, 1);
     }
     draw_header(a, g);
-    draw_legend(a, g, 1, o, now);
+    draw_legend(a, g, L.legend.y, o, now);
 
-    /* Lanes get the rows they need; the stats and narration get the rest. */
-    int want_rows = a->view.lane_rows < 1 ? 1 : a->view.lane_rows > 3 ? 3 : a->view.lane_rows;
-    int fixed = 2 + 1 + 2, spare = g->rows - fixed - a->hist.nlanes * want_rows - 1;
-    int bottom = spare < 8 ? 8 : spare > g->rows / 2 ? g->rows / 2 : spare;
-    int ccols = canvas_cols(a, g->cols);
-    if (ccols)
-        bottom = g->rows / 3 > 8 ? g->rows / 3 : 8; /* the picture wants height too */
-    int lanes_y = 2, lanes_h = g->rows - fixed - bottom;
     struct tl_view v = make_view(a, width, now);
-    int n = a->hist.nlanes;
-    if (a->view.lane_top >= n)
-        a->view.lane_top = n > 0 ? n - 1 : 0;
+    int top = a->view.lane_top < n ? a->view.lane_top : n > 0 ? n - 1 : 0;
     struct app_geom *geo = &a->geom;
-    geo->lanes_y = lanes_y;
+    geo->lanes_y = L.lanes.y;
     geo->lanes_x = NAME_W + 1;
     geo->lanes_w = width;
-    int rows = want_rows;
-    if (lanes_h / rows < 1)
-        rows = 1;
-    geo->lane_rows = rows;
+    geo->lane_rows = L.lane_rows;
     struct tl_cell cells[1024];
     if (width > 1024)
         v.width = width = 1024;
-    for (int i = a->view.lane_top; i < n && (geo->nshown + 1) * rows <= lanes_h; i++) {
-        draw_lane(a, g, lanes_y + geo->nshown * rows, rows, i, &v, o, cells);
+    for (int i = top; i < n && geo->nshown < L.lanes_shown; i++) {
+        draw_lane(a, g, L.lanes.y + geo->nshown * L.lane_rows, L.lane_rows, i, &v, o, cells);
         geo->lane_of_row[geo->nshown++] = i;
     }
-    if (n - a->view.lane_top > geo->nshown)
-        grid_text(g, lanes_y + lanes_h - 1, 0, NAME_W, _("  more: PgDn"), COLOUR_YELLOW, GRID_BOLD);
-    draw_axis(a, g, lanes_y + lanes_h, &v, o);
-    if (ccols) {
-        for (int y = lanes_y; y <= lanes_y + lanes_h; y++)
-            grid_put(g, y, g->cols - ccols - 1, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
-        draw_canvas(a, g, lanes_y, g->cols - ccols, lanes_h + 1, ccols);
+    if (n - top > geo->nshown && L.more_y >= 0) {
+        char more[96];
+        snprintf(more, sizeof more, _("%d more lanes: PgDn"), n - top - geo->nshown);
+        grid_text_fit(g, L.more_y, 1, L.lanes.w - 1, more, COLOUR_YELLOW, GRID_BOLD);
+    }
+    draw_axis(a, g, L.axis.y, &v, o);
+    if (L.canvas.w) {
+        for (int y = L.canvas.y; y < L.canvas.y + L.canvas.h; y++)
+            grid_put(g, y, L.canvas.x - 1, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
+        draw_canvas(a, g, L.canvas.y, L.canvas.x, L.canvas.h, L.canvas.w);
     }
 
-    int y0 = lanes_y + lanes_h + 1;
-    int sw = g->cols >= 120 ? 2 * STATS_W : STATS_W;
-    draw_stats(a, g, y0, bottom, sw);
-    int nx = sw + 2, nw = g->cols - nx - 1;
-    for (int y = y0; y < y0 + bottom; y++)
-        grid_put(g, y, sw, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
+    draw_stats(a, g, &L);
+    for (int y = L.stats.y; y < L.stats.y + L.stats.h; y++)
+        grid_put(g, y, L.stats.w, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
     if (a->view.focus_lane >= 0 && a->view.focus_lane < n)
-        draw_inspector(a, g, y0, nx, bottom, nw, now);
+        draw_inspector(a, g, L.narr.y, L.narr.x, L.narr.h, L.narr.w, now);
     else
-        draw_narration(a, g, y0, nx, bottom, nw);
-    draw_status(a, g, now);
+        draw_narration(a, g, &L.narr);
+    draw_params(a, g, L.params.y);
+    draw_status(g, &L.status, &st);
     if (a->view.help)
         draw_help(a, g);
 }

@@ -28,9 +28,5 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
 const char *draw_lane_label(const char *name, char *buf, unsigned len);
 /* The glyph of a state cell (not a gauge): its state's, or a half block for a brief run. */
 wchar_t draw_cell_glyph(const struct tl_cell *c, int ascii);
-/* Format a figure compactly ("9.12M", "250", "0.52"). */
-void draw_fmt_value(char *buf, unsigned len, double v);
-/* A figure's spread over its rounds: "(1.71-1.93, 9 rounds)". */
-void draw_fmt_spread(char *buf, unsigned len, const struct scene_stat *s);
 
 #endif

@@ -108,6 +108,65 @@ int grid_text(struct grid *g, int y, int x, int maxw, const char *s, unsigned co
     return used;
 }
 
+wchar_t grid_ellipsis(void)
+{
+    return MB_CUR_MAX > 1 ? L'\u2026' : L'~';
+}
+
+/* Characters a shortened text does not end on before its ellipsis. */
+static int trailing_junk(char c)
+{
+    return c == ' ' || c == '|' || c == ',' || c == ':' || c == ';' || c == '(' || c == '-' ||
+           c == '/';
+}
+
+int grid_fit_len(const char *s, int maxw, int *cut)
+{
+    int used = 0, word_end = -1, char_end = 0;
+    const char *p = s;
+    *cut = 0;
+    if (grid_text_width(s) <= maxw)
+        return (int)strlen(s);
+    *cut = 1;
+    if (maxw < 1)
+        return 0;
+    while (*p) {
+        wchar_t ch;
+        int n = utf8_next(p, &ch);
+        int w = char_width(ch);
+        if (used + w + 1 > maxw) /* room for the ellipsis after it */
+            break;
+        used += w;
+        p += n;
+        char_end = (int)(p - s);
+        if (*p == ' ' && p > s && p[-1] != ' ')
+            word_end = char_end;
+    }
+    int end = word_end > 0 ? word_end : char_end;
+    while (end > 0 && trailing_junk(s[end - 1]))
+        end--;
+    if (end == 0)
+        end = char_end;
+    return end;
+}
+
+int grid_text_fit(struct grid *g, int y, int x, int maxw, const char *s, unsigned colour,
+                  unsigned attr)
+{
+    int cut, n = grid_fit_len(s, maxw, &cut);
+    if (!cut)
+        return grid_text(g, y, x, maxw, s, colour, attr);
+    char buf[1024];
+    if (n >= (int)sizeof buf)
+        n = (int)sizeof buf - 1;
+    memcpy(buf, s, (size_t)n);
+    buf[n] = '\0';
+    int used = grid_text(g, y, x, maxw - 1, buf, colour, attr);
+    if (maxw >= 1)
+        grid_put(g, y, x + used++, grid_ellipsis(), colour, attr);
+    return used;
+}
+
 int grid_text_width(const char *s)
 {
     int w = 0;

@@ -41,6 +41,20 @@ void grid_fill(struct grid *g, int y, int x, int w, wchar_t ch, unsigned colour,
 /* Write UTF-8 text clipped to maxw columns; returns the columns used. */
 int grid_text(struct grid *g, int y, int x, int maxw, const char *s, unsigned colour,
               unsigned attr);
+/*
+ * Write UTF-8 text in at most maxw columns without cutting a word: text
+ * that does not fit ends at a word with an ellipsis (a single word too long
+ * for the room is cut with one). Returns the columns used.
+ */
+int grid_text_fit(struct grid *g, int y, int x, int maxw, const char *s, unsigned colour,
+                  unsigned attr);
+/*
+ * Bytes of s that fit in maxw columns with an ellipsis after them, ending at
+ * a word (see grid_text_fit); *cut is set when the text had to be shortened.
+ */
+int grid_fit_len(const char *s, int maxw, int *cut);
+/* The ellipsis: "…" where the locale can show it, "~" otherwise. */
+wchar_t grid_ellipsis(void);
 /* Display width of UTF-8 text (wcwidth per character). */
 int grid_text_width(const char *s);
 /*

@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define SCENE_MAX_PARAMS 16
+#define SCENE_MAX_PARAMS 24
 /*
  * Figures one refresh may hold (a scene's and the app's own). A scene and
  * mode that emits more loses the rest, counted in scene_stats.dropped and
@@ -117,6 +117,46 @@ struct scene_canvas {
     struct scene_caption caption[SCENE_CAPTION_MAX];
 };
 
+/*
+ * How a figure is written on screen (src/figure.c). The JSON keys and values
+ * stay as the scene emits them; this is only how a person reads them.
+ */
+enum fig_format {
+    FIG_AUTO = 0, /* three significant digits; times and sizes move the prefix to the unit
+                     (13.4 s, 256 MiB), other units take k/M/G (9.98 Msamples/s); an
+                     integral count under a million is written exactly */
+    FIG_INT,      /* an exact integer with thousands separators: 5,000,000,050,000,000 */
+    FIG_BOOL,     /* on / off */
+    FIG_ENUM,     /* a word per value (words[value]) */
+};
+
+enum fig_flags {
+    FIG_HEADLINE = 1, /* what the scene is about: drawn first, emphasised (1-3 a scene) */
+    FIG_HIDE = 2,     /* kept in --json and recordings, not drawn */
+    FIG_COLUMN = 4,   /* a column of a comparison table: name has one '*', the row's key */
+};
+
+/*
+ * A figure as people read it. name is the JSON key (for a FIG_COLUMN, a
+ * pattern such as "cmp_*_rps": each key in place of the '*' is a row, a key
+ * "mode2" names the scene's second mode). A FIG_ENUM entry also names the
+ * values of the parameter of the same name on the parameter line. A figure
+ * a scene emits without an entry is still drawn, its name with spaces.
+ */
+struct scene_figure {
+    const char *name;
+    const char *label; /* N_(): short, for the screen ("wait p99 (others)") */
+    const char *unit;  /* N_(): NULL keeps the unit the figure comes with */
+    enum fig_format fmt;
+    unsigned flags;           /* enum fig_flags */
+    unsigned modes;           /* the modes it applies to, bit m for mode m (0: every mode) */
+    const char *when;         /* only while a parameter says so: "array" (not 0) or "backend=1" */
+    const char *const *words; /* FIG_ENUM: N_() words, one per value from 0 */
+    int nwords;
+};
+
+#define FIG_MODE(m) (1u << (m))
+
 struct scene_entry;
 
 struct scene_ctx {
@@ -141,6 +181,8 @@ struct scene_entry {
     int nkeys;
     const char *const *notes; /* note id -> words shown beside a state */
     int nnotes;
+    const struct scene_figure *figures; /* how its figures read on screen (may be NULL) */
+    int nfigures;
     /* Start workers; they must declare lanes before returning. 0 or -errno. */
     int (*start)(struct scene_ctx *ctx);
     /* Stop: wake every waiter, join every thread, reap every child. */

@@ -389,7 +389,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     struct app a;
     int rc = app_init(&a);
     a.view.theme = u.theme;
-    a.view.lane_rows = o->lane_rows ? o->lane_rows : 1;
+    a.view.lane_rows = o->lane_rows; /* 0: as many rows as the screen gives */
     if (rc == 0 && o->tour) {
         a.tour = &tour;
         rc = app_tour_goto(&a, 0);

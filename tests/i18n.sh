@@ -15,7 +15,7 @@ if [ -z "$missing" ]; then ok "po/POTFILES.in lists every file with messages"; e
     not_ok "po/POTFILES.in lists every file with messages" "missing: $missing"; fi
 
 # The messages as the sources have them now, against po/ko.po.
-(cd "$srcdir" && xgettext --keyword=_ --keyword=N_ --keyword=fail:3 --keyword=app_message:2 \
+(cd "$srcdir" && xgettext --keyword=_ --keyword=N_ --keyword=fail:3 --keyword=app_message:2 --keyword=app_warn:2 --keyword=app_error:2 \
     --keyword=errmsg_set:3 --from-code=UTF-8 -o "$work/now.pot" \
     $(grep -v '^#' po/POTFILES.in)) 2>"$work/xgettext.err"
 check "the sources' messages can be extracted" test -s "$work/now.pot"
@@ -68,8 +68,11 @@ fi
 # Every scene in Korean, in tmux: the panels stay aligned with wide characters.
 . "$srcdir/tests/tmux.sh"
 ENVS="LANG=ko_KR.UTF-8 LANGUAGE= CONCTUI_LOCALEDIR=$work/locale"
+# The words a screen may show: the program's strings and the catalogue's.
+strings -n 2 "$C" >"$work/vocab.txt"
+cat "$srcdir/po/ko.po" >>"$work/vocab.txt"
 for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
-    for size in "100 30" "80 24"; do
+    for size in "100 30" "80 24" "200 50"; do
         # shellcheck disable=SC2086
         start $size --scene "$scene"
         if ! wait_for "통계"; then
@@ -84,6 +87,11 @@ for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
             ok "$scene at $size: Korean panels aligned"
         else
             not_ok "$scene at $size: Korean panels aligned" "$out" "$(screen | head -30)"
+        fi
+        if out=$(screen | python3 "$srcdir/tests/cutwords.py" "$work/vocab.txt"); then
+            ok "$scene at $size: no Korean word cut without an ellipsis"
+        else
+            not_ok "$scene at $size: no Korean word cut without an ellipsis" "$out" "$(screen)"
         fi
         T send-keys -t t '?'
         if wait_for "키" && out=$(screen | python3 "$srcdir/tests/panel_align.py" "$cols"); then

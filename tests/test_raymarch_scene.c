@@ -198,7 +198,8 @@ static void test_raymarch_serial_and_openmp_render(void **state)
 static void test_raymarch_still_picture_rests(void **state)
 {
     (void)state;
-    static const char *const sets[] = {"backend=1", "width=48", "height=32", "fps=30", NULL};
+    static const char *const sets[] = {"backend=1", "width=48", "height=32",
+                                       "fps=30",    "turn=0",   NULL};
     run(2.0, sets);
     double frames = stat_of("frames");
     assert_true(frames >= 2);

@@ -165,6 +165,47 @@ for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
     if [ "$st" = "EXIT=0" ] && no_leftovers; then ok "$scene: quits cleanly"; else not_ok "$scene: quits cleanly" "$st"; fi
 done
 
+# Every scene at three sizes: its first headline figure on screen, and no
+# word cut without an ellipsis (words are checked against the program's own
+# text: its strings and its catalogue).
+strings -n 2 "$C" >"$tmp/vocab.txt"
+cat "${top_srcdir:-.}/po/ko.po" >>"$tmp/vocab.txt"
+headline() {
+    case $1 in
+    postoffice | prodcons) echo "throughput" ;;
+    executor) echo "results" ;;
+    taskqueue) echo "requests" ;;
+    evloop) echo "coroutine switch" ;;
+    reactor) echo "latency p99" ;;
+    gil) echo "slowdown" ;;
+    parsum | raymarch) echo "speedup" ;;
+    *) echo "Stats" ;;
+    esac
+}
+for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
+    start 80 24 --scene "$scene"
+    for size in "80 24" "120 40" "200 50"; do
+        T resize-window -t t -x "${size% *}" -y "${size#* }"
+        expect "$scene at $size: its headline figure" " $(headline "$scene")  "
+        sleep 0.5
+        if out=$(screen | python3 "${top_srcdir:-.}/tests/cutwords.py" "$tmp/vocab.txt"); then
+            ok "$scene at $size: no word cut without an ellipsis"
+        else
+            not_ok "$scene at $size: no word cut without an ellipsis" "$out" "$(screen)"
+        fi
+    done
+    T send-keys -t t q
+    exit_status >/dev/null
+done
+
+# The narration turns its pages with e when it does not fit.
+start 80 24 --scene reactor
+expect "a long narration says it has pages" "1/[0-9], e: more"
+T send-keys -t t e
+expect "e turns to the next page" "2/[0-9], e: more"
+T send-keys -t t q
+exit_status >/dev/null
+
 # A scene's status stays in the header: the reactor's address, even at 80 columns.
 start 80 24 --scene reactor
 expect "the reactor's port is in the header" "127\.0\.0\.1:[0-9][0-9]*  "
@@ -229,11 +270,11 @@ if screen | awk '/^producer 0 *│/ {getline; if ($0 ~ /^ *│/) found=1} END {e
 else
     not_ok "--lane-rows 2 draws each lane on two rows" "$(screen | head -12)"
 fi
-T send-keys -t t L L
+T send-keys -t t L L L
 sleep 0.5
 if screen | grep -q "^producer 0 *│" &&
     screen | awk '/^producer 0 *│/ {getline; if ($0 ~ /^ *│/) found=1} END {exit found}'; then
-    ok "L cycles back to one row"
+    ok "L cycles through 3 rows and the screen's fit back to one row"
 else
     not_ok "L cycles back to one row" "$(screen | head -12)"
 fi
