@@ -12,6 +12,8 @@ const struct scene_entry *const scene_table[] = {
     &scene_evloop,
     &scene_reactor,
     &scene_gil,
+    &scene_race,
+    &scene_deadlock,
     &scene_parsum,
     &scene_raymarch,
     NULL,

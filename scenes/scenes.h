@@ -7,6 +7,8 @@
 extern const struct scene_entry scene_postoffice;
 extern const struct scene_entry scene_prodcons;
 extern const struct scene_entry scene_gil;
+extern const struct scene_entry scene_race;
+extern const struct scene_entry scene_deadlock;
 extern const struct scene_entry scene_evloop;
 extern const struct scene_entry scene_raymarch;
 extern const struct scene_entry scene_parsum;

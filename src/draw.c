@@ -858,8 +858,8 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
                 unsigned to = history_at(l, (size_t)k)->state;
                 unsigned from = k > 0 ? history_at(l, (size_t)k - 1)->state : 0xffff;
                 draw_transition(a, what, sizeof what, cl, from, to);
-                snprintf(st->extra[0], sizeof st->extra[0], " | %s", what);
-                st->extra_colour[0] = COLOUR_YELLOW;
+                snprintf(st->extra[1], sizeof st->extra[1], " | %s", what);
+                st->extra_colour[1] = COLOUR_YELLOW;
             }
         }
         if (fresh) {
@@ -883,15 +883,15 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
         st->base_colour = trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN;
         uint64_t dropped = trace_dropped();
         if (dropped) {
-            snprintf(st->extra[0], sizeof st->extra[0], _(" | %llu events dropped"),
+            snprintf(st->extra[1], sizeof st->extra[1], _(" | %llu events dropped"),
                      (unsigned long long)dropped);
-            st->extra_colour[0] = COLOUR_RED;
+            st->extra_colour[1] = COLOUR_RED;
         }
         if (a->running && a->load.busy) {
-            snprintf(st->extra[1], sizeof st->extra[1],
+            snprintf(st->extra[2], sizeof st->extra[2],
                      _(" | machine busy: other programs use %.1f of %d CPUs"), a->load.other,
                      a->load.last.cpus);
-            st->extra_colour[1] = COLOUR_YELLOW;
+            st->extra_colour[2] = COLOUR_YELLOW;
         }
         if (trace_frozen()) {
             /* What the last step moved, or how to take one. */
@@ -901,13 +901,13 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
                 draw_transition(a, what, sizeof what, v->step_lane, v->step_from, v->step_to);
             else
                 snprintf(what, sizeof what, "%s", _(". lets one transition through"));
-            snprintf(st->extra[2], sizeof st->extra[2], " | %s", what);
-            st->extra_colour[2] = COLOUR_YELLOW;
+            snprintf(st->extra[0], sizeof st->extra[0], " | %s", what);
+            st->extra_colour[0] = COLOUR_YELLOW;
         } else if (a->frozen_ns) {
-            snprintf(st->extra[2], sizeof st->extra[2],
+            snprintf(st->extra[0], sizeof st->extra[0],
                      _(" | was frozen %.1f s: the scene's figures include it"),
                      (double)a->frozen_ns / 1e9);
-            st->extra_colour[2] = COLOUR_MAGENTA;
+            st->extra_colour[0] = COLOUR_MAGENTA;
         }
         scene_note_get(&a->ctx, note, sizeof note);
         if (fresh || note[0]) {
@@ -917,10 +917,17 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
         }
     }
     /* What does not fit after the view's state goes on a second line. */
-    int w = grid_text_width(st->base) + grid_text_width(st->extra[0]) +
-            grid_text_width(st->extra[1]) + grid_text_width(st->extra[2]) +
-            (st->note[0] ? 3 + grid_text_width(st->note) : 0);
-    st->lines = w > cols ? 2 : 1;
+    int extras = grid_text_width(st->extra[1]) + grid_text_width(st->extra[2]) +
+                 grid_text_width(st->extra[0]),
+        note_w = st->note[0] ? 3 + grid_text_width(st->note) : 0;
+    st->lines = grid_text_width(st->base) + extras + note_w > cols ? 2 : 1;
+    /* The busy warning's short form when the whole one would push the note off its line. */
+    if (st->lines == 2 && st->extra[2][0] && extras + note_w > cols) {
+        snprintf(st->extra[2], sizeof st->extra[2], " | %s", _("machine busy"));
+        extras = grid_text_width(st->extra[1]) + grid_text_width(st->extra[2]) +
+                 grid_text_width(st->extra[0]);
+        st->lines = grid_text_width(st->base) + extras + note_w > cols ? 2 : 1;
+    }
 }
 
 /*
@@ -1110,13 +1117,20 @@ static void draw_params(struct app *a, struct grid *g, int y)
 static void draw_status(struct grid *g, const struct layout_rect *r, const struct status_text *st)
 {
     int y = r->y, cols = g->cols;
-    int x = grid_text_fit(g, y, 0, cols, st->base, st->base_colour, GRID_BOLD);
-    /* One line: everything after the state. Two: the extras and the note start the second. */
+    int x = grid_text_fit(g, y, 0, cols, st->base, st->base_colour, GRID_BOLD), i = 0;
+    /*
+     * One line: everything after the state. Two: the leading extras that fit
+     * stay beside the state (what a step moved), the rest and the note start
+     * the second.
+     */
     if (st->lines == 2) {
+        for (; i < 3 && (!st->extra[i][0] || x + grid_text_width(st->extra[i]) <= cols); i++)
+            if (st->extra[i][0])
+                x += grid_text_fit(g, y, x, cols - x, st->extra[i], st->extra_colour[i], GRID_BOLD);
         y++;
         x = 0;
     }
-    for (int i = 0; i < 3; i++) {
+    for (; i < 3; i++) {
         if (!st->extra[i][0] || x >= cols)
             continue;
         const char *t = st->extra[i];

@@ -66,8 +66,8 @@ enum gil_note {
 #define GIL_NOTE_WORDS                                                                             \
     [GIL_N_NONE] = "", [GIL_N_HOLDS] = N_("holds the GIL"),                                        \
     [GIL_N_WAITING] = N_("waiting for the GIL"), [GIL_N_IO] = N_("blocked in I/O, GIL released"),  \
-    [GIL_N_NOGIL] = N_("running, no GIL"), [GIL_N_HELD_BY] = N_("held by thread N (arg)"),         \
-    [GIL_N_DROP_REQ] = N_("drop requested: holder N (arg) must hand it over"),                     \
+    [GIL_N_NOGIL] = N_("running, no GIL"), [GIL_N_HELD_BY] = N_("held by a thread"),               \
+    [GIL_N_DROP_REQ] = N_("drop requested: the holder must hand it over"),                         \
     [GIL_N_FREE] = N_("free")
 
 /* One thread's side: identity, lane, and its waits for the GIL. */

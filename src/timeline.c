@@ -24,7 +24,8 @@ uint64_t timeline_live_start(uint64_t t0, uint64_t now, uint64_t ns_per_col, int
  * for I/O must not vanish inside a column of idling: running beats the
  * waits a lesson is about, which beat the states of having nothing to do.
  * States without a rank here sit between the two. Within a rank the longest
- * time wins.
+ * time wins. One exception: a wait of rank 2 that fills at least half the
+ * column beats a run that fills less than half (see layout_choose).
  */
 static int state_rank(unsigned st)
 {
@@ -72,6 +73,21 @@ static void layout_choose(const uint64_t dur[TRACE_NSTATES], const uint16_t note
         cell->flags |= TL_MIXED;
     if (found && dur[cell->state] * 2 < all)
         cell->flags |= TL_PART;
+    /*
+     * A brief run inside a column a lesson's wait (I/O, a lock, the ready
+     * queue, the kernel) fills more than half of: the wait is what happened
+     * there, so it shows (a clerk blocked in write() between short bursts).
+     */
+    if (cell->state == TRACE_RUN && (cell->flags & TL_PART)) {
+        for (unsigned st = 0; st < TRACE_NSTATES; st++) {
+            if (state_rank(st) == 2 && dur[st] * 2 >= all) {
+                cell->state = (uint8_t)st;
+                cell->note = notes[st];
+                cell->flags &= (uint8_t)~TL_PART;
+                break;
+            }
+        }
+    }
 }
 
 /*

@@ -137,9 +137,8 @@ static void test_timeline_layout_column_state(void **state)
     struct tl_view v = {.t_start = 1000, .ns_per_col = 100, .width = 5, .now = 1400};
     struct tl_cell c[5];
     timeline_layout(&h.lane[0], &v, c);
-    assert_int_equal(c[0].state, TRACE_RUN); /* it ran, if only for 30 % */
+    assert_int_equal(c[0].state, TRACE_LOCK); /* 70 % waiting for the lock beats 30 % run */
     assert_true(c[0].flags & TL_MIXED);
-    assert_true(c[0].flags & TL_PART);
     assert_int_equal(c[1].state, TRACE_IO);
     assert_false(c[1].flags & (TL_MIXED | TL_PART));
     assert_int_equal(c[2].state, TRACE_IO);
@@ -197,7 +196,11 @@ static void test_timeline_waits_beat_idling(void **state)
     assert_int_equal(c[2].state, TRACE_IDLE);
 }
 
-/* Property: wherever a random lane ran at all, its column reads running. */
+/*
+ * Property: wherever a random lane ran at all, its column reads running,
+ * unless a lesson's wait (ready, lock, io, kernel) filled at least half of it
+ * and the run less than half; then it reads that wait.
+ */
 static void test_timeline_never_idle_where_it_ran(void **state)
 {
     (void)state;
@@ -219,19 +222,50 @@ static void test_timeline_never_idle_where_it_ran(void **state)
         for (int col = 0; col < 300; col++) {
             uint64_t a = 1000 + (uint64_t)col * dt, b = a + dt > t ? t : a + dt;
             int ran = 0;
+            uint64_t dur[TRACE_NSTATES] = {0}, all = 0;
             for (int k = 0; k < N && a < b; k++) {
                 uint64_t end = k + 1 < N ? at[k + 1] : t;
-                if (st[k] == TRACE_RUN && at[k] < b && end > a)
-                    ran = 1;
+                if (at[k] < b && end > a) {
+                    uint64_t s0 = at[k] > a ? at[k] : a, s1 = end < b ? end : b;
+                    dur[st[k]] += s1 - s0;
+                    all += s1 - s0;
+                    if (st[k] == TRACE_RUN)
+                        ran = 1;
+                }
             }
+            int wait = -1;
+            for (unsigned s = 0; s < TRACE_NSTATES; s++)
+                if ((s == TRACE_READY || s == TRACE_LOCK || s == TRACE_IO || s == TRACE_KERNEL) &&
+                    dur[s] * 2 >= all && wait < 0)
+                    wait = (int)s;
             if (a >= t)
                 assert_true(c[col].flags & TL_EMPTY);
-            else if (ran)
+            else if (ran && (dur[TRACE_RUN] * 2 >= all || wait < 0))
                 assert_int_equal(c[col].state, TRACE_RUN);
+            else if (ran)
+                assert_int_equal(c[col].state, wait);
             else
                 assert_int_not_equal(c[col].state, TRACE_RUN);
         }
     }
+}
+
+/* A clerk blocked in write() between short bursts reads io, not "ran briefly". */
+static void test_timeline_dominant_wait_beats_brief_run(void **state)
+{
+    (void)state;
+    ev(0, 1000, TRACE_RUN, 0);
+    ev(0, 1010, TRACE_IO, 0);
+    ev(0, 1990, TRACE_RUN, 0);
+    ev(0, 2000, TRACE_SLEEP, 0);
+    ev(0, 2010, TRACE_RUN, 0);
+    ev(0, 2020, TRACE_SLEEP, 0);
+    struct tl_view v = {.t_start = 1000, .ns_per_col = 1000, .width = 2, .now = 3000};
+    struct tl_cell c[2];
+    timeline_layout(&h.lane[0], &v, c);
+    assert_int_equal(c[0].state, TRACE_IO);  /* 98 % io, 2 % run */
+    assert_int_equal(c[1].state, TRACE_RUN); /* 1 % run inside sleep: ran briefly */
+    assert_true(c[1].flags & TL_PART);
 }
 
 static void test_timeline_before_first_event_is_empty(void **state)
@@ -368,6 +402,7 @@ int main(void)
         T(test_timeline_brief_run_shows),
         T(test_timeline_waits_beat_idling),
         T(test_timeline_never_idle_where_it_ran),
+        T(test_timeline_dominant_wait_beats_brief_run),
         T(test_timeline_before_first_event_is_empty),
         T(test_timeline_gauge_peak),
         T(test_timeline_live_view_scrolls),
