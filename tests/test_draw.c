@@ -228,7 +228,8 @@ static void test_draw_legend_lists_what_is_shown(void **state)
     assert_int_equal(app_start(&a, scene_find("prodcons"), 0, NULL), 0);
     frame(24, 80); /* no app_tick: the lanes are there, no event yet */
     grid_row_utf8(&g, 1, row, sizeof row);
-    assert_non_null(strstr(row, "\u2588 run \u258c ran briefly \u2592 ready")); /* one space apart */
+    assert_non_null(
+        strstr(row, "\u2588 run \u258c ran briefly \u2592 ready")); /* one space apart */
     char *more = strstr(row, "\u2026");
     assert_non_null(more);
     assert_true(more[-1] == ' ' && more[-2] != ' ');
