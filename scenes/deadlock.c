@@ -817,7 +817,7 @@ static const struct scene_param dl_params[] = {
 };
 
 static const struct scene_key dl_keys[] = {
-    {'x', N_("break the deadlock: the thread that closed the cycle gives its fork back")},
+    {'x', N_("break the deadlock: the thread that closed the cycle gives its fork back"), 0},
 };
 
 static const struct scene_mode dl_modes[] = {

@@ -1179,7 +1179,7 @@ static const struct scene_param ev_params[] = {
 };
 
 static const struct scene_key ev_keys[] = {
-    {'b', N_("one task calls time.sleep(block_ms) instead of awaiting: the whole loop stalls")},
+    {'b', N_("one task calls time.sleep(block_ms) instead of awaiting: the whole loop stalls"), 0},
 };
 
 static const struct scene_mode ev_modes[] = {

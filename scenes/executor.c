@@ -1348,11 +1348,11 @@ static const struct scene_param ex_params[] = {
 };
 
 static const struct scene_key ex_keys[] = {
-    {'t', N_("submit one more example task from the UI thread (nobody waits for it)")},
-    {'b', N_("main submits a burst of `burst` tasks with mixed durations")},
-    {'c', N_("cancel every pending future (running ones cannot be cancelled)")},
-    {'x', N_("the next task submitted raises an exception in its worker")},
-    {'o', N_("collect bursts with map() or as_completed()")},
+    {'t', N_("submit one more example task from the UI thread (nobody waits for it)"), 0},
+    {'b', N_("main submits a burst of `burst` tasks with mixed durations"), 0},
+    {'c', N_("cancel every pending future (running ones cannot be cancelled)"), 0},
+    {'x', N_("the next task submitted raises an exception in its worker"), 0},
+    {'o', N_("collect bursts with map() or as_completed()"), 0},
 };
 
 static const struct scene_mode ex_modes[] = {

@@ -1362,7 +1362,7 @@ static const struct scene_param ps_params[] = {
 };
 
 static const struct scene_key ps_keys[] = {
-    {'c', N_("measure the speedup chart: one round for each T = 1 .. 2 x cores")},
+    {'c', N_("measure the speedup chart: one round for each T = 1 .. 2 x cores"), 0},
 };
 
 static const struct scene_mode ps_modes[] = {

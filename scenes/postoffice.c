@@ -1293,7 +1293,7 @@ static const struct scene_param po_params[] = {
 };
 
 static const struct scene_key po_keys[] = {
-    {'c', N_("compare: run the four modes on the same workload, figures as cmp_*")},
+    {'c', N_("compare: run the four modes on the same workload, figures as cmp_*"), 0},
 };
 
 static const struct scene_mode po_modes[] = {

@@ -6,7 +6,7 @@
  * DESIGN
  * Who runs: one coordinator thread (the 'main' lane) runs rounds, and T
  * worker threads serve them. Between rounds the coordinator keeps an Event
- * clear for pause_ms (key e sets it at once) and the workers wait() on it;
+ * clear for pause_ms (key g sets it at once) and the workers wait() on it;
  * then it resets the counter, sets the Event (every waiter is released at
  * the same instant), joins the workers by waiting for `done` to reach T and
  * checks the counter: the updates it misses were lost.
@@ -682,7 +682,7 @@ static void rc_free(struct scene_ctx *ctx)
 static int rc_key(struct scene_ctx *ctx, int key)
 {
     struct rc_state *st = ctx->priv;
-    if (!st || key != 'e')
+    if (!st || key != 'g')
         return 0;
     /* Release pairs with the coordinator's acquire of kick. */
     atomic_fetch_add_explicit(&st->kick, 1, memory_order_release);
@@ -745,7 +745,7 @@ static const struct scene_param rc_params[] = {
                     "interleaving)"),
                  0, 1, 0, "", SCENE_P_BOOL},
     [P_PAUSE] = {"pause_ms",
-                 N_("the Event stays clear this long between rounds (key e sets it at once)"), 0,
+                 N_("the Event stays clear this long between rounds (key g sets it at once)"), 0,
                  600000, 200, "ms", 0},
     [P_SPLIT] = {"split", N_("mode 5: counter = counter + f() (on) or counter += 1 (off)"), 0, 1, 1,
                  "", SCENE_P_BOOL},
@@ -754,7 +754,7 @@ static const struct scene_param rc_params[] = {
 };
 
 static const struct scene_key rc_keys[] = {
-    {'e', N_("set the Event now: the waiting workers start the next round together")},
+    {'g', N_("set the Event now: the waiting workers start the next round together"), 0},
 };
 
 static const struct scene_mode rc_modes[] = {
@@ -763,7 +763,7 @@ static const struct scene_mode rc_modes[] = {
          N_("Each thread does counter = counter + 1 as three steps: load the counter into a "
             "register, add 1, store it back. If B loads between A's load and A's store, both "
             "store the same value and one update is lost: watch 'actual' fall short of "
-            "'expected'. To see it step by step: set turns on, freeze (f), press e, and step "
+            "'expected'. To see it step by step: set turns on, freeze (f), press g, and step "
             "(.): A's load, B's load, A's store, B's store, and one update is gone. The Event: "
             "between rounds the workers wait() on it, and set() releases them together."),
          .ns_per_col = 10 * SCENE_MS},

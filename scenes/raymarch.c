@@ -1123,17 +1123,17 @@ static int64_t eff_add(struct rm_state *st, int i, int64_t d, bool wrap)
 }
 
 static const struct scene_key rm_keys[] = {
-    {APP_KEY_LEFT, N_("turn the camera left (yaw)")},
-    {APP_KEY_RIGHT, N_("turn the camera right (yaw)")},
-    {APP_KEY_UP, N_("raise the camera (pitch)")},
-    {APP_KEY_DOWN, N_("lower the camera (pitch)")},
-    {'z', N_("zoom in")},
-    {'x', N_("zoom out")},
-    {'t', N_("next transfer function")},
-    {'b', N_("next backend: one thread, OpenMP, CUDA")},
-    {'o', N_("OpenMP schedule: static / dynamic")},
-    {'v', N_("next volume")},
-    {'p', N_("save the frame as conctui-raymarch-N.ppm")},
+    {APP_KEY_LEFT, N_("turn the camera left (yaw)"), KEY_SHADOWS},
+    {APP_KEY_RIGHT, N_("turn the camera right (yaw)"), KEY_SHADOWS},
+    {APP_KEY_UP, N_("raise the camera (pitch)"), KEY_SHADOWS},
+    {APP_KEY_DOWN, N_("lower the camera (pitch)"), KEY_SHADOWS},
+    {'z', N_("zoom in"), 0},
+    {'x', N_("zoom out"), 0},
+    {'t', N_("next transfer function"), 0},
+    {'b', N_("next backend: one thread, OpenMP, CUDA"), 0},
+    {'o', N_("OpenMP schedule: static / dynamic"), 0},
+    {'v', N_("next volume"), 0},
+    {'p', N_("save the frame as conctui-raymarch-N.ppm"), 0},
 };
 
 static const struct scene_mode rm_modes[] = {

@@ -1674,8 +1674,8 @@ static const struct scene_param rx_params[] = {
 };
 
 static const struct scene_key rx_keys[] = {
-    {'c', N_("compare: reactor then proactor on the same load, figures as cmp_*")},
-    {'x', N_("slow handler on/off: CPU work in every callback stalls the loop")},
+    {'c', N_("compare: reactor then proactor on the same load, figures as cmp_*"), 0},
+    {'x', N_("slow handler on/off: CPU work in every callback stalls the loop"), 0},
 };
 
 static const struct scene_mode rx_modes[] = {

@@ -1315,9 +1315,9 @@ static const struct scene_param tq_params[] = {
 };
 
 static const struct scene_key tq_keys[] = {
-    {'x', N_("kill a worker in the middle of a task (SIGKILL)")},
-    {']', N_("add a worker")},
-    {'[', N_("retire a worker (it finishes its task first)")},
+    {'x', N_("kill a worker in the middle of a task (SIGKILL)"), 0},
+    {']', N_("add a worker"), 0},
+    {'[', N_("retire a worker (it finishes its task first)"), 0},
 };
 
 static const struct scene_mode tq_modes[] = {

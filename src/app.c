@@ -614,44 +614,6 @@ static void replay_step(struct app *a, int dir, int width)
         a->view.t_right = h->t0 + span;
 }
 
-/* Replay has no workers: keys that would change them say so instead. */
-static bool replay_key(struct app *a, int key, int width)
-{
-    switch (key) {
-    case '.':
-    case 'f':
-        replay_step(a, 1, width);
-        return true;
-    case ',':
-        replay_step(a, -1, width);
-        return true;
-    case 'r':
-    case 'm':
-    case '+':
-    case '=':
-    case '-':
-    case '_':
-    case '\t':
-    case 'n':
-    case 'N':
-    case APP_KEY_BTAB:
-    case 'S':
-        app_warn(a, "this is a recording: it cannot be changed (q quits)");
-        return true;
-    case ' ':
-    case APP_KEY_END:
-    case 'l':
-        a->view.t_right = a->hist.t_end;
-        return true;
-    default:
-        if (key >= '1' && key <= '9') {
-            app_warn(a, "this is a recording: it cannot be changed (q quits)");
-            return true;
-        }
-        return false;
-    }
-}
-
 /* The S key: the last save_seconds of history as a recording in the current directory. */
 static void save_recent(struct app *a)
 {
@@ -777,162 +739,360 @@ static void switch_scene(struct app *a, int dir)
 }
 
 /*
- * Keys that mean the same in every scene. A scene's own key hook sees every
- * other key first (a scene may use the arrows, say), then the app's view keys.
+ * The keys. Each handler gets the key (a pair of keys shares one: a and d
+ * scroll either way) and the timeline's width; it returns enum app_result.
  */
-static bool app_key_reserved(int key)
+static int k_quit(struct app *a, int key, int width)
 {
-    return key < 0x80 && key > 0 && strchr("qQ?h\tnN0123456789frm.S ij k+-=_lTL<>\ne", key) != NULL;
+    (void)a, (void)key, (void)width;
+    return APP_QUIT;
+}
+
+static int k_help(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->view.help = !a->view.help;
+    a->view.help_page = 0;
+    a->geom.help_pages = 0; /* not drawn yet */
+    return APP_CONTINUE;
+}
+
+/* The help's pages: the frame says how many there are (app_geom.help_pages). */
+static int k_help_page(struct app *a, int key, int width)
+{
+    (void)width;
+    struct app_view *v = &a->view;
+    int pages = a->geom.help_pages; /* 0: no frame has drawn the help yet */
+    if (pages > 0 && v->help_page > pages - 1)
+        v->help_page = pages - 1;
+    if (key == APP_KEY_PGUP)
+        v->help_page = v->help_page > 0 ? v->help_page - 1 : 0;
+    else if (pages == 0 || v->help_page < pages - 1)
+        v->help_page++;
+    else
+        v->help = false; /* past the last page: done */
+    return APP_CONTINUE;
+}
+
+static int k_esc(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->view.focus_lane = -1;
+    return APP_CONTINUE;
+}
+
+static int k_scene(struct app *a, int key, int width)
+{
+    (void)width;
+    switch_scene(a, key == '\t' || key == 'n' ? 1 : -1);
+    return APP_CONTINUE;
+}
+
+static int k_mode(struct app *a, int key, int width)
+{
+    (void)width;
+    int m = key - '1';
+    if (m < a->scene->nmodes)
+        app_restart(a, m);
+    else
+        app_warn(a, "%s has %d modes", a->scene->name, a->scene->nmodes);
+    return APP_CONTINUE;
+}
+
+static int k_select(struct app *a, int key, int width)
+{
+    (void)width;
+    int n = a->scene->nparams;
+    if (n)
+        a->view.sel_param = (a->view.sel_param + (key == APP_KEY_UP || key == 'k' ? n - 1 : 1)) % n;
+    return APP_CONTINUE;
+}
+
+static int k_param(struct app *a, int key, int width)
+{
+    (void)width;
+    const struct scene_entry *e = a->scene;
+    if (e->nparams) {
+        int i = a->view.sel_param, dir = key == '+' || key == '=' ? 1 : -1;
+        app_set_param(a, i, param_step(&e->params[i], a->params[i], dir));
+    }
+    return APP_CONTINUE;
+}
+
+static int k_zoom(struct app *a, int key, int width)
+{
+    view_zoom(a, key == 'w' ? -1 : 1, width);
+    return APP_CONTINUE;
+}
+
+static int k_zoom0(struct app *a, int key, int width)
+{
+    (void)key;
+    view_set_zoom(a, a->replay ? replay_zoom(&a->hist) : mode_zoom(a), width);
+    return APP_CONTINUE;
+}
+
+static int k_pan(struct app *a, int key, int width)
+{
+    if (key == 'a' || key == APP_KEY_LEFT) {
+        view_pan(a, -width / 4, width);
+    } else {
+        view_pan(a, width / 4, width);
+        if (!a->view.live && a->view.t_right >= a->hist.t_end)
+            a->view.live = true;
+    }
+    return APP_CONTINUE;
+}
+
+static int k_home(struct app *a, int key, int width)
+{
+    (void)key;
+    struct app_view *v = &a->view;
+    v->live = false;
+    v->t_right = a->hist.t0 + v->ns_per_col * (uint64_t)width;
+    if (v->t_right > a->hist.t_end)
+        v->t_right = a->hist.t_end;
+    return APP_CONTINUE;
+}
+
+static int k_live(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->view.live = true;
+    return APP_CONTINUE;
+}
+
+static int k_pause(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->view.live = !a->view.live;
+    a->view.t_right = a->hist.t_end;
+    return APP_CONTINUE;
+}
+
+static int k_freeze(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    app_freeze(a, !trace_frozen());
+    return APP_CONTINUE;
+}
+
+static int k_step(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    if (!trace_frozen())
+        app_freeze(a, true);
+    else
+        app_step(a);
+    return APP_CONTINUE;
+}
+
+static int k_restart(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    app_restart(a, a->ctx.mode);
+    return APP_CONTINUE;
+}
+
+static int k_save(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    save_recent(a);
+    return APP_CONTINUE;
+}
+
+static int k_theme(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    struct app_view *v = &a->view;
+    v->theme = theme_table[v->theme + 1] ? v->theme + 1 : 0;
+    app_message(a, "theme: %s", _(theme_table[v->theme]->help));
+    return APP_CONTINUE;
+}
+
+static int k_lane_rows(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->view.lane_rows = a->view.lane_rows >= 3 ? 0 : a->view.lane_rows + 1; /* 0: fit the screen */
+    return APP_CONTINUE;
+}
+
+static int k_narration(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->view.narr_page++; /* drawn modulo the narration's pages */
+    return APP_CONTINUE;
+}
+
+static int k_slowmo(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->slowmo = a->slowmo >= 16 ? 1 : a->slowmo * 4;
+    atomic_store(&a->ctx.sh->slowmo, a->slowmo);
+    return APP_CONTINUE;
+}
+
+static int k_inspect(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    struct app_view *v = &a->view;
+    int n = a->hist.nlanes;
+    v->focus_lane = n ? (v->focus_lane + 1 >= n ? -1 : v->focus_lane + 1) : -1;
+    return APP_CONTINUE;
+}
+
+static int k_lanes(struct app *a, int key, int width)
+{
+    (void)width;
+    struct app_view *v = &a->view;
+    if (key == APP_KEY_PGUP)
+        v->lane_top = v->lane_top > 5 ? v->lane_top - 5 : 0;
+    else if (v->lane_top + 5 < a->hist.nlanes)
+        v->lane_top += 5;
+    return APP_CONTINUE;
+}
+
+static int k_tour(struct app *a, int key, int width)
+{
+    (void)width;
+    int step = a->tour_step + (key == '\n' || key == '>' ? 1 : -1);
+    if (step < 0 || step >= a->tour->n)
+        app_warn(a, step < 0 ? N_("this is the first step of the tour")
+                             : N_("this is the last step of the tour (q quits)"));
+    else
+        app_tour_goto(a, step);
+    return APP_CONTINUE;
+}
+
+static int k_event(struct app *a, int key, int width)
+{
+    replay_step(a, key == ',' ? -1 : 1, width);
+    return APP_CONTINUE;
+}
+
+static int k_replay_end(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    a->view.t_right = a->hist.t_end;
+    return APP_CONTINUE;
+}
+
+static const char H_QUIT[] = N_("quit (also Ctrl-C)"), H_HELP[] = N_("this help: show / hide"),
+                  H_NEXT_SCENE[] = N_("next scene"), H_PREV_SCENE[] = N_("previous scene"),
+                  H_SELECT[] = N_("select a parameter"),
+                  H_PARAM[] = N_("raise / lower the selected parameter"),
+                  H_ZOOM[] = N_("zoom time in / out (also the mouse wheel)"),
+                  H_PAN[] = N_("scroll back / forward through history"),
+                  H_LIVE[] = N_("back to live"),
+                  H_FREEZE[] = N_("freeze / unfreeze the workers at their next "
+                                  "transition"),
+                  H_LANES[] = N_("scroll lanes when they do not all fit"),
+                  H_TOUR_NEXT[] = N_("the tour's next step"),
+                  H_TOUR_PREV[] = N_("the tour's previous step"),
+                  H_EVENT_NEXT[] = N_("the recording's next event"),
+                  H_REPLAY_END[] = N_("the end of the recording"),
+                  H_PAGE_NEXT[] = N_("the help's next page (after the last: close it)");
+
+/*
+ * Every key the program takes, scene keys aside (each scene lists its own:
+ * struct scene_key). The help, conctui(1)'s KEYS (tests/test_keys.c), the
+ * keys a scene may not take and the replay's refusals are read from here.
+ */
+const struct key_binding app_bindings[] = {
+    {'q', 0, H_QUIT, KEY_ALWAYS, 0, k_quit},
+    {'Q', 0, H_QUIT, KEY_ALWAYS, 0, k_quit},
+    {'?', 0, H_HELP, KEY_ALWAYS, 0, k_help},
+    {'h', 0, H_HELP, KEY_ALWAYS, 0, k_help},
+    {'\t', 0, H_NEXT_SCENE, KEY_LIVE, 0, k_scene},
+    {'n', 0, H_NEXT_SCENE, KEY_LIVE, 0, k_scene},
+    {APP_KEY_BTAB, 0, H_PREV_SCENE, KEY_LIVE, 0, k_scene},
+    {'N', 0, H_PREV_SCENE, KEY_LIVE, 0, k_scene},
+    {'1', '9', N_("select mode (restarts the scene)"), KEY_LIVE, 0, k_mode},
+    {APP_KEY_UP, 0, H_SELECT, KEY_LIVE, KEY_SOFT, k_select},
+    {APP_KEY_DOWN, 0, H_SELECT, KEY_LIVE, KEY_SOFT, k_select},
+    {'k', 0, H_SELECT, KEY_LIVE, 0, k_select},
+    {'j', 0, H_SELECT, KEY_LIVE, 0, k_select},
+    {'+', 0, H_PARAM, KEY_LIVE, 0, k_param},
+    {'-', 0, H_PARAM, KEY_LIVE, 0, k_param},
+    {'=', 0, H_PARAM, KEY_LIVE, 0, k_param},
+    {'_', 0, H_PARAM, KEY_LIVE, 0, k_param},
+    {'w', 0, H_ZOOM, KEY_VIEW, 0, k_zoom},
+    {'s', 0, H_ZOOM, KEY_VIEW, 0, k_zoom},
+    {'0', 0, N_("back to the scene's own time scale"), KEY_VIEW, 0, k_zoom0},
+    {'a', 0, H_PAN, KEY_VIEW, 0, k_pan},
+    {'d', 0, H_PAN, KEY_VIEW, 0, k_pan},
+    {APP_KEY_LEFT, 0, H_PAN, KEY_VIEW, KEY_SOFT, k_pan},
+    {APP_KEY_RIGHT, 0, H_PAN, KEY_VIEW, KEY_SOFT, k_pan},
+    {APP_KEY_HOME, 0, N_("the oldest history kept"), KEY_VIEW, 0, k_home},
+    {APP_KEY_END, 0, H_LIVE, KEY_LIVE, 0, k_live},
+    {'l', 0, H_LIVE, KEY_LIVE, 0, k_live},
+    {APP_KEY_END, 0, H_REPLAY_END, KEY_REPLAY, 0, k_replay_end},
+    {'l', 0, H_REPLAY_END, KEY_REPLAY, 0, k_replay_end},
+    {' ', 0, H_REPLAY_END, KEY_REPLAY, 0, k_replay_end},
+    {' ', 0, N_("pause / resume the view (workers keep running)"), KEY_LIVE, 0, k_pause},
+    {'f', 0, H_FREEZE, KEY_LIVE, 0, k_freeze},
+    {'.', 0, N_("step: let exactly one transition through (freezes first)"), KEY_LIVE, 0, k_step},
+    {'f', 0, H_EVENT_NEXT, KEY_REPLAY, 0, k_event},
+    {'.', 0, H_EVENT_NEXT, KEY_REPLAY, 0, k_event},
+    {',', 0, N_("the recording's previous event"), KEY_REPLAY, 0, k_event},
+    {'m', 0, N_("slow motion for timed work: x1, x4, x16"), KEY_LIVE, 0, k_slowmo},
+    {'r', 0, N_("restart the scene"), KEY_LIVE, 0, k_restart},
+    {'S', 0, N_("save the last 30 s of history as a recording"), KEY_LIVE, 0, k_save},
+    {'i', 0, N_("inspect the next lane (a click: that lane)"), KEY_VIEW, 0, k_inspect},
+    {APP_KEY_ESC, 0, N_("close the inspector"), KEY_VIEW, 0, k_esc},
+    {APP_KEY_PGUP, 0, H_LANES, KEY_VIEW, 0, k_lanes},
+    {APP_KEY_PGDN, 0, H_LANES, KEY_VIEW, 0, k_lanes},
+    {'T', 0, N_("next colour theme"), KEY_VIEW, 0, k_theme},
+    {'L', 0, N_("rows per lane: as the screen fits, 1, 2, 3"), KEY_VIEW, 0, k_lane_rows},
+    {'e', 0, N_("the narration's next page, when it does not fit"), KEY_VIEW, 0, k_narration},
+    {APP_KEY_MOUSE, 0,
+     N_("the wheel zooms; a click on a lane inspects it, on a parameter selects it"), KEY_VIEW, 0,
+     NULL},
+    {'\n', 0, H_TOUR_NEXT, KEY_TOUR, 0, k_tour},
+    {'>', 0, H_TOUR_NEXT, KEY_TOUR, 0, k_tour},
+    {'<', 0, H_TOUR_PREV, KEY_TOUR, 0, k_tour},
+    {APP_KEY_BACKSPACE, 0, H_TOUR_PREV, KEY_TOUR, 0, k_tour},
+    {APP_KEY_PGDN, 0, H_PAGE_NEXT, KEY_HELP, 0, k_help_page},
+    {' ', 0, H_PAGE_NEXT, KEY_HELP, 0, k_help_page},
+    {APP_KEY_PGUP, 0, N_("the help's previous page"), KEY_HELP, 0, k_help_page},
+};
+const int app_nbindings = (int)(sizeof app_bindings / sizeof app_bindings[0]);
+
+unsigned app_key_context(const struct app *a)
+{
+    if (a->view.help)
+        return KEY_HELP;
+    if (a->replay)
+        return KEY_REPLAY;
+    return a->tour ? KEY_LIVE | KEY_TOUR : KEY_LIVE;
 }
 
 enum app_result app_key(struct app *a, int key, int width)
 {
-    struct app_view *v = &a->view;
     const struct scene_entry *e = a->scene;
     if (!e)
         return key == 'q' || key == 'Q' ? APP_QUIT : APP_CONTINUE;
-    if (v->help && key != '?' && key != 'q') {
-        v->help = false; /* any key closes the help */
-        return APP_CONTINUE;
-    }
-    if (a->replay && replay_key(a, key, width))
-        return APP_CONTINUE;
-    if (a->tour && (key == '\n' || key == '>' || key == '<' || key == APP_KEY_BACKSPACE)) {
-        int step = a->tour_step + (key == '\n' || key == '>' ? 1 : -1);
-        if (step < 0 || step >= a->tour->n)
-            app_warn(a, step < 0 ? N_("this is the first step of the tour")
-                                 : N_("this is the last step of the tour (q quits)"));
-        else
-            app_tour_goto(a, step);
-        return APP_CONTINUE;
-    }
-    if (!a->replay && e->key && !app_key_reserved(key) && e->key(&a->ctx, key))
-        return APP_CONTINUE;
-    switch (key) {
-    case 'q':
-    case 'Q':
-        return APP_QUIT;
-    case '?':
-    case 'h':
-        v->help = !v->help;
-        break;
-    case APP_KEY_ESC:
-        v->focus_lane = -1;
-        break;
-    case '\t':
-    case 'n':
-        switch_scene(a, 1);
-        break;
-    case APP_KEY_BTAB:
-    case 'N':
-        switch_scene(a, -1);
-        break;
-    case APP_KEY_UP:
-    case 'k':
-        if (e->nparams)
-            v->sel_param = (v->sel_param + e->nparams - 1) % e->nparams;
-        break;
-    case APP_KEY_DOWN:
-    case 'j':
-        if (e->nparams)
-            v->sel_param = (v->sel_param + 1) % e->nparams;
-        break;
-    case '+':
-    case '=':
-    case '-':
-    case '_':
-        if (e->nparams) {
-            int i = v->sel_param, dir = key == '+' || key == '=' ? 1 : -1;
-            app_set_param(a, i, param_step(&e->params[i], a->params[i], dir));
+    unsigned ctx = app_key_context(a);
+    struct key_binding b[KEYS_MAX];
+    int n = keys_collect(app_bindings, app_nbindings, e, ctx, b, KEYS_MAX);
+    for (int i = 0; i < n; i++) {
+        if (!keys_match(&b[i], key))
+            continue;
+        if (b[i].flags & KEY_SCENE) {
+            if (e->key && e->key(&a->ctx, key))
+                return APP_CONTINUE;
+            continue; /* declined: the app's binding of the key, if any */
         }
-        break;
-    case 'w':
-        view_zoom(a, -1, width);
-        break;
-    case 's':
-        view_zoom(a, 1, width);
-        break;
-    case '0':
-        view_set_zoom(a, a->replay ? replay_zoom(&a->hist) : mode_zoom(a), width);
-        break;
-    case 'a':
-    case APP_KEY_LEFT:
-        view_pan(a, -width / 4, width);
-        break;
-    case 'd':
-    case APP_KEY_RIGHT:
-        view_pan(a, width / 4, width);
-        if (!v->live && v->t_right >= a->hist.t_end)
-            v->live = true;
-        break;
-    case APP_KEY_HOME:
-        v->live = false;
-        v->t_right = a->hist.t0 + v->ns_per_col * (uint64_t)width;
-        if (v->t_right > a->hist.t_end)
-            v->t_right = a->hist.t_end;
-        break;
-    case APP_KEY_END:
-    case 'l':
-        v->live = true;
-        break;
-    case ' ':
-        v->live = !v->live;
-        v->t_right = a->hist.t_end;
-        break;
-    case 'f':
-        app_freeze(a, !trace_frozen());
-        break;
-    case '.':
-        if (!trace_frozen())
-            app_freeze(a, true);
-        else
-            app_step(a);
-        break;
-    case 'r':
-        app_restart(a, a->ctx.mode);
-        break;
-    case 'S':
-        save_recent(a);
-        break;
-    case 'T':
-        v->theme = theme_table[v->theme + 1] ? v->theme + 1 : 0;
-        app_message(a, "theme: %s", _(theme_table[v->theme]->help));
-        break;
-    case 'L': /* fit the screen, 1, 2, 3 rows */
-        v->lane_rows = v->lane_rows >= 3 ? 0 : v->lane_rows + 1;
-        break;
-    case 'e':
-        v->narr_page++;
-        break;
-    case 'm':
-        a->slowmo = a->slowmo >= 16 ? 1 : a->slowmo * 4;
-        atomic_store(&a->ctx.sh->slowmo, a->slowmo);
-        break;
-    case 'i': {
-        int n = a->hist.nlanes;
-        v->focus_lane = n ? (v->focus_lane + 1 >= n ? -1 : v->focus_lane + 1) : -1;
-        break;
+        if (b[i].fn)
+            return (enum app_result)b[i].fn(a, key, width);
     }
-    case APP_KEY_PGUP:
-        v->lane_top = v->lane_top > 5 ? v->lane_top - 5 : 0;
-        break;
-    case APP_KEY_PGDN:
-        if (v->lane_top + 5 < a->hist.nlanes)
-            v->lane_top += 5;
-        break;
-    default:
-        if (key >= '1' && key <= '9') {
-            int m = key - '1';
-            if (m < e->nmodes)
-                app_restart(a, m);
-            else
-                app_warn(a, "%s has %d modes", e->name, e->nmodes);
-            break;
-        }
-        if (key < 0x110000 && key >= ' ')
-            app_warn(a, "key '%lc' does nothing here; ? shows the keys", (wint_t)key);
-        break;
-    }
+    if (ctx == KEY_HELP)
+        a->view.help = false; /* any other key closes the help */
+    else if (ctx == KEY_REPLAY &&
+             keys_bound(app_bindings, app_nbindings, e, KEY_LIVE | KEY_TOUR, key))
+        app_warn(a, "this is a recording: it cannot be changed (q quits)");
+    else if (key < 0x110000 && key >= ' ')
+        app_warn(a, "key '%lc' does nothing here; ? shows the keys", (wint_t)key);
     return APP_CONTINUE;
 }
 

@@ -31,6 +31,7 @@ struct app_view {
     int focus_lane; /* lane shown in the inspector, -1 for none */
     int lane_top;   /* first lane shown when they do not all fit */
     bool help;
+    int help_page;   /* the help's page shown (clamped to the pages the frame has) */
     uint64_t cursor; /* replay: time of the event stepped to (0: none) */
     int cursor_lane;
     int theme;       /* index in theme_table (the T key cycles) */
@@ -49,6 +50,7 @@ struct app_geom {
     int lanes_y, lanes_x, lanes_w, lane_rows, nshown;
     int lane_of_row[256];
     int params_y, params_x[SCENE_MAX_PARAMS], params_w[SCENE_MAX_PARAMS];
+    int help_pages; /* pages of the help at this size (its keys page through them) */
 };
 
 struct app {
@@ -102,7 +104,12 @@ int app_restart(struct app *a, int mode);
 void app_tick(struct app *a, uint64_t now);
 /* Refresh stats (scene figures plus the app's own). */
 void app_stats(struct app *a, uint64_t now);
-/* Handle a key; returns APP_QUIT to leave. */
+/* The key table: every key the program takes but the scene's own (see keys.h). */
+extern const struct key_binding app_bindings[];
+extern const int app_nbindings;
+/* The contexts in force now (enum key_where bits): help, replay, or live (and tour). */
+unsigned app_key_context(const struct app *a);
+/* Handle a key through the key table; returns APP_QUIT to leave. */
 enum app_result app_key(struct app *a, int key, int width);
 /* Mouse: a click at a cell, or the wheel (dir +1 out, -1 in). */
 void app_click(struct app *a, int y, int x);

@@ -19,29 +19,6 @@
 
 #define NAME_W 18
 
-const struct draw_key draw_keys[] = {
-    {"q", N_("quit (also Ctrl-C)")},
-    {"?  h", N_("this help (any key closes it)")},
-    {"Tab n / S-Tab N", N_("next / previous scene")},
-    {"1-9", N_("select mode (restarts the scene)")},
-    {"Up Down  k j", N_("select a parameter")},
-    {"+ -", N_("raise / lower the selected parameter")},
-    {"w s  wheel", N_("zoom time in / out")},
-    {"0", N_("back to the scene's own time scale")},
-    {"a d  Left Right", N_("scroll back / forward through history")},
-    {"Home End  l", N_("oldest history / back to live")},
-    {"Space", N_("pause / resume the view (workers keep running)")},
-    {"f", N_("freeze / unfreeze the workers at their next transition")},
-    {".", N_("step: let exactly one transition through (freezes first)")},
-    {"m", N_("slow motion for timed work: x1, x4, x16")},
-    {"r", N_("restart the scene")},
-    {"i  click", N_("inspect the next lane / the clicked lane")},
-    {"PgUp PgDn", N_("scroll lanes when they do not all fit")},
-    {"Esc", N_("close the inspector")},
-    {"e", N_("the narration's next page, when it does not fit")},
-    {NULL, NULL},
-};
-
 /* Columns the scene's picture takes on the right, 0 for scenes without one. */
 static int canvas_cols(const struct app *a, int cols)
 {
@@ -953,6 +930,159 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
     }
 }
 
+/*
+ * The help overlay: the key table's lines for the keys in force (the
+ * scene's own first), in as few columns as fit on one page, or in pages
+ * of the most columns that fit (the help's keys page through them). Text
+ * wraps at spaces; a word wider than its column ends with an ellipsis.
+ */
+#define HELP_COL_MIN 40
+#define HELP_COL_MAX 76
+#define HELP_GAP 3
+#define HELP_KEY_MAX 16
+
+/* Columns of the first len bytes of UTF-8 text (len < 0: all of it). */
+static int help_cols(const char *s, int len, int *bytes_fit, int maxw)
+{
+    mbstate_t ms = {0};
+    int cols = 0, i = 0;
+    if (len < 0)
+        len = (int)strlen(s);
+    if (bytes_fit)
+        *bytes_fit = len;
+    while (i < len) {
+        wchar_t wc;
+        size_t n = mbrtowc(&wc, s + i, (size_t)(len - i), &ms);
+        if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+            n = 1;
+            wc = L'?';
+            memset(&ms, 0, sizeof ms);
+        }
+        int w = wcwidth(wc);
+        w = w < 0 ? 1 : w;
+        if (bytes_fit && cols + w > maxw) {
+            *bytes_fit = i;
+            return cols;
+        }
+        cols += w;
+        i += (int)n;
+    }
+    return cols;
+}
+
+/*
+ * Wrap s into lines of at most w columns at spaces: calls put (when not
+ * NULL) with each line, cut set when a word had to end with an ellipsis.
+ * Returns the number of lines.
+ */
+static int help_wrap(const char *s, int w,
+                     void (*put)(void *arg, const char *line, int len, bool cut), void *arg)
+{
+    int lines = 0;
+    while (*s) {
+        while (*s == ' ')
+            s++;
+        if (!*s)
+            break;
+        int len = 0, cols = 0;
+        bool cut = false;
+        for (;;) {
+            const char *word = s + len;
+            int sp = *word == ' ' ? 1 : 0;
+            int wl = (int)strcspn(word + sp, " ");
+            if (wl == 0)
+                break;
+            int wc = help_cols(word + sp, wl, NULL, 0);
+            if (cols + (len ? sp : 0) + wc <= w) {
+                cols += (len ? sp : 0) + wc;
+                len += sp + wl;
+                continue;
+            }
+            if (len == 0) { /* one word wider than the line: it ends with an ellipsis */
+                int fit;
+                help_cols(word + sp, wl, &fit, w - 1);
+                len = sp + wl;
+                if (put)
+                    put(arg, word + sp, fit, true);
+                lines++;
+                cut = true;
+            }
+            break;
+        }
+        if (!cut) {
+            if (put)
+                put(arg, s, len, false);
+            lines++;
+        }
+        s += len;
+    }
+    return lines ? lines : 1;
+}
+
+struct help_paint {
+    struct grid *g;
+    int y, x, w;
+};
+
+static void help_put(void *arg, const char *line, int len, bool cut)
+{
+    struct help_paint *p = arg;
+    char buf[600];
+    snprintf(buf, sizeof buf, "%.*s", len, line);
+    int used = grid_text(p->g, p->y, p->x, p->w, buf, 0, GRID_REVERSE);
+    if (cut)
+        grid_put(p->g, p->y, p->x + used, grid_ellipsis(), 0, GRID_REVERSE);
+    p->y++;
+}
+
+struct help_shape {
+    int ncol, colw, keyw, rows; /* columns, their width, the keys' width, rows a column holds */
+};
+
+/*
+ * Lay the lines out (page `paint` drawn into g at y0, x0 when g is not
+ * NULL). Returns the number of pages; *used: the most rows a column took.
+ */
+static int help_pass(const struct key_item *it, int n, const char *heads[2],
+                     const struct help_shape *sh, struct grid *g, int paint, int y0, int x0,
+                     int *used)
+{
+    int page = 0, col = 0, y = 0, tw = sh->colw - sh->keyw - 2;
+    *used = 0;
+    for (int i = 0; i < n; i++) {
+        bool head = i == 0 || it[i].scene != it[i - 1].scene;
+        int h = help_wrap(it[i].text, tw, NULL, NULL) + (head ? 1 + (y > 0) : 0);
+        if (y > 0 && y + h > sh->rows) {
+            y = 0;
+            if (++col == sh->ncol) {
+                col = 0;
+                page++;
+            }
+            head = true; /* a column starts with its section's heading, again if need be */
+        }
+        int x = x0 + col * (sh->colw + HELP_GAP);
+        if (head) {
+            if (y > 0)
+                y++;
+            if (g && page == paint)
+                grid_text(g, y0 + y, x, sh->colw, heads[it[i].scene ? 0 : 1], 0,
+                          GRID_REVERSE | GRID_BOLD | GRID_UNDERLINE);
+            y++;
+        }
+        if (g && page == paint) {
+            int kl = grid_text(g, y0 + y, x, sh->keyw, it[i].label, 0, GRID_REVERSE | GRID_BOLD);
+            if (kl < grid_text_width(it[i].label))
+                grid_put(g, y0 + y, x + sh->keyw - 1, grid_ellipsis(), 0, GRID_REVERSE | GRID_BOLD);
+            struct help_paint p = {g, y0 + y, x + sh->keyw + 2, tw};
+            help_wrap(it[i].text, tw, help_put, &p);
+        }
+        y += help_wrap(it[i].text, tw, NULL, NULL);
+        if (y > *used)
+            *used = y;
+    }
+    return page + 1;
+}
+
 static void draw_params(struct app *a, struct grid *g, int y)
 {
     const struct scene_entry *e = a->scene;
@@ -1017,28 +1147,98 @@ static void draw_status(struct grid *g, const struct layout_rect *r, const struc
 static void draw_help(struct app *a, struct grid *g)
 {
     const struct scene_entry *e = a->scene;
-    int n = 0;
-    while (draw_keys[n].keys)
-        n++;
-    int h = n + e->nkeys + 4, w = 66;
-    if (h > g->rows - 2)
-        h = g->rows - 2;
+    unsigned ctx = a->replay ? KEY_REPLAY : a->tour ? KEY_LIVE | KEY_TOUR : KEY_LIVE;
+    static struct key_item it[KEYS_MAX];
+    int n = keys_items(app_bindings, app_nbindings, e, ctx, it, KEYS_MAX);
+    char scene_head[160];
+    snprintf(scene_head, sizeof scene_head, _("The scene's own keys (%s)"), e->name);
+    const char *heads[2] = {scene_head, _("The program's keys")};
+
+    struct help_shape sh = {.ncol = 1, .keyw = 1};
+    for (int i = 0; i < n; i++) {
+        int w = grid_text_width(it[i].label);
+        sh.keyw = w > sh.keyw ? w : sh.keyw;
+    }
+    sh.keyw = sh.keyw > HELP_KEY_MAX ? HELP_KEY_MAX : sh.keyw;
+    int inner = g->cols - 4, body = g->rows - 3; /* title, blank, ..., footer */
+    int maxcol = (inner + HELP_GAP) / (HELP_COL_MIN + HELP_GAP);
+    maxcol = maxcol < 1 ? 1 : maxcol;
+    int pages = 0, used = 0, best_pages = 0;
+    struct help_shape best = sh;
+    for (int c = 1; c <= maxcol; c++) {
+        sh.ncol = c;
+        sh.colw = (inner - (c - 1) * HELP_GAP) / c;
+        sh.colw = sh.colw > HELP_COL_MAX ? HELP_COL_MAX : sh.colw;
+        sh.rows = body;
+        pages = help_pass(it, n, heads, &sh, NULL, 0, 0, 0, &used);
+        if (!best_pages || pages < best_pages) {
+            best = sh;
+            best_pages = pages;
+        }
+        if (pages == 1)
+            break;
+    }
+    sh = best;
+    pages = best_pages;
+    /* On one page, the columns as even as they go. */
+    while (pages == 1 && sh.rows > 1) {
+        struct help_shape t = sh;
+        t.rows--;
+        if (help_pass(it, n, heads, &t, NULL, 0, 0, 0, &used) != 1)
+            break;
+        sh = t;
+    }
+    help_pass(it, n, heads, &sh, NULL, 0, 0, 0, &used);
+    a->geom.help_pages = pages;
+    int page = a->view.help_page < pages ? a->view.help_page : pages - 1;
+
+    int w = sh.ncol * sh.colw + (sh.ncol - 1) * HELP_GAP + 4;
+    int h = pages > 1 ? g->rows : used + 3;
+    w = w > g->cols ? g->cols : w;
+    h = h > g->rows ? g->rows : h;
     int y0 = (g->rows - h) / 2, x0 = (g->cols - w) / 2;
     for (int y = y0; y < y0 + h; y++)
         grid_fill(g, y, x0, w, L' ', 0, GRID_REVERSE);
-    grid_text(g, y0, x0 + 2, w - 4, _("Keys  (any key closes this help)"), 0,
-              GRID_REVERSE | GRID_BOLD);
-    int y = y0 + 2;
-    for (int i = 0; i < n && y < y0 + h - 1; i++, y++) {
-        grid_text(g, y, x0 + 2, 18, draw_keys[i].keys, 0, GRID_REVERSE | GRID_BOLD);
-        grid_text_fit(g, y, x0 + 21, w - 23, _(draw_keys[i].help), 0, GRID_REVERSE);
+
+    char title[200], right[64] = "";
+    snprintf(title, sizeof title, _("Keys: %s"), e->name);
+    if (ctx == KEY_REPLAY || (ctx & KEY_TOUR)) {
+        size_t l = strlen(title);
+        snprintf(title + l, sizeof title - l, " %s",
+                 ctx == KEY_REPLAY ? _("(a recording)") : _("(on a tour)"));
     }
-    for (int i = 0; i < e->nkeys && y < y0 + h - 1; i++, y++) {
-        char kb[16];
-        grid_text(g, y, x0 + 2, 18, keys_name(e->keys[i].key, kb, sizeof kb), 0,
-                  GRID_REVERSE | GRID_BOLD);
-        grid_text_fit(g, y, x0 + 21, w - 23, _(e->keys[i].help), 0, GRID_REVERSE);
+    if (pages > 1)
+        snprintf(right, sizeof right, _("page %d/%d"), page + 1, pages);
+    int rw = grid_text_width(right);
+    grid_text(g, y0, x0 + 2, w - 4 - (rw ? rw + 2 : 0), title, 0, GRID_REVERSE | GRID_BOLD);
+    if (rw)
+        grid_text(g, y0, x0 + w - 2 - rw, rw, right, 0, GRID_REVERSE | GRID_BOLD);
+    help_pass(it, n, heads, &sh, g, page, y0 + 2, x0 + 2, &used);
+
+    /* The footer: the keys the help itself takes (the table's KEY_HELP lines). */
+    char foot[300] = "";
+    if (pages > 1) {
+        struct key_item hk[8];
+        int nh = keys_items(app_bindings, app_nbindings, NULL, KEY_HELP, hk, 8);
+        const char *next = "", *prev = "";
+        for (int i = 0; i < nh; i++) {
+            if (strstr(hk[i].label, "PgDn"))
+                next = hk[i].label;
+            else if (strstr(hk[i].label, "PgUp"))
+                prev = hk[i].label;
+        }
+        snprintf(foot, sizeof foot, _("%s: next page, %s: previous page, other keys close"), next,
+                 prev);
+    } else {
+        snprintf(foot, sizeof foot, "%s", _("any key closes this help"));
     }
+    struct help_paint p = {g, y0 + h - 1, x0 + 2, w - 4};
+    char line[300];
+    int fit;
+    help_cols(foot, -1, &fit, w - 4);
+    snprintf(line, sizeof line, "%.*s", fit, foot);
+    help_wrap(foot, w - 4, NULL, NULL) > 1 ? help_wrap(line, w - 4, help_put, &p)
+                                           : help_wrap(foot, w - 4, help_put, &p);
 }
 
 void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64_t now)

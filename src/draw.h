@@ -20,13 +20,6 @@ struct draw_opts {
     int ascii; /* ASCII glyphs only */
 };
 
-/* One key binding, as shown in the help overlay. */
-struct draw_key {
-    const char *keys;
-    const char *help;
-};
-extern const struct draw_key draw_keys[];
-
 /* Columns of the timeline for a terminal `cols` wide (less a scene's picture). */
 int draw_timeline_width(const struct app *a, int cols);
 /* Compose the frame at time now (ns) for the app's current view. */

@@ -57,9 +57,16 @@ struct scene_mode {
         ns_per_col; /* the zoom the mode opens at, its lesson's time scale (0: 10 s a screen) */
 };
 
+/*
+ * A key of the scene's own (see keys.h): the app gives the scene's key hook
+ * only the keys its table lists. A key the app also binds must be one of the
+ * app's soft keys (the arrows) and marked KEY_SHADOWS: the help then says
+ * what it takes the key from.
+ */
 struct scene_key {
     int key;
     const char *help;
+    unsigned flags; /* enum key_flags */
 };
 
 /*
@@ -170,7 +177,7 @@ struct scene_entry {
     int nmodes;
     const struct scene_param *params;
     int nparams;
-    const struct scene_key *keys; /* scene-specific keys, for help and man */
+    const struct scene_key *keys; /* the scene's own keys: what its key hook is given */
     int nkeys;
     const char *const *notes; /* note id -> words shown beside a state */
     int nnotes;

@@ -99,6 +99,18 @@ for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
         else
             not_ok "$scene at $size: Korean help aligned" "$out" "$(screen | head -30)"
         fi
+        if [ "$cols" = 80 ]; then
+            # Through its pages, the Korean help lists each of the scene's keys.
+            text=$(help_pages "키: $scene" | tr -s ' \n' '  ')
+            missing=$($KO "$C" --list | scene_key_lines "$scene" | while IFS= read -r line; do
+                case "$text" in *"$line"*) ;; *) echo "$line" ;; esac
+            done)
+            if [ -z "$missing" ] && echo "$text" | grep -q "q Q 종료"; then
+                ok "$scene at 80x24: the Korean help lists every key"
+            else
+                not_ok "$scene at 80x24: the Korean help lists every key" "missing: $missing"
+            fi
+        fi
         T send-keys -t t x q
         st=$(exit_status)
         [ "$st" = "EXIT=0" ] || not_ok "$scene at $size: quits" "$st"

@@ -14,6 +14,7 @@
 #include "app.h"
 #include "draw.h"
 #include "grid.h"
+#include "keys.h"
 #include "scene.h"
 #include "trace.h"
 
@@ -99,6 +100,112 @@ static void test_draw_panels_80x24(void **state)
     assert_true(row_has(23, "LIVE"));
 }
 
+/* The cells x1..x2 of row y as UTF-8 (the right halves of wide characters left out). */
+static void cells_utf8(int y, int x1, int x2, char *out, size_t len)
+{
+    size_t k = 0;
+    for (int x = x1; x < x2 && x < g.cols && k + MB_CUR_MAX + 1 < len; x++) {
+        wchar_t ch = grid_at(&g, y, x)->ch;
+        if (ch == 0)
+            continue;
+        int n = wctomb(out + k, ch);
+        k += n > 0 ? (size_t)n : 0;
+    }
+    out[k] = '\0';
+}
+
+static bool blank(int y, int x1, int x2)
+{
+    for (int x = x1; x < x2 && x < g.cols; x++)
+        if (grid_at(&g, y, x)->ch != L' ')
+            return false;
+    return true;
+}
+
+/*
+ * Is a help line on screen: its keys, then its text, wrapped at spaces onto
+ * the rows below in the same column (a column ends at three spaces)?
+ */
+static bool help_line_shown(const struct key_item *it)
+{
+    int lw = grid_text_width(it->label);
+    for (int y = 0; y < g.rows; y++)
+        for (int x = 0; x + lw < g.cols; x++) {
+            char got[4096], cell[1024];
+            cells_utf8(y, x, x + lw, cell, sizeof cell);
+            if (strcmp(cell, it->label) || (x > 0 && !blank(y, x - 1, x)) ||
+                !blank(y, x + lw, x + lw + 1))
+                continue;
+            int tx = x + lw;
+            while (tx < g.cols && blank(y, tx, tx + 1))
+                tx++;
+            got[0] = '\0';
+            for (int r = y;
+                 r < g.rows && tx < g.cols && !blank(r, tx, tx + 1) && (r == y || blank(r, x, tx));
+                 r++) {
+                cells_utf8(r, tx, g.cols, cell, sizeof cell);
+                char *end = strstr(cell, "   ");
+                if (end)
+                    *end = '\0';
+                size_t l = strlen(cell);
+                while (l && cell[l - 1] == ' ')
+                    cell[--l] = '\0';
+                snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", got[0] ? " " : "",
+                         cell);
+            }
+            if (!strcmp(got, it->text))
+                return true;
+        }
+    return false;
+}
+
+/*
+ * The help at a size: through its pages (PgDn), every line of the key
+ * table in force is on some page, whole (wrapped at spaces, never cut).
+ * Returns the number of pages.
+ */
+static int help_shows_every_key(int rows, int cols)
+{
+    static struct key_item it[KEYS_MAX];
+    int n = keys_items(app_bindings, app_nbindings, a.scene, app_key_context(&a), it, KEYS_MAX);
+    assert_true(n > 20);
+    app_key(&a, '?', 100);
+    int np = 0, *found = calloc((size_t)n, sizeof *found);
+    for (; np < 8 && a.view.help; np++) {
+        frame(rows, cols);
+        for (int i = 0; i < n; i++)
+            found[i] += help_line_shown(&it[i]);
+        app_key(&a, APP_KEY_PGDN, 100);
+    }
+    assert_false(a.view.help); /* PgDn past the last page closes it */
+    assert_int_equal(np, a.geom.help_pages);
+    for (int i = 0; i < n; i++)
+        if (found[i] != 1)
+            fail_msg("%s at %dx%d: \"%s  %s\" is on %d of %d pages", a.scene->name, cols, rows,
+                     it[i].label, it[i].text, found[i], np);
+    free(found);
+    return np;
+}
+
+/* At 80x24 the help pages through every key of every scene, the scene's own first. */
+static void test_draw_help_every_key_80x24(void **state)
+{
+    (void)state;
+    for (int s = 0; scene_table[s]; s++) {
+        assert_int_equal(app_start(&a, scene_table[s], 0, NULL), 0);
+        app_tick(&a, trace_now_ns());
+        app_stats(&a, trace_now_ns());
+        int np = help_shows_every_key(24, 80);
+        assert_true(np >= 2); /* 80x24 cannot hold them all */
+        if (scene_table[s]->nkeys) {
+            app_key(&a, '?', 100);
+            frame(24, 80);
+            assert_true(screen_has("The scene's own keys"));
+            app_key(&a, 'x', 100);
+        }
+    }
+}
+
 /*
  * The legend names the states the lanes have shown: the queue's workers run,
  * wait and sleep, and never reach a barrier, fail or get cancelled; its gauge
@@ -121,22 +228,44 @@ static void test_draw_legend_lists_what_is_shown(void **state)
     assert_int_equal(app_start(&a, scene_find("prodcons"), 0, NULL), 0);
     frame(24, 80); /* no app_tick: the lanes are there, no event yet */
     grid_row_utf8(&g, 1, row, sizeof row);
-    assert_non_null(strstr(row, "\u2588 run \u258c ran briefly \u2592 ready")); /* one space apart */
+    assert_non_null(
+        strstr(row, "\u2588 run \u258c ran briefly \u2592 ready")); /* one space apart */
     char *more = strstr(row, "\u2026");
     assert_non_null(more);
     assert_true(more[-1] == ' ' && more[-2] != ' ');
 }
 
+/* Larger terminals: columns, one page; any other key closes the help and does nothing else. */
 static void test_draw_help_overlay(void **state)
 {
     (void)state;
+    assert_int_equal(help_shows_every_key(40, 120), 1);
+    assert_int_equal(help_shows_every_key(50, 200), 1);
     app_key(&a, '?', 100);
     frame(40, 120);
-    assert_true(screen_has("Keys"));
-    assert_true(screen_has("freeze"));
-    app_key(&a, 'x', 100); /* any key closes it */
+    assert_true(screen_has("Keys: prodcons"));
+    assert_true(screen_has("any key closes this help"));
+    assert_false(screen_has("page 1/"));
+    uint64_t z = a.view.ns_per_col;
+    app_key(&a, 'w', 100); /* closes, and does not zoom */
+    assert_int_equal(a.view.ns_per_col, z);
     frame(40, 120);
-    assert_false(screen_has("any key closes"));
+    assert_false(screen_has("Keys: prodcons"));
+    /* raymarch's arrows shadow the app's: its help says so, and which keys still do that. */
+    assert_int_equal(app_start(&a, scene_find("raymarch"), 0, NULL), 0);
+    app_key(&a, '?', 100);
+    frame(50, 200);
+    static struct key_item it[KEYS_MAX];
+    int n = keys_items(app_bindings, app_nbindings, a.scene, KEY_LIVE, it, KEYS_MAX), left = -1;
+    for (int i = 0; i < n; i++)
+        if (!strcmp(it[i].label, "Left"))
+            left = i;
+    assert_true(left >= 0 && it[left].scene);
+    assert_string_equal(it[left].text, "turn the camera left (yaw) (in place of: scroll back / "
+                                       "forward through history; a d still do that)");
+    assert_true(help_line_shown(&it[left]));
+    assert_true(screen_has(" a d "));
+    assert_false(screen_has("a d Left Right"));
 }
 
 static void test_draw_keys_change_view(void **state)
@@ -490,6 +619,7 @@ int main(void)
         T(test_draw_too_small),
         T(test_draw_panels_80x24),
         T(test_draw_help_overlay),
+        T(test_draw_help_every_key_80x24),
         T(test_draw_keys_change_view),
         T(test_draw_scene_zoom),
         T(test_draw_axis_increases),

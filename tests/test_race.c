@@ -177,7 +177,7 @@ static void test_race_event_key(void **state)
     wait_for_event_wait(evwait, evclear);
     nap_ms(200);
     assert_true(rounds_now() == 0);
-    app_key(&a, 'e', 120);
+    app_key(&a, 'g', 120);
     while (rounds_now() < 1)
         nap_ms(5);
     wait_for_event_wait(evwait, evclear);
@@ -221,7 +221,7 @@ static void test_race_four_steps_lose_one(void **state)
     int rd = note_id("read: loaded"), wr = note_id("write: stored the sum");
     wait_for_event_wait(evwait, evclear);
     trace_freeze(true);
-    app_key(&a, 'e', 120);
+    app_key(&a, 'g', 120);
     int steps = 0;
     while (rounds_now() < 1) {
         assert_true(steps < 20);

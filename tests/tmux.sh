@@ -57,3 +57,27 @@ exit_status() {
 }
 conctui_pid() { pgrep -x conctui -P "$(cat "$tmp/pid")" 2>/dev/null || pgrep -f "^$C" | head -1; }
 no_leftovers() { ! pgrep -f "^$C" >/dev/null; }
+# help_pages TITLE: the open help's pages one after another, PgDn until its
+# title line (the one with TITLE) says N/N; a help on one page has no number.
+help_pages() {
+    page=1
+    while [ $page -le 10 ]; do
+        wait_for "$1" || return 1
+        i=0
+        while [ $page -gt 1 ] && [ $i -lt 100 ] &&
+            ! screen | grep -- "$1" | grep -q "[^0-9]$page/[0-9]"; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        screen
+        n=$(screen | grep -- "$1" | sed -n 's/.*[^0-9][0-9][0-9]*\/\([0-9][0-9]*\)[^0-9]*$/\1/p' | head -1)
+        if [ -z "$n" ] || [ "$page" -ge "$n" ]; then return 0; fi
+        page=$((page + 1))
+        T send-keys -t t PgDn
+    done
+    return 1
+}
+# scene_key_lines SCENE: "KEY HELP" for each of the scene's own keys, from --list on stdin.
+scene_key_lines() {
+    awk -v s="$1" '/^[a-z]/ {on = $1 == s} on && /^  key / {sub(/^  key /, ""); sub(/  /, " "); print}'
+}

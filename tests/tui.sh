@@ -10,10 +10,11 @@ expect "lanes are drawn" "producer 0 *│"
 expect "stats panel" "throughput"
 expect "status line shows parameters" "capacity=10"
 T send-keys -t t '?'
-expect "? opens the help" "Keys  (any key closes this help)"
+expect "? opens the help" "Keys: prodcons"
+expect "the help fits 120x36 on one page" "any key closes this help"
 T send-keys -t t x
 sleep 0.3
-if screen | grep -q "any key closes"; then not_ok "any key closes the help"; else ok "any key closes the help"; fi
+if screen | grep -q "Keys: prodcons"; then not_ok "any key closes the help"; else ok "any key closes the help"; fi
 T send-keys -t t 3
 expect "digit selects a mode" "mode 3/3: threads, lock-free ring"
 T send-keys -t t f
@@ -140,12 +141,25 @@ expect "0 returns to the scene's time scale" "^1ms/col"
 T send-keys -t t q
 exit_status >/dev/null
 
-# Every scene comes up at the smallest size, shows its help, and quits cleanly.
+# Every scene comes up at the smallest size, its help lists all its keys
+# (through the help's pages), and it quits cleanly.
 for scene in $("$C" --list | awk '/^[a-z]/ {print $1}'); do
     start 80 24 --scene "$scene"
     expect "$scene: its header at 80x24" " $scene: "
     T send-keys -t t '?'
-    expect "$scene: its help" "Keys  (any key closes this help)"
+    expect "$scene: its help" "Keys: $scene"
+    # The pages' text, words joined: each key's line is "KEY HELP" in it.
+    text=$(help_pages "Keys: $scene" | tr -s ' \n' '  ')
+    keys=$(LANG=C.UTF-8 LANGUAGE= "$C" --list | scene_key_lines "$scene")
+    missing=$(echo "$keys" | while IFS= read -r line; do
+        [ -n "$line" ] && case "$text" in *"$line"*) ;; *) echo "$line" ;; esac
+    done)
+    nkeys=$(echo "$keys" | grep -c .)
+    if [ -z "$missing" ] && echo "$text" | grep -q "q Q quit" && echo "$text" | grep -q "Mouse the wheel"; then
+        ok "$scene: the help at 80x24 lists its $nkeys keys and the program's"
+    else
+        not_ok "$scene: the help at 80x24 lists its $nkeys keys and the program's" "missing: $missing"
+    fi
     T send-keys -t t x q
     st=$(exit_status)
     if [ "$st" = "EXIT=0" ] && no_leftovers; then ok "$scene: quits cleanly"; else not_ok "$scene: quits cleanly" "$st"; fi
