@@ -863,7 +863,7 @@ static const struct scene_figure dl_figures[] = {
     {.name = "deadlocks", .label = N_("deadlocks"), .fmt = FIG_INT, .flags = FIG_HEADLINE},
     {.name = "meals_per_s", .label = N_("meal rate"), .flags = FIG_HEADLINE},
     {.name = "transfers_per_s", .label = N_("transfer rate"), .flags = FIG_HEADLINE},
-    {.name = "lock_wait_p99", .label = N_("lock wait p99"), .flags = FIG_HEADLINE},
+    {.name = "lock_wait_p99", .label = N_("lock wait p99")},
     {.name = "meals", .label = N_("meals"), .fmt = FIG_INT},
     {.name = "transfers", .label = N_("transfers"), .fmt = FIG_INT},
     {.name = "first_deadlock", .label = N_("first deadlock after")},

@@ -254,7 +254,7 @@ static void test_evloop_resume_order(void **state)
     int cancelled = 0;
     for (int i = 0; i < 8; i++) {
         char name[32];
-        snprintf(name, sizeof name, "task %d", i);
+        snprintf(name, sizeof name, "task %d", i + 1);
         unsigned last = TRACE_STATE_OF(lane_named(name)->last.state);
         assert_true(last == TRACE_CANCELLED || last == TRACE_DONE);
         cancelled += last == TRACE_CANCELLED;

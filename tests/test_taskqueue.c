@@ -188,7 +188,7 @@ static void test_taskqueue_kill_in_lanes(void **state)
         if (strstr(h->name, "#2"))
             fresh = h;
         size_t n = history_kept(h);
-        if (n && history_at(h, n - 1)->state == (TRACE_DONE | TRACE_NOTE(killed))) {
+        if (n && history_at(h, n - 1)->state == (TRACE_FAILED | TRACE_NOTE(killed))) {
             dead = h;
             /* The killed run began before; the reaping that marks it may come after the rerun. */
             t_kill = history_at(h, n > 1 ? n - 2 : n - 1)->t;
