@@ -807,7 +807,8 @@ static void record_round(struct ps_state *st, const struct ps_round *r, double b
     f->gpu_ms = r->gpu_ms;
     f->gpu_gbps = r->use_arr && r->gpu_ms > 0 ? (double)r->n * 8.0 / (r->gpu_ms / 1e3) / 1e9 : 0;
     f->max_holders = atomic_load_explicit(&st->max_holders, RLX);
-    if ((sweep || r->mode == f->sweep_mode) && r->t >= 1 && r->t <= MAXT && r->mode != M_CUDA) {
+    if ((sweep || r->mode == f->sweep_mode) && r->t >= 1 && r->t <= MAXT && r->mode != M_CUDA &&
+        st->mode != M_CUDA) {
         rounds_add(&f->sp[r->t], sp);
         f->serial_frac = serial_fraction(f->sp, st->cores, st->tmax);
     }
