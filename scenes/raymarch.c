@@ -66,7 +66,7 @@
 #define DEF_H 96
 #define MIN_GAP_NS 1000     /* gaps between a thread's tiles shorter than this are not drawn */
 #define MIN_RENDER_W 160    /* a shown frame is rendered at least this wide, then scaled down */
-#define PAIR_MIN_W 480      /* a speedup pair renders the frame scaled up to at least this wide */
+#define PAIR_MIN_PX 120000  /* a speedup pair renders the frame scaled up to this many pixels */
 #define IDLE_NS 20000000ull /* a still picture: look for a change this often */
 #define YAW_STEP 10
 #define PITCH_STEP 10
@@ -688,10 +688,13 @@ static bool render_one(struct rm_state *st, uint32_t frame, bool measure)
          * The pair is timed warm, after the frame just shown: the same frame
          * on one thread, then on the backend again (whichever came first
          * after the render thread's sleep would pay for cold caches), scaled
-         * up to at least PAIR_MIN_W wide so that waking the team is small
+         * up to at least PAIR_MIN_PX pixels so that waking the team is small
          * against the work it shares.
          */
-        int k = (PAIR_MIN_W + w - 1) / w, pw = w * (k < 1 ? 1 : k), ph = h * (k < 1 ? 1 : k);
+        int k = 1;
+        while ((double)w * h * k * k < PAIR_MIN_PX && k < 16)
+            k++;
+        int pw = w * k, ph = h * k;
         void *pb = st->pair;
         bool ok = grow(&pb, &st->pair_cap, (size_t)pw * (size_t)ph * 4);
         st->pair = pb;
@@ -1095,12 +1098,12 @@ static const struct scene_param rm_params[] = {
                  "px", 0},
     [P_HEIGHT] = {"height", N_("frame height when no canvas is shown (headless)"), 8, 1024, DEF_H,
                   "px", 0},
-    [P_FPS] = {"fps", N_("frame-rate cap (0: as fast as possible)"), 0, 240, 30, "frames/s", 0},
+    [P_FPS] = {"fps", N_("frame-rate cap (0: as fast as possible)"), 0, 240, 15, "frames/s", 0},
     [P_SIZE] = {"size", N_("built-in volume edge (size^3 voxels)"), 16, 128, 64, "voxels", 0},
     [P_REFERENCE] = {"reference",
                      N_("a speedup pair this often: the frame on one thread, then on the backend "
                         "(0: never)"),
-                     0, 60000, 500, "ms", 0},
+                     0, 60000, 1000, "ms", 0},
     [P_TURN] = {"turn",
                 N_("the camera circles the volume this fast, a new frame each time (0: a still "
                    "picture)"),
@@ -1146,8 +1149,8 @@ static const struct scene_mode rm_modes[] = {
         "its share up front and, since rays through empty space are cheap and rays through "
         "the volume are not, some threads finish early and wait at the barrier (the "
         "'imbalance' figure). With CUDA each pixel is a GPU thread and the lanes show each "
-        "SM's resident thread blocks. Every 500 ms the frame is rendered twice, at least 480 "
-        "pixels wide, on one thread and then on the backend, and the speedup is the ratio of "
+        "SM's resident thread blocks. Every second the frame is rendered twice, scaled up to "
+        "120,000 pixels, on one thread and then on the backend, and the speedup is the ratio of "
         "the pair (median of the recent pairs, with their range). The camera circles the "
         "volume (turn=0 stops it). Arrows turn the camera, z/x zoom, t, b, o and v change the "
         "transfer function, backend, schedule and volume, p saves the picture."),
