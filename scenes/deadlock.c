@@ -62,6 +62,7 @@
 #include "futex.h"
 #include "hist.h"
 #include "i18n.h"
+#include "pix.h"
 #include "scene.h"
 #include "scenes/scenes.h"
 #include "trace.h"
@@ -605,77 +606,6 @@ static void dl_stats(struct scene_ctx *ctx, struct scene_stats *out)
 
 /* ---- the wait-for graph ---- */
 
-/* 3x5 digits, three bits a row, top row first. */
-static const uint16_t digit_font[10] = {
-    075557, 026227, 071747, 071717, 055711, 074717, 074757, 071111, 075757, 075717,
-};
-
-struct pix {
-    uint8_t *rgb;
-    int w, h;
-};
-
-static void put(struct pix *p, int x, int y, uint32_t c)
-{
-    if (x < 0 || y < 0 || x >= p->w || y >= p->h)
-        return;
-    uint8_t *d = p->rgb + ((size_t)y * (size_t)p->w + (size_t)x) * 3;
-    d[0] = (uint8_t)(c >> 16);
-    d[1] = (uint8_t)(c >> 8);
-    d[2] = (uint8_t)c;
-}
-
-/* A line (Bresenham), every pixel or, with dash, two on and two off. */
-static void line(struct pix *p, int x0, int y0, int x1, int y1, uint32_t c, bool dash)
-{
-    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
-    int err = dx + dy;
-    for (int k = 0;; k++) {
-        if (!dash || (k & 3) < 2)
-            put(p, x0, y0, c);
-        if (x0 == x1 && y0 == y1)
-            return;
-        int e2 = 2 * err;
-        if (e2 >= dy) {
-            err += dy;
-            x0 += sx;
-        }
-        if (e2 <= dx) {
-            err += dx;
-            y0 += sy;
-        }
-    }
-}
-
-static void disc(struct pix *p, int cx, int cy, int r, uint32_t c)
-{
-    for (int y = -r; y <= r; y++)
-        for (int x = -r; x <= r; x++)
-            if (x * x + y * y <= r * r + r)
-                put(p, cx + x, cy + y, c);
-}
-
-static void ring(struct pix *p, int cx, int cy, int r, uint32_t c)
-{
-    for (int y = -r; y <= r; y++)
-        for (int x = -r; x <= r; x++) {
-            int d = x * x + y * y;
-            if (d <= r * r + r && d >= (r - 1) * (r - 1) - (r - 1))
-                put(p, cx + x, cy + y, c);
-        }
-}
-
-static void number(struct pix *p, int x, int y, int v, uint32_t c)
-{
-    char s[12];
-    int n = snprintf(s, sizeof s, "%d", v);
-    for (int i = 0; i < n; i++)
-        for (int r = 0; r < 5; r++)
-            for (int k = 0; k < 3; k++)
-                if (digit_font[s[i] - '0'] >> ((4 - r) * 3 + (2 - k)) & 1)
-                    put(p, x + i * 4 + k, y + r, c);
-}
-
 #define C_BG 0x101018
 #define C_HOLD 0x40c060
 #define C_WAIT 0xe0c040
@@ -737,7 +667,7 @@ static int dl_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
     memcpy(c->caption, k, sizeof k);
     struct pix p = {c->rgb, c->w, c->h - 2 * c->ncaption};
     for (int i = 0; i < p.w * p.h; i++)
-        put(&p, i % p.w, i / p.w, active ? 0x201014 : C_BG);
+        pix_put(&p, i % p.w, i / p.w, active ? 0x201014 : C_BG);
     int n = st->n;
     double cx = p.w / 2.0, cy = p.h / 2.0;
     double rad = (p.w < p.h ? p.w : p.h) / 2.0 - 4;
@@ -760,24 +690,24 @@ static int dl_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
         phase[i] = atomic_load_explicit(&st->w[i].phase, RLX);
     }
     if (st->mode == M_WAITER) {
-        disc(&p, (int)cx, (int)cy, 2, C_SEAT);
+        pix_disc(&p, (int)cx, (int)cy, 2, C_SEAT);
         for (int i = 0; i < n; i++)
             if (phase[i] == PH_SEAT)
-                line(&p, tx[i], ty[i], (int)cx, (int)cy, C_SEAT, true);
+                pix_line(&p, tx[i], ty[i], (int)cx, (int)cy, C_SEAT, true);
     }
     for (int f = 0; f < n; f++)
         if (holder[f] >= 0 && holder[f] < n)
-            line(&p, fx[f], fy[f], tx[holder[f]], ty[holder[f]], C_HOLD, false);
+            pix_line(&p, fx[f], fy[f], tx[holder[f]], ty[holder[f]], C_HOLD, false);
     for (int i = 0; i < n; i++)
         if (wants[i] >= 0 && wants[i] < n)
-            line(&p, tx[i], ty[i], fx[wants[i]], fy[wants[i]], C_WAIT, true);
+            pix_line(&p, tx[i], ty[i], fx[wants[i]], fy[wants[i]], C_WAIT, true);
     if (active) {
         /* The cycle: each thread to the fork it waits for, the fork to its holder. */
         for (int k2 = 0; k2 < cn; k2++) {
             int t = ct[k2], f = cf[k2], h = ct[(k2 + 1) % cn];
             for (int d = 0; d <= 1; d++) {
-                line(&p, tx[t] + d, ty[t], fx[f] + d, fy[f], C_CYCLE, false);
-                line(&p, fx[f] + d, fy[f], tx[h] + d, ty[h], C_CYCLE, false);
+                pix_line(&p, tx[t] + d, ty[t], fx[f] + d, fy[f], C_CYCLE, false);
+                pix_line(&p, fx[f] + d, fy[f], tx[h] + d, ty[h], C_CYCLE, false);
             }
         }
     }
@@ -785,15 +715,15 @@ static int dl_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
     for (int f = 0; f < n; f++)
         for (int y = -fs; y <= fs; y++)
             for (int x = -fs; x <= fs; x++)
-                put(&p, fx[f] + x, fy[f] + y, holder[f] >= 0 ? C_HOLD : C_FORK);
+                pix_put(&p, fx[f] + x, fy[f] + y, holder[f] >= 0 ? C_HOLD : C_FORK);
     for (int i = 0; i < n; i++) {
-        disc(&p, tx[i], ty[i], node, phase_colour(phase[i]));
+        pix_disc(&p, tx[i], ty[i], node, phase_colour(phase[i]));
         bool in = false;
         for (int k2 = 0; active && k2 < cn; k2++)
             in |= ct[k2] == i;
         if (in)
-            ring(&p, tx[i], ty[i], node + 2, C_CYCLE);
-        number(&p, tx[i] + (tx[i] >= (int)cx ? node + 3 : -node - 6), ty[i] - 2, i, 0xd0d0d0);
+            pix_ring(&p, tx[i], ty[i], node + 2, C_CYCLE);
+        pix_number(&p, tx[i] + (tx[i] >= (int)cx ? node + 3 : -node - 6), ty[i] - 2, i, 0xd0d0d0);
     }
     return 0;
 }

@@ -71,6 +71,7 @@
 #include "futex.h"
 #include "gil.h"
 #include "rounds.h"
+#include "pix.h"
 #include "scene.h"
 #include "i18n.h"
 #include "scenes/scenes.h"
@@ -1189,61 +1190,6 @@ static void ps_stats(struct scene_ctx *ctx, struct scene_stats *out)
     }
 }
 
-/* 3x5 digits, three bits a row, top row first. */
-static const uint16_t digit_font[10] = {
-    075557, 026227, 071747, 071717, 055711, 074717, 074757, 071111, 075757, 075717,
-};
-
-struct pix {
-    uint8_t *rgb;
-    int w, h;
-};
-
-/* One pixel, clipped. */
-static void put(struct pix *p, int x, int y, uint32_t c)
-{
-    if (x < 0 || y < 0 || x >= p->w || y >= p->h)
-        return;
-    uint8_t *d = p->rgb + ((size_t)y * (size_t)p->w + (size_t)x) * 3;
-    d[0] = (uint8_t)(c >> 16);
-    d[1] = (uint8_t)(c >> 8);
-    d[2] = (uint8_t)c;
-}
-
-/* A straight line (Bresenham). */
-static void line(struct pix *p, int x0, int y0, int x1, int y1, uint32_t c)
-{
-    int dx = abs(x1 - x0), dy = -abs(y1 - y0), sx = x0 < x1 ? 1 : -1, sy = y0 < y1 ? 1 : -1;
-    int err = dx + dy;
-    for (;;) {
-        put(p, x0, y0, c);
-        if (x0 == x1 && y0 == y1)
-            return;
-        int e2 = 2 * err;
-        if (e2 >= dy) {
-            err += dy;
-            x0 += sx;
-        }
-        if (e2 <= dx) {
-            err += dx;
-            y0 += sy;
-        }
-    }
-}
-
-/* A number in the 3x5 font with its top-left corner at (x, y); returns its width. */
-static int number(struct pix *p, int x, int y, int v, uint32_t c)
-{
-    char s[12];
-    int n = snprintf(s, sizeof s, "%d", v);
-    for (int i = 0; i < n; i++)
-        for (int r = 0; r < 5; r++)
-            for (int k = 0; k < 3; k++)
-                if (digit_font[s[i] - '0'] >> ((4 - r) * 3 + (2 - k)) & 1)
-                    put(p, x + i * 4 + k, y + r, c);
-    return n * 4 - 1;
-}
-
 #define C_IDEAL 0x9090a0
 #define C_AMDAHL 0xe0c040
 #define C_POINT 0xa0f0ff
@@ -1285,7 +1231,7 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
     chart_captions(c, (c->h - 20) / 2, f.serial_frac);
     struct pix p = {c->rgb, c->w, c->h - 2 * c->ncaption};
     for (int i = 0; i < p.w * p.h; i++)
-        put(&p, i % p.w, i / p.w, 0x101018);
+        pix_put(&p, i % p.w, i / p.w, 0x101018);
     int tmax = st->tmax;
     double med[MAXT + 1] = {0}, lo[MAXT + 1] = {0}, hi[MAXT + 1] = {0};
     double ymax = st->cores;
@@ -1301,14 +1247,15 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
 #define PY(s) (y0 - (int)((s) * (y0 - y1) / ytop + 0.5))
     for (int s = 1; s <= ytop; s++)
         for (int x = x0; x <= x1; x += 2)
-            put(&p, x, PY(s), 0x262633);
+            pix_put(&p, x, PY(s), 0x262633);
     for (int y = y1; y <= y0; y += 2)
-        put(&p, PX(st->cores), y, 0x4a4a5a);
-    line(&p, x0, y0, x1, y0, C_IDEAL);
-    line(&p, x0, y0, x0, y1, C_IDEAL);
+        pix_put(&p, PX(st->cores), y, 0x4a4a5a);
+    pix_line(&p, x0, y0, x1, y0, C_IDEAL, false);
+    pix_line(&p, x0, y0, x0, y1, C_IDEAL, false);
     for (int t = 1; t <= tmax; t++)
-        put(&p, PX(t), y0 + 1, C_IDEAL);
-    line(&p, PX(1), PY(1), PX(tmax < ytop ? tmax : ytop), PY(tmax < ytop ? tmax : ytop), C_IDEAL);
+        pix_put(&p, PX(t), y0 + 1, C_IDEAL);
+    pix_line(&p, PX(1), PY(1), PX(tmax < ytop ? tmax : ytop), PY(tmax < ytop ? tmax : ytop),
+             C_IDEAL, false);
     if (f.serial_frac >= 0) {
         int px = -1, py = -1;
         for (int x = x0; x <= x1; x++) {
@@ -1316,7 +1263,7 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
             double s = 1.0 / (f.serial_frac + (1 - f.serial_frac) / t);
             int y = PY(s);
             if (px >= 0)
-                line(&p, px, py, x, y, C_AMDAHL);
+                pix_line(&p, px, py, x, y, C_AMDAHL, false);
             px = x;
             py = y;
         }
@@ -1327,19 +1274,19 @@ static int ps_canvas(struct scene_ctx *ctx, struct scene_canvas *c)
             continue;
         int x = PX(t), y = PY(med[t]);
         if (lx >= 0)
-            line(&p, lx, ly, x, y, 0x40c0e0);
-        line(&p, x, PY(lo[t]), x, PY(hi[t] < ytop ? hi[t] : ytop), C_RANGE);
+            pix_line(&p, lx, ly, x, y, 0x40c0e0, false);
+        pix_line(&p, x, PY(lo[t]), x, PY(hi[t] < ytop ? hi[t] : ytop), C_RANGE, false);
         for (int dy = -1; dy <= 1; dy++)
             for (int dx = -1; dx <= 1; dx++)
-                put(&p, x + dx, y + dy, C_POINT);
+                pix_put(&p, x + dx, y + dy, C_POINT);
         lx = x;
         ly = y;
     }
-    number(&p, 1, y1, ytop, 0xc0c0c0);
-    number(&p, 1, y0 - 2, 0, 0xc0c0c0);
-    number(&p, x0 - 1, y0 + 3, 1, 0xc0c0c0);
+    pix_number(&p, 1, y1, ytop, 0xc0c0c0);
+    pix_number(&p, 1, y0 - 2, 0, 0xc0c0c0);
+    pix_number(&p, x0 - 1, y0 + 3, 1, 0xc0c0c0);
     int wd = tmax >= 10 ? 7 : 3;
-    number(&p, x1 - wd + 1, y0 + 3, tmax, 0xc0c0c0);
+    pix_number(&p, x1 - wd + 1, y0 + 3, tmax, 0xc0c0c0);
 #undef PX
 #undef PY
     return 0;
