@@ -61,6 +61,25 @@ double scenetest_stat(const struct app *a, const char *name)
     return -1;
 }
 
+const struct scene_stat *scenetest_figure(const struct app *a, const char *name)
+{
+    for (int i = 0; i < a->stats.n; i++)
+        if (strcmp(a->stats.s[i].name, name) == 0)
+            return &a->stats.s[i];
+    fail_msg("no stat %s", name);
+    return NULL;
+}
+
+void scenetest_reads_one(const struct app *a, const char *name, const char *what)
+{
+    const struct scene_stat *s = scenetest_figure(a, name);
+    assert_true(s->rounds >= 5);
+    assert_true(s->lo <= s->value && s->value <= s->hi);
+    if (!(s->lo <= 1.0 && 1.0 <= s->hi) && (s->value < 0.8 || s->value > 1.25))
+        fail_msg("%s against itself: %.3f (%.3f-%.3f, %d rounds)", what, s->value, s->lo, s->hi,
+                 s->rounds);
+}
+
 int scenetest_note_id(const struct app *a, const char *words)
 {
     const struct scene_entry *e = a->scene;

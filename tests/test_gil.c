@@ -360,16 +360,6 @@ static void test_gil_interval_live(void **state)
     check_one_runner(2, 0);
 }
 
-/* A figure with its spread over rounds; fails the test if the scene has none by that name. */
-static const struct scene_stat *spread_of(const char *name)
-{
-    for (int i = 0; i < a.stats.n; i++)
-        if (strcmp(a.stats.s[i].name, name) == 0)
-            return &a.stats.s[i];
-    fail_msg("no stat %s", name);
-    return NULL;
-}
-
 /*
  * One CPU thread compared with itself: the parallel run is the sequential
  * run, so the slowdown reads 1.0 within its spread (or close to it).
@@ -379,12 +369,7 @@ static void test_gil_one_thread_reads_one(void **state)
     (void)state;
     static const char *const sets[] = {"cpu_threads=1", "io_threads=0", "countdown_k=400", NULL};
     run(0, 1.5, sets);
-    const struct scene_stat *s = spread_of("slowdown");
-    assert_true(s->rounds >= 5);
-    assert_true(s->lo <= s->value && s->value <= s->hi);
-    if (!(s->lo <= 1.0 && 1.0 <= s->hi) && (s->value < 0.8 || s->value > 1.25))
-        fail_msg("one thread against itself: %.3f (%.3f-%.3f, %d rounds)", s->value, s->lo, s->hi,
-                 s->rounds);
+    scenetest_reads_one(&a, "slowdown", "one thread");
 }
 
 /* Two CPU threads under the GIL are no faster than the same work run sequentially. */
@@ -393,7 +378,7 @@ static void test_gil_two_threads_no_faster(void **state)
     (void)state;
     static const char *const sets[] = {"cpu_threads=2", "io_threads=0", "countdown_k=200", NULL};
     run(0, 1.5, sets);
-    const struct scene_stat *s = spread_of("slowdown");
+    const struct scene_stat *s = scenetest_figure(&a, "slowdown");
     assert_true(s->rounds >= 5);
     if (s->value < 0.8)
         fail_msg("two threads under the GIL ran %.3fx the sequential time", s->value);

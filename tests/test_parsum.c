@@ -65,16 +65,6 @@ static double stat_or(const char *name)
     return -1;
 }
 
-/* A figure with its spread over rounds; fails the test if the scene has none by that name. */
-static const struct scene_stat *spread_of(const char *name)
-{
-    for (int i = 0; i < a.stats.n; i++)
-        if (strcmp(a.stats.s[i].name, name) == 0)
-            return &a.stats.s[i];
-    fail_msg("no stat %s", name);
-    return NULL;
-}
-
 /* Whether the history has a lane called name. */
 static bool has_lane(const char *name)
 {
@@ -316,7 +306,7 @@ static void test_parsum_sweep(void **state)
     for (int t = 1; t <= 2; t++) {
         char name[32];
         snprintf(name, sizeof name, "speedup_T%d", t);
-        const struct scene_stat *s = spread_of(name);
+        const struct scene_stat *s = scenetest_figure(&a, name);
         assert_true(s->rounds >= 3);
         assert_true(s->lo <= s->value && s->value <= s->hi && s->value > 0);
     }
@@ -350,12 +340,7 @@ static void test_parsum_serial_reads_one(void **state)
     static const char *const sets[] = {"n=20000000", "pause_ms=0", NULL};
     run_rounds(M_SERIAL, sets, 6);
     expect_exact(20000000);
-    const struct scene_stat *s = spread_of("speedup");
-    assert_true(s->rounds >= 5);
-    assert_true(s->lo <= s->value && s->value <= s->hi);
-    if (!(s->lo <= 1.0 && 1.0 <= s->hi) && (s->value < 0.8 || s->value > 1.25))
-        fail_msg("one worker against itself: %.3f (%.3f-%.3f, %d rounds)", s->value, s->lo, s->hi,
-                 s->rounds);
+    scenetest_reads_one(&a, "speedup", "one worker");
 }
 
 /* The GPU mode sums exactly on a GPU, or on CPU threads with a note without one. */

@@ -135,16 +135,6 @@ static void wait_frames(double frames)
     fail_msg("fewer than %g frames in 3 s", frames);
 }
 
-/* A figure with its spread over rounds; fails the test if the scene has none by that name. */
-static const struct scene_stat *spread_of(const char *name)
-{
-    for (int i = 0; i < a.stats.n; i++)
-        if (strcmp(a.stats.s[i].name, name) == 0)
-            return &a.stats.s[i];
-    fail_msg("no stat %s", name);
-    return NULL;
-}
-
 /* The current note. */
 static void note(char *buf, unsigned len)
 {
@@ -166,12 +156,7 @@ static void test_raymarch_serial_and_openmp_render(void **state)
     assert_true(stat_of("samples_per_s") > 0);
     assert_int_equal((int)stat_of("backend"), RENDER_SERIAL);
     /* One thread against one thread, pair by pair: 1.0 within its spread (or close). */
-    const struct scene_stat *sp = spread_of("speedup");
-    assert_true(sp->rounds >= 5);
-    assert_true(sp->lo <= sp->value && sp->value <= sp->hi);
-    if (!(sp->lo <= 1.0 && 1.0 <= sp->hi) && (sp->value < 0.8 || sp->value > 1.25))
-        fail_msg("one thread against itself: %.3f (%.3f-%.3f, %d rounds)", sp->value, sp->lo,
-                 sp->hi, sp->rounds);
+    scenetest_reads_one(&a, "speedup", "one thread");
     app_release(&a);
     run(0.5, omp);
     assert_true(stat_of("frames") > 0);
@@ -183,7 +168,7 @@ static void test_raymarch_serial_and_openmp_render(void **state)
     assert_int_equal((int)stat_of("workers"), 1); /* built without OpenMP: one thread */
 #endif
     /* Speedup pairs: the same frame on one thread, then on the team. */
-    assert_true(spread_of("one_thread_ms")->rounds >= 1);
+    assert_true(scenetest_figure(&a, "one_thread_ms")->rounds >= 1);
     assert_true(stat_of("one_thread_ms") > 0);
     assert_true(stat_of("backend_ms") > 0);
     assert_true(stat_of("speedup") > 0);
