@@ -889,7 +889,7 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
         }
         if (a->running && a->load.busy) {
             snprintf(st->extra[2], sizeof st->extra[2],
-                     _(" | machine busy: other programs use %.1f of %d CPUs"), a->load.other,
+                     _(" | machine busy: other programs use %.1f of %d CPUs"), a->load.busy_peak,
                      a->load.last.cpus);
             st->extra_colour[2] = COLOUR_YELLOW;
         }

@@ -62,13 +62,17 @@ void load_update(struct load *l, const struct load_sample *s)
     }
     l->last = *s;
     if (l->other >= load_busy_on(s->cpus)) {
+        if (!l->busy || l->other > l->busy_peak)
+            l->busy_peak = l->other;
         l->busy = true;
         l->calm_since = 0;
     } else if (l->other < load_busy_off(s->cpus)) {
         if (!l->calm_since)
             l->calm_since = s->t_ns ? s->t_ns : 1;
-        if (s->t_ns - l->calm_since >= LOAD_HOLD_NS)
+        if (s->t_ns - l->calm_since >= LOAD_HOLD_NS) {
             l->busy = false;
+            l->busy_peak = 0;
+        }
     } else {
         l->calm_since = 0;
     }

@@ -36,6 +36,7 @@ struct load {
     double steal;        /* cores stolen (smoothed) */
     int running;         /* latest run queue */
     bool busy;           /* the verdict, with hysteresis */
+    double busy_peak;    /* the most `other` reached while busy (what the warning says) */
     uint64_t calm_since; /* when `other` fell below the off line (0: it has not) */
     uint64_t polled_at;  /* when load_poll last read /proc */
 };

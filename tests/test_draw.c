@@ -469,6 +469,7 @@ static void test_draw_figures_with_spread(void **state)
     }
     a.load.busy = true;
     a.load.other = 1.5;
+    a.load.busy_peak = 1.5;
     a.load.last.cpus = 2;
     frame(24, 160);
     assert_true(screen_has("(1.71-1.93, 9 rounds)!"));
