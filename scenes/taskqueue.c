@@ -1064,6 +1064,7 @@ static void super_spawn(struct tq_state *st, int s)
     }
     atomic_store_explicit(&sl->busy, 0, RLX);
     atomic_store_explicit(&sl->retire, 0, RLX);
+    atomic_store_explicit(&sl->registered, 0, RLX);
     st->killed[s] = 0;
     pid_t pid = fork_child(st, s);
     if (pid < 0) {
@@ -1072,6 +1073,26 @@ static void super_spawn(struct tq_state *st, int s)
     }
     atomic_store_explicit(&sl->pid, pid, RLX);
     bump(&st->spawned, 1);
+}
+
+/*
+ * A worker left without the broker taking its HELLO (the broker is full or
+ * gone): wait before the next fork, twice as long each time, and after
+ * SPAWN_FAILS_MAX in a row stop until the `workers` parameter changes.
+ */
+static void super_spawn_failed(struct tq_state *st, int s)
+{
+    st->spawn_fails++;
+    if (st->spawn_fails >= SPAWN_FAILS_MAX) {
+        st->spawn_stopped = 1;
+        st->spawn_want = scene_param(st->ctx, P_WORKERS);
+        scene_note(st->ctx,
+                   _("worker %d could not register with the broker %d times in a row: no more "
+                     "workers are started until the workers parameter changes"),
+                   s, st->spawn_fails);
+        return;
+    }
+    st->next_spawn = trace_now_ns() + (SPAWN_BACKOFF_NS << (st->spawn_fails - 1));
 }
 
 /* Reap whatever has exited; a killed worker's lane says so. */
@@ -1093,6 +1114,11 @@ static void super_reap(struct tq_state *st)
         if (WIFSIGNALED(status))
             trace_emit(sl->lane, TRACE_FAILED | TRACE_NOTE(N_KILLED),
                        (uint32_t)atomic_load_explicit(&sl->busy, RLX));
+        if (atomic_load_explicit(&sl->registered, RLX))
+            st->spawn_fails = 0;
+        else if (!scene_stopping(st->ctx) && !atomic_load_explicit(&sl->retire, RLX) &&
+                 !st->killed[s])
+            super_spawn_failed(st, s);
         if (atomic_load_explicit(&sl->retire, RLX))
             bump(&st->retired, 1);
         atomic_store_explicit(&sl->busy, 0, RLX);
@@ -1138,7 +1164,10 @@ static void super_adjust(struct tq_state *st)
         }
     }
     atomic_store_explicit(&st->live, (uint32_t)alive, RLX);
-    for (int s = 0; s < MAXW && staying < want && !st->broker_dead; s++)
+    if (st->spawn_stopped && want != st->spawn_want)
+        st->spawn_stopped = st->spawn_fails = 0;
+    bool may_fork = !st->broker_dead && !st->spawn_stopped && trace_now_ns() >= st->next_spawn;
+    for (int s = 0; s < MAXW && staying < want && may_fork; s++)
         if (atomic_load_explicit(&st->shm->slot[s].pid, RLX) == 0) {
             super_spawn(st, s);
             staying++;

@@ -491,6 +491,73 @@ static void test_taskqueue_forged_result_refused(void **state)
     app_release(&a);
 }
 
+/*
+ * A broker that cannot take another worker (every slot held by an
+ * authenticated connection): ] forks a few workers, backing off, then stops
+ * with a note; changing the parameter tries again.
+ */
+static void test_taskqueue_spawn_backoff(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"workers=3", "rate=5", "task_ms=5", NULL};
+    start(sets);
+    uint16_t port;
+    uint8_t key[16];
+    assert_int_equal(taskqueue_credentials(&a.ctx, &port, key), 0);
+    wait_at_least("workers", 3);
+    int fds[16], n = 0;
+    /* The front and three workers hold four of the sixteen slots. */
+    for (; n < 12; n++)
+        fds[n] = peer_auth(key, port, W_WORKER, 7, NULL);
+    refresh();
+    double spawned = stat_of("spawned");
+    assert_int_equal(app_key(&a, ']', 80), APP_CONTINUE);
+    nap_ms(2000);
+    refresh();
+    double forks = stat_of("spawned") - spawned;
+    assert_true(forks >= 1);
+    assert_true(forks <= 6);
+    char note[256];
+    scene_note_get(&a.ctx, note, sizeof note);
+    assert_non_null(strstr(note, "could not register"));
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    set("workers", 5);
+    wait_at_least("workers", 5);
+    drain_and_stop();
+    check_exactly_once();
+    app_release(&a);
+}
+
+/* Idle connections that never say hello do not keep a new worker out, nor make it fork in a loop.
+ */
+static void test_taskqueue_idle_connections(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"workers=3", "rate=5", "task_ms=5", NULL};
+    start(sets);
+    uint16_t port;
+    uint8_t key[16];
+    assert_int_equal(taskqueue_credentials(&a.ctx, &port, key), 0);
+    wait_at_least("workers", 3);
+    int fds[12];
+    for (int i = 0; i < 12; i++)
+        fds[i] = peer_connect(port);
+    refresh();
+    double spawned = stat_of("spawned");
+    assert_int_equal(app_key(&a, ']', 80), APP_CONTINUE);
+    wait_at_least("workers", 4);
+    /* The idle ones are dropped after the handshake time, and counted. */
+    wait_at_least("refused_conns", 12);
+    refresh();
+    assert_true(stat_of("spawned") - spawned <= 6);
+    for (int i = 0; i < 12; i++)
+        peer_closed(fds[i]);
+    drain_and_stop();
+    check_exactly_once();
+    app_release(&a);
+}
+
 /* Quitting mid-load, with kills, leaves no thread, descriptor or child behind. */
 static void test_taskqueue_cleanup(void **state)
 {
@@ -520,6 +587,8 @@ int main(void)
         T(test_taskqueue_unauthenticated_refused),
         T(test_taskqueue_result_flood),
         T(test_taskqueue_forged_result_refused),
+        T(test_taskqueue_spawn_backoff),
+        T(test_taskqueue_idle_connections),
         T(test_taskqueue_cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
