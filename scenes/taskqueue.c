@@ -33,7 +33,9 @@
  * between its RESULT and its ACK makes the task run twice: at-least-once.
  * The front keeps the result table (the result store) keyed by task id and
  * notifies the client of the first result only; later ones are counted as
- * duplicates suppressed, so the client sees every task exactly once.
+ * duplicates suppressed, so the client sees every task exactly once. The
+ * table is a fixed window of the TWIN most recent ids: an entry is reused
+ * only once its task is settled, so its memory does not grow with the run.
  *
  * Who owns what: struct tq_shm (MAP_SHARED, made before any fork) holds the
  * broker's counters (written only by the broker) and one slot per worker
@@ -87,6 +89,7 @@
 #define QCAP 16384           /* tasks the broker can hold */
 #define FRAME_MAX 4096       /* largest frame, header included */
 #define HELD_PER_FRAME 256   /* ids per HELD frame */
+#define TWIN (1u << 15)      /* the front's window of recent task ids (more than QCAP + MAXC) */
 #define FRONT_OUT (1u << 18) /* the broker's buffer towards the front */
 #define SLICE_MS 20          /* how often a blocked process looks at the stop flag */
 #define DRAIN_NS 3000000000ull
@@ -227,8 +230,14 @@ struct tq_bmem {
     unsigned char out[MAXC][FRONT_OUT]; /* touched only as far as used */
 };
 
-/* Front-private per task, indexed by id. */
-enum { T_ACCEPTED = 1, T_DONE = 2, T_HELD = 4 };
+/*
+ * Front-private per task, in a window of TWIN entries indexed by id modulo
+ * TWIN. An entry is reused only once its task is settled (rejected or
+ * done); a result for an id no longer in the window is a duplicate. When
+ * the next id's entry still holds an unsettled task (the broker has held it
+ * for TWIN requests), the front turns the request away itself.
+ */
+enum { T_ACCEPTED = 1, T_DONE = 2, T_HELD = 4, T_SENT = 8, T_REJECTED = 16 };
 
 struct tq_state {
     struct scene_ctx *ctx;
@@ -252,9 +261,9 @@ struct tq_state {
     int64_t spawn_want;  /* `workers` when it gave up */
     uint64_t next_spawn; /* ns: no fork before */
     /* front-private */
-    uint8_t *tflags;
-    uint64_t *treq;
-    uint64_t tcap, next_id;
+    uint8_t *tflags; /* TWIN entries each */
+    uint64_t *treq, *tid;
+    uint64_t next_id;
     struct tq_rbuf fin;
     unsigned fcur;
     /* Read by the UI thread (relaxed; single writer each). */
@@ -1252,24 +1261,11 @@ static void front_state(struct tq_state *st, unsigned s, uint32_t arg)
     trace_emit(st->front_lane, s, arg);
 }
 
-static bool front_grow(struct tq_state *st, uint64_t id)
+/* The window entry of task id, or NULL when the id is no longer (or not yet) in it. */
+static uint8_t *front_entry(struct tq_state *st, uint64_t id)
 {
-    if (id < st->tcap)
-        return true;
-    uint64_t cap = st->tcap ? st->tcap * 2 : 4096;
-    while (cap <= id)
-        cap *= 2;
-    uint8_t *f = realloc(st->tflags, cap);
-    if (!f)
-        return false;
-    st->tflags = f;
-    uint64_t *t = realloc(st->treq, cap * sizeof *t);
-    if (!t)
-        return false;
-    st->treq = t;
-    memset(st->tflags + st->tcap, 0, cap - st->tcap);
-    st->tcap = cap;
-    return true;
+    uint32_t k = (uint32_t)(id % TWIN);
+    return id && st->tid[k] == id ? &st->tflags[k] : NULL;
 }
 
 /* One frame from the broker; true after its goodbye. */
@@ -1280,34 +1276,40 @@ static bool front_handle(struct tq_state *st, const struct tq_msg *m, const uint
     if (m->type == F_BYE)
         return true;
     if (m->type == F_HELD) {
-        for (uint32_t i = 0; i < nids; i++)
-            if (ids[i] > 0 && ids[i] < st->next_id)
-                st->tflags[ids[i]] |= T_HELD;
+        for (uint32_t i = 0; i < nids; i++) {
+            uint8_t *h = front_entry(st, ids[i]);
+            if (h)
+                *h |= T_HELD;
+        }
         return false;
     }
-    if (m->id == 0 || m->id >= st->next_id)
-        return false;
-    uint8_t *f = &st->tflags[m->id];
+    uint8_t *f = front_entry(st, m->id);
+    uint64_t t0 = f ? st->treq[m->id % TWIN] : now;
     switch (m->type) {
     case F_ACCEPTED:
+        if (!f)
+            break;
         *f |= T_ACCEPTED;
         bump(&st->submitted, 1);
-        hist_record(&st->req_lat, now - st->treq[m->id]);
+        hist_record(&st->req_lat, now - t0);
         break;
     case F_REJECTED:
+        if (f)
+            *f |= T_REJECTED;
         bump(&st->rejected, 1);
         break;
     case F_RESULT:
         if (m->value != tq_answer(m->id))
             bump(&st->bad_results, 1);
-        if (*f & T_DONE) {
+        /* Out of the window: its entry was reused, so it was settled long ago. */
+        if (!f || (*f & T_DONE)) {
             bump(&st->duplicates, 1);
             break;
         }
         front_state(st, TRACE_RUN | TRACE_NOTE(N_FRONT_NOTIFY), (uint32_t)m->id);
         *f |= T_DONE;
         bump(&st->completed, 1);
-        hist_record(&st->done_lat, now - st->treq[m->id]);
+        hist_record(&st->done_lat, now - t0);
         break;
     default:
         break;
@@ -1364,8 +1366,8 @@ static bool front_send(struct tq_state *st, const struct tq_msg *m)
 static void front_reconcile(struct tq_state *st)
 {
     uint64_t lost = 0, held = 0;
-    for (uint64_t id = 1; id < st->next_id; id++) {
-        uint8_t f = st->tflags[id];
+    for (uint32_t k = 0; k < TWIN; k++) {
+        uint8_t f = st->tflags[k];
         if (!(f & T_ACCEPTED) || (f & T_DONE))
             continue;
         if (f & T_HELD)
@@ -1394,19 +1396,26 @@ static void *front_main(void *p)
         if (rate > 0 && now >= next) {
             /* A request arrives: hand it to the broker and answer when it is queued. */
             uint64_t id = st->next_id;
-            if (!front_grow(st, id))
-                break;
-            front_state(st, TRACE_RUN | TRACE_NOTE(N_FRONT_SUBMIT), (uint32_t)id);
-            st->treq[id] = now;
-            st->tflags[id] = 0;
+            uint32_t k = (uint32_t)(id % TWIN);
+            uint8_t old = st->tflags[k];
+            uint64_t period = 1000000000ull / (uint64_t)rate;
             st->next_id++;
             bump(&st->requests, 1);
+            if ((old & T_SENT) && !(old & (T_DONE | T_REJECTED))) {
+                /* The window is full of unsettled tasks: the request is turned away. */
+                bump(&st->rejected, 1);
+                next = next + period < now ? now + period : next + period;
+                continue;
+            }
+            front_state(st, TRACE_RUN | TRACE_NOTE(N_FRONT_SUBMIT), (uint32_t)id);
+            st->tid[k] = id;
+            st->treq[k] = now;
+            st->tflags[k] = T_SENT;
             struct tq_msg m = {.type = F_SUBMIT,
                                .id = id,
                                .work_us = (uint32_t)scene_param(ctx, P_TASK_MS) * 1000};
             if (!front_send(st, &m))
                 break;
-            uint64_t period = 1000000000ull / (uint64_t)rate;
             next = next + period < now ? now + period : next + period;
             continue;
         }
@@ -1478,7 +1487,10 @@ static int tq_start(struct scene_ctx *ctx)
     void *m =
         mmap(NULL, sizeof *st->shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     st->bm = calloc(1, sizeof *st->bm);
-    if (m == MAP_FAILED || !st->bm) {
+    st->tflags = calloc(TWIN, sizeof *st->tflags);
+    st->treq = calloc(TWIN, sizeof *st->treq);
+    st->tid = calloc(TWIN, sizeof *st->tid);
+    if (m == MAP_FAILED || !st->bm || !st->tflags || !st->treq || !st->tid) {
         rc = m == MAP_FAILED ? -errno : -ENOMEM;
         if (m != MAP_FAILED)
             munmap(m, sizeof *st->shm);
@@ -1554,6 +1566,7 @@ static void tq_release(struct scene_ctx *ctx)
     free(st->bm);
     free(st->tflags);
     free(st->treq);
+    free(st->tid);
     free(st);
     ctx->priv = NULL;
 }
