@@ -13,12 +13,11 @@
  * DESIGN
  * Who runs: a conductor thread owns the server: it starts the engine of
  * the scene's mode (N loop threads, each with its own listening socket,
- * SO_REUSEPORT; proactor loops also own an aio queue and, without
- * io_uring, its pool and poller threads), samples the figures, emits the
- * gauges, and on request ('c' or compare=on) pauses the clients, swaps the
- * engine for each model in turn, measures, and puts the live one back. Two
- * client threads each drive their share of the connections with their own
- * epoll set. The UI thread only reads published figures and sets flags.
+ * SO_REUSEPORT when N > 1, on a port no other program listens on; proactor loops also own an aio
+ * queue and, without io_uring, its pool and poller threads), samples the figures, emits the gauges,
+ * and on request ('c' or compare=on) pauses the clients, swaps the engine for each model in turn,
+ * measures, and puts the live one back. Two client threads each drive their share of the
+ * connections with their own epoll set. The UI thread only reads published figures and sets flags.
  *
  * Who owns what: the listening sockets belong to the scene (start opens,
  * release closes) and outlive engine swaps, so the port never changes. A
@@ -64,6 +63,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -204,6 +204,7 @@ struct rx_loop {
     _Atomic int quit;
     struct rx_conn *conns[MAX_SRV_CONNS];
     uint32_t freeids[MAX_SRV_CONNS], nfree, nconns;
+    uint32_t closing; /* connections being closed, their slots not yet free */
     struct rx_lane *lane, *kernel;
     struct rx_loop_stats *stats;
     struct rx_sample self, pool[RX_POOL_MAX + 1];
@@ -535,6 +536,8 @@ static void conn_free(struct rx_conn *c)
     lane_set(L->lane, TRACE_RUN, N_HANDLE, 0);
     L->conns[c->id] = NULL;
     L->freeids[L->nfree++] = c->id;
+    if (c->cancelling)
+        L->closing--;
     L->nconns--;
     atomic_fetch_sub_explicit(&L->stats->open, 1, RLX);
     free(c->in);
@@ -596,6 +599,8 @@ static void loop_sweep(struct rx_loop *L)
 /* The table is nearly full: close the connection idle the longest, to keep room for new ones. */
 static void loop_evict(struct rx_loop *L)
 {
+    if (L->nfree + L->closing >= SRV_RESERVE)
+        return; /* enough room once the closes under way are done */
     struct rx_conn *old = NULL;
     for (uint32_t id = 0; id < MAX_SRV_CONNS; id++) {
         struct rx_conn *c = L->conns[id];
@@ -606,6 +611,12 @@ static void loop_evict(struct rx_loop *L)
         add(&L->stats->evicted, 1);
         conn_end(old);
     }
+}
+
+/* Whether to take the next connection now: not while the room left waits for closes to finish. */
+static bool loop_may_accept(const struct rx_loop *L)
+{
+    return L->nfree > SRV_RESERVE / 2 || L->closing == 0;
 }
 
 /* ---- the reactor: libuv, uv_poll on each socket, the loop does the calls ---- */
@@ -619,6 +630,8 @@ static void rc_on_closed(uv_handle_t *h)
 
 static void rc_close(struct rx_conn *c)
 {
+    if (!c->cancelling)
+        c->L->closing++;
     c->cancelling = true;
     if (!uv_is_closing((uv_handle_t *)&c->poll))
         uv_close((uv_handle_t *)&c->poll, rc_on_closed);
@@ -711,7 +724,7 @@ static void rc_on_listen(uv_poll_t *h, int status, int events)
     struct rx_loop *L = h->data;
     (void)events;
     lane_set(L->lane, TRACE_RUN, N_HANDLE, 0);
-    for (int k = 0; status == 0 && k < 64; k++) {
+    for (int k = 0; status == 0 && k < 64 && loop_may_accept(L); k++) {
         lane_set(L->lane, TRACE_KERNEL, N_ACCEPT, 0);
         int fd = accept4(L->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         L->n_sys++;
@@ -732,8 +745,7 @@ static void rc_on_listen(uv_poll_t *h, int status, int events)
         L->n_sys += 3;
         c->poll.data = c;
         rc_watch(c, UV_READABLE);
-        if (L->nfree < SRV_RESERVE)
-            loop_evict(L);
+        loop_evict(L);
     }
 }
 
@@ -820,8 +832,11 @@ static void pr_send(struct rx_conn *c)
 /* End a connection: cancel its receive; the cancelled completion frees it. */
 static void pr_cancel(struct rx_conn *c)
 {
-    if (c->inflight == OP_RECV && aio_cancel(c->L->aio, TAG(c->id, OP_RECV)) == 0)
+    if (!c->cancelling && c->inflight == OP_RECV &&
+        aio_cancel(c->L->aio, TAG(c->id, OP_RECV)) == 0) {
         c->cancelling = true;
+        c->L->closing++;
+    }
 }
 
 static void pr_accept(struct rx_loop *L)
@@ -854,14 +869,13 @@ static void pr_complete(struct rx_loop *L, const struct aio_done *d)
                 atomic_load_explicit(&L->quit, RLX) ? NULL : conn_new(L, (int)d->res);
             if (c) {
                 pr_recv(c);
-                if (L->nfree < SRV_RESERVE)
-                    loop_evict(L);
+                loop_evict(L);
             } else {
                 close((int)d->res);
                 L->n_sys++;
             }
         }
-        if (!atomic_load_explicit(&L->quit, RLX) && d->res != -ECANCELED)
+        if (!atomic_load_explicit(&L->quit, RLX) && d->res != -ECANCELED && loop_may_accept(L))
             pr_accept(L);
         return;
     }
@@ -950,7 +964,7 @@ static void *proactor_main(void *p)
             lane_set(L->lane, TRACE_RUN, N_COMPLETION, (uint32_t)n);
         for (int i = 0; i < n; i++)
             pr_complete(L, &done[i]);
-        if (!L->accepting && !atomic_load_explicit(&L->quit, RLX))
+        if (!L->accepting && !atomic_load_explicit(&L->quit, RLX) && loop_may_accept(L))
             pr_accept(L);
         if (trace_now_ns() - L->last_sweep >= SWEEP_NS)
             loop_sweep(L);
@@ -1481,20 +1495,79 @@ static void lane_add(struct rx_lane *l, const char *name, enum trace_lane_kind k
     l->cur = ~0u;
 }
 
-/* Open the listening sockets: 127.0.0.1 only, one per loop (SO_REUSEPORT). 0 or -errno. */
+/* The inode of a socket, 0 if unknown. */
+static unsigned long sock_inode(int fd)
+{
+    struct stat sb;
+    return fstat(fd, &sb) == 0 ? (unsigned long)sb.st_ino : 0;
+}
+
+/*
+ * Whether a socket not among ours listens on port (any local address) in a
+ * /proc/net table: another program would share the connections (SO_REUSEPORT).
+ */
+static bool foreign_listener(const struct rx_state *st, const char *table, int port)
+{
+    FILE *f = fopen(table, "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    if (!fgets(line, sizeof line, f))
+        line[0] = '\0';
+    while (!found && fgets(line, sizeof line, f)) {
+        char local[64];
+        unsigned state;
+        unsigned long inode;
+        if (sscanf(line, "%*d: %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &state, &inode) != 3 ||
+            state != 0x0A)
+            continue;
+        char *colon = strrchr(local, ':');
+        if (!colon || strtol(colon + 1, NULL, 16) != port)
+            continue;
+        found = true;
+        for (int k = 0; k < st->nloops && found; k++)
+            if (st->lfd[k] >= 0 && sock_inode(st->lfd[k]) == inode)
+                found = false;
+    }
+    fclose(f);
+    return found;
+}
+
+/*
+ * Open the listening sockets: 127.0.0.1 only, one per loop, on one port
+ * (SO_REUSEPORT when there are several loops). The port must be the
+ * scene's alone: a port given with port=N is first bound without
+ * SO_REUSEPORT, which fails while anything listens there (with or without
+ * it); one loop does not use SO_REUSEPORT at all, so nobody can join it;
+ * with several, the listeners on the port are checked against ours.
+ * 0 or -errno (-EADDRINUSE when the port is shared).
+ */
 static int listen_open(struct rx_state *st)
 {
     int port = (int)scene_param(st->ctx, P_PORT);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    if (port) {
+        int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0)
+            return -errno;
+        setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        int rc = bind(probe, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : -errno;
+        close(probe);
+        if (rc)
+            return rc;
+    }
     for (int k = 0; k < st->nloops; k++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
             return -errno;
         st->lfd[k] = fd;
-        int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (st->nloops > 1)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        sa.sin_port = htons((uint16_t)port);
         if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 4096) != 0)
             return -errno;
         socklen_t len = sizeof sa;
@@ -1503,6 +1576,9 @@ static int listen_open(struct rx_state *st)
         port = ntohs(sa.sin_port);
     }
     st->port = port;
+    if (st->nloops > 1 && (foreign_listener(st, "/proc/self/net/tcp", port) ||
+                           foreign_listener(st, "/proc/self/net/tcp6", port)))
+        return -EADDRINUSE;
     return 0;
 }
 
@@ -1544,6 +1620,14 @@ static int rx_start(struct scene_ctx *ctx)
     for (int k = 0; k < POOL_LANES; k++)
         st->pool[k].id = -1;
     int rc = listen_open(st);
+    if (rc == -EADDRINUSE) {
+        scene_note(ctx,
+                   _("cannot listen on 127.0.0.1:%d: another program listens on that port (it "
+                     "would share the connections); choose another port, or 0 for any free one"),
+                   st->port ? st->port : (int)scene_param(ctx, P_PORT));
+        rx_stop(ctx);
+        return rc;
+    }
     if (rc) {
         scene_note(ctx, _("cannot listen on 127.0.0.1:%d: %s"), (int)scene_param(ctx, P_PORT),
                    strerror(-rc));

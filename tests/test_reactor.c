@@ -370,6 +370,65 @@ static void test_reactor_timeouts(void **state)
     }
 }
 
+/* A listener of another program's on 127.0.0.1, with SO_REUSEPORT; its port. */
+static int reuseport_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* port=N is refused, clearly, while another socket listens there with SO_REUSEPORT. */
+static void test_reactor_port_shared_refused(void **state)
+{
+    (void)state;
+    int port = 0;
+    int other = reuseport_listener(&port);
+    assert_true(other >= 0);
+    char set_port[32];
+    snprintf(set_port, sizeof set_port, "port=%d", port);
+    for (int loops = 1; loops <= 3; loops += 2) {
+        char set_loops[32];
+        snprintf(set_loops, sizeof set_loops, "loops=%d", loops);
+        const char *const sets[] = {"conns=2", set_port, set_loops, NULL};
+        const struct scene_entry *e = scene_find("reactor");
+        int64_t params[SCENE_MAX_PARAMS];
+        for (int i = 0; i < e->nparams; i++)
+            params[i] = e->params[i].def;
+        for (int i = 0; sets[i]; i++) {
+            int idx;
+            int64_t v;
+            char err[200];
+            assert_int_equal(scene_param_parse(e, sets[i], &idx, &v, err, sizeof err), 0);
+            params[idx] = v;
+        }
+        assert_true(app_start(&a, e, MODE_REACTOR, params) != 0);
+        char note[300];
+        scene_note_get(&a.ctx, note, sizeof note);
+        assert_non_null(strstr(note, "another program listens on that port"));
+        app_release(&a);
+    }
+    close(other);
+    /* Once the port is conctui's (one loop), nobody can join it with SO_REUSEPORT. */
+    const char *const sets[] = {"conns=2", set_port, NULL};
+    start_with(MODE_REACTOR, sets);
+    int joined = port;
+    assert_int_equal(reuseport_listener(&joined), -1);
+    echo_answered(port);
+    app_release(&a);
+}
+
 /* Socket inodes among this process's descriptors (from the links, not the descriptors). */
 static int socket_inodes(unsigned long *ino, int max)
 {
@@ -506,10 +565,13 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_reactor_reactor),    T(test_reactor_proactor),      T(test_reactor_pool_fallback),
-        T(test_reactor_loops),      T(test_reactor_slow_handler),  T(test_reactor_compare),
-        T(test_reactor_external),   T(test_reactor_loopback_only), T(test_reactor_port_and_keys),
-        T(test_reactor_idle_flood), T(test_reactor_timeouts),      T(test_reactor_cleanup),
+        T(test_reactor_reactor),       T(test_reactor_proactor),
+        T(test_reactor_pool_fallback), T(test_reactor_loops),
+        T(test_reactor_slow_handler),  T(test_reactor_compare),
+        T(test_reactor_external),      T(test_reactor_loopback_only),
+        T(test_reactor_port_and_keys), T(test_reactor_idle_flood),
+        T(test_reactor_timeouts),      T(test_reactor_port_shared_refused),
+        T(test_reactor_cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
