@@ -13,12 +13,11 @@
  * DESIGN
  * Who runs: a conductor thread owns the server: it starts the engine of
  * the scene's mode (N loop threads, each with its own listening socket,
- * SO_REUSEPORT; proactor loops also own an aio queue and, without
- * io_uring, its pool and poller threads), samples the figures, emits the
- * gauges, and on request ('c' or compare=on) pauses the clients, swaps the
- * engine for each model in turn, measures, and puts the live one back. Two
- * client threads each drive their share of the connections with their own
- * epoll set. The UI thread only reads published figures and sets flags.
+ * SO_REUSEPORT when N > 1, on a port no other program listens on; proactor loops also own an aio
+ * queue and, without io_uring, its pool and poller threads), samples the figures, emits the gauges,
+ * and on request ('c' or compare=on) pauses the clients, swaps the engine for each model in turn,
+ * measures, and puts the live one back. Two client threads each drive their share of the
+ * connections with their own epoll set. The UI thread only reads published figures and sets flags.
  *
  * Who owns what: the listening sockets belong to the scene (start opens,
  * release closes) and outlive engine swaps, so the port never changes. A
@@ -33,6 +32,13 @@
  * Locks: res_lock guards the published window and comparison figures
  * (conductor writes, UI reads); nothing else is taken while it is held.
  * The aio pool has its own lock.
+ *
+ * Timeouts: each loop sweeps its connections every SWEEP_NS and closes
+ * those idle longer than idle_ms or holding an incomplete request longer
+ * than header_ms; when fewer than SRV_RESERVE slots are left after an
+ * accept, it closes the connection idle the longest, so idle clients cannot
+ * lock new ones out. The reactor closes with uv_close; the proactor cancels
+ * the receive and frees the connection when the cancelled completion comes.
  *
  * Shutdown: stop() tells the clients to quit: each waits (at most a
  * second) for the answers it is owed, closes its sockets and returns, and
@@ -57,6 +63,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -78,6 +85,8 @@
 #define INBUF 32768        /* a server connection's input buffer */
 #define RX_POOL_MAX 64
 #define SLICE_NS 20000000ull
+#define SWEEP_NS 100000000ull /* how often a loop looks for timed-out connections */
+#define SRV_RESERVE 32        /* free slots a loop keeps for new clients (evicting the stalest) */
 #define SAMPLE_NS 10000000ull /* threads read their own rusage this often */
 #define TICK_NS 50000000ull   /* the conductor's gauges */
 #define WINDOW_TICKS 20       /* live figures over one second */
@@ -95,6 +104,8 @@ enum {
     P_PORT,
     P_COMPARE,
     P_CMP_MS,
+    P_IDLE_MS,
+    P_HEADER_MS,
 };
 enum { M_REACTOR, M_PROACTOR, M_COUNT };
 enum {
@@ -159,6 +170,9 @@ struct rx_conn {
     int events;   /* reactor: what the poll watches */
     int inflight; /* proactor: the operation in flight (OP_*), or 0 */
     bool close_after;
+    bool cancelling; /* proactor: its receive was cancelled (timeout or eviction) */
+    uint64_t t_last; /* ns: accepted, or the last bytes received */
+    uint64_t t_req;  /* ns: the first bytes of the request still incomplete in `in` */
     char *in;
     size_t inlen;
     char *out;
@@ -173,6 +187,7 @@ struct rx_sample {
 /* Per loop index, across engines: what its threads add (relaxed fetch_add). */
 struct rx_loop_stats {
     _Atomic uint64_t requests, syscalls, loop_io, cpu_ns, csw, accepted, open;
+    _Atomic uint64_t timeouts, evicted;
 };
 
 enum { OP_NONE, OP_ACCEPT, OP_RECV, OP_SEND };
@@ -189,13 +204,15 @@ struct rx_loop {
     _Atomic int quit;
     struct rx_conn *conns[MAX_SRV_CONNS];
     uint32_t freeids[MAX_SRV_CONNS], nfree, nconns;
+    uint32_t closing; /* connections being closed, their slots not yet free */
     struct rx_lane *lane, *kernel;
     struct rx_loop_stats *stats;
     struct rx_sample self, pool[RX_POOL_MAX + 1];
     uint64_t n_req, n_sys, n_io; /* not yet added to stats (the loop thread's) */
-    uint64_t last_flush;
+    uint64_t last_flush, last_sweep;
     /* reactor */
     uv_loop_t uv;
+    uv_timer_t sweep;
     uv_poll_t lpoll;
     uv_async_t wake;
     uv_prepare_t prep;
@@ -497,6 +514,7 @@ static struct rx_conn *conn_new(struct rx_loop *L, int fd)
     c->L = L;
     c->fd = fd;
     c->in = in;
+    c->t_last = trace_now_ns();
     c->id = L->freeids[--L->nfree];
     L->conns[c->id] = c;
     L->nconns++;
@@ -518,6 +536,8 @@ static void conn_free(struct rx_conn *c)
     lane_set(L->lane, TRACE_RUN, N_HANDLE, 0);
     L->conns[c->id] = NULL;
     L->freeids[L->nfree++] = c->id;
+    if (c->cancelling)
+        L->closing--;
     L->nconns--;
     atomic_fetch_sub_explicit(&L->stats->open, 1, RLX);
     free(c->in);
@@ -543,6 +563,62 @@ static void loop_flush(struct rx_loop *L, bool force)
     sample_self(&L->self, s, force);
 }
 
+/* Bytes came in on c: it is active, and a new request may have begun. */
+static void conn_got(struct rx_conn *c, size_t before)
+{
+    c->t_last = trace_now_ns();
+    if (before == 0)
+        c->t_req = c->t_last;
+}
+
+static void conn_end(struct rx_conn *c); /* the engine's way to close a connection */
+
+/*
+ * Close what has been idle (no bytes, nothing owed) longer than idle_ms, or
+ * has held an incomplete request longer than header_ms (a slow or stalled
+ * client), as nginx's keepalive and client header timeouts do.
+ */
+static void loop_sweep(struct rx_loop *L)
+{
+    uint64_t now = trace_now_ns();
+    L->last_sweep = now;
+    uint64_t idle = (uint64_t)scene_param(L->st->ctx, P_IDLE_MS) * 1000000ull;
+    uint64_t head = (uint64_t)scene_param(L->st->ctx, P_HEADER_MS) * 1000000ull;
+    for (uint32_t id = 0; id < MAX_SRV_CONNS; id++) {
+        struct rx_conn *c = L->conns[id];
+        if (!c || c->outlen > c->outoff)
+            continue;
+        bool late = c->inlen ? now - c->t_req > head : now - c->t_last > idle;
+        if (late && !c->cancelling) {
+            add(&L->stats->timeouts, 1);
+            conn_end(c);
+        }
+    }
+}
+
+/* The table is nearly full: close the connection idle the longest, to keep room for new ones. */
+static void loop_evict(struct rx_loop *L)
+{
+    if (L->nfree + L->closing >= SRV_RESERVE)
+        return; /* enough room once the closes under way are done */
+    struct rx_conn *old = NULL;
+    for (uint32_t id = 0; id < MAX_SRV_CONNS; id++) {
+        struct rx_conn *c = L->conns[id];
+        if (c && !c->cancelling && c->outlen <= c->outoff && (!old || c->t_last < old->t_last))
+            old = c;
+    }
+    if (old) {
+        add(&L->stats->evicted, 1);
+        conn_end(old);
+    }
+}
+
+/* Whether to take the next connection now: not while the room left waits for closes to finish. */
+static bool loop_may_accept(const struct rx_loop *L)
+{
+    return L->nfree > SRV_RESERVE / 2 || L->closing == 0;
+}
+
 /* ---- the reactor: libuv, uv_poll on each socket, the loop does the calls ---- */
 
 static void rc_on_closed(uv_handle_t *h)
@@ -554,8 +630,21 @@ static void rc_on_closed(uv_handle_t *h)
 
 static void rc_close(struct rx_conn *c)
 {
+    if (!c->cancelling)
+        c->L->closing++;
+    c->cancelling = true;
     if (!uv_is_closing((uv_handle_t *)&c->poll))
         uv_close((uv_handle_t *)&c->poll, rc_on_closed);
+}
+
+static void pr_cancel(struct rx_conn *c);
+
+static void conn_end(struct rx_conn *c)
+{
+    if (c->L->model == M_REACTOR)
+        rc_close(c);
+    else
+        pr_cancel(c);
 }
 
 static void rc_on_event(uv_poll_t *h, int status, int events);
@@ -623,6 +712,7 @@ static void rc_on_event(uv_poll_t *h, int status, int events)
         rc_close(c);
         return;
     }
+    conn_got(c, c->inlen);
     c->inlen += (size_t)n;
     proto_feed(L, c);
     if (c->outlen > c->outoff || c->close_after)
@@ -634,7 +724,7 @@ static void rc_on_listen(uv_poll_t *h, int status, int events)
     struct rx_loop *L = h->data;
     (void)events;
     lane_set(L->lane, TRACE_RUN, N_HANDLE, 0);
-    for (int k = 0; status == 0 && k < 64; k++) {
+    for (int k = 0; status == 0 && k < 64 && loop_may_accept(L); k++) {
         lane_set(L->lane, TRACE_KERNEL, N_ACCEPT, 0);
         int fd = accept4(L->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         L->n_sys++;
@@ -655,7 +745,13 @@ static void rc_on_listen(uv_poll_t *h, int status, int events)
         L->n_sys += 3;
         c->poll.data = c;
         rc_watch(c, UV_READABLE);
+        loop_evict(L);
     }
+}
+
+static void rc_on_sweep(uv_timer_t *h)
+{
+    loop_sweep(h->data);
 }
 
 /* Before each epoll_wait: count it, publish the counts, show the wait. */
@@ -705,6 +801,9 @@ static int reactor_init(struct rx_loop *L)
     uv_prepare_init(&L->uv, &L->prep);
     L->prep.data = L;
     uv_prepare_start(&L->prep, rc_on_prepare);
+    uv_timer_init(&L->uv, &L->sweep);
+    L->sweep.data = L;
+    uv_timer_start(&L->sweep, rc_on_sweep, SWEEP_NS / 1000000, SWEEP_NS / 1000000);
     rc = uv_poll_init(&L->uv, &L->lpoll, L->lfd);
     if (rc == 0) {
         L->lpoll.data = L;
@@ -728,6 +827,16 @@ static void pr_send(struct rx_conn *c)
     if (aio_send(c->L->aio, c->fd, c->out + c->outoff, c->outlen - c->outoff,
                  TAG(c->id, OP_SEND)) != 0)
         c->inflight = OP_NONE;
+}
+
+/* End a connection: cancel its receive; the cancelled completion frees it. */
+static void pr_cancel(struct rx_conn *c)
+{
+    if (!c->cancelling && c->inflight == OP_RECV &&
+        aio_cancel(c->L->aio, TAG(c->id, OP_RECV)) == 0) {
+        c->cancelling = true;
+        c->L->closing++;
+    }
 }
 
 static void pr_accept(struct rx_loop *L)
@@ -760,12 +869,13 @@ static void pr_complete(struct rx_loop *L, const struct aio_done *d)
                 atomic_load_explicit(&L->quit, RLX) ? NULL : conn_new(L, (int)d->res);
             if (c) {
                 pr_recv(c);
+                loop_evict(L);
             } else {
                 close((int)d->res);
                 L->n_sys++;
             }
         }
-        if (!atomic_load_explicit(&L->quit, RLX) && d->res != -ECANCELED)
+        if (!atomic_load_explicit(&L->quit, RLX) && d->res != -ECANCELED && loop_may_accept(L))
             pr_accept(L);
         return;
     }
@@ -775,11 +885,12 @@ static void pr_complete(struct rx_loop *L, const struct aio_done *d)
     c->inflight = OP_NONE;
     if (atomic_load_explicit(&L->quit, RLX))
         return; /* closed after the reaping; a request that raced in stays unanswered */
-    if (d->res <= 0) {
+    if (d->res <= 0 || c->cancelling) {
         conn_free(c);
         return;
     }
     if (op == OP_RECV) {
+        conn_got(c, c->inlen);
         c->inlen += (size_t)d->res;
         proto_feed(L, c);
     } else {
@@ -853,8 +964,10 @@ static void *proactor_main(void *p)
             lane_set(L->lane, TRACE_RUN, N_COMPLETION, (uint32_t)n);
         for (int i = 0; i < n; i++)
             pr_complete(L, &done[i]);
-        if (!L->accepting && !atomic_load_explicit(&L->quit, RLX))
+        if (!L->accepting && !atomic_load_explicit(&L->quit, RLX) && loop_may_accept(L))
             pr_accept(L);
+        if (trace_now_ns() - L->last_sweep >= SWEEP_NS)
+            loop_sweep(L);
     }
     /* Cancel what is in flight (idle receives never end by themselves) and reap it all. */
     lane_set(L->lane, TRACE_RUN, N_HANDLE, 0);
@@ -1382,20 +1495,79 @@ static void lane_add(struct rx_lane *l, const char *name, enum trace_lane_kind k
     l->cur = ~0u;
 }
 
-/* Open the listening sockets: 127.0.0.1 only, one per loop (SO_REUSEPORT). 0 or -errno. */
+/* The inode of a socket, 0 if unknown. */
+static unsigned long sock_inode(int fd)
+{
+    struct stat sb;
+    return fstat(fd, &sb) == 0 ? (unsigned long)sb.st_ino : 0;
+}
+
+/*
+ * Whether a socket not among ours listens on port (any local address) in a
+ * /proc/net table: another program would share the connections (SO_REUSEPORT).
+ */
+static bool foreign_listener(const struct rx_state *st, const char *table, int port)
+{
+    FILE *f = fopen(table, "r");
+    if (!f)
+        return false;
+    char line[512];
+    bool found = false;
+    if (!fgets(line, sizeof line, f))
+        line[0] = '\0';
+    while (!found && fgets(line, sizeof line, f)) {
+        char local[64];
+        unsigned state;
+        unsigned long inode;
+        if (sscanf(line, "%*d: %63s %*s %x %*s %*s %*s %*s %*s %lu", local, &state, &inode) != 3 ||
+            state != 0x0A)
+            continue;
+        char *colon = strrchr(local, ':');
+        if (!colon || strtol(colon + 1, NULL, 16) != port)
+            continue;
+        found = true;
+        for (int k = 0; k < st->nloops && found; k++)
+            if (st->lfd[k] >= 0 && sock_inode(st->lfd[k]) == inode)
+                found = false;
+    }
+    fclose(f);
+    return found;
+}
+
+/*
+ * Open the listening sockets: 127.0.0.1 only, one per loop, on one port
+ * (SO_REUSEPORT when there are several loops). The port must be the
+ * scene's alone: a port given with port=N is first bound without
+ * SO_REUSEPORT, which fails while anything listens there (with or without
+ * it); one loop does not use SO_REUSEPORT at all, so nobody can join it;
+ * with several, the listeners on the port are checked against ours.
+ * 0 or -errno (-EADDRINUSE when the port is shared).
+ */
 static int listen_open(struct rx_state *st)
 {
     int port = (int)scene_param(st->ctx, P_PORT);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int one = 1;
+    if (port) {
+        int probe = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe < 0)
+            return -errno;
+        setsockopt(probe, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        int rc = bind(probe, (struct sockaddr *)&sa, sizeof sa) == 0 ? 0 : -errno;
+        close(probe);
+        if (rc)
+            return rc;
+    }
     for (int k = 0; k < st->nloops; k++) {
         int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
             return -errno;
         st->lfd[k] = fd;
-        int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (st->nloops > 1)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+        sa.sin_port = htons((uint16_t)port);
         if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 4096) != 0)
             return -errno;
         socklen_t len = sizeof sa;
@@ -1404,6 +1576,9 @@ static int listen_open(struct rx_state *st)
         port = ntohs(sa.sin_port);
     }
     st->port = port;
+    if (st->nloops > 1 && (foreign_listener(st, "/proc/self/net/tcp", port) ||
+                           foreign_listener(st, "/proc/self/net/tcp6", port)))
+        return -EADDRINUSE;
     return 0;
 }
 
@@ -1445,6 +1620,14 @@ static int rx_start(struct scene_ctx *ctx)
     for (int k = 0; k < POOL_LANES; k++)
         st->pool[k].id = -1;
     int rc = listen_open(st);
+    if (rc == -EADDRINUSE) {
+        scene_note(ctx,
+                   _("cannot listen on 127.0.0.1:%d: another program listens on that port (it "
+                     "would share the connections); choose another port, or 0 for any free one"),
+                   st->port ? st->port : (int)scene_param(ctx, P_PORT));
+        rx_stop(ctx);
+        return rc;
+    }
     if (rc) {
         scene_note(ctx, _("cannot listen on 127.0.0.1:%d: %s"), (int)scene_param(ctx, P_PORT),
                    strerror(-rc));
@@ -1603,7 +1786,7 @@ static void rx_stats(struct scene_ctx *ctx, struct scene_stats *out)
         scene_stat(out, N_("cpu_us_per_req"), live.cpu_pr, "us");
     }
     uint64_t req = 0, io = 0, sys = 0, cpu = 0, csw = 0, acc = 0, open = 0, sent = 0, ans = 0,
-             bad = 0, lost = 0;
+             bad = 0, lost = 0, tmo = 0, evi = 0;
     for (int k = 0; k < st->nloops; k++) {
         req += atomic_load_explicit(&st->lstats[k].requests, RLX);
         io += atomic_load_explicit(&st->lstats[k].loop_io, RLX);
@@ -1612,6 +1795,8 @@ static void rx_stats(struct scene_ctx *ctx, struct scene_stats *out)
         csw += atomic_load_explicit(&st->lstats[k].csw, RLX);
         acc += atomic_load_explicit(&st->lstats[k].accepted, RLX);
         open += atomic_load_explicit(&st->lstats[k].open, RLX);
+        tmo += atomic_load_explicit(&st->lstats[k].timeouts, RLX);
+        evi += atomic_load_explicit(&st->lstats[k].evicted, RLX);
     }
     for (int i = 0; i < CLIENTS; i++) {
         sent += atomic_load_explicit(&st->cl[i].sent, RLX);
@@ -1630,6 +1815,8 @@ static void rx_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, N_("server_ctxsw"), (double)csw, "");
     scene_stat(out, N_("accepted"), (double)acc, "");
     scene_stat(out, N_("open_conns"), (double)open, "");
+    scene_stat(out, N_("timed_out"), (double)tmo, "");
+    scene_stat(out, N_("evicted"), (double)evi, "");
     for (int m = 0; cmp_valid && m < M_COUNT; m++) {
         char name[32];
         const char *w = model_words[m];
@@ -1671,6 +1858,11 @@ static const struct scene_param rx_params[] = {
                    SCENE_P_BOOL},
     [P_CMP_MS] = {"cmp_ms", N_("comparison: how long each model is measured"), 100, 60000, 2000,
                   "ms", 0},
+    [P_IDLE_MS] = {"idle_ms", N_("close a connection idle this long (keep-alive timeout)"), 100,
+                   3600000, 60000, "ms", 0},
+    [P_HEADER_MS] = {"header_ms",
+                     N_("close a connection whose request is incomplete this long (slow clients)"),
+                     100, 3600000, 10000, "ms", 0},
 };
 
 static const struct scene_key rx_keys[] = {
@@ -1729,6 +1921,8 @@ static const struct scene_figure rx_figures[] = {
     {.name = "server_ctxsw", .label = N_("server switches"), .fmt = FIG_INT},
     {.name = "accepted", .label = N_("connections accepted"), .fmt = FIG_INT},
     {.name = "open_conns", .label = N_("connections open"), .fmt = FIG_INT},
+    {.name = "timed_out", .label = N_("connections timed out"), .fmt = FIG_INT},
+    {.name = "evicted", .label = N_("connections evicted"), .fmt = FIG_INT},
     {.name = "cmp_*_rps", .label = N_("req/s"), .unit = "", .flags = FIG_COLUMN},
     {.name = "cmp_*_p50_us", .label = NULL, .flags = FIG_HIDE},
     {.name = "cmp_*_p99_us", .label = N_("p99"), .flags = FIG_COLUMN},

@@ -12,6 +12,19 @@
  * talk over TCP on 127.0.0.1 (an ephemeral port) with length-prefixed
  * frames. The UI thread only reads counters and posts requests.
  *
+ * Trust: only the scene's own processes speak to the broker. tq_start
+ * draws a secret from getrandom; the front (a thread) and the forked
+ * workers have it in memory. The broker answers each accept with a random
+ * nonce, and the first frame must be a HELLO whose proof is SipHash-2-4 of
+ * nonce, role and slot under the secret (not replayable on another
+ * connection); silent connections are dropped after HANDSHAKE_NS, and a
+ * full table evicts the oldest unauthenticated one. After that: SUBMIT
+ * from the front only (ids increasing, work bounded), RESULT and ACK only
+ * from the worker holding that task; anything else is refused, counted,
+ * and closes the connection. Each connection gets FRAMES_PER_TURN frames
+ * per loop turn, so none starves the others; the front never blocks in a
+ * send while the broker waits for it to read (front_send reads meanwhile).
+ *
  * Delivery: acknowledge late. The broker sends a worker one task at a time
  * (prefetch 1, after the worker's READY) and keeps it as unacked until the
  * worker's ACK, which the worker sends after its RESULT. When a worker's
@@ -20,7 +33,9 @@
  * between its RESULT and its ACK makes the task run twice: at-least-once.
  * The front keeps the result table (the result store) keyed by task id and
  * notifies the client of the first result only; later ones are counted as
- * duplicates suppressed, so the client sees every task exactly once.
+ * duplicates suppressed, so the client sees every task exactly once. The
+ * table is a fixed window of the TWIN most recent ids: an entry is reused
+ * only once its task is settled, so its memory does not grow with the run.
  *
  * Who owns what: struct tq_shm (MAP_SHARED, made before any fork) holds the
  * broker's counters (written only by the broker) and one slot per worker
@@ -57,6 +72,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,9 +89,15 @@
 #define QCAP 16384           /* tasks the broker can hold */
 #define FRAME_MAX 4096       /* largest frame, header included */
 #define HELD_PER_FRAME 256   /* ids per HELD frame */
+#define TWIN (1u << 15)      /* the front's window of recent task ids (more than QCAP + MAXC) */
 #define FRONT_OUT (1u << 18) /* the broker's buffer towards the front */
 #define SLICE_MS 20          /* how often a blocked process looks at the stop flag */
 #define DRAIN_NS 3000000000ull
+#define HANDSHAKE_NS 1000000000ull   /* a connection not authenticated by then is dropped */
+#define FRAMES_PER_TURN 32           /* frames handled per connection per poll turn */
+#define WORK_US_MAX 10000000u        /* the longest task a SUBMIT may ask for (task_ms max) */
+#define SPAWN_FAILS_MAX 5            /* workers in a row that could not register: stop */
+#define SPAWN_BACKOFF_NS 50000000ull /* the first wait after such a failure, doubled each time */
 
 enum { P_WORKERS, P_RATE, P_TASK_MS, P_CPU, P_ACK_MS, P_CHAOS_MS };
 
@@ -122,7 +144,7 @@ static const char *const tq_notes[] = {
 
 /* Frame types. */
 enum {
-    F_HELLO = 1, /* front or worker -> broker: who I am */
+    F_HELLO = 1, /* front or worker -> broker: who I am, with the proof (value) */
     F_SUBMIT,    /* front -> broker: a new task */
     F_ACCEPTED,  /* broker -> front: the task is queued */
     F_REJECTED,  /* broker -> front: the queue is full */
@@ -132,6 +154,8 @@ enum {
     F_ACK,       /* worker -> broker: the task may be forgotten */
     F_HELD,      /* broker -> front at shutdown: ids still queued or unacked */
     F_BYE,       /* broker -> front: nothing more follows */
+    F_NONCE,     /* broker -> new connection: the challenge (id, value) */
+    F_WELCOME,   /* broker -> client: the proof holds */
 };
 
 enum { ROLE_NONE, ROLE_FRONT, ROLE_WORKER };
@@ -158,6 +182,7 @@ struct tq_slot {
     _Atomic int pid;        /* supervisor: the living worker's pid, 0 for none */
     _Atomic int retire;     /* supervisor -> worker: leave when idle */
     _Atomic uint64_t busy;  /* worker: task id held from TASK to ACK, 0 for none */
+    _Atomic int registered; /* worker: the broker took its HELLO (reset by the supervisor) */
     _Atomic uint64_t tasks; /* worker: tasks acknowledged, every life of the slot */
     int lane;               /* supervisor, before the fork; -1 until first used */
 };
@@ -165,6 +190,7 @@ struct tq_slot {
 struct tq_shm {
     /* Written by the broker only (relaxed: counters for display). */
     _Atomic uint64_t queued, unacked, accepted, rejected, dispatched, redeliveries, results;
+    _Atomic uint64_t refused_conns, refused_frames;
     _Atomic uint32_t connected;
     struct tq_slot slot[MAXW];
 };
@@ -177,8 +203,12 @@ struct tq_task {
 struct tq_conn {
     int fd;
     int role, slot;
+    int authed;        /* the HELLO's proof held */
+    uint64_t nonce[2]; /* the challenge sent on accept */
+    uint64_t t_accept; /* ns */
     int ready;
     int has_task;
+    int resulted;        /* the unacked task's RESULT came */
     struct tq_task task; /* the unacked task */
     struct tq_rbuf in;
     size_t olen, ocap;
@@ -196,14 +226,22 @@ struct tq_bmem {
     unsigned cur; /* broker lane state */
     uint32_t gauge;
     uint32_t redo;                      /* re-delivered tasks whose result has not come back yet */
+    uint64_t last_id;                   /* the highest id the front submitted */
     unsigned char out[MAXC][FRONT_OUT]; /* touched only as far as used */
 };
 
-/* Front-private per task, indexed by id. */
-enum { T_ACCEPTED = 1, T_DONE = 2, T_HELD = 4 };
+/*
+ * Front-private per task, in a window of TWIN entries indexed by id modulo
+ * TWIN. An entry is reused only once its task is settled (rejected or
+ * done); a result for an id no longer in the window is a duplicate. When
+ * the next id's entry still holds an unsettled task (the broker has held it
+ * for TWIN requests), the front turns the request away itself.
+ */
+enum { T_ACCEPTED = 1, T_DONE = 2, T_HELD = 4, T_SENT = 8, T_REJECTED = 16 };
 
 struct tq_state {
     struct scene_ctx *ctx;
+    uint8_t key[16]; /* the run's secret: from getrandom, inherited by fork, never written out */
     struct tq_shm *shm;
     struct tq_bmem *bm;
     int listen_fd, front_fd;
@@ -218,10 +256,14 @@ struct tq_state {
     int restarts[MAXW]; /* replacements of a killed worker in the slot */
     int new_lanes;      /* lanes added for replacements (at most MAXW) */
     uint64_t next_chaos;
+    int spawn_fails;     /* workers in a row that exited without registering */
+    int spawn_stopped;   /* gave up after SPAWN_FAILS_MAX; cleared when `workers` changes */
+    int64_t spawn_want;  /* `workers` when it gave up */
+    uint64_t next_spawn; /* ns: no fork before */
     /* front-private */
-    uint8_t *tflags;
-    uint64_t *treq;
-    uint64_t tcap, next_id;
+    uint8_t *tflags; /* TWIN entries each */
+    uint64_t *treq, *tid;
+    uint64_t next_id;
     struct tq_rbuf fin;
     unsigned fcur;
     /* Read by the UI thread (relaxed; single writer each). */
@@ -246,6 +288,94 @@ static uint64_t tq_answer(uint64_t id)
     uint64_t x = id * 0x9e3779b97f4a7c15ull;
     x ^= x >> 31;
     return x * 0xbf58476d1ce4e5b9ull;
+}
+
+/* ---- authentication ---- */
+
+/*
+ * SipHash-2-4 (Aumasson and Bernstein, public domain reference): a keyed
+ * hash, here the proof that a client holds the run's secret. The broker
+ * sends each new connection a fresh random nonce; the client's HELLO
+ * carries siphash(secret, nonce, role, slot), so a proof seen on one
+ * connection is worth nothing on another.
+ */
+#define SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIP_ROUND                                                                                  \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = SIP_ROTL(v1, 13);                                                                     \
+        v1 ^= v0;                                                                                  \
+        v0 = SIP_ROTL(v0, 32);                                                                     \
+        v2 += v3;                                                                                  \
+        v3 = SIP_ROTL(v3, 16);                                                                     \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = SIP_ROTL(v3, 21);                                                                     \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = SIP_ROTL(v1, 17);                                                                     \
+        v1 ^= v2;                                                                                  \
+        v2 = SIP_ROTL(v2, 32);                                                                     \
+    } while (0)
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+uint64_t taskqueue_siphash(const uint8_t key[16], const void *data, size_t len)
+{
+    const uint8_t *in = data;
+    uint64_t k0 = le64(key), k1 = le64(key + 8);
+    uint64_t v0 = 0x736f6d6570736575ull ^ k0, v1 = 0x646f72616e646f6dull ^ k1;
+    uint64_t v2 = 0x6c7967656e657261ull ^ k0, v3 = 0x7465646279746573ull ^ k1;
+    size_t end = len - len % 8;
+    for (size_t i = 0; i < end; i += 8) {
+        uint64_t m = le64(in + i);
+        v3 ^= m;
+        SIP_ROUND;
+        SIP_ROUND;
+        v0 ^= m;
+    }
+    uint64_t b = (uint64_t)len << 56;
+    for (size_t i = 0; i < len % 8; i++)
+        b |= (uint64_t)in[end + i] << (8 * i);
+    v3 ^= b;
+    SIP_ROUND;
+    SIP_ROUND;
+    v0 ^= b;
+    v2 ^= 0xff;
+    SIP_ROUND;
+    SIP_ROUND;
+    SIP_ROUND;
+    SIP_ROUND;
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t taskqueue_proof(const uint8_t key[16], uint64_t n0, uint64_t n1, int role, int slot)
+{
+    uint8_t b[24];
+    for (int i = 0; i < 8; i++) {
+        b[i] = (uint8_t)(n0 >> (8 * i));
+        b[8 + i] = (uint8_t)(n1 >> (8 * i));
+    }
+    memcpy(b + 16, "tqhello", 6);
+    b[22] = (uint8_t)role;
+    b[23] = (uint8_t)slot;
+    return taskqueue_siphash(key, b, sizeof b);
+}
+
+int taskqueue_credentials(struct scene_ctx *ctx, uint16_t *port, uint8_t key[16])
+{
+    struct tq_state *st = ctx ? ctx->priv : NULL;
+    if (!st || !st->port)
+        return -1;
+    *port = st->port;
+    memcpy(key, st->key, sizeof st->key);
+    return 0;
 }
 
 /* ---- framing ---- */
@@ -477,20 +607,51 @@ static void broker_drop(struct tq_state *st, int i)
     unacked_count(st);
 }
 
+/* A frame the broker will not take: counted; the connection is dropped unless it is the front's. */
+static bool broker_refuse(struct tq_state *st, struct tq_conn *c)
+{
+    bump(&st->shm->refused_frames, 1);
+    if (c->authed && c->role == ROLE_FRONT)
+        return true;
+    if (!c->authed)
+        bump(&st->shm->refused_conns, 1);
+    return false;
+}
+
+/* The first frame: a HELLO whose proof answers this connection's nonce. */
+static bool broker_hello(struct tq_state *st, int i, const struct tq_msg *m)
+{
+    struct tq_bmem *bm = st->bm;
+    struct tq_conn *c = &bm->c[i];
+    uint64_t want = taskqueue_proof(st->key, c->nonce[0], c->nonce[1], m->role, m->slot);
+    bool ok =
+        m->type == F_HELLO && ((want ^ m->value) == 0) &&
+        ((m->role == ROLE_FRONT && bm->front < 0) || (m->role == ROLE_WORKER && m->slot < MAXW));
+    if (!ok)
+        return broker_refuse(st, c);
+    c->authed = 1;
+    c->role = m->role;
+    c->slot = m->slot;
+    if (m->role == ROLE_FRONT)
+        bm->front = i;
+    struct tq_msg w = {.type = F_WELCOME};
+    return bconn_send(c, &w, NULL, 0);
+}
+
 /* One frame from connection i; false if the connection must be dropped. */
 static bool broker_handle(struct tq_state *st, int i, const struct tq_msg *m)
 {
     struct tq_bmem *bm = st->bm;
     struct tq_conn *c = &bm->c[i];
     struct tq_shm *sh = st->shm;
+    if (!c->authed)
+        return broker_hello(st, i, m);
     switch (m->type) {
-    case F_HELLO:
-        c->role = m->role;
-        c->slot = m->slot;
-        if (m->role == ROLE_FRONT && bm->front < 0)
-            bm->front = i;
-        return m->role == ROLE_FRONT || (m->role == ROLE_WORKER && m->slot < MAXW);
     case F_SUBMIT: {
+        /* Only the front submits, each id once and in order, with bounded work. */
+        if (c->role != ROLE_FRONT || m->id <= bm->last_id || m->work_us > WORK_US_MAX)
+            return broker_refuse(st, c);
+        bm->last_id = m->id;
         struct tq_msg a = {.id = m->id};
         if (bm->qlen + MAXC >= QCAP) {
             a.type = F_REJECTED;
@@ -505,42 +666,82 @@ static bool broker_handle(struct tq_state *st, int i, const struct tq_msg *m)
         return bconn_send(c, &a, NULL, 0);
     }
     case F_READY:
+        if (c->role != ROLE_WORKER || c->has_task)
+            return broker_refuse(st, c);
         c->ready = 1;
         return true;
     case F_RESULT: {
+        /* Only from the worker the task was delivered to, once. */
+        if (c->role != ROLE_WORKER || !c->has_task || c->task.id != m->id || c->resulted)
+            return broker_refuse(st, c);
+        c->resulted = 1;
         bump(&sh->results, 1);
-        if (m->attempt > 0)
+        if (c->task.attempt > 0)
             broker_redo(st, -1);
         struct tq_msg r = *m;
+        r.slot = (uint8_t)c->slot;
+        r.attempt = c->task.attempt;
         if (bm->front >= 0)
             bconn_send(&bm->c[bm->front], &r, NULL, 0);
         return true;
     }
     case F_ACK:
-        if (c->has_task && c->task.id == m->id)
-            c->has_task = 0;
+        if (c->role != ROLE_WORKER || !c->has_task || c->task.id != m->id)
+            return broker_refuse(st, c);
+        c->has_task = 0;
+        c->resulted = 0;
         return true;
     default:
-        return false;
+        return broker_refuse(st, c);
     }
 }
 
-/* Read and handle everything a connection has sent; false if it closed. */
+/* Whether a whole frame is waiting in r. */
+static bool frame_ready(const struct tq_rbuf *r)
+{
+    uint32_t body;
+    if (r->len < 4)
+        return false;
+    memcpy(&body, r->b, 4);
+    return body > FRAME_MAX - 4 || r->len >= 4 + (size_t)body;
+}
+
+/*
+ * Read what a connection has sent (one read) and handle at most
+ * FRAMES_PER_TURN frames of it, so no connection starves the others; the
+ * rest waits for the next turn. False if the connection must be dropped.
+ */
 static bool broker_read(struct tq_state *st, int i)
 {
     struct tq_bmem *bm = st->bm;
-    for (;;) {
-        ssize_t n = rbuf_fill(bm->c[i].fd, &bm->c[i].in);
-        struct tq_msg m;
-        int rc;
-        while ((rc = frame_next(&bm->c[i].in, &m, NULL, NULL)) == 1)
-            if (!broker_handle(st, i, &m))
-                return false;
-        if (rc < 0 || n == 0 || n == -1)
-            return false;
-        if (n == -2)
-            return true;
+    struct tq_conn *c = &bm->c[i];
+    bool eof = false;
+    if (c->in.len < sizeof c->in.b) {
+        ssize_t n = rbuf_fill(c->fd, &c->in);
+        eof = n == 0 || n == -1;
     }
+    for (int k = 0; k < FRAMES_PER_TURN || eof; k++) {
+        struct tq_msg m;
+        int rc = frame_next(&bm->c[i].in, &m, NULL, NULL);
+        if (rc < 0) {
+            bump(&st->shm->refused_frames, 1);
+            if (!bm->c[i].authed)
+                bump(&st->shm->refused_conns, 1);
+            return false;
+        }
+        if (rc == 0)
+            break;
+        if (!broker_handle(st, i, &m))
+            return false;
+    }
+    return !eof;
+}
+
+/* Drop connection i (an unauthenticated one) and count it refused. */
+static void broker_refuse_conn(struct tq_state *st, int i)
+{
+    bump(&st->shm->refused_conns, 1);
+    broker_drop(st, i);
 }
 
 static void broker_accept(struct tq_state *st, int lfd)
@@ -551,13 +752,28 @@ static void broker_accept(struct tq_state *st, int lfd)
         if (fd < 0)
             return;
         if (bm->nc >= MAXC) {
-            close(fd);
-            continue;
+            /* Full: make room by dropping the oldest connection still unauthenticated. */
+            int old = -1;
+            for (int i = 0; i < bm->nc; i++)
+                if (!bm->c[i].authed && (old < 0 || bm->c[i].t_accept < bm->c[old].t_accept))
+                    old = i;
+            if (old < 0) {
+                bump(&st->shm->refused_conns, 1);
+                close(fd);
+                continue;
+            }
+            broker_refuse_conn(st, old);
         }
         set_nodelay(fd);
         struct tq_conn *c = &bm->c[bm->nc];
         unsigned char *out = c->out;
-        *c = (struct tq_conn){.fd = fd, .out = out, .ocap = FRONT_OUT};
+        *c = (struct tq_conn){.fd = fd, .out = out, .ocap = FRONT_OUT, .t_accept = trace_now_ns()};
+        if (getrandom(c->nonce, sizeof c->nonce, 0) != (ssize_t)sizeof c->nonce) {
+            close(fd);
+            continue;
+        }
+        struct tq_msg n = {.type = F_NONCE, .id = c->nonce[0], .value = c->nonce[1]};
+        bconn_send(c, &n, NULL, 0);
         bm->nc++;
         atomic_store_explicit(&st->shm->connected, (uint32_t)bm->nc, RLX);
     }
@@ -568,8 +784,14 @@ static void broker_goodbye(struct tq_state *st)
 {
     struct tq_bmem *bm = st->bm;
     for (int i = bm->nc - 1; i >= 0; i--)
-        if (!broker_read(st, i))
-            broker_drop(st, i);
+        for (int k = 0; k < 64; k++) {
+            if (!broker_read(st, i)) {
+                broker_drop(st, i);
+                break;
+            }
+            if (!frame_ready(&bm->c[i].in))
+                break;
+        }
     if (bm->front < 0)
         return;
     struct tq_conn *f = &bm->c[bm->front];
@@ -629,21 +851,33 @@ static void broker_main(struct tq_state *st, int lfd)
     while (!scene_stopping(st->ctx)) {
         /* Back-pressure: while the front is slow to read, read nobody. */
         bool choke = bm->front >= 0 && bm->c[bm->front].olen > FRONT_OUT / 2;
+        /* A connection silent past the handshake time loses its slot. */
+        uint64_t now = trace_now_ns();
+        for (int i = bm->nc - 1; i >= 0; i--)
+            if (!bm->c[i].authed && now - bm->c[i].t_accept > HANDSHAKE_NS)
+                broker_refuse_conn(st, i);
+        /* Frames left over from the last turn (the per-turn budget): do not sleep. */
+        int timeout = SLICE_MS;
         pf[0] = (struct pollfd){lfd, choke ? 0 : POLLIN, 0};
-        for (int i = 0; i < bm->nc; i++)
+        for (int i = 0; i < bm->nc; i++) {
+            struct tq_conn *c = &bm->c[i];
+            bool room = c->in.len < sizeof c->in.b;
+            if (!choke && frame_ready(&c->in))
+                timeout = 0;
             pf[i + 1] = (struct pollfd){
-                bm->c[i].fd, (short)((choke ? 0 : POLLIN) | (bm->c[i].olen ? POLLOUT : 0)), 0};
+                c->fd, (short)((!choke && room ? POLLIN : 0) | (c->olen ? POLLOUT : 0)), 0};
+        }
         int nfds = bm->nc + 1;
         broker_state(st, TRACE_IO | TRACE_NOTE(N_BROKER_POLL), (uint32_t)bm->qlen);
-        int n = poll(pf, (nfds_t)nfds, SLICE_MS);
-        if (n <= 0)
+        int n = poll(pf, (nfds_t)nfds, timeout);
+        if (n < 0 || (n == 0 && timeout))
             continue;
         broker_state(st, TRACE_RUN | TRACE_NOTE(N_BROKER_ROUTE), (uint32_t)bm->qlen);
         /* Highest index first: dropping moves the last connection into the hole. */
         for (int i = nfds - 2; i >= 0; i--) {
             short re = pf[i + 1].revents;
             bool ok = true;
-            if (re & (POLLIN | POLLHUP | POLLERR))
+            if ((re & (POLLIN | POLLHUP | POLLERR)) || (!choke && frame_ready(&bm->c[i].in)))
                 ok = broker_read(st, i);
             if (ok && (re & POLLOUT))
                 ok = bconn_flush(&bm->c[i]);
@@ -682,13 +916,14 @@ static void worker_state(struct tq_wctx *w, unsigned s, uint32_t arg)
 }
 
 /* Wait for one frame; 1 got it, 0 asked to leave, -1 the broker went away. */
-static int worker_recv(struct tq_wctx *w, int fd, struct tq_rbuf *r, struct tq_msg *m)
+static int client_recv(struct tq_state *st, _Atomic int *retire, int fd, struct tq_rbuf *r,
+                       struct tq_msg *m)
 {
     for (;;) {
         int rc = frame_next(r, m, NULL, NULL);
         if (rc)
             return rc;
-        if (scene_stopping(w->st->ctx) || atomic_load_explicit(&w->slot->retire, RLX))
+        if (scene_stopping(st->ctx) || (retire && atomic_load_explicit(retire, RLX)))
             return 0;
         struct pollfd p = {fd, POLLIN, 0};
         if (poll(&p, 1, SLICE_MS) <= 0)
@@ -699,6 +934,37 @@ static int worker_recv(struct tq_wctx *w, int fd, struct tq_rbuf *r, struct tq_m
     }
 }
 
+static int worker_recv(struct tq_wctx *w, int fd, struct tq_rbuf *r, struct tq_msg *m)
+{
+    return client_recv(w->st, &w->slot->retire, fd, r, m);
+}
+
+/*
+ * Prove to the broker that this process is the scene's: answer the nonce
+ * with the keyed hash, then wait for the welcome. 1 in, 0 asked to leave,
+ * -1 refused or the broker went away.
+ */
+static int client_hello(struct tq_state *st, _Atomic int *retire, int fd, struct tq_rbuf *r,
+                        int role, int slot)
+{
+    struct tq_msg m;
+    int rc = client_recv(st, retire, fd, r, &m);
+    if (rc <= 0)
+        return rc;
+    if (m.type != F_NONCE)
+        return -1;
+    struct tq_msg hello = {.type = F_HELLO,
+                           .role = (uint8_t)role,
+                           .slot = (uint8_t)slot,
+                           .value = taskqueue_proof(st->key, m.id, m.value, role, slot)};
+    if (!send_msg(fd, &hello))
+        return -1;
+    rc = client_recv(st, retire, fd, r, &m);
+    if (rc <= 0)
+        return rc;
+    return m.type == F_WELCOME ? 1 : -1;
+}
+
 static void worker_main(struct tq_state *st, int idx)
 {
     struct tq_wctx w = {st, &st->shm->slot[idx], st->shm->slot[idx].lane, TRACE_IDLE};
@@ -706,9 +972,9 @@ static void worker_main(struct tq_state *st, int idx)
     struct tq_rbuf r = {.len = 0};
     unsigned end = TRACE_DONE | TRACE_NOTE(N_FINISHED);
     int fd = tcp_connect(st->port);
-    struct tq_msg hello = {.type = F_HELLO, .role = ROLE_WORKER, .slot = (uint8_t)idx};
-    if (fd < 0 || !send_msg(fd, &hello))
+    if (fd < 0 || client_hello(st, &w.slot->retire, fd, &r, ROLE_WORKER, idx) <= 0)
         goto out;
+    atomic_store_explicit(&w.slot->registered, 1, RLX);
     for (;;) {
         struct tq_msg ready = {.type = F_READY}, m;
         if (!send_msg(fd, &ready))
@@ -807,6 +1073,7 @@ static void super_spawn(struct tq_state *st, int s)
     }
     atomic_store_explicit(&sl->busy, 0, RLX);
     atomic_store_explicit(&sl->retire, 0, RLX);
+    atomic_store_explicit(&sl->registered, 0, RLX);
     st->killed[s] = 0;
     pid_t pid = fork_child(st, s);
     if (pid < 0) {
@@ -815,6 +1082,26 @@ static void super_spawn(struct tq_state *st, int s)
     }
     atomic_store_explicit(&sl->pid, pid, RLX);
     bump(&st->spawned, 1);
+}
+
+/*
+ * A worker left without the broker taking its HELLO (the broker is full or
+ * gone): wait before the next fork, twice as long each time, and after
+ * SPAWN_FAILS_MAX in a row stop until the `workers` parameter changes.
+ */
+static void super_spawn_failed(struct tq_state *st, int s)
+{
+    st->spawn_fails++;
+    if (st->spawn_fails >= SPAWN_FAILS_MAX) {
+        st->spawn_stopped = 1;
+        st->spawn_want = scene_param(st->ctx, P_WORKERS);
+        scene_note(st->ctx,
+                   _("worker %d could not register with the broker %d times in a row: no more "
+                     "workers are started until the workers parameter changes"),
+                   s, st->spawn_fails);
+        return;
+    }
+    st->next_spawn = trace_now_ns() + (SPAWN_BACKOFF_NS << (st->spawn_fails - 1));
 }
 
 /* Reap whatever has exited; a killed worker's lane says so. */
@@ -836,6 +1123,11 @@ static void super_reap(struct tq_state *st)
         if (WIFSIGNALED(status))
             trace_emit(sl->lane, TRACE_FAILED | TRACE_NOTE(N_KILLED),
                        (uint32_t)atomic_load_explicit(&sl->busy, RLX));
+        if (atomic_load_explicit(&sl->registered, RLX))
+            st->spawn_fails = 0;
+        else if (!scene_stopping(st->ctx) && !atomic_load_explicit(&sl->retire, RLX) &&
+                 !st->killed[s])
+            super_spawn_failed(st, s);
         if (atomic_load_explicit(&sl->retire, RLX))
             bump(&st->retired, 1);
         atomic_store_explicit(&sl->busy, 0, RLX);
@@ -881,7 +1173,10 @@ static void super_adjust(struct tq_state *st)
         }
     }
     atomic_store_explicit(&st->live, (uint32_t)alive, RLX);
-    for (int s = 0; s < MAXW && staying < want && !st->broker_dead; s++)
+    if (st->spawn_stopped && want != st->spawn_want)
+        st->spawn_stopped = st->spawn_fails = 0;
+    bool may_fork = !st->broker_dead && !st->spawn_stopped && trace_now_ns() >= st->next_spawn;
+    for (int s = 0; s < MAXW && staying < want && may_fork; s++)
         if (atomic_load_explicit(&st->shm->slot[s].pid, RLX) == 0) {
             super_spawn(st, s);
             staying++;
@@ -966,24 +1261,11 @@ static void front_state(struct tq_state *st, unsigned s, uint32_t arg)
     trace_emit(st->front_lane, s, arg);
 }
 
-static bool front_grow(struct tq_state *st, uint64_t id)
+/* The window entry of task id, or NULL when the id is no longer (or not yet) in it. */
+static uint8_t *front_entry(struct tq_state *st, uint64_t id)
 {
-    if (id < st->tcap)
-        return true;
-    uint64_t cap = st->tcap ? st->tcap * 2 : 4096;
-    while (cap <= id)
-        cap *= 2;
-    uint8_t *f = realloc(st->tflags, cap);
-    if (!f)
-        return false;
-    st->tflags = f;
-    uint64_t *t = realloc(st->treq, cap * sizeof *t);
-    if (!t)
-        return false;
-    st->treq = t;
-    memset(st->tflags + st->tcap, 0, cap - st->tcap);
-    st->tcap = cap;
-    return true;
+    uint32_t k = (uint32_t)(id % TWIN);
+    return id && st->tid[k] == id ? &st->tflags[k] : NULL;
 }
 
 /* One frame from the broker; true after its goodbye. */
@@ -994,34 +1276,40 @@ static bool front_handle(struct tq_state *st, const struct tq_msg *m, const uint
     if (m->type == F_BYE)
         return true;
     if (m->type == F_HELD) {
-        for (uint32_t i = 0; i < nids; i++)
-            if (ids[i] > 0 && ids[i] < st->next_id)
-                st->tflags[ids[i]] |= T_HELD;
+        for (uint32_t i = 0; i < nids; i++) {
+            uint8_t *h = front_entry(st, ids[i]);
+            if (h)
+                *h |= T_HELD;
+        }
         return false;
     }
-    if (m->id == 0 || m->id >= st->next_id)
-        return false;
-    uint8_t *f = &st->tflags[m->id];
+    uint8_t *f = front_entry(st, m->id);
+    uint64_t t0 = f ? st->treq[m->id % TWIN] : now;
     switch (m->type) {
     case F_ACCEPTED:
+        if (!f)
+            break;
         *f |= T_ACCEPTED;
         bump(&st->submitted, 1);
-        hist_record(&st->req_lat, now - st->treq[m->id]);
+        hist_record(&st->req_lat, now - t0);
         break;
     case F_REJECTED:
+        if (f)
+            *f |= T_REJECTED;
         bump(&st->rejected, 1);
         break;
     case F_RESULT:
         if (m->value != tq_answer(m->id))
             bump(&st->bad_results, 1);
-        if (*f & T_DONE) {
+        /* Out of the window: its entry was reused, so it was settled long ago. */
+        if (!f || (*f & T_DONE)) {
             bump(&st->duplicates, 1);
             break;
         }
         front_state(st, TRACE_RUN | TRACE_NOTE(N_FRONT_NOTIFY), (uint32_t)m->id);
         *f |= T_DONE;
         bump(&st->completed, 1);
-        hist_record(&st->done_lat, now - st->treq[m->id]);
+        hist_record(&st->done_lat, now - t0);
         break;
     default:
         break;
@@ -1048,12 +1336,38 @@ static int front_read(struct tq_state *st)
     }
 }
 
+/*
+ * Send a frame without ever blocking on a broker that is itself waiting for
+ * the front to read: while the frame does not fit, read what is coming back.
+ */
+static bool front_send(struct tq_state *st, const struct tq_msg *m)
+{
+    unsigned char b[4 + sizeof *m];
+    size_t len = 0, off = 0;
+    frame_put(b, &len, sizeof b, m, NULL, 0);
+    while (off < len) {
+        ssize_t w = send(st->front_fd, b + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w > 0) {
+            off += (size_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) || scene_stopping(st->ctx))
+            return false;
+        struct pollfd pf = {st->front_fd, POLLIN | POLLOUT, 0};
+        if (poll(&pf, 1, SLICE_MS) > 0 && (pf.revents & POLLIN) && front_read(st) < 0)
+            return false;
+    }
+    return true;
+}
+
 /* After the broker's goodbye: every accepted task is completed or still held by it. */
 static void front_reconcile(struct tq_state *st)
 {
     uint64_t lost = 0, held = 0;
-    for (uint64_t id = 1; id < st->next_id; id++) {
-        uint8_t f = st->tflags[id];
+    for (uint32_t k = 0; k < TWIN; k++) {
+        uint8_t f = st->tflags[k];
         if (!(f & T_ACCEPTED) || (f & T_DONE))
             continue;
         if (f & T_HELD)
@@ -1072,8 +1386,9 @@ static void *front_main(void *p)
     struct tq_state *st = p;
     struct scene_ctx *ctx = st->ctx;
     st->fcur = TRACE_IDLE;
-    struct tq_msg hello = {.type = F_HELLO, .role = ROLE_FRONT};
-    bool open = send_msg(st->front_fd, &hello);
+    bool open = client_hello(st, NULL, st->front_fd, &st->fin, ROLE_FRONT, 0) > 0;
+    if (!open && !scene_stopping(ctx))
+        scene_note(ctx, "%s", _("the broker did not take the front's hello"));
     uint64_t next = trace_now_ns();
     while (open && !scene_stopping(ctx)) {
         int64_t rate = scene_param(ctx, P_RATE);
@@ -1081,19 +1396,26 @@ static void *front_main(void *p)
         if (rate > 0 && now >= next) {
             /* A request arrives: hand it to the broker and answer when it is queued. */
             uint64_t id = st->next_id;
-            if (!front_grow(st, id))
-                break;
-            front_state(st, TRACE_RUN | TRACE_NOTE(N_FRONT_SUBMIT), (uint32_t)id);
-            st->treq[id] = now;
-            st->tflags[id] = 0;
+            uint32_t k = (uint32_t)(id % TWIN);
+            uint8_t old = st->tflags[k];
+            uint64_t period = 1000000000ull / (uint64_t)rate;
             st->next_id++;
             bump(&st->requests, 1);
+            if ((old & T_SENT) && !(old & (T_DONE | T_REJECTED))) {
+                /* The window is full of unsettled tasks: the request is turned away. */
+                bump(&st->rejected, 1);
+                next = next + period < now ? now + period : next + period;
+                continue;
+            }
+            front_state(st, TRACE_RUN | TRACE_NOTE(N_FRONT_SUBMIT), (uint32_t)id);
+            st->tid[k] = id;
+            st->treq[k] = now;
+            st->tflags[k] = T_SENT;
             struct tq_msg m = {.type = F_SUBMIT,
                                .id = id,
                                .work_us = (uint32_t)scene_param(ctx, P_TASK_MS) * 1000};
-            if (!send_msg(st->front_fd, &m))
+            if (!front_send(st, &m))
                 break;
-            uint64_t period = 1000000000ull / (uint64_t)rate;
             next = next + period < now ? now + period : next + period;
             continue;
         }
@@ -1154,13 +1476,21 @@ static int tq_start(struct scene_ctx *ctx)
     st->ctx = ctx;
     st->listen_fd = st->front_fd = -1;
     st->next_id = 1;
+    if (getrandom(st->key, sizeof st->key, 0) != (ssize_t)sizeof st->key) {
+        free(st);
+        ctx->priv = NULL;
+        return -EIO;
+    }
     hist_reset(&st->req_lat);
     hist_reset(&st->done_lat);
     int rc = 0;
     void *m =
         mmap(NULL, sizeof *st->shm, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     st->bm = calloc(1, sizeof *st->bm);
-    if (m == MAP_FAILED || !st->bm) {
+    st->tflags = calloc(TWIN, sizeof *st->tflags);
+    st->treq = calloc(TWIN, sizeof *st->treq);
+    st->tid = calloc(TWIN, sizeof *st->tid);
+    if (m == MAP_FAILED || !st->bm || !st->tflags || !st->treq || !st->tid) {
         rc = m == MAP_FAILED ? -errno : -ENOMEM;
         if (m != MAP_FAILED)
             munmap(m, sizeof *st->shm);
@@ -1236,6 +1566,7 @@ static void tq_release(struct scene_ctx *ctx)
     free(st->bm);
     free(st->tflags);
     free(st->treq);
+    free(st->tid);
     free(st);
     ctx->priv = NULL;
 }
@@ -1294,6 +1625,9 @@ static void tq_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, N_("spawned"), (double)atomic_load_explicit(&st->spawned, RLX), "");
     scene_stat(out, N_("retired"), (double)atomic_load_explicit(&st->retired, RLX), "");
     scene_stat(out, N_("broker_results"), (double)atomic_load_explicit(&sh->results, RLX), "");
+    scene_stat(out, N_("refused_conns"), (double)atomic_load_explicit(&sh->refused_conns, RLX), "");
+    scene_stat(out, N_("refused_frames"), (double)atomic_load_explicit(&sh->refused_frames, RLX),
+               "");
     if (atomic_load_explicit(&st->reconciled, memory_order_acquire)) {
         scene_stat(out, N_("held_at_stop"), (double)atomic_load_explicit(&st->held_at_stop, RLX),
                    "tasks");
@@ -1361,6 +1695,8 @@ static const struct scene_figure tq_figures[] = {
     {.name = "spawned", .label = N_("workers started"), .fmt = FIG_INT},
     {.name = "retired", .label = N_("workers retired"), .fmt = FIG_INT},
     {.name = "broker_results", .label = N_("results stored"), .fmt = FIG_INT},
+    {.name = "refused_conns", .label = N_("connections refused"), .fmt = FIG_INT},
+    {.name = "refused_frames", .label = N_("frames refused"), .fmt = FIG_INT},
     {.name = "held_at_stop", .label = N_("held at stop")},
     {.name = "lost", .label = N_("lost")},
 };

@@ -278,6 +278,157 @@ static void test_reactor_external(void **state)
     }
 }
 
+/* Start the scene in mode with its defaults and "name=value" settings. */
+static void start_with(int mode, const char *const *sets)
+{
+    const struct scene_entry *e = scene_find("reactor");
+    assert_non_null(e);
+    int64_t params[SCENE_MAX_PARAMS];
+    for (int i = 0; i < e->nparams; i++)
+        params[i] = e->params[i].def;
+    for (int i = 0; sets && sets[i]; i++) {
+        int idx;
+        int64_t v;
+        char err[200];
+        assert_int_equal(scene_param_parse(e, sets[i], &idx, &v, err, sizeof err), 0);
+        params[idx] = v;
+    }
+    assert_int_equal(app_start(&a, e, mode, params), 0);
+}
+
+/* A line sent on a new connection comes back. */
+static void echo_answered(int port)
+{
+    int fd = connect_to(port);
+    static const char line[] = "still answered\n";
+    char back[sizeof line - 1];
+    send_all(fd, line, sizeof line - 1);
+    recv_exact(fd, back, sizeof back);
+    assert_memory_equal(line, back, sizeof back);
+    close(fd);
+}
+
+/* Until the server closes fd: true if it did (0 from recv), false on the 10 s receive timeout. */
+static bool closed_by_server(int fd)
+{
+    char b[256];
+    for (;;) {
+        ssize_t n = recv(fd, b, sizeof b, 0);
+        if (n == 0)
+            return true;
+        if (n < 0 && errno != EINTR)
+            return false;
+    }
+}
+
+/* More idle connections than a loop has room for: a new client is still answered. */
+static void test_reactor_idle_flood(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"conns=4", NULL};
+    enum { IDLE = 1100 };
+    static int fds[IDLE];
+    for (int mode = MODE_REACTOR; mode <= MODE_PROACTOR; mode++) {
+        start_with(mode, sets);
+        int port = header_port();
+        for (int i = 0; i < IDLE; i++)
+            fds[i] = connect_to(port);
+        echo_answered(port);
+        app_stats(&a, trace_now_ns());
+        assert_true(stat_of("evicted") >= 1);
+        for (int i = 0; i < IDLE; i++)
+            close(fds[i]);
+        app_release(&a);
+    }
+}
+
+/* Idle connections and requests left incomplete (slowloris) are closed after their timeouts. */
+static void test_reactor_timeouts(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"conns=2", "idle_ms=300", "header_ms=300", NULL};
+    enum { EACH = 20 };
+    for (int mode = MODE_REACTOR; mode <= MODE_PROACTOR; mode++) {
+        start_with(mode, sets);
+        int port = header_port();
+        int fds[3 * EACH];
+        for (int i = 0; i < 3 * EACH; i++) {
+            fds[i] = connect_to(port);
+            if (i % 3 == 1)
+                send_all(fds[i], "GET / HTTP/1.1\r\nHost: x\r\n", 25);
+            else if (i % 3 == 2)
+                send_all(fds[i], "no newline yet", 14);
+        }
+        for (int i = 0; i < 3 * EACH; i++) {
+            assert_true(closed_by_server(fds[i]));
+            close(fds[i]);
+        }
+        echo_answered(port);
+        app_stats(&a, trace_now_ns());
+        assert_true(stat_of("timed_out") >= 3 * EACH);
+        app_release(&a);
+    }
+}
+
+/* A listener of another program's on 127.0.0.1, with SO_REUSEPORT; its port. */
+static int reuseport_listener(int *port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)*port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof sa;
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return -1;
+    }
+    assert_int_equal(listen(fd, 16), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    *port = ntohs(sa.sin_port);
+    return fd;
+}
+
+/* port=N is refused, clearly, while another socket listens there with SO_REUSEPORT. */
+static void test_reactor_port_shared_refused(void **state)
+{
+    (void)state;
+    int port = 0;
+    int other = reuseport_listener(&port);
+    assert_true(other >= 0);
+    char set_port[32];
+    snprintf(set_port, sizeof set_port, "port=%d", port);
+    for (int loops = 1; loops <= 3; loops += 2) {
+        char set_loops[32];
+        snprintf(set_loops, sizeof set_loops, "loops=%d", loops);
+        const char *const sets[] = {"conns=2", set_port, set_loops, NULL};
+        const struct scene_entry *e = scene_find("reactor");
+        int64_t params[SCENE_MAX_PARAMS];
+        for (int i = 0; i < e->nparams; i++)
+            params[i] = e->params[i].def;
+        for (int i = 0; sets[i]; i++) {
+            int idx;
+            int64_t v;
+            char err[200];
+            assert_int_equal(scene_param_parse(e, sets[i], &idx, &v, err, sizeof err), 0);
+            params[idx] = v;
+        }
+        assert_true(app_start(&a, e, MODE_REACTOR, params) != 0);
+        char note[300];
+        scene_note_get(&a.ctx, note, sizeof note);
+        assert_non_null(strstr(note, "another program listens on that port"));
+        app_release(&a);
+    }
+    close(other);
+    /* Once the port is conctui's (one loop), nobody can join it with SO_REUSEPORT. */
+    const char *const sets[] = {"conns=2", set_port, NULL};
+    start_with(MODE_REACTOR, sets);
+    int joined = port;
+    assert_int_equal(reuseport_listener(&joined), -1);
+    echo_answered(port);
+    app_release(&a);
+}
+
 /* Socket inodes among this process's descriptors (from the links, not the descriptors). */
 static int socket_inodes(unsigned long *ino, int max)
 {
@@ -414,9 +565,12 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_reactor_reactor),  T(test_reactor_proactor),      T(test_reactor_pool_fallback),
-        T(test_reactor_loops),    T(test_reactor_slow_handler),  T(test_reactor_compare),
-        T(test_reactor_external), T(test_reactor_loopback_only), T(test_reactor_port_and_keys),
+        T(test_reactor_reactor),       T(test_reactor_proactor),
+        T(test_reactor_pool_fallback), T(test_reactor_loops),
+        T(test_reactor_slow_handler),  T(test_reactor_compare),
+        T(test_reactor_external),      T(test_reactor_loopback_only),
+        T(test_reactor_port_and_keys), T(test_reactor_idle_flood),
+        T(test_reactor_timeouts),      T(test_reactor_port_shared_refused),
         T(test_reactor_cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

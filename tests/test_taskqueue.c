@@ -13,14 +13,23 @@
 
 #include "scenetest.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "scene.h"
 #include "trace.h"
+#include "scenes/scenes.h"
 
 static struct app a;
 
@@ -272,6 +281,321 @@ static void test_taskqueue_keys_and_live_workers(void **state)
     app_release(&a);
 }
 
+/* ---- attacks on the broker over 127.0.0.1 ---- */
+
+/* The broker's frame, as on the wire (after a 4-byte length). */
+struct wire_msg {
+    uint8_t type, role, slot, pad;
+    uint32_t work_us;
+    uint64_t id, value;
+    uint32_t attempt, pad2;
+};
+enum { W_HELLO = 1, W_SUBMIT, W_READY = 5, W_RESULT = 7, W_NONCE = 11, W_WELCOME };
+enum { W_FRONT = 1, W_WORKER };
+
+static int peer_connect(uint16_t port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    return fd;
+}
+
+static bool peer_send(int fd, const struct wire_msg *m)
+{
+    unsigned char b[4 + sizeof *m];
+    uint32_t len = sizeof *m;
+    memcpy(b, &len, 4);
+    memcpy(b + 4, m, sizeof *m);
+    return send(fd, b, sizeof b, MSG_NOSIGNAL) == (ssize_t)sizeof b;
+}
+
+/* One frame: 1, or 0 when the broker closed the connection. */
+static int peer_recv(int fd, struct wire_msg *m)
+{
+    unsigned char b[4 + sizeof *m];
+    size_t got = 0;
+    while (got < sizeof b) {
+        ssize_t n = recv(fd, b + got, sizeof b - got, 0);
+        if (n <= 0)
+            return 0;
+        got += (size_t)n;
+    }
+    memcpy(m, b + 4, sizeof *m);
+    return 1;
+}
+
+/* Wait until the broker closes fd (it reads nothing more from it). */
+static void peer_closed(int fd)
+{
+    struct wire_msg m;
+    while (peer_recv(fd, &m))
+        ;
+    close(fd);
+}
+
+/* Connect and authenticate as the scene's own process would; the HELLO sent goes to *hello. */
+static int peer_auth(const uint8_t key[16], uint16_t port, int role, int slot,
+                     struct wire_msg *hello)
+{
+    int fd = peer_connect(port);
+    struct wire_msg m;
+    assert_int_equal(peer_recv(fd, &m), 1);
+    assert_int_equal(m.type, W_NONCE);
+    struct wire_msg h = {.type = W_HELLO, .role = (uint8_t)role, .slot = (uint8_t)slot};
+    h.value = taskqueue_proof(key, m.id, m.value, role, slot);
+    assert_true(peer_send(fd, &h));
+    assert_int_equal(peer_recv(fd, &m), 1);
+    assert_int_equal(m.type, W_WELCOME);
+    if (hello)
+        *hello = h;
+    return fd;
+}
+
+/* SipHash-2-4's published test vector (key 00..0f, message 00..0e). */
+static void test_taskqueue_siphash_vector(void **state)
+{
+    (void)state;
+    uint8_t key[16], msg[15];
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 15; i++)
+        msg[i] = (uint8_t)i;
+    assert_true(taskqueue_siphash(key, msg, sizeof msg) == 0xa129ca6149be45e5ull);
+    assert_true(taskqueue_siphash(key, msg, 0) == 0x726fdb47dd0e0e31ull);
+}
+
+/*
+ * Without the run's secret nothing is taken: a SUBMIT asking for 2^32-1 us,
+ * a RESULT, a HELLO with a made-up proof and a HELLO replayed from another
+ * connection are each refused and counted, and the connection is closed.
+ */
+static void test_taskqueue_unauthenticated_refused(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"rate=50", "task_ms=5", NULL};
+    start(sets);
+    uint16_t port;
+    uint8_t key[16];
+    assert_int_equal(taskqueue_credentials(&a.ctx, &port, key), 0);
+    wait_at_least("completed", 3);
+    struct wire_msg m, nonce;
+    int fd = peer_connect(port);
+    assert_int_equal(peer_recv(fd, &nonce), 1);
+    m = (struct wire_msg){.type = W_SUBMIT, .id = 1u << 30, .work_us = UINT32_MAX};
+    assert_true(peer_send(fd, &m));
+    peer_closed(fd);
+    fd = peer_connect(port);
+    m = (struct wire_msg){.type = W_RESULT, .id = 2, .value = 42};
+    assert_true(peer_send(fd, &m));
+    peer_closed(fd);
+    fd = peer_connect(port);
+    assert_int_equal(peer_recv(fd, &nonce), 1);
+    m = (struct wire_msg){.type = W_HELLO, .role = W_WORKER, .slot = 1, .value = nonce.id};
+    assert_true(peer_send(fd, &m));
+    peer_closed(fd);
+    /* A proof seen on one connection does not open another. */
+    struct wire_msg hello;
+    int good = peer_auth(key, port, W_WORKER, 7, &hello);
+    fd = peer_connect(port);
+    assert_true(peer_send(fd, &hello));
+    peer_closed(fd);
+    close(good);
+    refresh();
+    assert_true(stat_of("refused_frames") >= 4);
+    assert_true(stat_of("refused_conns") >= 4);
+    drain_and_stop();
+    check_exactly_once();
+    app_release(&a);
+}
+
+static _Atomic int flood_stop;
+static uint16_t flood_port;
+
+/* Send RESULT frames as fast as the broker takes them, reconnecting when it hangs up. */
+static void *flood_main(void *p)
+{
+    (void)p;
+    unsigned char b[36 * 256];
+    for (int i = 0; i < 256; i++) {
+        struct wire_msg m = {.type = W_RESULT, .id = (uint64_t)i + 1, .value = 7};
+        uint32_t len = sizeof m;
+        memcpy(b + 36 * i, &len, 4);
+        memcpy(b + 36 * i + 4, &m, sizeof m);
+    }
+    while (!atomic_load(&flood_stop)) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(flood_port)};
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+            while (!atomic_load(&flood_stop) && send(fd, b, sizeof b, MSG_NOSIGNAL) > 0)
+                ;
+        if (fd >= 0)
+            close(fd);
+    }
+    return NULL;
+}
+
+/* A flood of RESULT frames does not cut the front off: tasks go on completing, none is lost. */
+static void test_taskqueue_result_flood(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"rate=200", "task_ms=2", NULL};
+    start(sets);
+    uint8_t key[16];
+    assert_int_equal(taskqueue_credentials(&a.ctx, &flood_port, key), 0);
+    wait_at_least("completed", 5);
+    atomic_store(&flood_stop, 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, flood_main, NULL), 0);
+    wait_at_least("refused_frames", 50);
+    double done = stat_of("completed");
+    wait_at_least("completed", done + 200);
+    atomic_store(&flood_stop, 1);
+    pthread_join(t, NULL);
+    drain_and_stop();
+    check_exactly_once();
+    assert_int_equal((int)stat_of("duplicates"), 0);
+    app_release(&a);
+}
+
+/* A RESULT for a task delivered to another worker is refused, even from an authenticated peer. */
+static void test_taskqueue_forged_result_refused(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"workers=1", "rate=2", "task_ms=1500", NULL};
+    start(sets);
+    uint16_t port;
+    uint8_t key[16];
+    assert_int_equal(taskqueue_credentials(&a.ctx, &port, key), 0);
+    wait_at_least("in_flight", 1); /* task 1 is worker 0's */
+    int fd = peer_auth(key, port, W_WORKER, 5, NULL);
+    struct wire_msg m = {.type = W_RESULT, .id = 1, .value = 42, .slot = 0};
+    assert_true(peer_send(fd, &m));
+    peer_closed(fd);
+    /* Nor may a second front submit, even with the secret. */
+    fd = peer_connect(port);
+    struct wire_msg n;
+    assert_int_equal(peer_recv(fd, &n), 1);
+    m = (struct wire_msg){.type = W_HELLO, .role = W_FRONT};
+    m.value = taskqueue_proof(key, n.id, n.value, W_FRONT, 0);
+    assert_true(peer_send(fd, &m));
+    peer_closed(fd);
+    refresh();
+    assert_true(stat_of("refused_frames") >= 2);
+    drain_and_stop();
+    check_exactly_once();
+    assert_int_equal((int)stat_of("duplicates"), 0);
+    assert_int_equal((int)stat_of("bad_results"), 0);
+    app_release(&a);
+}
+
+/*
+ * A broker that cannot take another worker (every slot held by an
+ * authenticated connection): ] forks a few workers, backing off, then stops
+ * with a note; changing the parameter tries again.
+ */
+static void test_taskqueue_spawn_backoff(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"workers=3", "rate=5", "task_ms=5", NULL};
+    start(sets);
+    uint16_t port;
+    uint8_t key[16];
+    assert_int_equal(taskqueue_credentials(&a.ctx, &port, key), 0);
+    wait_at_least("workers", 3);
+    int fds[16], n = 0;
+    /* The front and three workers hold four of the sixteen slots. */
+    for (; n < 12; n++)
+        fds[n] = peer_auth(key, port, W_WORKER, 7, NULL);
+    refresh();
+    double spawned = stat_of("spawned");
+    assert_int_equal(app_key(&a, ']', 80), APP_CONTINUE);
+    nap_ms(2000);
+    refresh();
+    double forks = stat_of("spawned") - spawned;
+    assert_true(forks >= 1);
+    assert_true(forks <= 6);
+    char note[256];
+    scene_note_get(&a.ctx, note, sizeof note);
+    assert_non_null(strstr(note, "could not register"));
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    set("workers", 5);
+    wait_at_least("workers", 5);
+    drain_and_stop();
+    check_exactly_once();
+    app_release(&a);
+}
+
+/* Idle connections that never say hello do not keep a new worker out, nor make it fork in a loop.
+ */
+static void test_taskqueue_idle_connections(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"workers=3", "rate=5", "task_ms=5", NULL};
+    start(sets);
+    uint16_t port;
+    uint8_t key[16];
+    assert_int_equal(taskqueue_credentials(&a.ctx, &port, key), 0);
+    wait_at_least("workers", 3);
+    int fds[12];
+    for (int i = 0; i < 12; i++)
+        fds[i] = peer_connect(port);
+    refresh();
+    double spawned = stat_of("spawned");
+    assert_int_equal(app_key(&a, ']', 80), APP_CONTINUE);
+    wait_at_least("workers", 4);
+    /* The idle ones are dropped after the handshake time, and counted. */
+    wait_at_least("refused_conns", 12);
+    refresh();
+    assert_true(stat_of("spawned") - spawned <= 6);
+    for (int i = 0; i < 12; i++)
+        peer_closed(fds[i]);
+    drain_and_stop();
+    check_exactly_once();
+    app_release(&a);
+}
+
+/*
+ * The heap in use, less the view history's summaries (each lane's is made
+ * once, when its ring of events first wraps). Right after a refresh, which
+ * is where the history allocates.
+ */
+static size_t heap_less_history(void)
+{
+    refresh();
+    size_t used = mallinfo2().uordblks;
+    for (int l = 0; l < a.hist.nlanes; l++)
+        if (a.hist.lane[l].sum.b)
+            used -= (size_t)HISTORY_SUM_LEVELS * HISTORY_SUM_BUCKETS * sizeof *a.hist.lane[l].sum.b;
+    return used;
+}
+
+/*
+ * The front's memory does not grow with the number of requests: the heap in
+ * use after another 40000 requests is what it was (the result store is a
+ * window of recent task ids, not a table of every id ever made).
+ */
+static void test_taskqueue_front_memory_flat(void **state)
+{
+    (void)state;
+    static const char *const sets[] = {"workers=8", "rate=5000", "task_ms=0", NULL};
+    start(sets);
+    wait_at_least("completed", 5000);
+    size_t before = heap_less_history();
+    double n = stat_of("submitted");
+    wait_at_least("submitted", n + 40000);
+    size_t after = heap_less_history();
+    /* 9 bytes a request would be 360 KB; allow a tenth of that for everything else. */
+    assert_true(after < before + 36000);
+    drain_and_stop();
+    check_exactly_once();
+    app_release(&a);
+}
+
 /* Quitting mid-load, with kills, leaves no thread, descriptor or child behind. */
 static void test_taskqueue_cleanup(void **state)
 {
@@ -297,6 +621,13 @@ int main(void)
         T(test_taskqueue_kill_in_lanes),
         T(test_taskqueue_duplicates_suppressed),
         T(test_taskqueue_keys_and_live_workers),
+        T(test_taskqueue_siphash_vector),
+        T(test_taskqueue_unauthenticated_refused),
+        T(test_taskqueue_result_flood),
+        T(test_taskqueue_forged_result_refused),
+        T(test_taskqueue_spawn_backoff),
+        T(test_taskqueue_idle_connections),
+        T(test_taskqueue_front_memory_flat),
         T(test_taskqueue_cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
