@@ -4,6 +4,7 @@
 # end, machine_busy is 0 again (checked only when the machine was idle
 # before the test: others' load is not this test's to control).
 . "${top_srcdir:-.}/tests/tap.sh"
+skip_when_asked busy
 C=${CONCTUI:-./conctui}
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed"
 [ -r /proc/stat ] || skip_all "no /proc/stat"

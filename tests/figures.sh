@@ -3,6 +3,7 @@
 # list (stats_dropped 0), and replaying its recording shows every one of
 # them with the same value and spread.
 . "${top_srcdir:-.}/tests/tap.sh"
+skip_when_asked figures
 C=${CONCTUI:-./conctui}
 command -v python3 >/dev/null 2>&1 || skip_all "python3 is not installed"
 tmp=$(mktemp -d)

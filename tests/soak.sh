@@ -7,6 +7,7 @@
 # SOAK_SKIP_MEMORY=1 leaves memory out (an ASan build keeps freed memory in
 # quarantine, so its resident size says nothing about leaks).
 . "${top_srcdir:-.}/tests/tap.sh"
+skip_when_asked soak
 C=${CONCTUI:-./conctui}
 secs=${SOAK_SECONDS:-3}
 [ -d /proc/self ] || skip_all "needs /proc"

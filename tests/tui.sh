@@ -2,6 +2,7 @@
 # The real TUI, end to end, driven in tmux: keys in with send-keys, the
 # screen read back with capture-pane.
 . "${top_srcdir:-.}/tests/tap.sh"
+skip_when_asked tui
 . "${top_srcdir:-.}/tests/tmux.sh"
 
 start 120 36 --scene prodcons
