@@ -111,6 +111,42 @@ fi
 head -c 100 "$tmp/run.rec" >"$tmp/cut.rec"
 expect_exit "a truncated recording is refused with the offset" 1 "cut.rec: offset [0-9]*: truncated" --replay "$tmp/cut.rec" --headless
 expect_exit "converting a truncated recording fails clearly" 1 "cut.rec: offset" --convert "$tmp/cut.rec" "$tmp/x.json"
+# A recording whose lane names hold invalid UTF-8 and terminal controls: the
+# JSON outputs stay valid, the text output carries no control byte.
+if python3 - "$tmp/run.rec" "$tmp/bad.rec" <<'PY'
+import struct, sys, zlib
+d = bytearray(open(sys.argv[1], "rb").read())
+blen = struct.unpack_from("<I", d, 12)[0]
+body = d[20:20 + blen]
+i = body.find(b"producer 0")
+body[i:i + 10] = b"p\xff\x1b]2;X\x07\xc2\x9b"
+d[20:20 + blen] = body
+struct.pack_into("<I", d, 16, zlib.crc32(bytes(body)))
+open(sys.argv[2], "wb").write(d)
+PY
+then
+    "$C" --headless --replay "$tmp/bad.rec" --json >"$tmp/bad.json" 2>"$tmp/err"
+    "$C" --convert "$tmp/bad.rec" "$tmp/badconv.json" 2>>"$tmp/err"
+    "$C" --headless --replay "$tmp/bad.rec" --width 40 >"$tmp/bad.txt" 2>>"$tmp/err"
+    if python3 - "$tmp/bad.json" "$tmp/badconv.json" <<'PY'
+import json, sys
+for p in sys.argv[1:]:
+    raw = open(p, "rb").read()
+    d = json.loads(raw.decode("utf-8"))
+    assert not any(b < 0x20 and b not in b"\n" for b in raw), p
+    assert b"\xc2\x9b" not in raw, p
+PY
+    then ok "invalid UTF-8 and controls in lane names: --json and --convert stay valid JSON"
+    else not_ok "invalid UTF-8 and controls in lane names: --json and --convert stay valid JSON" "$(cat "$tmp/err")"; fi
+    if ! LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$tmp/bad.txt" && ! grep -q "$(printf '\302\233')" "$tmp/bad.txt" &&
+        grep -q "^p" "$tmp/bad.txt"; then
+        ok "lane names from a recording reach the text output without controls"
+    else
+        not_ok "lane names from a recording reach the text output without controls" "$(od -c "$tmp/bad.txt" | head -5)"
+    fi
+else
+    not_ok "crafting a recording with bad lane names"
+fi
 expect_exit "--convert needs an output" 2 "needs a recording and an output" --convert "$tmp/run.rec"
 expect_exit "--replay excludes --scene" 2 "do not apply" --replay "$tmp/run.rec" --scene prodcons
 expect_exit "a missing recording is named" 1 "nonexistent.rec" --replay /nonexistent.rec --headless
