@@ -47,7 +47,7 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
     if (rc)
         return rc;
     char err[300];
-    if (o->record && app_record(a, o->record, err, sizeof err) != 0) {
+    if (o->record && app_record(a, o->record, o->force, err, sizeof err) != 0) {
         fprintf(stderr, _("conctui: cannot record: %s\n"), err);
         app_stop(a);
         return -EIO;
@@ -258,14 +258,14 @@ void headless_print(struct app *a, const struct cli *o, FILE *f)
 int headless_export(struct app *a, const struct cli *o)
 {
     char err[300];
-    if (o->snapshot && app_snapshot(a, o->snapshot, err, sizeof err) != 0) {
+    if (o->snapshot && app_snapshot(a, o->snapshot, o->force, err, sizeof err) != 0) {
         fprintf(stderr, _("conctui: cannot save the picture: %s\n"), err);
         return -1;
     }
     if (!o->export_chrome)
         return 0;
-    int rc = o->record ? rec_convert(o->record, o->export_chrome, err, sizeof err)
-                       : app_export_chrome(a, o->export_chrome, err, sizeof err);
+    int rc = o->record ? rec_convert(o->record, o->export_chrome, o->force, err, sizeof err)
+                       : app_export_chrome(a, o->export_chrome, o->force, err, sizeof err);
     if (rc)
         fprintf(stderr, _("conctui: cannot export: %s\n"), err);
     return rc;

@@ -152,7 +152,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (o.convert_in) {
-        if (rec_convert(o.convert_in, o.convert_out, err, sizeof err) != 0) {
+        if (rec_convert(o.convert_in, o.convert_out, o.force, err, sizeof err) != 0) {
             fprintf(stderr, "conctui: %s\n", err);
             return 1;
         }

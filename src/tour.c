@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "file.h"
 #include "i18n.h"
 #include "state.h"
 
@@ -645,9 +647,15 @@ int tour_load(struct tour *t, const char *path, char *err, unsigned errlen)
 {
     if (!path)
         return tour_parse(t, tour_builtin(tour__lang()), _("built-in tour"), err, errlen);
-    FILE *f = fopen(path, "r");
+    const char *why = NULL;
+    int fd = file_open_read(path, &why);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
-        snprintf(err, errlen, _("%s: cannot open the tour: %s"), path, strerror(errno));
+        if (fd >= 0) {
+            why = strerror(errno);
+            close(fd);
+        }
+        snprintf(err, errlen, _("%s: cannot open the tour: %s"), path, why);
         memset(t, 0, sizeof *t);
         return -1;
     }

@@ -398,7 +398,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     else if (rc == 0 &&
              (rc = app_start_texts(&a, o->entry, o->mode_idx, o->params, o->texts)) == 0 &&
              o->record)
-        rc = app_record(&a, o->record, err, sizeof err) ? -EIO : 0;
+        rc = app_record(&a, o->record, o->force, err, sizeof err) ? -EIO : 0;
     if (rc) {
         ui_close(&u);
         if (err[0])

@@ -8,7 +8,8 @@ trap 'rm -rf "$tmp"' EXIT
 expect_exit() { # NAME STATUS PATTERN ARGS...
     name=$1 want=$2 pat=$3
     shift 3
-    "$C" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    # timeout: a command that hangs (a FIFO opened for reading) fails with 124.
+    timeout 60 "$C" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
     got=$?
     if [ "$got" -ne "$want" ]; then
         not_ok "$name" "exit $got, wanted $want" "$(cat "$tmp/err")"
@@ -150,6 +151,34 @@ fi
 expect_exit "--convert needs an output" 2 "needs a recording and an output" --convert "$tmp/run.rec"
 expect_exit "--replay excludes --scene" 2 "do not apply" --replay "$tmp/run.rec" --scene prodcons
 expect_exit "a missing recording is named" 1 "nonexistent.rec" --replay /nonexistent.rec --headless
+
+# FIFOs and directories are refused at once, never waited on; outputs never
+# replace a file unless --force, and never the input.
+mkfifo "$tmp/fifo"
+mkdir "$tmp/dir"
+expect_exit "--replay refuses a FIFO" 1 "fifo: not a regular file" --replay "$tmp/fifo" --headless
+expect_exit "--replay of a directory says so" 1 "dir: is a directory" --replay "$tmp/dir" --headless
+expect_exit "--convert refuses a FIFO" 1 "fifo: not a regular file" --convert "$tmp/fifo" "$tmp/f.json"
+expect_exit "--tour refuses a FIFO" 1 "fifo: cannot open the tour: not a regular file" --tour "$tmp/fifo" --headless --duration 0.1
+expect_exit "--tour of a directory says so" 1 "is a directory" --tour "$tmp/dir" --headless --duration 0.1
+expect_exit "volume= refuses a FIFO" 2 "fifo' is not a regular file" --headless --scene raymarch --duration 0.1 --set "volume=$tmp/fifo,dims=2x2x2,type=u8"
+expect_exit "volume= of a directory says so" 2 "dir' is a directory" --headless --scene raymarch --duration 0.1 --set "volume=$tmp/dir,dims=2x2x2,type=u8"
+printf 'step volume\nscene raymarch\nset volume=%s,dims=2x2x2,type=u8\n' "$tmp/fifo" >"$tmp/vol.tour"
+expect_exit "a tour's set volume= refuses a FIFO" 1 "not a regular file" --tour "$tmp/vol.tour" --headless --duration 0.1
+expect_exit "--record refuses a FIFO" 1 "fifo: not a regular file" --headless --scene prodcons --duration 0.1 --record "$tmp/fifo"
+expect_exit "--record refuses a directory" 1 "is a directory" --headless --scene prodcons --duration 0.1 --record "$tmp/dir"
+cp "$tmp/run.rec" "$tmp/keep.rec"
+expect_exit "--record does not replace a file" 1 "keep.rec: the file exists (--force overwrites it)" --headless --scene prodcons --duration 0.1 --record "$tmp/keep.rec"
+if cmp -s "$tmp/run.rec" "$tmp/keep.rec"; then ok "a refused --record leaves the file as it was"; else not_ok "a refused --record leaves the file as it was"; fi
+expect_exit "--record --force replaces a file" 0 "" --headless --scene prodcons --duration 0.1 --record "$tmp/keep.rec" --force
+expect_exit "the forced recording replays" 0 "" --headless --replay "$tmp/keep.rec"
+ln -s "$tmp/keep.rec" "$tmp/link.rec"
+expect_exit "--record --force does not write through a link" 1 "link.rec: is a symbolic link" --headless --scene prodcons --duration 0.1 --record "$tmp/link.rec" --force
+expect_exit "--convert to the input is refused" 1 "the output is the input" --convert "$tmp/keep.rec" "$tmp/keep.rec"
+expect_exit "--convert --force to the input is refused" 1 "the output is the input" --convert "$tmp/keep.rec" "$tmp/link.rec" --force
+expect_exit "the refused conversion left the recording" 0 "" --headless --replay "$tmp/keep.rec"
+expect_exit "--convert does not replace a file" 1 "conv.json: the file exists" --convert "$tmp/keep.rec" "$tmp/conv.json"
+expect_exit "--convert --force replaces a file" 0 "" --convert "$tmp/keep.rec" "$tmp/conv.json" --force
 
 # The picture of a scene that has one, at the size its parameters ask for.
 if "$C" --headless --scene raymarch --duration 0.5 --set width=64 --set height=40 \
