@@ -470,6 +470,14 @@ static void test_record_save_recent(void **state)
     app_meta(&a, &m);
     uint64_t since = a.hist.t0 + (a.hist.t_end - a.hist.t0) / 2;
     char err[256];
+    /* A planted link, dangling or not, is never written through. */
+    char target[96];
+    snprintf(target, sizeof target, "%s.target", path);
+    unlink(path);
+    unlink(target);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(rec_save_history(path, &a.hist, &m, since, err, sizeof err), -1);
+    assert_int_equal(access(target, F_OK), -1);
     unlink(path);
     assert_int_equal(rec_save_history(path, &a.hist, &m, since, err, sizeof err), 0);
     static struct history h;

@@ -691,6 +691,16 @@ static void test_raymarch_snapshot_ppm(void **state)
     /* The name is taken: a snapshot never replaces a file. */
     assert_int_equal(snapshot_write_ppm(path, &img, err, sizeof err), -1);
     unlink(path);
+    /* A dangling link planted under the name is not followed. */
+    {
+        char target[80];
+        snprintf(target, sizeof target, "%s.target", path);
+        unlink(target);
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(snapshot_write_ppm(path, &img, err, sizeof err), -1);
+        assert_int_equal(access(target, F_OK), -1);
+        unlink(path);
+    }
     assert_int_equal(snapshot_write_ppm(path, &img, err, sizeof err), 0);
     f = fopen(path, "rb");
     assert_non_null(f);
