@@ -23,6 +23,7 @@
 #include "i18n.h"
 #include "json.h"
 #include "state.h"
+#include "text.h"
 
 #define MAGIC "CONCTREC"
 #define BLOCK_MAGIC 0x42545645u /* "EVTB" */
@@ -418,9 +419,8 @@ static int rd_str(struct rd *r, char *out, size_t outlen, const char *what)
     size_t k = n < outlen - 1 ? n : outlen - 1;
     memcpy(out, r->p + r->off, k);
     out[k] = '\0';
-    for (size_t i = 0; i < k; i++)
-        if ((unsigned char)out[i] < 0x20)
-            out[i] = '?';
+    /* Names and notes reach the terminal: no control, DEL, C1 or bad UTF-8. */
+    text_clean_inplace(out, outlen, 0);
     r->off += n;
     return 0;
 }

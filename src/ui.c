@@ -39,6 +39,7 @@
 #include "i18n.h"
 #include "theme.h"
 #include "trace.h"
+#include "text.h"
 
 #define FRAME_NS 33333333ull
 #define STATS_NS 250000000ull
@@ -378,6 +379,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     struct tour tour;
     char err[300] = "";
     if (o->tour && tour_load(&tour, o->tour_file, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, "conctui: %s\n", err);
         return 1;
     }
@@ -401,9 +403,10 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         rc = app_record(&a, o->record, o->force, err, sizeof err) ? -EIO : 0;
     if (rc) {
         ui_close(&u);
-        if (err[0])
+        if (err[0]) {
+            text_clean_inplace(err, sizeof err, 1);
             fprintf(stderr, "conctui: %s\n", err);
-        else
+        } else
             fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name, strerror(-rc));
         app_shutdown(&a);
         if (o->tour)
@@ -453,6 +456,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     app_stop(&a);
     ui_close(&u);
     if (a.rec && app_record_end(&a, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, _("conctui: recording failed: %s\n"), err);
         status = 1;
     }

@@ -180,6 +180,27 @@ expect_exit "the refused conversion left the recording" 0 "" --headless --replay
 expect_exit "--convert does not replace a file" 1 "conv.json: the file exists" --convert "$tmp/keep.rec" "$tmp/conv.json"
 expect_exit "--convert --force replaces a file" 0 "" --convert "$tmp/keep.rec" "$tmp/conv.json" --force
 
+# No control byte from a file reaches the terminal: a tour's titles and the
+# words its errors echo (ESC ]2; sets a terminal's title; C2 9B is the C1 CSI).
+ctl=$(printf '[\001-\010\013-\037\177]')
+c1=$(printf '\302[\200-\237]')
+printf 'step A\033]2;pwned\007 \302\233 \377\r\nscene prodcons\n' >"$tmp/esc.tour"
+"$C" --tour "$tmp/esc.tour" --headless --duration 0.1 >"$tmp/esc.out" 2>&1
+if grep -q "step 1/1: A?]2;pwned? ? " "$tmp/esc.out" && ! LC_ALL=C grep -q "$ctl" "$tmp/esc.out" &&
+    ! LC_ALL=C grep -q "$c1" "$tmp/esc.out"; then
+    ok "a tour's step titles are printed without controls"
+else
+    not_ok "a tour's step titles are printed without controls" "$(od -c "$tmp/esc.out" | head -5)"
+fi
+printf 'step one\nscene prodcons\n\033]2;pwned\007\302\233 x\n' >"$tmp/esc2.tour"
+"$C" --tour "$tmp/esc2.tour" --headless --duration 0.1 >"$tmp/esc.out" 2>&1
+if grep -q "esc2.tour:3: .*?]2;pwned?" "$tmp/esc.out" && ! LC_ALL=C grep -q "$ctl" "$tmp/esc.out" &&
+    ! LC_ALL=C grep -q "$c1" "$tmp/esc.out"; then
+    ok "a tour error echoes the unknown word without controls"
+else
+    not_ok "a tour error echoes the unknown word without controls" "$(od -c "$tmp/esc.out" | head -5)"
+fi
+
 # The picture of a scene that has one, at the size its parameters ask for.
 if "$C" --headless --scene raymarch --duration 0.5 --set width=64 --set height=40 \
     --snapshot "$tmp/shot.ppm" >/dev/null 2>"$tmp/err" &&
