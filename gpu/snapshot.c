@@ -5,22 +5,28 @@
 #include "errmsg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int snapshot_write_ppm(const char *path, const struct rm_image *img, char *err, size_t errlen)
 {
     unsigned char *row;
     FILE *f;
-    int x, y, ok;
+    int fd, x, y, ok;
 
     if (!img || img->w <= 0 || img->h <= 0 || (!img->rgba8 && !img->rgba)) {
         errmsg_set(err, errlen, "snapshot: '%s': empty image", path ? path : "(null)");
         return -1;
     }
-    f = path ? fopen(path, "wb") : NULL;
+    /* A new file, never through a link: an existing name is refused (EEXIST). */
+    fd = path ? open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666) : -1;
+    f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!f) {
+        if (fd >= 0)
+            close(fd);
         errmsg_set(err, errlen, "snapshot: cannot create '%s': %s", path ? path : "(null)",
                    path ? strerror(errno) : "no path");
         return -1;

@@ -7,12 +7,14 @@
 #include "errmsg.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #define VOLUME_PI 3.14159265358979323846
@@ -431,14 +433,24 @@ static FILE *volume_open_raw(const char *path, int nx, int ny, int nz, enum volu
     struct stat st;
     size_t expected;
     FILE *f;
+    int fd;
 
     snprintf(quoted, sizeof quoted, "'%s'", path);
     if (volume_check_dims(nx, ny, nz, quoted, err, errlen) != 0)
         return NULL;
     expected = (size_t)nx * ny * nz * (size_t)type_size[t];
-    f = fopen(path, "rb");
+    /* O_NONBLOCK: a FIFO is refused below instead of waiting for a writer. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    f = fd >= 0 ? fdopen(fd, "rb") : NULL;
     if (!f) {
+        if (fd >= 0)
+            close(fd);
         errmsg_set(err, errlen, "volume: cannot open '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        errmsg_set(err, errlen, "volume: '%s' is a directory", path);
+        fclose(f);
         return NULL;
     }
     if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {

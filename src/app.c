@@ -9,6 +9,7 @@
 
 #include "app.h"
 
+#include "file.h"
 #include "hist.h"
 #include "i18n.h"
 
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <wchar.h>
 
 #include "state.h"
@@ -380,7 +382,7 @@ void app_meta(struct app *a, struct rec_meta *m)
     m->final = a->stats;
 }
 
-int app_record(struct app *a, const char *path, char *err, unsigned errlen)
+int app_record(struct app *a, const char *path, bool force, char *err, unsigned errlen)
 {
     /* Lanes are declared in start(); drain once so the header lists them all. */
     app_tick(a, trace_now_ns());
@@ -390,7 +392,7 @@ int app_record(struct app *a, const char *path, char *err, unsigned errlen)
         return -1;
     }
     app_meta(a, m);
-    a->rec = rec_open(path, &a->hist, m, err, errlen);
+    a->rec = rec_open(path, &a->hist, m, force, err, errlen);
     free(m);
     if (!a->rec)
         return -1;
@@ -415,7 +417,7 @@ int app_record_end(struct app *a, char *err, unsigned errlen)
     return rc;
 }
 
-int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen)
+int app_snapshot(struct app *a, const char *path, bool force, char *err, unsigned errlen)
 {
     const struct scene_entry *e = a->scene;
     int wi = scene_param_find(e, "width"), hi = scene_param_find(e, "height");
@@ -431,26 +433,42 @@ int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen)
         free(c.rgb);
         return -1;
     }
-    FILE *f = fopen(path, "wb");
+    const char *why = NULL;
+    int fd = file_create(path, force, &why);
+    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (f) {
         fprintf(f, "P6\n%d %d\n255\n", w, h);
         fwrite(c.rgb, 3, (size_t)w * (size_t)h, f);
         rc = ferror(f) | fclose(f);
+    } else if (fd >= 0) {
+        why = strerror(errno);
+        close(fd);
+        fd = -1;
     }
     free(c.rgb);
-    if (!f || rc) {
+    if (fd < 0) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        return -1;
+    }
+    if (rc) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-int app_export_chrome(struct app *a, const char *path, char *err, unsigned errlen)
+int app_export_chrome(struct app *a, const char *path, bool force, char *err, unsigned errlen)
 {
     struct rec_meta *m = malloc(sizeof *m);
-    FILE *f = m ? fopen(path, "w") : NULL;
+    const char *why = _("out of memory");
+    int fd = m ? file_create(path, force, &why) : -1;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
-        snprintf(err, errlen, "%s: %s", path, m ? strerror(errno) : _("out of memory"));
+        if (fd >= 0) {
+            why = strerror(errno);
+            close(fd);
+        }
+        snprintf(err, errlen, "%s: %s", path, why);
         free(m);
         return -1;
     }
@@ -614,10 +632,11 @@ static void replay_step(struct app *a, int dir, int width)
         a->view.t_right = h->t0 + span;
 }
 
-/* The S key: the last save_seconds of history as a recording in the current directory. */
+/* The S key: the last save_seconds of history as a recording in the current
+ * directory, in a new file (never through a link): -2, -3... when the name is taken. */
 static void save_recent(struct app *a)
 {
-    char path[128], stamp[32], err[200];
+    char path[160], stamp[32], err[400];
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
@@ -630,7 +649,12 @@ static void save_recent(struct app *a)
     app_meta(a, m);
     uint64_t span = (uint64_t)a->save_seconds * 1000000000ull;
     uint64_t since = a->hist.t_end > a->hist.t0 + span ? a->hist.t_end - span : a->hist.t0;
-    if (rec_save_history(path, &a->hist, m, since, err, sizeof err) == 0) {
+    int rc = rec_save_history(path, &a->hist, m, since, err, sizeof err);
+    for (int k = 2; rc != 0 && errno == EEXIST && k < 100; k++) {
+        snprintf(path, sizeof path, "conctui-%s-%s-%d.rec", a->scene->name, stamp, k);
+        rc = rec_save_history(path, &a->hist, m, since, err, sizeof err);
+    }
+    if (rc == 0) {
         /* The span saved: save_seconds, or the whole run when it is shorter. */
         double secs = (double)(a->hist.t_end - since) / 1e9;
         app_message(a, "saved the last %.1f s to %s", secs, path);

@@ -115,7 +115,7 @@ enum app_result app_key(struct app *a, int key, int width);
 void app_click(struct app *a, int y, int x);
 void app_wheel(struct app *a, int dir, int width);
 /* Record the running scene to a file from now on. 0 or -1 with err. */
-int app_record(struct app *a, const char *path, char *err, unsigned errlen);
+int app_record(struct app *a, const char *path, bool force, char *err, unsigned errlen);
 /* Finish the recording (end marker with the final figures). */
 int app_record_end(struct app *a, char *err, unsigned errlen);
 /* Open a recording for viewing instead of running a scene. 0 or -1 with err. */
@@ -126,9 +126,9 @@ void app_meta(struct app *a, struct rec_meta *m);
  * Write the scene's picture as a binary PPM, at the scene's width and height
  * parameters when it has them (else 640x360). 0 or -1 with err.
  */
-int app_snapshot(struct app *a, const char *path, char *err, unsigned errlen);
+int app_snapshot(struct app *a, const char *path, bool force, char *err, unsigned errlen);
 /* Write the current history as a Chrome trace. 0 or -1 with err. */
-int app_export_chrome(struct app *a, const char *path, char *err, unsigned errlen);
+int app_export_chrome(struct app *a, const char *path, bool force, char *err, unsigned errlen);
 /* Show a tour step (clamped to the tour): its scene restarts when the step needs another set-up. */
 int app_tour_goto(struct app *a, int step);
 /* Freeze or unfreeze the workers at the gate, keeping count of the time frozen. */

@@ -27,6 +27,7 @@ enum {
     OPT_THEME,
     OPT_LANE_ROWS,
     OPT_CHECK,
+    OPT_FORCE,
 };
 
 static const struct option longopts[] = {
@@ -48,6 +49,7 @@ static const struct option longopts[] = {
     {"theme", required_argument, NULL, OPT_THEME},
     {"lane-rows", required_argument, NULL, OPT_LANE_ROWS},
     {"check", no_argument, NULL, OPT_CHECK},
+    {"force", no_argument, NULL, OPT_FORCE},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -62,7 +64,7 @@ void cli_usage(FILE *f)
               "       conctui --tour [FILE] [--headless --duration SECONDS]\n"
               "       conctui --tour --check [FILE] [--duration SECONDS]\n"
               "       conctui --replay FILE [--headless [--width N] [--ascii] [--json]]\n"
-              "       conctui --convert RECORDING OUT.json\n"
+              "       conctui --convert RECORDING OUT.json [--force]\n"
               "       conctui --list | --help | --version\n"
               "\n"
               "An interactive terminal visualizer of concurrency: every scene runs real\n"
@@ -81,6 +83,8 @@ void cli_usage(FILE *f)
               "      --export-chrome F  at the end, write the run as a Chrome/Perfetto trace\n"
               "      --convert REC OUT  convert a recording to a Chrome/Perfetto trace\n"
               "      --snapshot F.ppm   at the end, write the scene's picture (raymarch) as PPM\n"
+              "      --force            let --record, --convert, --export-chrome and --snapshot\n"
+              "                         replace an existing file (never the input)\n"
               "      --tour [FILE]      walk through the course one step per key (Enter, <, >);\n"
               "                         FILE is a tour of your own (see conctui(1))\n"
               "      --check            with --tour: run every step headless and check what\n"
@@ -186,6 +190,9 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
             /* --tour --check FILE: the word after --check may name the tour too. */
             if (!o->tour_file && optind < argc && argv[optind][0] != '-')
                 o->tour_file = argv[optind++];
+            break;
+        case OPT_FORCE:
+            o->force = 1;
             break;
         case OPT_THEME:
             if (!theme_find(optarg))

@@ -26,6 +26,7 @@ struct cli {
     int tour;                             /* --tour: walk through a tour */
     const char *tour_file;                /* its file (NULL: the built-in tour) */
     int check;                            /* --check: run the tour's expectations */
+    int force;                            /* --force: output files may replace existing ones */
     const char *theme;                    /* --theme NAME (NULL: default) */
     int lane_rows;                        /* --lane-rows N: rows per lane (1..3) */
     double duration; /* seconds (per step with --tour; with --check, for steps without a check

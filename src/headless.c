@@ -23,6 +23,7 @@
 #include "timeline.h"
 #include "tour.h"
 #include "trace.h"
+#include "text.h"
 
 #define DRAIN_NS 10000000ull
 
@@ -47,7 +48,8 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
     if (rc)
         return rc;
     char err[300];
-    if (o->record && app_record(a, o->record, err, sizeof err) != 0) {
+    if (o->record && app_record(a, o->record, o->force, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, _("conctui: cannot record: %s\n"), err);
         app_stop(a);
         return -EIO;
@@ -55,6 +57,7 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
     headless_wait(a, o->duration, quit);
     app_stop(a);
     if (a->rec && app_record_end(a, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, _("conctui: recording failed: %s\n"), err);
         return -EIO;
     }
@@ -258,16 +261,19 @@ void headless_print(struct app *a, const struct cli *o, FILE *f)
 int headless_export(struct app *a, const struct cli *o)
 {
     char err[300];
-    if (o->snapshot && app_snapshot(a, o->snapshot, err, sizeof err) != 0) {
+    if (o->snapshot && app_snapshot(a, o->snapshot, o->force, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, _("conctui: cannot save the picture: %s\n"), err);
         return -1;
     }
     if (!o->export_chrome)
         return 0;
-    int rc = o->record ? rec_convert(o->record, o->export_chrome, err, sizeof err)
-                       : app_export_chrome(a, o->export_chrome, err, sizeof err);
-    if (rc)
+    int rc = o->record ? rec_convert(o->record, o->export_chrome, o->force, err, sizeof err)
+                       : app_export_chrome(a, o->export_chrome, o->force, err, sizeof err);
+    if (rc) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, _("conctui: cannot export: %s\n"), err);
+    }
     return rc;
 }
 
@@ -277,6 +283,7 @@ static int headless_tour(struct app *a, const struct cli *o, volatile int *quit)
     struct tour t;
     char err[300];
     if (tour_load(&t, o->tour_file, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, "conctui: %s\n", err);
         return 1;
     }
@@ -364,6 +371,7 @@ static int headless_check(struct app *a, const struct cli *o, volatile int *quit
     struct tour t;
     char err[300];
     if (tour_load(&t, o->tour_file, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, "conctui: %s\n", err);
         return 1;
     }
@@ -427,6 +435,7 @@ int headless_main(const struct cli *o, volatile int *quit)
     }
     if (rc == 0 && o->replay) {
         if (app_replay(&a, o->replay, err, sizeof err) != 0) {
+            text_clean_inplace(err, sizeof err, 1);
             fprintf(stderr, _("conctui: %s\n"), err);
             app_shutdown(&a);
             return 1;

@@ -4,7 +4,9 @@
 
 #include <stdio.h>
 
-/* Write s as a quoted JSON string, escaping quotes, backslashes and controls. */
+/* Write s as a quoted JSON string, escaping quotes, backslashes and controls
+ * (C0, DEL, C1); an invalid UTF-8 byte becomes U+FFFD, so the output is valid
+ * JSON whatever s holds. */
 void json_str(FILE *f, const char *s);
 
 #endif

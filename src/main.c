@@ -25,6 +25,7 @@
 #include "i18n.h"
 #include "record.h"
 #include "ui.h"
+#include "text.h"
 
 static int sig_pipe[2] = {-1, -1};
 static volatile sig_atomic_t sig_seen;
@@ -139,6 +140,7 @@ int main(int argc, char **argv)
     struct cli o;
     char err[512];
     if (cli_parse(argc, argv, &o, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, "conctui: %s\n\n", err);
         cli_usage(stderr);
         return 2;
@@ -156,13 +158,15 @@ int main(int argc, char **argv)
         return 0;
     }
     if (o.convert_in) {
-        if (rec_convert(o.convert_in, o.convert_out, err, sizeof err) != 0) {
+        if (rec_convert(o.convert_in, o.convert_out, o.force, err, sizeof err) != 0) {
+            text_clean_inplace(err, sizeof err, 1);
             fprintf(stderr, "conctui: %s\n", err);
             return 1;
         }
         return 0;
     }
     if (cli_resolve(&o, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, "conctui: %s\n", err);
         return 2;
     }

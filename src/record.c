@@ -16,9 +16,14 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "file.h"
+#include "i18n.h"
 #include "json.h"
 #include "state.h"
+#include "text.h"
 
 #define MAGIC "CONCTREC"
 #define BLOCK_MAGIC 0x42545645u /* "EVTB" */
@@ -222,17 +227,23 @@ static int flush_block(struct rec_writer *w)
 }
 
 struct rec_writer *rec_open(const char *path, const struct history *h, const struct rec_meta *m,
-                            char *err, unsigned errlen)
+                            bool force, char *err, unsigned errlen)
 {
     struct rec_writer *w = calloc(1, sizeof *w);
     if (!w) {
         werr(err, errlen, "%s: out of memory", path);
         return NULL;
     }
-    w->f = fopen(path, "wb");
+    const char *why = NULL;
+    int fd = file_create(path, force, &why);
+    w->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
     if (!w->f) {
-        werr(err, errlen, "%s: %s", path, strerror(errno));
+        int e = errno;
+        werr(err, errlen, "%s: %s", path, fd >= 0 ? strerror(e) : why);
+        if (fd >= 0)
+            close(fd);
         free(w);
+        errno = e;
         return NULL;
     }
     snprintf(w->path, sizeof w->path, "%s", path);
@@ -330,7 +341,7 @@ int rec_close(struct rec_writer *w, uint64_t t_end, const struct scene_stats *fi
 int rec_save_history(const char *path, const struct history *h, const struct rec_meta *m,
                      uint64_t since, char *err, unsigned errlen)
 {
-    struct rec_writer *w = rec_open(path, h, m, err, errlen);
+    struct rec_writer *w = rec_open(path, h, m, false, err, errlen);
     if (!w)
         return -1;
     /* Lanes are merged in time order so blocks stay compact. */
@@ -408,9 +419,8 @@ static int rd_str(struct rd *r, char *out, size_t outlen, const char *what)
     size_t k = n < outlen - 1 ? n : outlen - 1;
     memcpy(out, r->p + r->off, k);
     out[k] = '\0';
-    for (size_t i = 0; i < k; i++)
-        if ((unsigned char)out[i] < 0x20)
-            out[i] = '?';
+    /* Names and notes reach the terminal: no control, DEL, C1 or bad UTF-8. */
+    text_clean_inplace(out, outlen, 0);
     r->off += n;
     return 0;
 }
@@ -654,9 +664,14 @@ int rec_read_mem(const uint8_t *buf, size_t len, const char *name, struct histor
 
 int rec_read(const char *path, struct history *h, struct rec_meta *m, char *err, unsigned errlen)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return werr(err, errlen, "%s: %s", path, strerror(errno));
+    const char *why = NULL;
+    int fd = file_open_read(path, &why);
+    FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return werr(err, errlen, "%s: %s", path, fd >= 0 ? strerror(errno) : why);
+    }
     if (fseek(f, 0, SEEK_END) != 0) {
         fclose(f);
         return werr(err, errlen, "%s: cannot seek: not a regular file", path);
@@ -745,17 +760,24 @@ int rec_export_chrome(const struct history *h, const struct rec_meta *m, FILE *o
     return ferror(out) ? -1 : 0;
 }
 
-int rec_convert(const char *in, const char *out, char *err, unsigned errlen)
+int rec_convert(const char *in, const char *out, bool force, char *err, unsigned errlen)
 {
     struct history h;
+    struct stat in_st;
+    if (stat(in, &in_st) == 0 && file_same(out, &in_st))
+        return werr(err, errlen, _("%s: the output is the input %s"), out, in);
     struct rec_meta *m = malloc(sizeof *m);
     if (!m)
         return werr(err, errlen, "out of memory");
     int rc = rec_read(in, &h, m, err, errlen);
     if (rc == 0) {
-        FILE *f = fopen(out, "w");
+        const char *why = NULL;
+        int fd = file_create(out, force, &why);
+        FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
         if (!f) {
-            rc = werr(err, errlen, "%s: %s", out, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            rc = werr(err, errlen, "%s: %s", out, fd >= 0 ? strerror(errno) : why);
         } else {
             rc = rec_export_chrome(&h, m, f);
             if (fclose(f) != 0 || rc)

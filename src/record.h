@@ -24,6 +24,7 @@
 #ifndef CONCTUI_RECORD_H
 #define CONCTUI_RECORD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -57,9 +58,11 @@ struct rec_meta {
 
 struct rec_writer;
 
-/* Start a recording of the lanes already in h; NULL with a message in err. */
+/* Start a recording of the lanes already in h; NULL with a message in err. The
+ * file is created (never through a link); an existing one is replaced only
+ * with force (errno is EEXIST after a refusal). */
 struct rec_writer *rec_open(const char *path, const struct history *h, const struct rec_meta *m,
-                            char *err, unsigned errlen);
+                            bool force, char *err, unsigned errlen);
 /* Add one event (buffers; writes a block when full). 0 or -errno. */
 int rec_event(struct rec_writer *w, int lane, const struct trace_event *e);
 /* A history_sink that records (stops recording at the first write error). */
@@ -70,7 +73,8 @@ int rec_close(struct rec_writer *w, uint64_t t_end, const struct scene_stats *fi
 /* Events written so far and bytes on disk. */
 uint64_t rec_events(const struct rec_writer *w);
 uint64_t rec_bytes(const struct rec_writer *w);
-/* Write the events of h at or after `since` as a complete recording. */
+/* Write the events of h at or after `since` as a complete recording in a new
+ * file (an existing one is refused, errno EEXIST). */
 int rec_save_history(const char *path, const struct history *h, const struct rec_meta *m,
                      uint64_t since, char *err, unsigned errlen);
 
@@ -85,8 +89,9 @@ int rec_read_mem(const uint8_t *buf, size_t len, const char *name, struct histor
 
 /* Write h as Chrome Trace Event JSON (Perfetto, chrome://tracing). */
 int rec_export_chrome(const struct history *h, const struct rec_meta *m, FILE *out);
-/* Convert a recording file to a Chrome trace file. 0 or -1 with err. */
-int rec_convert(const char *in, const char *out, char *err, unsigned errlen);
+/* Convert a recording file to a Chrome trace file, a new one unless force;
+ * the output is never the input. 0 or -1 with err. */
+int rec_convert(const char *in, const char *out, bool force, char *err, unsigned errlen);
 
 uint32_t rec__crc32(const void *buf, size_t len);
 

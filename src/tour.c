@@ -11,9 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "file.h"
 #include "i18n.h"
 #include "state.h"
+#include "text.h"
 
 #define TOUR_FILE_MAX (1 << 20)
 #define TOUR_TEXT_MAX 4096
@@ -454,7 +457,39 @@ static void tour__use_scene(struct tour_step *s, const struct scene_entry *e,
         s->params[i] = e->params[i].def;
 }
 
+static int tour__parse(struct tour *t, const char *text, const char *name, char *err,
+                       unsigned errlen);
+
+/*
+ * A tour's text reaches the terminal (titles, narration, the words echoed in
+ * errors): it is parsed cleaned, every control but newline and tab a '?' (a CR
+ * before a newline dropped), every invalid UTF-8 byte U+FFFD.
+ */
 int tour_parse(struct tour *t, const char *text, const char *name, char *err, unsigned errlen)
+{
+    size_t n = strlen(text), size = 3 * n + 1;
+    char *lf = malloc(n + 1), *clean = malloc(size);
+    if (!lf || !clean) {
+        free(lf);
+        free(clean);
+        memset(t, 0, sizeof *t);
+        snprintf(err, errlen, _("%s: out of memory"), name);
+        return -1;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(text[i] == '\r' && text[i + 1] == '\n'))
+            lf[o++] = text[i];
+    lf[o] = '\0';
+    text_clean(clean, size, lf, 1);
+    free(lf);
+    int rc = tour__parse(t, clean, name, err, errlen);
+    free(clean);
+    return rc;
+}
+
+static int tour__parse(struct tour *t, const char *text, const char *name, char *err,
+                       unsigned errlen)
 {
     memset(t, 0, sizeof *t);
     struct tour_step *cur = NULL;
@@ -645,9 +680,15 @@ int tour_load(struct tour *t, const char *path, char *err, unsigned errlen)
 {
     if (!path)
         return tour_parse(t, tour_builtin(tour__lang()), _("built-in tour"), err, errlen);
-    FILE *f = fopen(path, "r");
+    const char *why = NULL;
+    int fd = file_open_read(path, &why);
+    FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
-        snprintf(err, errlen, _("%s: cannot open the tour: %s"), path, strerror(errno));
+        if (fd >= 0) {
+            why = strerror(errno);
+            close(fd);
+        }
+        snprintf(err, errlen, _("%s: cannot open the tour: %s"), path, why);
         memset(t, 0, sizeof *t);
         return -1;
     }

@@ -10,12 +10,14 @@
  * columns, so a frame changes the cells where a state begins or ends (and
  * the axis), not every cell.
  *
- * Shutdown on q, Ctrl-C (SIGINT), SIGTERM or SIGHUP: the app stops the
- * scene (joins threads, reaps children), then endwin() restores the
- * terminal. SIGWINCH arrives on the same self-pipe and the loop resizes
- * curses itself (ncurses' handler would clobber errno); so does SIGTSTP:
- * the loop leaves curses, stops with SIGSTOP and redraws everything when
- * continued.
+ * Shutdown on q, Ctrl-C (SIGINT), SIGTERM, SIGHUP or a hang-up seen on the
+ * terminal (POLLHUP, no SIGHUP under setsid): the app stops the scene (joins
+ * threads, reaps children), then endwin() restores the terminal unless the
+ * process is in the background (stopped and killed: it was restored at the
+ * stop, and touching it would stop the process again). A quit that arrives
+ * while stopped is checked before any redraw. SIGWINCH arrives on the same self-pipe and the loop
+ * resizes curses itself (ncurses' handler would clobber errno); so does SIGTSTP: the loop leaves
+ * curses, stops with SIGSTOP and redraws everything when continued.
  */
 #include "config.h"
 
@@ -39,6 +41,7 @@
 #include "i18n.h"
 #include "theme.h"
 #include "trace.h"
+#include "text.h"
 
 #define FRAME_NS 33333333ull
 #define STATS_NS 250000000ull
@@ -152,14 +155,29 @@ static void ui_winch(struct ui *u)
     ui_resize(u);
 }
 
-/* Ctrl-Z: give the terminal back, stop until continued, then take it again. */
+/* True when this process may use the terminal: it is in the terminal's
+ * foreground process group (or the terminal is gone, when any write fails at
+ * once). In the background a write or a mode change would stop it (SIGTTOU). */
+static bool ui_foreground(void)
+{
+    pid_t fg = tcgetpgrp(STDIN_FILENO);
+    return fg < 0 || fg == getpgrp();
+}
+
+/* Ctrl-Z: give the terminal back and stop until continued. The caller takes
+ * the terminal again only when no quit arrived meanwhile (`kill %1` sends
+ * SIGTERM, then SIGCONT) and the process is in the foreground. */
 static void ui_suspend(void)
 {
     endwin();
     fflush(stdout);
     /* SIGSTOP, not SIGTSTP: this process handles SIGTSTP itself. */
     kill(getpid(), SIGSTOP);
-    /* Continued: the next refresh puts curses back in program mode. */
+}
+
+/* Continued in the foreground: the next refresh puts curses back in program mode. */
+static void ui_resume(void)
+{
     clearok(curscr, TRUE);
     wrefresh(stdscr);
 }
@@ -327,7 +345,10 @@ static void ui_close(struct ui *u)
 {
     if (!u->scr)
         return;
-    endwin();
+    /* In the background (stopped, then killed) the terminal was given back
+     * at the stop: touching it now would stop the process again. */
+    if (ui_foreground())
+        endwin();
     delscreen(u->scr);
     u->scr = NULL;
     grid_free(&u->grid);
@@ -378,6 +399,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     struct tour tour;
     char err[300] = "";
     if (o->tour && tour_load(&tour, o->tour_file, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, "conctui: %s\n", err);
         return 1;
     }
@@ -398,12 +420,13 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     else if (rc == 0 &&
              (rc = app_start_texts(&a, o->entry, o->mode_idx, o->params, o->texts)) == 0 &&
              o->record)
-        rc = app_record(&a, o->record, err, sizeof err) ? -EIO : 0;
+        rc = app_record(&a, o->record, o->force, err, sizeof err) ? -EIO : 0;
     if (rc) {
         ui_close(&u);
-        if (err[0])
+        if (err[0]) {
+            text_clean_inplace(err, sizeof err, 1);
             fprintf(stderr, "conctui: %s\n", err);
-        else
+        } else
             fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name, strerror(-rc));
         app_shutdown(&a);
         if (o->tour)
@@ -433,6 +456,12 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         struct pollfd pfd[2] = {{0, POLLIN, 0}, {sigfd, POLLIN, 0}};
         if (poll(pfd, 2, timeout) < 0 && errno != EINTR)
             break;
+        /* The terminal hung up without a SIGHUP (a pane closed under setsid):
+         * quit exactly as for SIGHUP. */
+        if (pfd[0].revents & (POLLHUP | POLLERR | POLLNVAL)) {
+            status = 128 + SIGHUP;
+            break;
+        }
         unsigned char b;
         bool winch = false, tstp = false;
         while (read(sigfd, &b, 1) == 1) {
@@ -443,8 +472,27 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
             status = *sig == SIGINT ? 0 : 128 + *sig;
             break;
         }
-        if (tstp)
+        if (tstp) {
             ui_suspend();
+            /* A quit that came while stopped wins over redrawing. */
+            if (*sig) {
+                status = *sig == SIGINT ? 0 : 128 + *sig;
+                break;
+            }
+            /* Continued in the background (bg): wait for the foreground or a quit
+             * without touching the terminal. */
+            while (!ui_foreground() && !*sig) {
+                struct pollfd q = {sigfd, POLLIN, 0};
+                poll(&q, 1, 200);
+                while (read(sigfd, &b, 1) == 1)
+                    ;
+            }
+            if (*sig) {
+                status = *sig == SIGINT ? 0 : 128 + *sig;
+                break;
+            }
+            ui_resume();
+        }
         if (winch || tstp)
             ui_winch(&u);
         if (ui_input(&u, &a) == APP_QUIT)
@@ -453,6 +501,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     app_stop(&a);
     ui_close(&u);
     if (a.rec && app_record_end(&a, err, sizeof err) != 0) {
+        text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, _("conctui: recording failed: %s\n"), err);
         status = 1;
     }

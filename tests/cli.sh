@@ -8,7 +8,8 @@ trap 'rm -rf "$tmp"' EXIT
 expect_exit() { # NAME STATUS PATTERN ARGS...
     name=$1 want=$2 pat=$3
     shift 3
-    "$C" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
+    # timeout: a command that hangs (a FIFO opened for reading) fails with 124.
+    timeout 60 "$C" "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
     got=$?
     if [ "$got" -ne "$want" ]; then
         not_ok "$name" "exit $got, wanted $want" "$(cat "$tmp/err")"
@@ -111,9 +112,94 @@ fi
 head -c 100 "$tmp/run.rec" >"$tmp/cut.rec"
 expect_exit "a truncated recording is refused with the offset" 1 "cut.rec: offset [0-9]*: truncated" --replay "$tmp/cut.rec" --headless
 expect_exit "converting a truncated recording fails clearly" 1 "cut.rec: offset" --convert "$tmp/cut.rec" "$tmp/x.json"
+# A recording whose lane names hold invalid UTF-8 and terminal controls: the
+# JSON outputs stay valid, the text output carries no control byte.
+if python3 - "$tmp/run.rec" "$tmp/bad.rec" <<'PY'
+import struct, sys, zlib
+d = bytearray(open(sys.argv[1], "rb").read())
+blen = struct.unpack_from("<I", d, 12)[0]
+body = d[20:20 + blen]
+i = body.find(b"producer 0")
+body[i:i + 10] = b"p\xff\x1b]2;X\x07\xc2\x9b"
+d[20:20 + blen] = body
+struct.pack_into("<I", d, 16, zlib.crc32(bytes(body)))
+open(sys.argv[2], "wb").write(d)
+PY
+then
+    "$C" --headless --replay "$tmp/bad.rec" --json >"$tmp/bad.json" 2>"$tmp/err"
+    "$C" --convert "$tmp/bad.rec" "$tmp/badconv.json" 2>>"$tmp/err"
+    "$C" --headless --replay "$tmp/bad.rec" --width 40 >"$tmp/bad.txt" 2>>"$tmp/err"
+    if python3 - "$tmp/bad.json" "$tmp/badconv.json" <<'PY'
+import json, sys
+for p in sys.argv[1:]:
+    raw = open(p, "rb").read()
+    d = json.loads(raw.decode("utf-8"))
+    assert not any(b < 0x20 and b not in b"\n" for b in raw), p
+    assert b"\xc2\x9b" not in raw, p
+PY
+    then ok "invalid UTF-8 and controls in lane names: --json and --convert stay valid JSON"
+    else not_ok "invalid UTF-8 and controls in lane names: --json and --convert stay valid JSON" "$(cat "$tmp/err")"; fi
+    if ! LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$tmp/bad.txt" && ! grep -q "$(printf '\302\233')" "$tmp/bad.txt" &&
+        grep -q "^p" "$tmp/bad.txt"; then
+        ok "lane names from a recording reach the text output without controls"
+    else
+        not_ok "lane names from a recording reach the text output without controls" "$(od -c "$tmp/bad.txt" | head -5)"
+    fi
+else
+    not_ok "crafting a recording with bad lane names"
+fi
 expect_exit "--convert needs an output" 2 "needs a recording and an output" --convert "$tmp/run.rec"
 expect_exit "--replay excludes --scene" 2 "do not apply" --replay "$tmp/run.rec" --scene prodcons
 expect_exit "a missing recording is named" 1 "nonexistent.rec" --replay /nonexistent.rec --headless
+
+# FIFOs and directories are refused at once, never waited on; outputs never
+# replace a file unless --force, and never the input.
+mkfifo "$tmp/fifo"
+mkdir "$tmp/dir"
+expect_exit "--replay refuses a FIFO" 1 "fifo: not a regular file" --replay "$tmp/fifo" --headless
+expect_exit "--replay of a directory says so" 1 "dir: is a directory" --replay "$tmp/dir" --headless
+expect_exit "--convert refuses a FIFO" 1 "fifo: not a regular file" --convert "$tmp/fifo" "$tmp/f.json"
+expect_exit "--tour refuses a FIFO" 1 "fifo: cannot open the tour: not a regular file" --tour "$tmp/fifo" --headless --duration 0.1
+expect_exit "--tour of a directory says so" 1 "is a directory" --tour "$tmp/dir" --headless --duration 0.1
+expect_exit "volume= refuses a FIFO" 2 "fifo' is not a regular file" --headless --scene raymarch --duration 0.1 --set "volume=$tmp/fifo,dims=2x2x2,type=u8"
+expect_exit "volume= of a directory says so" 2 "dir' is a directory" --headless --scene raymarch --duration 0.1 --set "volume=$tmp/dir,dims=2x2x2,type=u8"
+printf 'step volume\nscene raymarch\nset volume=%s,dims=2x2x2,type=u8\n' "$tmp/fifo" >"$tmp/vol.tour"
+expect_exit "a tour's set volume= refuses a FIFO" 1 "not a regular file" --tour "$tmp/vol.tour" --headless --duration 0.1
+expect_exit "--record refuses a FIFO" 1 "fifo: not a regular file" --headless --scene prodcons --duration 0.1 --record "$tmp/fifo"
+expect_exit "--record refuses a directory" 1 "is a directory" --headless --scene prodcons --duration 0.1 --record "$tmp/dir"
+cp "$tmp/run.rec" "$tmp/keep.rec"
+expect_exit "--record does not replace a file" 1 "keep.rec: the file exists (--force overwrites it)" --headless --scene prodcons --duration 0.1 --record "$tmp/keep.rec"
+if cmp -s "$tmp/run.rec" "$tmp/keep.rec"; then ok "a refused --record leaves the file as it was"; else not_ok "a refused --record leaves the file as it was"; fi
+expect_exit "--record --force replaces a file" 0 "" --headless --scene prodcons --duration 0.1 --record "$tmp/keep.rec" --force
+expect_exit "the forced recording replays" 0 "" --headless --replay "$tmp/keep.rec"
+ln -s "$tmp/keep.rec" "$tmp/link.rec"
+expect_exit "--record --force does not write through a link" 1 "link.rec: is a symbolic link" --headless --scene prodcons --duration 0.1 --record "$tmp/link.rec" --force
+expect_exit "--convert to the input is refused" 1 "the output is the input" --convert "$tmp/keep.rec" "$tmp/keep.rec"
+expect_exit "--convert --force to the input is refused" 1 "the output is the input" --convert "$tmp/keep.rec" "$tmp/link.rec" --force
+expect_exit "the refused conversion left the recording" 0 "" --headless --replay "$tmp/keep.rec"
+expect_exit "--convert does not replace a file" 1 "conv.json: the file exists" --convert "$tmp/keep.rec" "$tmp/conv.json"
+expect_exit "--convert --force replaces a file" 0 "" --convert "$tmp/keep.rec" "$tmp/conv.json" --force
+
+# No control byte from a file reaches the terminal: a tour's titles and the
+# words its errors echo (ESC ]2; sets a terminal's title; C2 9B is the C1 CSI).
+ctl=$(printf '[\001-\010\013-\037\177]')
+c1=$(printf '\302[\200-\237]')
+printf 'step A\033]2;pwned\007 \302\233 \377\r\nscene prodcons\n' >"$tmp/esc.tour"
+"$C" --tour "$tmp/esc.tour" --headless --duration 0.1 >"$tmp/esc.out" 2>&1
+if grep -q "step 1/1: A?]2;pwned? ? " "$tmp/esc.out" && ! LC_ALL=C grep -q "$ctl" "$tmp/esc.out" &&
+    ! LC_ALL=C grep -q "$c1" "$tmp/esc.out"; then
+    ok "a tour's step titles are printed without controls"
+else
+    not_ok "a tour's step titles are printed without controls" "$(od -c "$tmp/esc.out" | head -5)"
+fi
+printf 'step one\nscene prodcons\n\033]2;pwned\007\302\233 x\n' >"$tmp/esc2.tour"
+"$C" --tour "$tmp/esc2.tour" --headless --duration 0.1 >"$tmp/esc.out" 2>&1
+if grep -q "esc2.tour:3: .*?]2;pwned?" "$tmp/esc.out" && ! LC_ALL=C grep -q "$ctl" "$tmp/esc.out" &&
+    ! LC_ALL=C grep -q "$c1" "$tmp/esc.out"; then
+    ok "a tour error echoes the unknown word without controls"
+else
+    not_ok "a tour error echoes the unknown word without controls" "$(od -c "$tmp/esc.out" | head -5)"
+fi
 
 # The picture of a scene that has one, at the size its parameters ask for.
 if "$C" --headless --scene raymarch --duration 0.5 --set width=64 --set height=40 \

@@ -15,6 +15,7 @@ echo "postoffice 1 --set compare=on --set service_us=100" >>"$tmp/modes"
 
 while read -r scene mode extra; do
     name="$scene mode $mode${extra:+ $extra}"
+    rm -f "$tmp/run.rec" # --record never replaces a file
     # shellcheck disable=SC2086 # extra holds whole options
     if ! "$C" --headless --json --scene "$scene" --mode "$mode" $extra --duration 1 \
         --record "$tmp/run.rec" >"$tmp/live.json" 2>"$tmp/err" </dev/null ||

@@ -321,7 +321,7 @@ static void test_keys_replay_refuses(void **state)
     snprintf(path, sizeof path, "/tmp/conctui-keys-%d.rec", (int)getpid());
     assert_int_equal(app_init(&a), 0);
     assert_int_equal(app_start(&a, scene_find("postoffice"), 0, NULL), 0);
-    assert_int_equal(app_record(&a, path, err, sizeof err), 0);
+    assert_int_equal(app_record(&a, path, false, err, sizeof err), 0);
     struct timespec d = {0, 300000000};
     nanosleep(&d, NULL);
     app_tick(&a, trace_now_ns());

@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #include "app.h"
@@ -42,6 +43,7 @@ static void run_recorded(int mode)
     assert_int_equal(cli_parse(14, argv, &o, err, sizeof err), 0);
     assert_int_equal(cli_resolve(&o, err, sizeof err), 0);
     o.mode_idx = mode;
+    unlink(path); /* a recording never replaces a file: the test's own goes first */
     assert_int_equal(headless_run(&a, &o, NULL), 0);
 }
 
@@ -295,6 +297,9 @@ static void test_record_figures_keep_their_spread(void **state)
             scene_stat_spread(&m.final, name, 1.84 + i, 1.71 + i, 1.93 + i, 9 + i, "x");
     }
     char err[256];
+    assert_int_equal(rec_save_history(path, &a.hist, &m, a.hist.t0, err, sizeof err), -1);
+    assert_int_equal(errno, EEXIST); /* the recording's file is there: never replaced */
+    unlink(path);
     assert_int_equal(rec_save_history(path, &a.hist, &m, a.hist.t0, err, sizeof err), 0);
     static struct history h;
     assert_int_equal(rec_read(path, &h, &m2, err, sizeof err), 0);
@@ -465,6 +470,15 @@ static void test_record_save_recent(void **state)
     app_meta(&a, &m);
     uint64_t since = a.hist.t0 + (a.hist.t_end - a.hist.t0) / 2;
     char err[256];
+    /* A planted link, dangling or not, is never written through. */
+    char target[96];
+    snprintf(target, sizeof target, "%s.target", path);
+    unlink(path);
+    unlink(target);
+    assert_int_equal(symlink(target, path), 0);
+    assert_int_equal(rec_save_history(path, &a.hist, &m, since, err, sizeof err), -1);
+    assert_int_equal(access(target, F_OK), -1);
+    unlink(path);
     assert_int_equal(rec_save_history(path, &a.hist, &m, since, err, sizeof err), 0);
     static struct history h;
     static struct rec_meta m2;

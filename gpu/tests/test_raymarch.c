@@ -661,7 +661,7 @@ static void test_raymarch_raw_errors(void **state)
                      "/tmp/test_raymarch_no_such_file.raw", "cannot open");
     strcpy(dir, "/tmp/test_raymarch_dir_XXXXXX");
     assert_non_null(mkdtemp(dir));
-    expect_raw_error(dir, 2, 2, 2, "u8", dir, "regular file");
+    expect_raw_error(dir, 2, 2, 2, "u8", dir, "is a directory");
     rmdir(dir);
     /* Non-finite float data. */
     memcpy(&u, &nan_val, 4);
@@ -688,6 +688,19 @@ static void test_raymarch_snapshot_ppm(void **state)
     for (i = 0; i < 24; i++)
         px[i] = (unsigned char)(i * 10);
     write_temp(path, "", 0);
+    /* The name is taken: a snapshot never replaces a file. */
+    assert_int_equal(snapshot_write_ppm(path, &img, err, sizeof err), -1);
+    unlink(path);
+    /* A dangling link planted under the name is not followed. */
+    {
+        char target[80];
+        snprintf(target, sizeof target, "%s.target", path);
+        unlink(target);
+        assert_int_equal(symlink(target, path), 0);
+        assert_int_equal(snapshot_write_ppm(path, &img, err, sizeof err), -1);
+        assert_int_equal(access(target, F_OK), -1);
+        unlink(path);
+    }
     assert_int_equal(snapshot_write_ppm(path, &img, err, sizeof err), 0);
     f = fopen(path, "rb");
     assert_non_null(f);
