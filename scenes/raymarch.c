@@ -44,6 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef _OPENMP
@@ -959,12 +960,16 @@ static void snapshot(struct rm_state *st)
         scene_note(st->ctx, _("no frame to save yet"));
         return;
     }
-    /* Never overwrite: the first free number. */
+    /*
+     * Never overwrite: the first number no name has (lstat sees a dangling
+     * symlink too); the file is then created with O_EXCL | O_NOFOLLOW.
+     */
     unsigned k;
+    struct stat sb;
     do {
         k = atomic_fetch_add_explicit(&st->snap_seq, 1, RLX) + 1;
         snprintf(path, sizeof path, "conctui-raymarch-%u.ppm", k);
-    } while (access(path, F_OK) == 0 && k < 100000);
+    } while (lstat(path, &sb) == 0 && k < 100000);
     struct rm_image img = {w, h, NULL, copy};
     if (snapshot_write_ppm(path, &img, err, sizeof err) == 0)
         scene_note(st->ctx, _("saved %dx%d frame to %s"), w, h, path);
