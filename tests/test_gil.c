@@ -259,8 +259,14 @@ static void test_gil_new_one_holder(void **state)
 static void test_gil_drop_request_answered(void **state)
 {
     (void)state;
-    static const char *const sets[] = {"cpu_threads=3", "io_threads=0", "switch_us=2000", NULL};
-    run(0, 0.5, sets);
+    /*
+     * Short countdowns and a longer run: every round runs them on one thread
+     * first (the slowdown's baseline, no hand-offs), which a sanitizer's slow
+     * build could otherwise stretch over the whole run.
+     */
+    static const char *const sets[] = {"cpu_threads=3", "io_threads=0", "switch_us=2000",
+                                       "countdown_k=100", NULL};
+    run(0, 2.0, sets);
     check_gil_invariants();
     assert_true(stat_of("drop_requests") > 0);
     assert_true(stat_of("handoff_max") <= 2 * 2.0 + 100.0);
