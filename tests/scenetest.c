@@ -75,9 +75,17 @@ void scenetest_reads_one(const struct app *a, const char *name, const char *what
     const struct scene_stat *s = scenetest_figure(a, name);
     assert_true(s->rounds >= 5);
     assert_true(s->lo <= s->value && s->value <= s->hi);
-    if (!(s->lo <= 1.0 && 1.0 <= s->hi) && (s->value < 0.8 || s->value > 1.25))
+    if (!(s->lo <= 1.0 && 1.0 <= s->hi) && (s->value < 0.8 || s->value > 1.25)) {
+        /* The program says such a figure is unreliable while others share the CPUs. */
+        if (a->load.busy || load_run_other(&a->load) >= load_busy_on(a->load.last.cpus)) {
+            print_message("# %s against itself: %.3f while the machine was busy (%.2f other "
+                          "cores): not judged\n",
+                          what, s->value, load_run_other(&a->load));
+            skip();
+        }
         fail_msg("%s against itself: %.3f (%.3f-%.3f, %d rounds)", what, s->value, s->lo, s->hi,
                  s->rounds);
+    }
 }
 
 int scenetest_note_id(const struct app *a, const char *words)
