@@ -37,7 +37,8 @@
 
 /* ---- little pieces ---------------------------------------------------- */
 
-uint32_t rec__crc32(const void *buf, size_t len)
+/* CRC-32 (IEEE) continued from crc, the value of the bytes before (0 at first). */
+uint32_t rec__crc32_more(uint32_t crc, const void *buf, size_t len)
 {
     static uint32_t table[256];
     static int ready;
@@ -51,10 +52,31 @@ uint32_t rec__crc32(const void *buf, size_t len)
         ready = 1;
     }
     const uint8_t *p = buf;
-    uint32_t c = 0xffffffffu;
+    uint32_t c = crc ^ 0xffffffffu;
     for (size_t i = 0; i < len; i++)
         c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
+}
+
+uint32_t rec__crc32(const void *buf, size_t len)
+{
+    return rec__crc32_more(0, buf, len);
+}
+
+/* Version 3: a block's or end marker's checksum covers its 24-byte header
+ * (all but the checksum field itself) and then its payload. */
+static uint32_t block_crc(const uint8_t *hdr, const uint8_t *payload, size_t plen)
+{
+    uint32_t c = rec__crc32_more(0, hdr, 12);
+    c = rec__crc32_more(c, hdr + 16, 8);
+    return rec__crc32_more(c, payload, plen);
+}
+
+/* Version 3: the file header's checksum covers the version, the body's length
+ * (the 8 bytes after the magic) and the body. */
+static uint32_t header_crc(const uint8_t *ver_len, const uint8_t *body, size_t blen)
+{
+    return rec__crc32_more(rec__crc32_more(0, ver_len, 8), body, blen);
 }
 
 struct buf {
@@ -96,6 +118,12 @@ static void put_le(struct buf *b, uint64_t v, int n)
     for (int i = 0; i < n; i++)
         x[i] = (uint8_t)(v >> (8 * i));
     put_bytes(b, x, (size_t)n);
+}
+
+static void set_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
 }
 
 static void put_str(struct buf *b, const char *s)
@@ -216,8 +244,10 @@ static int flush_block(struct rec_writer *w)
     put_le(&hdr, BLOCK_MAGIC, 4);
     put_le(&hdr, w->count, 4);
     put_le(&hdr, w->block.len, 4);
-    put_le(&hdr, rec__crc32(w->block.p, w->block.len), 4);
+    put_le(&hdr, 0, 4);
     put_le(&hdr, base, 8);
+    if (hdr.len == BLOCK_HDR)
+        set_le(hdr.p + 12, block_crc(hdr.p, w->block.p, w->block.len), 4);
     int rc = hdr.len == BLOCK_HDR ? write_all(w, hdr.p, hdr.len) : -ENOMEM;
     if (!rc)
         rc = write_all(w, w->block.p, w->block.len);
@@ -253,8 +283,10 @@ struct rec_writer *rec_open(const char *path, const struct history *h, const str
     put_bytes(&hdr, MAGIC, 8);
     put_le(&hdr, REC_VERSION, 4);
     put_le(&hdr, body.len, 4);
-    put_le(&hdr, rec__crc32(body.p, body.len), 4);
-    int rc = !body.p || !hdr.p ? -ENOMEM : write_all(w, hdr.p, hdr.len);
+    put_le(&hdr, 0, 4);
+    if (hdr.len == 20 && body.p)
+        set_le(hdr.p + 16, header_crc(hdr.p + 8, body.p, body.len), 4);
+    int rc = !body.p || hdr.len != 20 ? -ENOMEM : write_all(w, hdr.p, hdr.len);
     if (!rc)
         rc = write_all(w, body.p, body.len);
     free(body.p);
@@ -317,11 +349,17 @@ int rec_close(struct rec_writer *w, uint64_t t_end, const struct scene_stats *fi
         put_f64(&pay, final->s[i].hi);
         put_le(&pay, final->s[i].rounds > 0 ? (uint64_t) final->s[i].rounds : 0, 4);
     }
+    put_u8(&pay, 0); /* flags: complete */
+    put_str(&pay, "");
     put_le(&hdr, END_MAGIC, 4);
     put_le(&hdr, (uint64_t)n, 4);
     put_le(&hdr, pay.len, 4);
-    put_le(&hdr, rec__crc32(pay.p, pay.len), 4);
+    put_le(&hdr, 0, 4);
     put_le(&hdr, t_end, 8);
+    if (hdr.len == BLOCK_HDR && pay.p)
+        set_le(hdr.p + 12, block_crc(hdr.p, pay.p, pay.len), 4);
+    else if (!rc)
+        rc = -ENOMEM;
     if (!rc)
         rc = write_all(w, hdr.p, hdr.len);
     if (!rc && pay.len)
@@ -487,7 +525,9 @@ static int read_header(struct rd *r, struct rec_meta *m, struct lane_hdr *lanes,
         return rd_fail(r, 12, "header length %" PRIu32 " is larger than %u", body_len, MAX_BODY);
     if (rd_need(r, body_len, "the header body"))
         return -1;
-    if (rec__crc32(r->p + r->off, body_len) != crc)
+    uint32_t want = ver >= 3 ? header_crc(r->p + 8, r->p + r->off, body_len)
+                             : rec__crc32(r->p + r->off, body_len);
+    if (want != crc)
         return rd_fail(r, r->off, "header checksum mismatch");
     struct rd b = *r;
     b.len = r->off + body_len;
@@ -558,7 +598,9 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
                            MAX_PAYLOAD);
         if (rd_need(r, plen, "a block payload"))
             return -1;
-        if (rec__crc32(r->p + r->off, plen) != crc)
+        uint32_t want = r->version >= 3 ? block_crc(r->p + at, r->p + r->off, plen)
+                                        : rec__crc32(r->p + r->off, plen);
+        if (want != crc)
             return rd_fail(r, r->off, "block checksum mismatch");
         size_t end = r->off + plen;
         if (magic == END_MAGIC) {
@@ -584,9 +626,24 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
                 st->rounds = 0;
                 m->final.n++;
             }
-            /* Recordings made before figures had spreads end here. */
-            if (s.off < s.len && read_spreads(&s, &m->final))
+            if (r->version >= 3) {
+                /* The spreads, then whether the recording was cut short and why,
+                 * then zeros (room kept for the note). */
+                if (read_spreads(&s, &m->final) || rd_need(&s, 1, "the end marker's flags"))
+                    return -1;
+                uint8_t flags = s.p[s.off++];
+                if (flags & ~REC_CUT_SHORT)
+                    return rd_fail(&s, s.off - 1, "unknown end marker flags 0x%02x", flags);
+                m->cut_short = flags & REC_CUT_SHORT;
+                if (rd_str(&s, m->cut_note, sizeof m->cut_note, "the end marker's note"))
+                    return -1;
+                for (; s.off < s.len; s.off++)
+                    if (s.p[s.off])
+                        return rd_fail(&s, s.off, "stray bytes in the end marker");
+            } else if (s.off < s.len && read_spreads(&s, &m->final)) {
+                /* Recordings made before figures had spreads end at the units. */
                 return -1;
+            }
             r->off = end;
             if (r->off != r->len)
                 return rd_fail(r, r->off, "%zu bytes after the end marker", r->len - r->off);
