@@ -40,7 +40,7 @@ int main(int argc, char **argv)
     }
     snprintf(m.scene, sizeof m.scene, "bench");
     snprintf(m.mode, sizeof m.mode, "synthetic");
-    struct rec_writer *w = rec_open(path, &h, &m, err, sizeof err);
+    struct rec_writer *w = rec_open(path, &h, &m, false, err, sizeof err);
     if (!w) {
         fprintf(stderr, "bench_record: %s\n", err);
         return 1;

@@ -279,6 +279,12 @@ void app_tick(struct app *a, uint64_t now)
         return;
     if (a->running) {
         history_drain(&a->hist, now);
+        /* A failed write stops the recording, not the run: say so at once. */
+        if (a->rec && !a->rec_cut && rec_error(a->rec)) {
+            a->rec_cut = true;
+            app_error(a, "recording cut short: %s (the run goes on; %s keeps what was written)",
+                      strerror(rec_error(a->rec)), a->rec_path);
+        }
         load_poll(&a->load, now);
         if (a->step_wait)
             step_found(a);
@@ -397,6 +403,8 @@ int app_record(struct app *a, const char *path, bool force, char *err, unsigned 
     if (!a->rec)
         return -1;
     snprintf(a->rec_path, sizeof a->rec_path, "%s", path);
+    a->rec_since = trace_now_ns();
+    a->rec_cut = false;
     /* Events drained before the recorder existed go in first. */
     for (int i = 0; i < a->hist.nlanes; i++)
         for (size_t k = 0; k < history_kept(&a->hist.lane[i]); k++)
@@ -588,6 +596,8 @@ int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
     replay_step(a, 1, a->geom.lanes_w > 0 ? a->geom.lanes_w : 100);
     a->view.focus_lane = -1;
     a->msg[0] = '\0';
+    if (m->cut_short)
+        app_warn(a, "recording cut short: %s", m->cut_note);
     app_stats(a, trace_now_ns());
     return 0;
 }

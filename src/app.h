@@ -70,6 +70,8 @@ struct app {
     int msg_kind;           /* enum app_msg_kind: how the note is shown */
     struct rec_writer *rec; /* --record: the run being written */
     char rec_path[256];
+    uint64_t rec_since;                   /* when the recording began */
+    bool rec_cut;                         /* a write failed: the recording stopped there */
     bool replay;                          /* showing a recording: no workers */
     struct rec_meta *meta;                /* replay: what the recording says */
     int save_seconds;                     /* the S key saves this much history */

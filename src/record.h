@@ -27,7 +27,12 @@
  * and version 1 files stay readable.
  *
  * Blocks are written while the scene runs (a block holds at most
- * REC_BLOCK_EVENTS events), so memory stays flat. The reader validates
+ * REC_BLOCK_EVENTS events), so memory stays flat. Each block is followed on
+ * disk by an end marker flagged "cut short" (the run not closed yet), padded
+ * to a fixed size, which the next block overwrites: the file is a readable
+ * recording at every moment, and when a write fails (a full disk, a file size
+ * limit) the failure's marker goes in that marker's place without the file
+ * growing. Closing writes the end marker with the final figures. The reader validates
  * everything against the file's own size before it allocates anything.
  */
 #ifndef CONCTUI_RECORD_H
@@ -55,6 +60,7 @@
 #define REC_MAX_NOTES 64
 #define REC_MAX_PARAMS SCENE_MAX_PARAMS
 #define REC_CUT_SHORT 0x01 /* end marker flag: the recording stopped early */
+#define REC_NOTE_MAX 127   /* bytes of the end marker's note */
 
 /* What a recording says about its run, besides the events. */
 struct rec_meta {
@@ -65,9 +71,9 @@ struct rec_meta {
     int nparams;
     char param_name[REC_MAX_PARAMS][64];
     int64_t param_value[REC_MAX_PARAMS];
-    struct scene_stats final; /* the scene's figures when the recording ended */
-    bool cut_short;           /* it stopped before the run did (a write failed, ...) */
-    char cut_note[128];       /* why, when cut_short */
+    struct scene_stats final;        /* the scene's figures when the recording ended */
+    bool cut_short;                  /* it stopped before the run did (a write failed, ...) */
+    char cut_note[REC_NOTE_MAX + 1]; /* why, when cut_short */
 };
 
 struct rec_writer;
@@ -77,7 +83,9 @@ struct rec_writer;
  * with force (errno is EEXIST after a refusal). */
 struct rec_writer *rec_open(const char *path, const struct history *h, const struct rec_meta *m,
                             bool force, char *err, unsigned errlen);
-/* Add one event (buffers; writes a block when full). 0 or -errno. */
+/* Add one event (buffers; writes a block when full). 0 or -errno. After a
+ * failed write the file ends at the last whole block with an end marker that
+ * says the recording was cut short and why; later events are dropped. */
 int rec_event(struct rec_writer *w, int lane, const struct trace_event *e);
 /* A history_sink that records (stops recording at the first write error). */
 void rec_sink(void *w, int lane, const struct trace_event *e);
@@ -87,6 +95,8 @@ int rec_close(struct rec_writer *w, uint64_t t_end, const struct scene_stats *fi
 /* Events written so far and bytes on disk. */
 uint64_t rec_events(const struct rec_writer *w);
 uint64_t rec_bytes(const struct rec_writer *w);
+/* The errno of the write that cut the recording short, or 0. */
+int rec_error(const struct rec_writer *w);
 /* Write the events of h at or after `since` as a complete recording in a new
  * file (an existing one is refused, errno EEXIST). */
 int rec_save_history(const char *path, const struct history *h, const struct rec_meta *m,

@@ -3,10 +3,14 @@
 
 #include "testutil.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "app.h"
 #include "cli.h"
@@ -490,6 +494,115 @@ static void test_record_every_bit_checked(void **state)
     free(good);
 }
 
+/* The i-th event the writer test feeds: two lanes taking turns. */
+static struct trace_event nth_event(uint64_t t0, uint32_t i)
+{
+    return (struct trace_event){.t = t0 + 1000u * i + (i * 7919u) % 900u,
+                                .arg = i,
+                                .state = (uint16_t)(i % 3 ? TRACE_RUN : TRACE_WAIT),
+                                .lane = (uint16_t)(i % 2)};
+}
+
+/*
+ * A child writes events through a file size limit (SIGXFSZ ignored: writes
+ * fail with EFBIG, as on a full disk) and, with close, ends the recording;
+ * without, it is killed. Returns the errno the writer reported, or -1.
+ */
+static int write_limited(const char *file, rlim_t limit, uint32_t events, bool close_it)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {limit, limit};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(100);
+        static struct history h;
+        static struct rec_meta m;
+        history_init(&h, 1000000);
+        history_lane_add(&h, "worker 0", TRACE_LANE_STATE, 0, 0, 16);
+        history_lane_add(&h, "worker 1", TRACE_LANE_STATE, 0, 0, 16);
+        snprintf(m.scene, sizeof m.scene, "prodcons");
+        snprintf(m.mode, sizeof m.mode, "threads");
+        char err[300];
+        struct rec_writer *w = rec_open(file, &h, &m, true, err, sizeof err);
+        if (!w)
+            _exit(101);
+        int first_failure = -1;
+        for (uint32_t i = 0; i < events; i++) {
+            struct trace_event e = nth_event(h.t0, i);
+            if (rec_event(w, e.lane, &e) != 0 && first_failure < 0)
+                first_failure = (int)i;
+        }
+        int e = rec_error(w);
+        if (!close_it)
+            raise(SIGKILL);
+        /* The run's end is later than the last event the file kept. */
+        int rc = rec_close(w, h.t0 + 1000ull * events * 10, NULL, err, sizeof err);
+        _exit(rc == 0 ? 0 : first_failure < 0 ? 102 : e == EFBIG ? 3 : 104);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st))
+        return WTERMSIG(st) == SIGKILL ? -2 : -1;
+    return WEXITSTATUS(st);
+}
+
+/* Read back what write_limited wrote: the events are the first ones fed, in
+ * whole blocks, and the end marker says whether and why it was cut short. */
+static void check_limited(const char *file, rlim_t limit, bool cut, const char *note)
+{
+    struct stat sb;
+    assert_int_equal(stat(file, &sb), 0);
+    assert_true((rlim_t)sb.st_size <= limit);
+    static struct history h;
+    static struct rec_meta m;
+    char err[300];
+    if (rec_read(file, &h, &m, err, sizeof err) != 0)
+        fail_msg("a recording cut short must stay readable: %s", err);
+    assert_int_equal(m.cut_short, cut);
+    if (!strstr(m.cut_note, note))
+        fail_msg("note '%s' lacks '%s'", m.cut_note, note);
+    assert_true(h.events > 0 && h.events % REC_BLOCK_EVENTS == 0);
+    uint32_t seen[2] = {0};
+    uint64_t last = 0;
+    for (uint32_t i = 0; i < h.events; i++) {
+        struct trace_event want = nth_event(h.t0, i);
+        const struct trace_event *got = history_at(&h.lane[want.lane], seen[want.lane]++);
+        assert_int_equal(got->t, want.t);
+        assert_int_equal(got->arg, want.arg);
+        assert_int_equal(got->state, want.state);
+        last = want.t > last ? want.t : last;
+    }
+    /* Cut short, it ends with its last event, not at the end of the run it missed. */
+    if (cut)
+        assert_int_equal(m.t_end, last);
+    else
+        assert_true(m.t_end > last);
+    history_free(&h);
+}
+
+/* A write that fails (the file size limit, like a full disk) cuts the
+ * recording short: the writer says so at once, later events are dropped, and
+ * the file stays a valid recording of the events before, which says it was
+ * cut short and why; a killed writer's file is valid too. */
+static void test_record_cut_short(void **state)
+{
+    (void)state;
+    const rlim_t limit = 40000;
+    assert_int_equal(write_limited(path, limit, 40000, true), 3);
+    check_limited(path, limit, true, "write failed: ");
+    /* Killed after the limit: the failure's marker is there already. */
+    assert_int_equal(write_limited(path, limit, 40000, false), -2);
+    check_limited(path, limit, true, "write failed: ");
+    /* Killed with no failure: the file says it was not closed. */
+    assert_int_equal(write_limited(path, 1u << 30, 3 * REC_BLOCK_EVENTS + 5, false), -2);
+    check_limited(path, 1u << 30, true, "the run ended before the recording was closed");
+    /* Closed with no failure: whole, and not cut short. */
+    assert_int_equal(write_limited(path, 1u << 30, 3 * REC_BLOCK_EVENTS, true), 0);
+    check_limited(path, 1u << 30, false, "");
+}
+
 /* Recordings from before the last four states were added, and with them, both replay. */
 static void test_record_reads_both_versions(void **state)
 {
@@ -590,11 +703,18 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
-        T(test_record_replay_same_layout),    T(test_record_reader_errors),
-        T(test_record_every_bit_checked),     T(test_record_figures_keep_their_spread),
-        T(test_headless_prints_spreads),      T(test_record_chrome_export),
-        T(test_record_replay_stepping_shows), T(test_record_reads_both_versions),
+        // clang-format off
+        T(test_record_replay_same_layout),
+        T(test_record_reader_errors),
+        T(test_record_every_bit_checked),
+        T(test_record_cut_short),
+        T(test_record_figures_keep_their_spread),
+        T(test_headless_prints_spreads),
+        T(test_record_chrome_export),
+        T(test_record_replay_stepping_shows),
+        T(test_record_reads_both_versions),
         T(test_record_save_recent),
+        // clang-format on
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
