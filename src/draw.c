@@ -818,14 +818,20 @@ static void draw_narration(struct app *a, struct grid *g, const struct layout_re
         return;
     int pages = n <= per ? 1 : (n + per - 1) / per;
     int page = (a->view.narr_page % pages + pages) % pages;
-    char more[64] = "", title[256];
+    char more[64] = "";
     if (pages > 1)
         snprintf(more, sizeof more, _("%d/%d, e: more"), page + 1, pages);
     int mw = more[0] ? grid_text_width(more) + 2 : 0;
     if (a->tour) {
         const struct tour_step *s = &a->tour->step[a->tour_step];
-        snprintf(title, sizeof title, _("Tour %d/%d: %s"), a->tour_step + 1, a->tour->n, s->title);
-        grid_text_fit(g, r->y, r->x, r->w - mw, title, COLOUR_CYAN, GRID_BOLD | GRID_UNDERLINE);
+        /* The title whole (a tour's titles have no length limit): the fit cuts it to the width. */
+        size_t need = strlen(_("Tour %d/%d: %s")) + strlen(s->title) + 32;
+        char *title = malloc(need);
+        if (title) {
+            snprintf(title, need, _("Tour %d/%d: %s"), a->tour_step + 1, a->tour->n, s->title);
+            grid_text_fit(g, r->y, r->x, r->w - mw, title, COLOUR_CYAN, GRID_BOLD | GRID_UNDERLINE);
+            free(title);
+        }
     } else {
         grid_text_fit(g, r->y, r->x, r->w - mw, _(a->scene->modes[a->ctx.mode].title), 0,
                       GRID_BOLD | GRID_UNDERLINE);
