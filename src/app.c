@@ -186,6 +186,7 @@ void app_release(struct app *a)
     free(a->meta);
     a->meta = NULL;
     a->replay = false;
+    a->replay_stats_done = false;
     if (a->scene->release)
         a->scene->release(&a->ctx);
     scene_ctx_free(&a->ctx);
@@ -344,10 +345,17 @@ void app_stats(struct app *a, uint64_t now)
 {
     if (!a->scene)
         return;
+    /* A recording's figures never change: worked out once (over 26 million
+     * events that takes a second, which every refresh would spend again). */
+    if (a->replay && a->replay_stats_done) {
+        a->stats_at = now;
+        return;
+    }
     a->stats.n = a->stats.dropped = 0;
     a->stats_at = now;
     if (a->replay) {
         replay_stats(a);
+        a->replay_stats_done = true;
         return;
     }
     a->scene->stats(&a->ctx, &a->stats);
@@ -579,6 +587,7 @@ int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
     a->scene = e;
     a->meta = m;
     a->replay = true;
+    a->replay_stats_done = false;
     a->running = false;
     for (int i = 0; i < e->nparams; i++) {
         a->params[i] = e->params[i].def;

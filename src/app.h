@@ -74,6 +74,7 @@ struct app {
     bool rec_cut;                         /* a write failed: the recording stopped there */
     bool replay;                          /* showing a recording: no workers */
     struct rec_meta *meta;                /* replay: what the recording says */
+    bool replay_stats_done;               /* replay: its figures are worked out */
     int save_seconds;                     /* the S key saves this much history */
     struct tour *tour;                    /* --tour: its steps (NULL: no tour) */
     const struct scene_entry *text_scene; /* whose parameters the texts are */

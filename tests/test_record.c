@@ -93,6 +93,33 @@ static long cursor_col(int width)
     return c < width ? c : -1;
 }
 
+/* A recording's figures are worked out once, when it opens: refreshing them
+ * (four times a second) does not walk its events again, so an idle replay of
+ * millions of events costs nothing. */
+static void test_record_replay_figures_once(void **state)
+{
+    (void)state;
+    run_recorded(0);
+    app_release(&a);
+    char err[256];
+    assert_int_equal(app_replay(&a, path, err, sizeof err), 0);
+    struct scene_stats before = a.stats;
+    assert_true(before.n > 5);
+    /* Were they worked out again, the events and the recorded figures would show. */
+    uint64_t events = a.hist.events;
+    a.hist.events = events * 2 + 1;
+    a.meta->final.s[0].value += 1000;
+    for (int i = 0; i < 20; i++)
+        app_stats(&a, trace_now_ns());
+    assert_int_equal(a.stats.n, before.n);
+    for (int i = 0; i < before.n; i++) {
+        assert_string_equal(a.stats.s[i].name, before.s[i].name);
+        assert_true(a.stats.s[i].value == before.s[i].value);
+    }
+    a.hist.events = events;
+    app_release(&a);
+}
+
 /* Replay opens where stepping shows: most steps move the cursor; w and s zoom around it. */
 static void test_record_replay_stepping_shows(void **state)
 {
@@ -712,6 +739,7 @@ int main(void)
         T(test_headless_prints_spreads),
         T(test_record_chrome_export),
         T(test_record_replay_stepping_shows),
+        T(test_record_replay_figures_once),
         T(test_record_reads_both_versions),
         T(test_record_save_recent),
         // clang-format on
