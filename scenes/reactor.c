@@ -364,26 +364,38 @@ static long find(const char *buf, size_t len, const char *s, size_t n)
     return -1;
 }
 
-/* A header's value in a header block (case-insensitive name), or NULL. */
-static const char *header(const char *h, size_t len, const char *name, size_t *vlen)
+/* A header's value in a header block (case-insensitive name), or NULL; *count
+ * says how many times the header appears (the value is the first one's). */
+static const char *header_n(const char *h, size_t len, const char *name, size_t *vlen, int *count)
 {
     size_t n = strlen(name);
+    const char *first = NULL;
+    *count = 0;
     for (size_t i = 0; i + n + 1 < len;) {
         const char *eol = memchr(h + i, '\n', len - i);
         size_t end = eol ? (size_t)(eol - h) : len;
         if (end - i > n && strncasecmp(h + i, name, n) == 0 && h[i + n] == ':') {
             size_t v = i + n + 1;
-            while (v < end && h[v] == ' ')
+            while (v < end && (h[v] == ' ' || h[v] == '\t'))
                 v++;
             size_t e = end;
-            while (e > v && (h[e - 1] == '\r' || h[e - 1] == ' '))
+            while (e > v && (h[e - 1] == '\r' || h[e - 1] == ' ' || h[e - 1] == '\t'))
                 e--;
-            *vlen = e - v;
-            return h + v;
+            if (!first) {
+                *vlen = e - v;
+                first = h + v;
+            }
+            ++*count;
         }
         i = end + 1;
     }
-    return NULL;
+    return first;
+}
+
+static const char *header(const char *h, size_t len, const char *name, size_t *vlen)
+{
+    int count;
+    return header_n(h, len, name, vlen, &count);
 }
 
 /* The slow handler: CPU work in the callback, on the loop thread. */
@@ -397,26 +409,38 @@ static void handler_work(struct rx_loop *L)
     lane_set(L->lane, TRACE_RUN, N_HANDLE, 0);
 }
 
-/* An HTTP request at the start of the input: answer it; bytes used, 0 for more, -1 bad. */
+/*
+ * An HTTP request at the start of the input: answer it; bytes used, 0 for
+ * more, HTTP_BAD (400) or HTTP_UNSUPPORTED (501). As RFC 9112 asks, a
+ * Content-Length that is not one plain number (two of them, "5, 5", "+5") is
+ * refused, and so is a body in Transfer-Encoding (chunked), which this server
+ * does not decode: guessing where such a request ends is how requests are
+ * smuggled past a proxy.
+ */
+enum { HTTP_BAD = -1, HTTP_UNSUPPORTED = -2 };
 static long http_request(struct rx_loop *L, struct rx_conn *c, size_t linelen)
 {
     long hend = find(c->in, c->inlen, "\r\n\r\n", 4);
     if (hend < 0)
-        return c->inlen >= INBUF ? -1 : 0;
+        return c->inlen >= INBUF ? HTTP_BAD : 0;
     size_t used = (size_t)hend + 4, vlen = 0, body = 0;
-    const char *v = header(c->in, used, "Content-Length", &vlen);
+    int count;
+    if (header_n(c->in, used, "Transfer-Encoding", &vlen, &count))
+        return HTTP_UNSUPPORTED;
+    const char *v = header_n(c->in, used, "Content-Length", &vlen, &count);
     if (v) {
-        char num[24];
-        if (vlen == 0 || vlen >= sizeof num)
-            return -1;
-        memcpy(num, v, vlen);
-        num[vlen] = '\0';
-        body = strtoul(num, NULL, 10);
+        if (count > 1 || vlen == 0 || vlen > 9)
+            return HTTP_BAD;
+        for (size_t i = 0; i < vlen; i++) {
+            if (v[i] < '0' || v[i] > '9')
+                return HTTP_BAD;
+            body = body * 10 + (size_t)(v[i] - '0');
+        }
         if (body > INBUF / 2)
-            return -1;
+            return HTTP_BAD;
     }
     if (c->inlen < used + body)
-        return c->inlen >= INBUF ? -1 : 0;
+        return c->inlen >= INBUF ? HTTP_BAD : 0;
     bool http10 = c->in[linelen - 2] == '0'; /* "... HTTP/1.0\r" */
     v = header(c->in, used, "Connection", &vlen);
     bool close = http10 ? !(v && vlen == 10 && strncasecmp(v, "keep-alive", 10) == 0)
@@ -442,6 +466,8 @@ static long http_request(struct rx_loop *L, struct rx_conn *c, size_t linelen)
         c->close_after = true;
     return (long)(used + body);
 }
+
+static void loop_flush(struct rx_loop *L, bool force);
 
 /* Answer every complete request in the input; returns how many. */
 static unsigned proto_feed(struct rx_loop *L, struct rx_conn *c)
@@ -476,8 +502,14 @@ static unsigned proto_feed(struct rx_loop *L, struct rx_conn *c)
                 break;
             if (used < 0) {
                 static const char bad[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
-                                          "Connection: close\r\n\r\n";
-                out_put(c, bad, sizeof bad - 1);
+                                          "Connection: close\r\n\r\n",
+                                  unsupported[] = "HTTP/1.1 501 Not Implemented\r\n"
+                                                  "Content-Length: 0\r\n"
+                                                  "Connection: close\r\n\r\n";
+                if (used == HTTP_UNSUPPORTED)
+                    out_put(c, unsupported, sizeof unsupported - 1);
+                else
+                    out_put(c, bad, sizeof bad - 1);
                 c->close_after = true;
                 n++;
                 break;
@@ -495,6 +527,12 @@ static unsigned proto_feed(struct rx_loop *L, struct rx_conn *c)
         c->inlen -= off;
     }
     L->n_req += n;
+    /* Published now, not only before the next wait: with a slow handler one
+     * turn of the loop can answer many requests over seconds, and counted
+     * all at once they would make a burst out of a steady rate (a second's
+     * window saw 16 answers of 100 ms each). */
+    if (n)
+        loop_flush(L, false);
     return n;
 }
 
@@ -1396,6 +1434,15 @@ static bool cd_wait(struct rx_state *st, uint64_t ns, struct rx_snap *last, int 
         if (last && ++*ticks >= WINDOW_TICKS) {
             struct rx_snap now_s;
             snap(st, &now_s);
+            /*
+             * Once the scene is stopping, a slow handler's work is cut short
+             * and the clients' last requests are answered at once: a window
+             * with those answers would report a rate the handler never
+             * allowed (100 ms of work a request read as 25 requests/s). The
+             * snapshot came first, so what it holds was answered before.
+             */
+            if (scene_stopping(st->ctx))
+                return false;
             struct rx_result r;
             window(last, &now_s, &r);
             r.uring = atomic_load_explicit(&st->engine_uring, RLX);

@@ -186,6 +186,7 @@ void app_release(struct app *a)
     free(a->meta);
     a->meta = NULL;
     a->replay = false;
+    a->replay_stats_done = false;
     if (a->scene->release)
         a->scene->release(&a->ctx);
     scene_ctx_free(&a->ctx);
@@ -279,6 +280,12 @@ void app_tick(struct app *a, uint64_t now)
         return;
     if (a->running) {
         history_drain(&a->hist, now);
+        /* A failed write stops the recording, not the run: say so at once. */
+        if (a->rec && !a->rec_cut && rec_error(a->rec)) {
+            a->rec_cut = true;
+            app_error(a, "recording cut short: %s (the run goes on; %s keeps what was written)",
+                      strerror(rec_error(a->rec)), a->rec_path);
+        }
         load_poll(&a->load, now);
         if (a->step_wait)
             step_found(a);
@@ -338,10 +345,17 @@ void app_stats(struct app *a, uint64_t now)
 {
     if (!a->scene)
         return;
+    /* A recording's figures never change: worked out once (over 26 million
+     * events that takes a second, which every refresh would spend again). */
+    if (a->replay && a->replay_stats_done) {
+        a->stats_at = now;
+        return;
+    }
     a->stats.n = a->stats.dropped = 0;
     a->stats_at = now;
     if (a->replay) {
         replay_stats(a);
+        a->replay_stats_done = true;
         return;
     }
     a->scene->stats(&a->ctx, &a->stats);
@@ -397,6 +411,8 @@ int app_record(struct app *a, const char *path, bool force, char *err, unsigned 
     if (!a->rec)
         return -1;
     snprintf(a->rec_path, sizeof a->rec_path, "%s", path);
+    a->rec_since = trace_now_ns();
+    a->rec_cut = false;
     /* Events drained before the recorder existed go in first. */
     for (int i = 0; i < a->hist.nlanes; i++)
         for (size_t k = 0; k < history_kept(&a->hist.lane[i]); k++)
@@ -571,6 +587,7 @@ int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
     a->scene = e;
     a->meta = m;
     a->replay = true;
+    a->replay_stats_done = false;
     a->running = false;
     for (int i = 0; i < e->nparams; i++) {
         a->params[i] = e->params[i].def;
@@ -588,6 +605,8 @@ int app_replay(struct app *a, const char *path, char *err, unsigned errlen)
     replay_step(a, 1, a->geom.lanes_w > 0 ? a->geom.lanes_w : 100);
     a->view.focus_lane = -1;
     a->msg[0] = '\0';
+    if (m->cut_short)
+        app_warn(a, "recording cut short: %s", m->cut_note);
     app_stats(a, trace_now_ns());
     return 0;
 }

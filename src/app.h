@@ -70,8 +70,11 @@ struct app {
     int msg_kind;           /* enum app_msg_kind: how the note is shown */
     struct rec_writer *rec; /* --record: the run being written */
     char rec_path[256];
+    uint64_t rec_since;                   /* when the recording began */
+    bool rec_cut;                         /* a write failed: the recording stopped there */
     bool replay;                          /* showing a recording: no workers */
     struct rec_meta *meta;                /* replay: what the recording says */
+    bool replay_stats_done;               /* replay: its figures are worked out */
     int save_seconds;                     /* the S key saves this much history */
     struct tour *tour;                    /* --tour: its steps (NULL: no tour) */
     const struct scene_entry *text_scene; /* whose parameters the texts are */

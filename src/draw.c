@@ -90,7 +90,7 @@ static void draw_too_small(struct grid *g)
     grid_text(g, y + 2, (g->cols - grid_text_width(line)) / 2, g->cols, line, 0, 0);
 }
 
-static void draw_header(struct app *a, struct grid *g)
+static void draw_header(struct app *a, struct grid *g, const struct draw_opts *o, uint64_t now)
 {
     const struct scene_entry *e = a->scene;
     char buf[2][256];
@@ -111,6 +111,27 @@ static void draw_header(struct app *a, struct grid *g)
     const char *hint = _("? help  q quit ");
     int hw = grid_text_width(hint), right = g->cols - hw;
     grid_text(g, 0, right, hw, hint, 0, GRID_REVERSE);
+    /* A recording under way: a red dot and its seconds; stopped by a failed write: why not. */
+    char rec[64] = "";
+    unsigned rec_colour = COLOUR_RED;
+    if (a->rec && !a->rec_cut) {
+        uint64_t s = now > a->rec_since ? (now - a->rec_since) / 1000000000ull : 0;
+        snprintf(rec, sizeof rec, _("%s REC %llu s"), o->ascii ? "*" : "\u25cf",
+                 (unsigned long long)s);
+    } else if (a->rec) {
+        snprintf(rec, sizeof rec, "%s", _("REC cut short"));
+        rec_colour = COLOUR_YELLOW;
+    } else if (a->replay && a->meta && a->meta->cut_short) {
+        snprintf(rec, sizeof rec, "%s", _("recording cut short"));
+        rec_colour = COLOUR_YELLOW;
+    }
+    if (rec[0]) {
+        int rw = grid_text_width(rec) + 2;
+        if (rw < right / 2) {
+            right -= rw;
+            grid_text(g, 0, right + 1, rw - 1, rec, rec_colour, GRID_REVERSE | GRID_BOLD);
+        }
+    }
     if (status[0]) {
         int sw = grid_text_width(status) + 3;
         if (sw < right / 2) {
@@ -797,14 +818,20 @@ static void draw_narration(struct app *a, struct grid *g, const struct layout_re
         return;
     int pages = n <= per ? 1 : (n + per - 1) / per;
     int page = (a->view.narr_page % pages + pages) % pages;
-    char more[64] = "", title[256];
+    char more[64] = "";
     if (pages > 1)
         snprintf(more, sizeof more, _("%d/%d, e: more"), page + 1, pages);
     int mw = more[0] ? grid_text_width(more) + 2 : 0;
     if (a->tour) {
         const struct tour_step *s = &a->tour->step[a->tour_step];
-        snprintf(title, sizeof title, _("Tour %d/%d: %s"), a->tour_step + 1, a->tour->n, s->title);
-        grid_text_fit(g, r->y, r->x, r->w - mw, title, COLOUR_CYAN, GRID_BOLD | GRID_UNDERLINE);
+        /* The title whole (a tour's titles have no length limit): the fit cuts it to the width. */
+        size_t need = strlen(_("Tour %d/%d: %s")) + strlen(s->title) + 32;
+        char *title = malloc(need);
+        if (title) {
+            snprintf(title, need, _("Tour %d/%d: %s"), a->tour_step + 1, a->tour->n, s->title);
+            grid_text_fit(g, r->y, r->x, r->w - mw, title, COLOUR_CYAN, GRID_BOLD | GRID_UNDERLINE);
+            free(title);
+        }
     } else {
         grid_text_fit(g, r->y, r->x, r->w - mw, _(a->scene->modes[a->ctx.mode].title), 0,
                       GRID_BOLD | GRID_UNDERLINE);
@@ -1283,7 +1310,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
         if (a->view.ns_per_col * (uint64_t)width < span)
             a->view.ns_per_col = timeline_zoom_step(a->view.ns_per_col, 1);
     }
-    draw_header(a, g);
+    draw_header(a, g, o, now);
     draw_legend(a, g, L.legend.y, o, now);
 
     struct tl_view v = make_view(a, width, now);

@@ -56,10 +56,12 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
     }
     headless_wait(a, o->duration, quit);
     app_stop(a);
+    /* A failed recording does not cost the run's figures: they are printed,
+     * and the exit status says the recording is incomplete. */
     if (a->rec && app_record_end(a, err, sizeof err) != 0) {
         text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, _("conctui: recording failed: %s\n"), err);
-        return -EIO;
+        a->rec_cut = true;
     }
     return 0;
 }
@@ -118,6 +120,8 @@ static void print_text(struct app *a, const struct cli *o, FILE *f)
     fprintf(f, _("conctui %s: %s, mode %d (%s), %.2f s, %s per column%s%s%s\n"), e->name,
             _(e->title), a->ctx.mode + 1, e->modes[a->ctx.mode].name, (double)span / 1e9, buf,
             a->replay ? _(" (recording)") : "", status[0] ? " | " : "", status);
+    if (a->replay && a->meta && a->meta->cut_short)
+        fprintf(f, _("recording cut short: %s\n"), a->meta->cut_note);
     fprintf(f, "%-18s ", "");
     for (int c = 0; c < w; c += 12) {
         timeline_fmt_ns(buf, sizeof buf, (uint64_t)c * v.ns_per_col);
@@ -213,6 +217,10 @@ static void print_json(struct app *a, FILE *f)
     scene_note_get(&a->ctx, note, sizeof note);
     fputs("},\"note\":", f);
     json_str(f, note);
+    if (a->replay && a->meta && a->meta->cut_short) {
+        fputs(",\"cut_short\":", f);
+        json_str(f, a->meta->cut_note);
+    }
     if (!a->replay)
         fprintf(f, ",\"machine_busy\":%d,\"machine_other_cpu\":%.3f,\"machine_cpus\":%d",
                 load_run_busy(&a->load), load_run_other(&a->load), a->load.last.cpus);
@@ -451,6 +459,7 @@ int headless_main(const struct cli *o, volatile int *quit)
     }
     headless_print(&a, o, stdout);
     rc = headless_export(&a, o);
+    bool rec_failed = a.rec_cut;
     app_shutdown(&a);
-    return fflush(stdout) == 0 && rc == 0 ? 0 : 1;
+    return fflush(stdout) == 0 && rc == 0 && !rec_failed ? 0 : 1;
 }

@@ -33,11 +33,15 @@
 #define MAX_BODY (64u * 1024u)
 #define MAX_PAYLOAD (1u << 20)
 #define BLOCK_HDR 24u
+/* The end marker written after every block until the recording is closed: a
+ * header, the flags, a note of up to REC_NOTE_MAX bytes, zeros. */
+#define RESERVE_BYTES (BLOCK_HDR + 2u + REC_NOTE_MAX)
 #define MIN_EVENT_BYTES 4u
 
 /* ---- little pieces ---------------------------------------------------- */
 
-uint32_t rec__crc32(const void *buf, size_t len)
+/* CRC-32 (IEEE) continued from crc, the value of the bytes before (0 at first). */
+uint32_t rec__crc32_more(uint32_t crc, const void *buf, size_t len)
 {
     static uint32_t table[256];
     static int ready;
@@ -51,10 +55,31 @@ uint32_t rec__crc32(const void *buf, size_t len)
         ready = 1;
     }
     const uint8_t *p = buf;
-    uint32_t c = 0xffffffffu;
+    uint32_t c = crc ^ 0xffffffffu;
     for (size_t i = 0; i < len; i++)
         c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
     return c ^ 0xffffffffu;
+}
+
+uint32_t rec__crc32(const void *buf, size_t len)
+{
+    return rec__crc32_more(0, buf, len);
+}
+
+/* Version 3: a block's or end marker's checksum covers its 24-byte header
+ * (all but the checksum field itself) and then its payload. */
+static uint32_t block_crc(const uint8_t *hdr, const uint8_t *payload, size_t plen)
+{
+    uint32_t c = rec__crc32_more(0, hdr, 12);
+    c = rec__crc32_more(c, hdr + 16, 8);
+    return rec__crc32_more(c, payload, plen);
+}
+
+/* Version 3: the file header's checksum covers the version, the body's length
+ * (the 8 bytes after the magic) and the body. */
+static uint32_t header_crc(const uint8_t *ver_len, const uint8_t *body, size_t blen)
+{
+    return rec__crc32_more(rec__crc32_more(0, ver_len, 8), body, blen);
 }
 
 struct buf {
@@ -98,6 +123,12 @@ static void put_le(struct buf *b, uint64_t v, int n)
     put_bytes(b, x, (size_t)n);
 }
 
+static void set_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 static void put_str(struct buf *b, const char *s)
 {
     size_t n = strlen(s);
@@ -128,14 +159,16 @@ static void put_f64(struct buf *b, double d)
 /* ---- writer ------------------------------------------------------------ */
 
 struct rec_writer {
-    FILE *f;
+    int fd;
     char path[256];
-    struct buf block;
+    struct buf block, out;
     uint32_t count;
     uint64_t base_t, last_t[TRACE_MAX_LANES];
     uint8_t seen[TRACE_MAX_LANES];
     int nlanes;
-    int failed;
+    int failed;     /* the first write error (errno), or 0 */
+    uint64_t at;    /* where the end marker goes: the end of the blocks written */
+    uint64_t t_max; /* the latest event time in the blocks written */
     uint64_t events, bytes;
     struct trace_event pending[REC_BLOCK_EVENTS];
     int pending_lane[REC_BLOCK_EVENTS];
@@ -175,30 +208,131 @@ static void header_body(struct buf *b, const struct history *h, const struct rec
     }
 }
 
-static int write_all(struct rec_writer *w, const void *p, size_t n)
+/* All of p at offset off, or -errno (a short write is retried; 0 bytes is ENOSPC). */
+static int pwrite_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 {
-    if (fwrite(p, 1, n, w->f) != n) {
-        w->failed = errno ? errno : EIO;
-        return -w->failed;
+    while (n > 0) {
+        ssize_t k = pwrite(fd, p, n, (off_t)off);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 && errno ? -errno : -ENOSPC;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
     }
-    w->bytes += n;
+    return 0;
+}
+
+/*
+ * An end marker into b: the final figures (NULL: none), the flags and the
+ * note; padded with zeros to pad bytes when shorter. Then a 24-byte header
+ * first, checksummed.
+ */
+static int end_marker(struct buf *b, uint64_t t_end, const struct scene_stats *final, uint8_t flags,
+                      const char *note, size_t pad)
+{
+    b->len = 0;
+    int n = final ? final->n : 0;
+    put_le(b, END_MAGIC, 4);
+    put_le(b, (uint64_t)n, 4);
+    put_le(b, 0, 4); /* payload length, below */
+    put_le(b, 0, 4); /* checksum, below */
+    put_le(b, t_end, 8);
+    for (int i = 0; i < n; i++) {
+        put_str(b, final->s[i].name);
+        put_f64(b, final->s[i].value);
+        put_str(b, final->s[i].unit);
+    }
+    /* The spreads follow the figures, so a version 2 reader skips them. */
+    for (int i = 0; i < n; i++) {
+        put_f64(b, final->s[i].lo);
+        put_f64(b, final->s[i].hi);
+        put_le(b, final->s[i].rounds > 0 ? (uint64_t) final->s[i].rounds : 0, 4);
+    }
+    put_u8(b, flags);
+    /* The note whole, or cut at a character's start to fit its 127 bytes. */
+    size_t len = strlen(note);
+    if (len > REC_NOTE_MAX) {
+        len = REC_NOTE_MAX;
+        while (len > 0 && ((uint8_t)note[len] & 0xc0) == 0x80)
+            len--;
+    }
+    put_u8(b, (uint8_t)len);
+    put_bytes(b, note, len);
+    while (b->len < pad)
+        put_u8(b, 0);
+    if (!b->p || b->len < BLOCK_HDR + 2)
+        return -ENOMEM;
+    set_le(b->p + 8, b->len - BLOCK_HDR, 4);
+    set_le(b->p + 12, block_crc(b->p, b->p + BLOCK_HDR, b->len - BLOCK_HDR), 4);
+    return 0;
+}
+
+static const char UNCLOSED_NOTE[] = "the run ended before the recording was closed";
+
+/*
+ * After a failed write: the recording stops at the last whole block and the
+ * end marker says why. The marker takes the place of the one written after
+ * that block (RESERVE_BYTES, the same size), so this never makes the file
+ * larger, and the bytes of the failed write after it are cut off.
+ */
+static void cut_short(struct rec_writer *w, int e)
+{
+    if (!w->failed)
+        w->failed = e;
+    char note[REC_NOTE_MAX + 1];
+    snprintf(note, sizeof note, "write failed: %s", strerror(e));
+    struct buf m = {0};
+    if (end_marker(&m, w->t_max, NULL, REC_CUT_SHORT, note, RESERVE_BYTES) == 0 &&
+        pwrite_all(w->fd, m.p, m.len, w->at) == 0 && ftruncate(w->fd, (off_t)(w->at + m.len)) == 0)
+        w->bytes = w->at + m.len;
+    free(m.p);
+}
+
+/*
+ * Write out what follows the blocks written so far: the pending block if
+ * any, then a reserve end marker saying the run was not closed yet, so the
+ * file is a valid recording after every block (a killed run included).
+ */
+static int write_block(struct rec_writer *w, const uint8_t *blk, size_t blen, uint64_t t_max)
+{
+    struct buf *o = &w->out;
+    o->len = 0;
+    put_bytes(o, blk, blen);
+    struct buf m = {0};
+    int rc = end_marker(&m, t_max, NULL, REC_CUT_SHORT, UNCLOSED_NOTE, RESERVE_BYTES);
+    if (!rc)
+        put_bytes(o, m.p, m.len);
+    free(m.p);
+    if (!rc && o->len != blen + RESERVE_BYTES)
+        rc = -ENOMEM;
+    if (!rc)
+        rc = pwrite_all(w->fd, o->p, o->len, w->at);
+    if (rc) {
+        cut_short(w, -rc);
+        return rc;
+    }
+    w->at += blen;
+    w->t_max = t_max;
+    w->bytes = w->at + RESERVE_BYTES;
     return 0;
 }
 
 /* Encode the pending events as one block (deltas need the block's base). */
 static int flush_block(struct rec_writer *w)
 {
-    if (w->count == 0)
-        return 0;
-    uint64_t base = UINT64_MAX;
+    if (w->count == 0 || w->failed)
+        return w->failed ? -w->failed : 0;
+    uint64_t base = UINT64_MAX, t_max = w->t_max;
     for (uint32_t i = 0; i < w->count; i++)
         if (w->pending[i].t < base)
             base = w->pending[i].t;
     w->block.len = 0;
-    if (buf_need(&w->block, (size_t)w->count * 40) != 0)
+    if (buf_need(&w->block, BLOCK_HDR + (size_t)w->count * 40) != 0)
         return -ENOMEM;
     memset(w->seen, 0, sizeof w->seen);
-    uint8_t *p = w->block.p;
+    uint8_t *p = w->block.p + BLOCK_HDR;
     for (uint32_t i = 0; i < w->count; i++) {
         const struct trace_event *e = &w->pending[i];
         int lane = w->pending_lane[i];
@@ -210,20 +344,18 @@ static int flush_block(struct rec_writer *w)
         p = varint_at(p, e->arg);
         w->seen[lane] = 1;
         w->last_t[lane] = t;
+        if (t > t_max)
+            t_max = t;
     }
-    w->block.len = (size_t)(p - w->block.p);
-    struct buf hdr = {0};
-    put_le(&hdr, BLOCK_MAGIC, 4);
-    put_le(&hdr, w->count, 4);
-    put_le(&hdr, w->block.len, 4);
-    put_le(&hdr, rec__crc32(w->block.p, w->block.len), 4);
-    put_le(&hdr, base, 8);
-    int rc = hdr.len == BLOCK_HDR ? write_all(w, hdr.p, hdr.len) : -ENOMEM;
-    if (!rc)
-        rc = write_all(w, w->block.p, w->block.len);
-    free(hdr.p);
+    size_t plen = (size_t)(p - w->block.p) - BLOCK_HDR;
+    uint8_t *h = w->block.p;
+    set_le(h, BLOCK_MAGIC, 4);
+    set_le(h + 4, w->count, 4);
+    set_le(h + 8, plen, 4);
+    set_le(h + 16, base, 8);
+    set_le(h + 12, block_crc(h, h + BLOCK_HDR, plen), 4);
     w->count = 0;
-    return rc;
+    return write_block(w, h, BLOCK_HDR + plen, t_max);
 }
 
 struct rec_writer *rec_open(const char *path, const struct history *h, const struct rec_meta *m,
@@ -235,34 +367,38 @@ struct rec_writer *rec_open(const char *path, const struct history *h, const str
         return NULL;
     }
     const char *why = NULL;
-    int fd = file_create(path, force, &why);
-    w->f = fd >= 0 ? fdopen(fd, "wb") : NULL;
-    if (!w->f) {
+    w->fd = file_create(path, force, &why);
+    if (w->fd < 0) {
         int e = errno;
-        werr(err, errlen, "%s: %s", path, fd >= 0 ? strerror(e) : why);
-        if (fd >= 0)
-            close(fd);
+        werr(err, errlen, "%s: %s", path, why);
         free(w);
         errno = e;
         return NULL;
     }
     snprintf(w->path, sizeof w->path, "%s", path);
     w->nlanes = h->nlanes;
+    w->t_max = h->t0;
     struct buf body = {0}, hdr = {0};
     header_body(&body, h, m);
     put_bytes(&hdr, MAGIC, 8);
     put_le(&hdr, REC_VERSION, 4);
     put_le(&hdr, body.len, 4);
-    put_le(&hdr, rec__crc32(body.p, body.len), 4);
-    int rc = !body.p || !hdr.p ? -ENOMEM : write_all(w, hdr.p, hdr.len);
+    put_le(&hdr, 0, 4);
+    if (hdr.len == 20 && body.p)
+        set_le(hdr.p + 16, header_crc(hdr.p + 8, body.p, body.len), 4);
+    put_bytes(&hdr, body.p, body.len);
+    int rc = !body.p || hdr.len != 20 + body.len ? -ENOMEM : 0;
+    /* The header, and after it the reserve end marker. */
     if (!rc)
-        rc = write_all(w, body.p, body.len);
+        rc = write_block(w, hdr.p, hdr.len, w->t_max);
     free(body.p);
     free(hdr.p);
     if (rc) {
         werr(err, errlen, "%s: %s", path, strerror(-rc));
-        fclose(w->f);
+        close(w->fd);
+        free(w->out.p);
         free(w);
+        errno = -rc;
         return NULL;
     }
     return w;
@@ -298,42 +434,47 @@ uint64_t rec_bytes(const struct rec_writer *w)
     return w->bytes;
 }
 
+int rec_error(const struct rec_writer *w)
+{
+    return w ? w->failed : 0;
+}
+
 int rec_close(struct rec_writer *w, uint64_t t_end, const struct scene_stats *final, char *err,
               unsigned errlen)
 {
     if (!w)
         return 0;
-    int rc = flush_block(w);
-    struct buf pay = {0}, hdr = {0};
-    int n = final ? final->n : 0;
-    for (int i = 0; i < n; i++) {
-        put_str(&pay, final->s[i].name);
-        put_f64(&pay, final->s[i].value);
-        put_str(&pay, final->s[i].unit);
-    }
-    /* The spreads follow the figures, so a reader that knows only the figures skips them. */
-    for (int i = 0; i < n; i++) {
-        put_f64(&pay, final->s[i].lo);
-        put_f64(&pay, final->s[i].hi);
-        put_le(&pay, final->s[i].rounds > 0 ? (uint64_t) final->s[i].rounds : 0, 4);
-    }
-    put_le(&hdr, END_MAGIC, 4);
-    put_le(&hdr, (uint64_t)n, 4);
-    put_le(&hdr, pay.len, 4);
-    put_le(&hdr, rec__crc32(pay.p, pay.len), 4);
-    put_le(&hdr, t_end, 8);
+    flush_block(w);
+    /*
+     * The end marker with the final figures; after a failed write it also
+     * says the recording was cut short. When it does not fit either, the
+     * reserve marker stays (rewritten, as the attempt may have broken it).
+     */
+    char note[REC_NOTE_MAX + 1] = "";
+    if (w->failed)
+        snprintf(note, sizeof note, "write failed: %s", strerror(w->failed));
+    struct buf m = {0};
+    /* Cut short, the recording ends with its last event, not with the run. */
+    if (w->failed || t_end < w->t_max)
+        t_end = w->t_max;
+    int rc = end_marker(&m, t_end, final, w->failed ? REC_CUT_SHORT : 0, note, 0);
     if (!rc)
-        rc = write_all(w, hdr.p, hdr.len);
-    if (!rc && pay.len)
-        rc = write_all(w, pay.p, pay.len);
-    free(pay.p);
-    free(hdr.p);
-    free(w->block.p);
-    if (fclose(w->f) != 0 && !rc)
+        rc = pwrite_all(w->fd, m.p, m.len, w->at);
+    if (!rc && ftruncate(w->fd, (off_t)(w->at + m.len)) != 0)
         rc = -errno;
-    if (rc || w->failed)
-        werr(err, errlen, "%s: %s", w->path, strerror(w->failed ? w->failed : -rc));
-    int failed = rc || w->failed;
+    if (rc) {
+        cut_short(w, -rc);
+    } else {
+        w->bytes = w->at + m.len;
+    }
+    free(m.p);
+    free(w->block.p);
+    free(w->out.p);
+    if (close(w->fd) != 0 && !w->failed)
+        w->failed = errno;
+    if (w->failed)
+        werr(err, errlen, "%s: %s", w->path, strerror(w->failed));
+    int failed = w->failed != 0;
     free(w);
     return failed ? -1 : 0;
 }
@@ -487,7 +628,9 @@ static int read_header(struct rd *r, struct rec_meta *m, struct lane_hdr *lanes,
         return rd_fail(r, 12, "header length %" PRIu32 " is larger than %u", body_len, MAX_BODY);
     if (rd_need(r, body_len, "the header body"))
         return -1;
-    if (rec__crc32(r->p + r->off, body_len) != crc)
+    uint32_t want = ver >= 3 ? header_crc(r->p + 8, r->p + r->off, body_len)
+                             : rec__crc32(r->p + r->off, body_len);
+    if (want != crc)
         return rd_fail(r, r->off, "header checksum mismatch");
     struct rd b = *r;
     b.len = r->off + body_len;
@@ -558,7 +701,9 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
                            MAX_PAYLOAD);
         if (rd_need(r, plen, "a block payload"))
             return -1;
-        if (rec__crc32(r->p + r->off, plen) != crc)
+        uint32_t want = r->version >= 3 ? block_crc(r->p + at, r->p + r->off, plen)
+                                        : rec__crc32(r->p + r->off, plen);
+        if (want != crc)
             return rd_fail(r, r->off, "block checksum mismatch");
         size_t end = r->off + plen;
         if (magic == END_MAGIC) {
@@ -584,9 +729,24 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
                 st->rounds = 0;
                 m->final.n++;
             }
-            /* Recordings made before figures had spreads end here. */
-            if (s.off < s.len && read_spreads(&s, &m->final))
+            if (r->version >= 3) {
+                /* The spreads, then whether the recording was cut short and why,
+                 * then zeros (room kept for the note). */
+                if (read_spreads(&s, &m->final) || rd_need(&s, 1, "the end marker's flags"))
+                    return -1;
+                uint8_t flags = s.p[s.off++];
+                if (flags & ~REC_CUT_SHORT)
+                    return rd_fail(&s, s.off - 1, "unknown end marker flags 0x%02x", flags);
+                m->cut_short = flags & REC_CUT_SHORT;
+                if (rd_str(&s, m->cut_note, sizeof m->cut_note, "the end marker's note"))
+                    return -1;
+                for (; s.off < s.len; s.off++)
+                    if (s.p[s.off])
+                        return rd_fail(&s, s.off, "stray bytes in the end marker");
+            } else if (s.off < s.len && read_spreads(&s, &m->final)) {
+                /* Recordings made before figures had spreads end at the units. */
                 return -1;
+            }
             r->off = end;
             if (r->off != r->len)
                 return rd_fail(r, r->off, "%zu bytes after the end marker", r->len - r->off);

@@ -63,6 +63,8 @@ void tour_free(struct tour *t)
         struct tour_step *s = &t->step[i];
         free(s->text);
         s->text = NULL;
+        free(s->title);
+        s->title = NULL;
         for (int j = 0; j < s->nexpect; j++)
             free(s->expect[j].text);
         free(s->expect);
@@ -536,7 +538,11 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
             cur = &t->step[t->n++];
             memset(cur, 0, sizeof *cur);
             cur->line = line;
-            snprintf(cur->title, sizeof cur->title, "%s", arg);
+            cur->title = strdup(arg);
+            if (!cur->title) {
+                tour__fail(err, errlen, name, line, _("out of memory"));
+                goto fail;
+            }
             set_seen = false;
             if (prev && prev->scene)
                 tour__use_scene(cur, prev->scene, prev);

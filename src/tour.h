@@ -44,7 +44,6 @@
 #include "trace.h"
 
 #define TOUR_MAX_STEPS 64
-#define TOUR_TITLE_MAX 96
 #define TOUR_MAX_EXPECT 32   /* expectations in one step */
 #define TOUR_LANE_PREFIX 48  /* bytes of a lane name in an expectation */
 #define TOUR_CHECK_MAX_S 600 /* the longest check a step may ask for */
@@ -71,7 +70,7 @@ struct tour_expect {
 };
 
 struct tour_step {
-    char title[TOUR_TITLE_MAX];
+    char *title; /* whole, however long */
     const struct scene_entry *scene;
     int mode;
     int64_t params[SCENE_MAX_PARAMS]; /* the scene's defaults with this step's sets */

@@ -122,7 +122,7 @@ body = d[20:20 + blen]
 i = body.find(b"producer 0")
 body[i:i + 10] = b"p\xff\x1b]2;X\x07\xc2\x9b"
 d[20:20 + blen] = body
-struct.pack_into("<I", d, 16, zlib.crc32(bytes(body)))
+struct.pack_into("<I", d, 16, zlib.crc32(bytes(d[8:16]) + bytes(body)))  # format 3: version, length, body
 open(sys.argv[2], "wb").write(d)
 PY
 then
@@ -179,6 +179,19 @@ expect_exit "--convert --force to the input is refused" 1 "the output is the inp
 expect_exit "the refused conversion left the recording" 0 "" --headless --replay "$tmp/keep.rec"
 expect_exit "--convert does not replace a file" 1 "conv.json: the file exists" --convert "$tmp/keep.rec" "$tmp/conv.json"
 expect_exit "--convert --force replaces a file" 0 "" --convert "$tmp/keep.rec" "$tmp/conv.json" --force
+# A recording whose writes fail (a file size limit with SIGXFSZ ignored, as a
+# full disk): the run's figures are still printed, the status says the
+# recording failed, and the file replays, saying it was cut short and why.
+(trap '' XFSZ; ulimit -f 64; exec "$C" --headless --scene prodcons --duration 1 \
+    --set prod_rate=20000 --set cons_rate=20000 --record "$tmp/full.rec") >"$tmp/out" 2>"$tmp/err"
+st=$?
+if [ "$st" -eq 1 ] && grep -q "recording failed: .*full.rec" "$tmp/err" &&
+    grep -q '^throughput ' "$tmp/out" && [ "$(wc -c <"$tmp/full.rec")" -le 32768 ]; then
+    ok "a failed recording: the run ends with its figures and status 1"
+else
+    not_ok "a failed recording: the run ends with its figures and status 1" "status $st" "$(cat "$tmp/err")"
+fi
+expect_exit "a recording cut short replays and says why" 0 "^recording cut short: write failed: " --headless --replay "$tmp/full.rec"
 
 # No control byte from a file reaches the terminal: a tour's titles and the
 # words its errors echo (ESC ]2; sets a terminal's title; C2 9B is the C1 CSI).

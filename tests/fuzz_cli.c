@@ -33,8 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = cli_resolve(&o, err, sizeof err);
     if (rc != 0 && (rc != 2 || err[0] == '\0'))
         abort();
-    if (rc == 0 && o.headless && !o.replay && !o.list && !o.help && !o.version && !o.convert_in &&
-        (o.duration <= 0 || !o.entry))
+    /* --tour --check runs headless on the tour's own durations. */
+    if (rc == 0 && o.headless && !o.check && !o.replay && !o.list && !o.help && !o.version &&
+        !o.convert_in && (o.duration <= 0 || !o.entry))
         abort();
     return 0;
 }

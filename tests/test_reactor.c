@@ -137,6 +137,34 @@ static void test_reactor_slow_handler(void **state)
     }
 }
 
+/* The throughput figure never claims more than the handler's work allows: with
+ * slow_us of work a request, a loop thread answers at most 1 / slow_us
+ * requests a second; a second's window may hold one answer more, and one
+ * published late (1.2). The figure once counted a turn's 16 answers at once,
+ * and the answers cut short at the stop. */
+static void test_reactor_slow_rate_bounded(void **state)
+{
+    (void)state;
+    static const struct {
+        int mode, loops;
+        const char *sets[5];
+    } runs[] = {
+        {MODE_REACTOR, 1, {"slow=on", "slow_us=100000", "conns=16", NULL}},
+        {MODE_PROACTOR, 1, {"slow=on", "slow_us=100000", "conns=16", NULL}},
+        {MODE_REACTOR, 2, {"slow=on", "slow_us=50000", "conns=16", "loops=2", NULL}},
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        run(runs[i].mode, 3.3, runs[i].sets);
+        check_exactly_once(0);
+        double rps = stat_of("rps"),
+               slow_s = (double)a.params[scene_param_find(a.scene, "slow_us")] / 1e6;
+        assert_int_equal((int)stat_of("loops"), runs[i].loops);
+        if (!(rps > 0 && rps * slow_s <= 1.2 * runs[i].loops))
+            fail_msg("run %zu: %.1f requests/s with %.0f ms of work each on %d loop(s)", i, rps,
+                     slow_s * 1e3, runs[i].loops);
+    }
+}
+
 /* compare=on runs both models on the same load and reports each. */
 static void test_reactor_compare(void **state)
 {
@@ -294,6 +322,83 @@ static void start_with(int mode, const char *const *sets)
         params[idx] = v;
     }
     assert_int_equal(app_start(&a, e, mode, params), 0);
+}
+
+/* Everything the server sends until it closes the connection (NUL-terminated). */
+static void read_to_close(int fd, char *buf, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        assert_true(n + 1 < cap);
+        ssize_t k = recv(fd, buf + n, cap - 1 - n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            fail_msg("recv: %s (the server should answer and close)", strerror(errno));
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    buf[n] = '\0';
+}
+
+/* A request whose end is ambiguous is refused and its connection closed: two
+ * Content-Length headers or one that is not a plain number (400), a body in
+ * Transfer-Encoding (501); a plain Content-Length body is read whole, so the
+ * next request on the connection is answered as itself. */
+static void test_reactor_http_framing(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *req, *status;
+    } cases[] = {
+        {"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
+         "HTTP/1.1 400 "},
+        {"POST /a HTTP/1.1\r\nHost: x\r\ncontent-length: 5\r\nContent-Length: 5\r\n\r\nhello",
+         "HTTP/1.1 400 "},
+        {"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello", "HTTP/1.1 400 "},
+        {"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello", "HTTP/1.1 400 "},
+        {"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+         "HTTP/1.1 501 "},
+        {"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+         "5\r\nhello\r\n0\r\n\r\n",
+         "HTTP/1.1 501 "},
+    };
+    static const char *const sets[] = {"conns=0", NULL};
+    for (int m = 0; m < 2; m++) {
+        start_with(m, sets);
+        int port = header_port();
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            int fd = connect_to(port);
+            send_all(fd, cases[i].req, strlen(cases[i].req));
+            char back[4096];
+            read_to_close(fd, back, sizeof back);
+            if (strncmp(back, cases[i].status, strlen(cases[i].status)) != 0)
+                fail_msg("model %d, case %zu: answered '%.40s', wanted '%s'", m, i, back,
+                         cases[i].status);
+            /* One answer, and nothing of the body taken for a request of its own. */
+            assert_null(strstr(back + 1, "HTTP/1.1"));
+            close(fd);
+        }
+        /* A body of Content-Length bytes that looks like a request is not one. */
+        int fd = connect_to(port);
+        static const char smuggled[] = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+        char req2[256];
+        int n2 = snprintf(req2, sizeof req2,
+                          "POST /first HTTP/1.1\r\nHost: x\r\nContent-Length: %zu\r\n\r\n%s"
+                          "GET /second HTTP/1.1\r\nHost: x\r\n\r\n",
+                          sizeof smuggled - 1, smuggled);
+        send_all(fd, req2, (size_t)n2);
+        char body[512];
+        bool closes;
+        http_response(fd, body, sizeof body, &closes);
+        assert_non_null(strstr(body, "POST /first"));
+        http_response(fd, body, sizeof body, &closes);
+        assert_non_null(strstr(body, "GET /second"));
+        close(fd);
+        app_stop(&a);
+        app_release(&a);
+    }
 }
 
 /* A line sent on a new connection comes back. */
@@ -567,8 +672,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         T(test_reactor_reactor),       T(test_reactor_proactor),
         T(test_reactor_pool_fallback), T(test_reactor_loops),
-        T(test_reactor_slow_handler),  T(test_reactor_compare),
-        T(test_reactor_external),      T(test_reactor_loopback_only),
+        T(test_reactor_slow_handler),  T(test_reactor_slow_rate_bounded),
+        T(test_reactor_compare),       T(test_reactor_external),
+        T(test_reactor_http_framing),  T(test_reactor_loopback_only),
         T(test_reactor_port_and_keys), T(test_reactor_idle_flood),
         T(test_reactor_timeouts),      T(test_reactor_port_shared_refused),
         T(test_reactor_cleanup),

@@ -3,10 +3,14 @@
 
 #include "testutil.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "app.h"
 #include "cli.h"
@@ -89,6 +93,33 @@ static long cursor_col(int width)
     return c < width ? c : -1;
 }
 
+/* A recording's figures are worked out once, when it opens: refreshing them
+ * (four times a second) does not walk its events again, so an idle replay of
+ * millions of events costs nothing. */
+static void test_record_replay_figures_once(void **state)
+{
+    (void)state;
+    run_recorded(0);
+    app_release(&a);
+    char err[256];
+    assert_int_equal(app_replay(&a, path, err, sizeof err), 0);
+    struct scene_stats before = a.stats;
+    assert_true(before.n > 5);
+    /* Were they worked out again, the events and the recorded figures would show. */
+    uint64_t events = a.hist.events;
+    a.hist.events = events * 2 + 1;
+    a.meta->final.s[0].value += 1000;
+    for (int i = 0; i < 20; i++)
+        app_stats(&a, trace_now_ns());
+    assert_int_equal(a.stats.n, before.n);
+    for (int i = 0; i < before.n; i++) {
+        assert_string_equal(a.stats.s[i].name, before.s[i].name);
+        assert_true(a.stats.s[i].value == before.s[i].value);
+    }
+    a.hist.events = events;
+    app_release(&a);
+}
+
 /* Replay opens where stepping shows: most steps move the cursor; w and s zoom around it. */
 static void test_record_replay_stepping_shows(void **state)
 {
@@ -159,14 +190,26 @@ static size_t first_block(const uint8_t *b)
     return 20 + get32(b + 12);
 }
 
+/* The checksums as version 3 writes them: over every header field too. */
 static void fix_header_crc(uint8_t *b)
 {
-    put32(b + 16, rec__crc32(b + 20, get32(b + 12)));
+    put32(b + 16, rec__crc32_more(rec__crc32(b + 8, 8), b + 20, get32(b + 12)));
 }
 
 static void fix_block_crc(uint8_t *b, size_t at)
 {
-    put32(b + at + 12, rec__crc32(b + at + 24, get32(b + at + 8)));
+    uint32_t c = rec__crc32_more(rec__crc32(b + at, 12), b + at + 16, 8);
+    put32(b + at + 12, rec__crc32_more(c, b + at + 24, get32(b + at + 8)));
+}
+
+/* Relabel a recording as an older version, with that version's checksums
+ * (over the header body and each payload only). */
+static void as_version(uint8_t *b, size_t len, uint32_t version)
+{
+    put32(b + 8, version);
+    put32(b + 16, rec__crc32(b + 20, get32(b + 12)));
+    for (size_t at = first_block(b); at + 24 <= len; at += 24 + get32(b + at + 8))
+        put32(b + at + 12, rec__crc32(b + at + 24, get32(b + at + 8)));
 }
 
 static void expect_error(const uint8_t *buf, size_t len, const char *words)
@@ -202,7 +245,7 @@ static void test_record_reader_errors(void **state)
     expect_error(b, 3, "not a conctui recording");
     FRESH();
     put32(b + 8, 99);
-    expect_error(b, good_len, "format version 99; this conctui reads versions 1 to 2");
+    expect_error(b, good_len, "format version 99; this conctui reads versions 1 to 3");
     FRESH();
     put32(b + 12, 1u << 30);
     expect_error(b, good_len, "header length");
@@ -226,9 +269,11 @@ static void test_record_reader_errors(void **state)
     expect_error(b, good_len, "block checksum mismatch");
     FRESH();
     put32(b + blk + 4, get32(b + blk + 8)); /* more events than bytes allow */
+    fix_block_crc(b, blk);
     expect_error(b, good_len, "cannot fit");
     FRESH();
     put32(b + blk + 4, get32(b + blk + 4) - 1); /* one event fewer: bytes left over */
+    fix_block_crc(b, blk);
     expect_error(b, good_len, "stray bytes");
     FRESH();
     b[blk + 24] = 60; /* first event: lane 60 of a few */
@@ -246,7 +291,7 @@ static void test_record_reader_errors(void **state)
     assert_int_equal(get32(b + 8), REC_VERSION);
     assert_int_equal(rec_read_mem(b, good_len, "new.rec", &h, &m, err, sizeof err), 0);
     history_free(&h);
-    put32(b + 8, 1);
+    as_version(b, good_len, 1);
     expect_error(b, good_len, "unknown state 11 (format version 1)");
     FRESH();
     memcpy(b + good_len, "junk", 4);
@@ -262,6 +307,17 @@ static void test_record_reader_errors(void **state)
     memset(b + blk + 24, 0xff, 16);
     fix_block_crc(b, blk);
     expect_error(b, good_len, "number");
+    /* Version 3's checksums cover the header fields: the version, a block's
+     * base time, the end marker's t_end. */
+    FRESH();
+    put32(b + 8, 2);
+    expect_error(b, good_len, "header checksum mismatch");
+    FRESH();
+    b[blk + 20] ^= 0x10; /* the first block's base time */
+    expect_error(b, good_len, "block checksum mismatch");
+    FRESH();
+    b[good_len - 4] ^= 0x01; /* inside the end marker's note or padding */
+    expect_error(b, good_len, "block checksum mismatch");
     free(b);
     free(good);
     /* Files that are not there or not regular. */
@@ -331,18 +387,18 @@ static void test_record_figures_keep_their_spread(void **state)
     assert_int_equal(seen, want);
     app_release(&a);
 
-    /* A recording from before spreads: the end marker stops after the units. */
+    /* A version 2 recording from before spreads: the end marker stops after the units. */
     FILE *fp = fopen(path, "rb");
     assert_non_null(fp);
     static uint8_t buf[1 << 20];
     size_t len = fread(buf, 1, sizeof buf, fp);
     fclose(fp);
     size_t end = end_block(buf, len);
-    uint32_t cut = (uint32_t)want * 20u;
+    uint32_t cut = (uint32_t)want * 20u + 2u; /* the spreads, the flags, an empty note */
     assert_int_equal(end + 24 + get32(buf + end + 8), len);
     put32(buf + end + 8, get32(buf + end + 8) - cut);
     len -= cut;
-    fix_block_crc(buf, end);
+    as_version(buf, len, 2);
     static struct rec_meta m3;
     assert_int_equal(rec_read_mem(buf, len, "old.rec", &h, &m3, err, sizeof err), 0);
     history_free(&h);
@@ -355,7 +411,7 @@ static void test_record_figures_keep_their_spread(void **state)
     /* A spread cut short is an error, not a guess. */
     put32(buf + end + 8, get32(buf + end + 8) + 7);
     memset(buf + len, 0, 7);
-    fix_block_crc(buf, end);
+    as_version(buf, len + 7, 2);
     expect_error(buf, len + 7, "spreads");
 }
 
@@ -392,6 +448,186 @@ static void test_headless_prints_spreads(void **state)
         }
         free(buf);
     }
+}
+
+static bool same_recording(const struct history *h1, const struct rec_meta *m1,
+                           const struct history *h2, const struct rec_meta *m2)
+{
+    if (h1->nlanes != h2->nlanes || h1->events != h2->events || h1->t0 != h2->t0 ||
+        h1->t_end != h2->t_end || m1->t_end != m2->t_end || m1->final.n != m2->final.n ||
+        m1->cut_short != m2->cut_short || strcmp(m1->scene, m2->scene) ||
+        strcmp(m1->mode, m2->mode) || strcmp(m1->cut_note, m2->cut_note))
+        return false;
+    for (int i = 0; i < m1->final.n; i++)
+        if (strcmp(m1->final.s[i].name, m2->final.s[i].name) ||
+            m1->final.s[i].value != m2->final.s[i].value)
+            return false;
+    for (int l = 0; l < h1->nlanes; l++) {
+        const struct history_lane *a1 = &h1->lane[l], *a2 = &h2->lane[l];
+        if (strcmp(a1->name, a2->name) || history_kept(a1) != history_kept(a2))
+            return false;
+        for (size_t k = 0; k < history_kept(a1); k++)
+            if (memcmp(history_at(a1, k), history_at(a2, k), sizeof(struct trace_event)))
+                return false;
+    }
+    return true;
+}
+
+/* No single flipped bit is taken for a different recording: every header
+ * bit, the end marker's every bit and 2000 random others are each refused or
+ * read back as the very same events and figures. */
+static void test_record_every_bit_checked(void **state)
+{
+    (void)state;
+    load_good();
+    static struct history h0, h;
+    static struct rec_meta m0, m;
+    char err[300];
+    assert_int_equal(rec_read_mem(good, good_len, "good.rec", &h0, &m0, err, sizeof err), 0);
+    uint8_t *b = malloc(good_len);
+    /* The bits to flip: the file header and body, each block's header, the end marker. */
+    size_t *bits = malloc(sizeof *bits * (good_len * 8 + 2000));
+    size_t n = 0, end_at = 0;
+    for (size_t i = 0; i < first_block(good) * 8; i++)
+        bits[n++] = i;
+    for (size_t at = first_block(good); at + 24 <= good_len; at += 24 + get32(good + at + 8)) {
+        for (size_t i = 0; i < 24 * 8; i++)
+            bits[n++] = at * 8 + i;
+        end_at = at;
+    }
+    for (size_t i = (end_at + 24) * 8; i < good_len * 8; i++)
+        bits[n++] = i;
+    srand(23);
+    for (int i = 0; i < 2000; i++)
+        bits[n++] = ((size_t)rand() * 65536u + (size_t)rand()) % (good_len * 8);
+    int refused = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(b, good, good_len);
+        b[bits[i] / 8] ^= (uint8_t)(1u << (bits[i] % 8));
+        if (rec_read_mem(b, good_len, "flip.rec", &h, &m, err, sizeof err) != 0) {
+            refused++;
+            continue;
+        }
+        if (!same_recording(&h0, &m0, &h, &m))
+            fail_msg("flipping bit %zu (byte %zu of %zu) was accepted as another recording",
+                     bits[i] % 8, bits[i] / 8, good_len);
+        history_free(&h);
+    }
+    assert_true(n > 2000 + 24 * 8 * 2);
+    assert_int_equal(refused, (int)n); /* with every byte covered, each flip is refused */
+    history_free(&h0);
+    free(bits);
+    free(b);
+    free(good);
+}
+
+/* The i-th event the writer test feeds: two lanes taking turns. */
+static struct trace_event nth_event(uint64_t t0, uint32_t i)
+{
+    return (struct trace_event){.t = t0 + 1000u * i + (i * 7919u) % 900u,
+                                .arg = i,
+                                .state = (uint16_t)(i % 3 ? TRACE_RUN : TRACE_WAIT),
+                                .lane = (uint16_t)(i % 2)};
+}
+
+/*
+ * A child writes events through a file size limit (SIGXFSZ ignored: writes
+ * fail with EFBIG, as on a full disk) and, with close, ends the recording;
+ * without, it is killed. Returns the errno the writer reported, or -1.
+ */
+static int write_limited(const char *file, rlim_t limit, uint32_t events, bool close_it)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {limit, limit};
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+            _exit(100);
+        static struct history h;
+        static struct rec_meta m;
+        history_init(&h, 1000000);
+        history_lane_add(&h, "worker 0", TRACE_LANE_STATE, 0, 0, 16);
+        history_lane_add(&h, "worker 1", TRACE_LANE_STATE, 0, 0, 16);
+        snprintf(m.scene, sizeof m.scene, "prodcons");
+        snprintf(m.mode, sizeof m.mode, "threads");
+        char err[300];
+        struct rec_writer *w = rec_open(file, &h, &m, true, err, sizeof err);
+        if (!w)
+            _exit(101);
+        int first_failure = -1;
+        for (uint32_t i = 0; i < events; i++) {
+            struct trace_event e = nth_event(h.t0, i);
+            if (rec_event(w, e.lane, &e) != 0 && first_failure < 0)
+                first_failure = (int)i;
+        }
+        int e = rec_error(w);
+        if (!close_it)
+            raise(SIGKILL);
+        /* The run's end is later than the last event the file kept. */
+        int rc = rec_close(w, h.t0 + 1000ull * events * 10, NULL, err, sizeof err);
+        _exit(rc == 0 ? 0 : first_failure < 0 ? 102 : e == EFBIG ? 3 : 104);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFSIGNALED(st))
+        return WTERMSIG(st) == SIGKILL ? -2 : -1;
+    return WEXITSTATUS(st);
+}
+
+/* Read back what write_limited wrote: the events are the first ones fed, in
+ * whole blocks, and the end marker says whether and why it was cut short. */
+static void check_limited(const char *file, rlim_t limit, bool cut, const char *note)
+{
+    struct stat sb;
+    assert_int_equal(stat(file, &sb), 0);
+    assert_true((rlim_t)sb.st_size <= limit);
+    static struct history h;
+    static struct rec_meta m;
+    char err[300];
+    if (rec_read(file, &h, &m, err, sizeof err) != 0)
+        fail_msg("a recording cut short must stay readable: %s", err);
+    assert_int_equal(m.cut_short, cut);
+    if (!strstr(m.cut_note, note))
+        fail_msg("note '%s' lacks '%s'", m.cut_note, note);
+    assert_true(h.events > 0 && h.events % REC_BLOCK_EVENTS == 0);
+    uint32_t seen[2] = {0};
+    uint64_t last = 0;
+    for (uint32_t i = 0; i < h.events; i++) {
+        struct trace_event want = nth_event(h.t0, i);
+        const struct trace_event *got = history_at(&h.lane[want.lane], seen[want.lane]++);
+        assert_int_equal(got->t, want.t);
+        assert_int_equal(got->arg, want.arg);
+        assert_int_equal(got->state, want.state);
+        last = want.t > last ? want.t : last;
+    }
+    /* Cut short, it ends with its last event, not at the end of the run it missed. */
+    if (cut)
+        assert_int_equal(m.t_end, last);
+    else
+        assert_true(m.t_end > last);
+    history_free(&h);
+}
+
+/* A write that fails (the file size limit, like a full disk) cuts the
+ * recording short: the writer says so at once, later events are dropped, and
+ * the file stays a valid recording of the events before, which says it was
+ * cut short and why; a killed writer's file is valid too. */
+static void test_record_cut_short(void **state)
+{
+    (void)state;
+    const rlim_t limit = 40000;
+    assert_int_equal(write_limited(path, limit, 40000, true), 3);
+    check_limited(path, limit, true, "write failed: ");
+    /* Killed after the limit: the failure's marker is there already. */
+    assert_int_equal(write_limited(path, limit, 40000, false), -2);
+    check_limited(path, limit, true, "write failed: ");
+    /* Killed with no failure: the file says it was not closed. */
+    assert_int_equal(write_limited(path, 1u << 30, 3 * REC_BLOCK_EVENTS + 5, false), -2);
+    check_limited(path, 1u << 30, true, "the run ended before the recording was closed");
+    /* Closed with no failure: whole, and not cut short. */
+    assert_int_equal(write_limited(path, 1u << 30, 3 * REC_BLOCK_EVENTS, true), 0);
+    check_limited(path, 1u << 30, false, "");
 }
 
 /* Recordings from before the last four states were added, and with them, both replay. */
@@ -494,14 +730,19 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        // clang-format off
         T(test_record_replay_same_layout),
         T(test_record_reader_errors),
+        T(test_record_every_bit_checked),
+        T(test_record_cut_short),
         T(test_record_figures_keep_their_spread),
         T(test_headless_prints_spreads),
         T(test_record_chrome_export),
         T(test_record_replay_stepping_shows),
+        T(test_record_replay_figures_once),
         T(test_record_reads_both_versions),
         T(test_record_save_recent),
+        // clang-format on
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -127,6 +127,27 @@ static void test_tour_inherits(void **state)
     tour_free(&t);
 }
 
+/* A step's title is kept whole, however long (up to a line's length), its
+ * characters never cut in the middle. */
+static void test_tour_long_title_whole(void **state)
+{
+    (void)state;
+    static char title[900], src[1100];
+    size_t n = 0;
+    while (n + 40 < sizeof title)
+        n += (size_t)snprintf(title + n, sizeof title - n, "word %zu \xea\xb8\xb4 ", n);
+    title[n - 1] = '\0'; /* no space at the end, which the parser trims */
+    snprintf(src, sizeof src, "step %s\nscene gil\n", title);
+    struct tour t;
+    char err[256];
+    if (tour_parse(&t, src, "t", err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(t.n, 1);
+    assert_true(strlen(title) > 800);
+    assert_string_equal(t.step[0].title, title);
+    tour_free(&t);
+}
+
 static void test_tour_errors_name_the_line(void **state)
 {
     (void)state;
@@ -554,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_tour_expect_eval),
         cmocka_unit_test(test_tour_inherits),
         cmocka_unit_test(test_tour_errors_name_the_line),
+        cmocka_unit_test(test_tour_long_title_whole),
         cmocka_unit_test(test_tour_load_files),
         cmocka_unit_test(test_tour_goto_restarts_only_when_needed),
         cmocka_unit_test(test_tour_options),

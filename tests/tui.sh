@@ -282,6 +282,33 @@ fi
 T send-keys -t t q
 exit_status >/dev/null
 
+# A recording under way shows in the header; a write that fails (a file size
+# limit with SIGXFSZ ignored, as a full disk) shows at once and the run goes on.
+printf '#!/bin/sh\ntrap "" XFSZ\nulimit -f 64\nexec "%s" "$@"\n' "$C" >"$tmp/fsize"
+chmod +x "$tmp/fsize"
+start 120 36 --scene prodcons --record "$tmp/tui.rec"
+expect "a recording under way shows in the header" "REC [0-9]* s"
+T send-keys -t t q
+exit_status >/dev/null
+plain_c=$C
+C=$tmp/fsize
+start 120 36 --scene prodcons --set prod_rate=20000 --set cons_rate=20000 --record "$tmp/cut.rec"
+C=$plain_c
+expect "a failed recording write shows at once" "recording cut short: File too large (the run goes on"
+expect "the header says the recording stopped" "REC cut short"
+produced() { screen | awk '$1 == "produced" {gsub(",", "", $2); print $2}'; }
+n1=$(produced)
+sleep 1
+n2=$(produced)
+if [ -n "$n1" ] && [ -n "$n2" ] && [ "$n2" -gt "$n1" ]; then ok "the run goes on after the failure"; else not_ok "the run goes on after the failure" "produced $n1 then $n2"; fi
+T send-keys -t t q
+st=$(exit_status)
+if [ "$st" = "EXIT=1" ]; then ok "a failed recording ends with status 1"; else not_ok "a failed recording ends with status 1" "$st"; fi
+start 120 36 --replay "$tmp/cut.rec"
+expect "its replay says it was cut short and why" "recording cut short: write failed: File too large"
+T send-keys -t t q
+exit_status >/dev/null
+
 start 100 30 --scene prodcons --duration 1
 st=$(exit_status)
 if [ "$st" = "EXIT=0" ]; then ok "--duration ends the TUI by itself"; else not_ok "--duration ends the TUI" "$st"; fi
