@@ -723,7 +723,7 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
             cur->expect = more;
             cur->expect[cur->nexpect++] = x;
         } else if (wl == 3 && !strncmp(word, "ask", 3)) {
-            if (cur->ask) {
+            if (cur->nanswers) {
                 tour__fail(err, errlen, name, line, _("the step already asks a question"));
                 goto fail;
             }
@@ -731,11 +731,24 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
                 tour__fail(err, errlen, name, line, _("ask needs a question: ask QUESTION"));
                 goto fail;
             }
-            if (!(cur->ask = strdup(arg))) {
+            /* More ask lines before the answers continue the question. */
+            size_t have = cur->ask ? strlen(cur->ask) : 0, alen = strlen(arg);
+            if (have + alen + 2 > TOUR_TEXT_MAX) {
+                tour__fail(err, errlen, name, line, _("the question is longer than %d bytes"),
+                           TOUR_TEXT_MAX - 1);
+                goto fail;
+            }
+            char *q = realloc(cur->ask, have + alen + 2);
+            if (!q) {
                 tour__fail(err, errlen, name, line, _("out of memory"));
                 goto fail;
             }
-            cur->ask_line = line;
+            if (have)
+                q[have++] = ' ';
+            memcpy(q + have, arg, alen + 1);
+            if (!cur->ask)
+                cur->ask_line = line;
+            cur->ask = q;
         } else if (wl == 6 && !strncmp(word, "answer", 6)) {
             char msg[200] = "";
             struct tour_answer an;
