@@ -1012,8 +1012,8 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
                      a->load.last.cpus);
             st->extra_colour[2] = COLOUR_YELLOW;
         }
-        if (trace_frozen()) {
-            /* What the last step moved, or how to take one. */
+        if (trace_frozen() && a->ask != APP_ASK_OPEN) {
+            /* What the last step moved, or how to take one (not while a question waits). */
             const struct app_view *v = &a->view;
             char what[200];
             if (v->step_lane >= 0 && v->step_lane < a->hist.nlanes)
