@@ -316,7 +316,7 @@ static int check_ask(const struct tour_step *s, const struct tour_facts *facts, 
 {
     struct tour_verdict v;
     tour_ask_eval(s, facts, &v);
-    fprintf(f, _("  ask     %s\n"), s->ask);
+    fprintf(f, "  %-7s %s\n", "ask", s->ask);
     for (int j = 0; j < s->nanswers; j++) {
         char got[160];
         tour_outcome_describe(&s->answer[j].when, &v.out[j], got, sizeof got);
@@ -327,19 +327,21 @@ static int check_ask(const struct tour_step *s, const struct tour_facts *facts, 
                 s->answer[j].key, s->answer[j].when.text, got);
     }
     if (v.skipped) {
-        fprintf(f, _("  skipped the run cannot settle the question\n"));
+        fprintf(f, "  %-7s %s\n", "skipped", _("the run cannot settle the question"));
         (*skipped)++;
         return 0;
     }
     if (v.answer >= 0) {
-        fprintf(f, _("  ok      the run supports answer %c: %s\n"), s->answer[v.answer].key,
+        fprintf(f, "  %-7s ", "ok");
+        fprintf(f, _("the run supports answer %c: %s\n"), s->answer[v.answer].key,
                 s->answer[v.answer].text);
         return 0;
     }
+    fprintf(f, "  %-7s ", "FAILED");
     if (v.holds == 0)
-        fprintf(f, _("  FAILED  no answer holds: the question has no right answer in this run\n"));
+        fprintf(f, "%s\n", _("no answer holds: the question has no right answer in this run"));
     else
-        fprintf(f, _("  FAILED  %d answers hold: exactly one should\n"), v.holds);
+        fprintf(f, _("%d answers hold: exactly one should\n"), v.holds);
     return 1;
 }
 
