@@ -274,6 +274,75 @@ static void step_found(struct app *a)
     v->t_right = e->t + span / 4;
 }
 
+/*
+ * A question's run: once it has run the step's check time (frozen time left
+ * out), evaluate the answers against what it measured and reveal. A run
+ * restarted meanwhile (a key changed the mode or a parameter) is not the one
+ * the question was about: the question is dropped.
+ */
+static void ask_tick(struct app *a, uint64_t now)
+{
+    const struct tour_step *s = a->tour ? &a->tour->step[a->tour_step] : NULL;
+    if (!s || !s->ask || !a->running || a->ctx.t_start != a->ask_run) {
+        if (a->ask == APP_ASK_RUNNING)
+            app_warn(a, "the scene restarted before the reveal: < and > ask the question again");
+        a->ask = APP_ASK_NONE;
+        return;
+    }
+    if (a->ask != APP_ASK_RUNNING)
+        return;
+    uint64_t frozen = app_frozen_ns(a, now) - a->ask_frozen;
+    a->ask_ran = now > a->ask_t + frozen ? now - a->ask_t - frozen : 0;
+    if ((double)a->ask_ran < tour_check_s(s) * 1e9)
+        return;
+    static struct tour_lane_total lanes[TRACE_MAX_LANES];
+    struct tour_facts facts;
+    app_stats(a, now);
+    app_tour_facts(a, lanes, &facts);
+    struct tour_verdict *v = &a->ask_verdict;
+    tour_ask_eval(s, &facts, v);
+    a->ask = APP_ASK_REVEALED;
+    unsigned char *res = &a->ask_result[a->tour_step];
+    *res = a->ask_pick < 0            ? APP_ANSWER_SKIPPED
+           : v->answer < 0            ? APP_ANSWER_UNSETTLED
+           : v->answer == a->ask_pick ? APP_ANSWER_RIGHT
+                                      : APP_ANSWER_WRONG;
+    if (v->answer < 0)
+        app_warn(a, "this run supports no single answer");
+    else if (*res == APP_ANSWER_RIGHT)
+        app_message(a, "right: this run supports answer %c", s->answer[v->answer].key);
+    else
+        app_message(a, "this run supports answer %c", s->answer[v->answer].key);
+}
+
+void app_ask_score(const struct app *a, int *right, int *settled, int *skipped)
+{
+    *right = *settled = *skipped = 0;
+    for (int i = 0; i < TOUR_MAX_STEPS; i++) {
+        *right += a->ask_result[i] == APP_ANSWER_RIGHT;
+        *settled += a->ask_result[i] == APP_ANSWER_RIGHT || a->ask_result[i] == APP_ANSWER_WRONG;
+        *skipped += a->ask_result[i] == APP_ANSWER_SKIPPED;
+    }
+}
+
+/* Let a question's run go: with the answer picked (its index), or none (-1). */
+static void ask_go(struct app *a, int pick)
+{
+    const struct tour_step *s = &a->tour->step[a->tour_step];
+    uint64_t now = trace_now_ns();
+    app_freeze(a, false);
+    a->ask = APP_ASK_RUNNING;
+    a->ask_pick = pick;
+    a->ask_t = now;
+    a->ask_frozen = app_frozen_ns(a, now);
+    a->ask_run = a->ctx.t_start;
+    a->ask_ran = 0;
+    if (pick >= 0)
+        app_message(a, "answer %c: the run shows in %.3g s", s->answer[pick].key, tour_check_s(s));
+    else
+        app_message(a, "no answer: the run shows in %.3g s", tour_check_s(s));
+}
+
 void app_tick(struct app *a, uint64_t now)
 {
     if (!a->scene)
@@ -293,6 +362,8 @@ void app_tick(struct app *a, uint64_t now)
         for (int i = 0; i < a->scene->nparams; i++)
             a->params[i] = atomic_load_explicit(&a->ctx.sh->param[i], memory_order_relaxed);
     }
+    if (a->ask == APP_ASK_RUNNING || a->ask == APP_ASK_REVEALED)
+        ask_tick(a, now);
 }
 
 /* Figures recomputed from a recording: what the events themselves say. */
@@ -1007,6 +1078,28 @@ static int k_tour(struct app *a, int key, int width)
     return APP_CONTINUE;
 }
 
+static int k_answer(struct app *a, int key, int width)
+{
+    (void)width;
+    const struct tour_step *s = &a->tour->step[a->tour_step];
+    int i = tour_answer_find(s, key);
+    if (i < 0) {
+        char keys[16];
+        tour_answer_keys(s, keys, sizeof keys);
+        app_warn(a, "no answer %lc: the answers are %s", (wint_t)key, keys);
+    } else {
+        ask_go(a, i);
+    }
+    return APP_CONTINUE;
+}
+
+static int k_skip(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    ask_go(a, -1);
+    return APP_CONTINUE;
+}
+
 static int k_event(struct app *a, int key, int width)
 {
     replay_step(a, key == ',' ? -1 : 1, width);
@@ -1032,6 +1125,7 @@ static const char H_QUIT[] = N_("quit (also Ctrl-C)"), H_HELP[] = N_("this help:
                   H_LANES[] = N_("scroll lanes when they do not all fit"),
                   H_TOUR_NEXT[] = N_("the tour's next step"),
                   H_TOUR_PREV[] = N_("the tour's previous step"),
+                  H_ASK_SKIP[] = N_("run without answering (the question counts as skipped)"),
                   H_EVENT_NEXT[] = N_("the recording's next event"),
                   H_REPLAY_END[] = N_("the end of the recording"),
                   H_PAGE_NEXT[] = N_("the help's next page (after the last: close it)");
@@ -1093,21 +1187,30 @@ const struct key_binding app_bindings[] = {
      NULL},
     {'\n', 0, H_TOUR_NEXT, KEY_TOUR, 0, k_tour},
     {'>', 0, H_TOUR_NEXT, KEY_TOUR, 0, k_tour},
-    {'<', 0, H_TOUR_PREV, KEY_TOUR, 0, k_tour},
-    {APP_KEY_BACKSPACE, 0, H_TOUR_PREV, KEY_TOUR, 0, k_tour},
+    {'<', 0, H_TOUR_PREV, KEY_TOUR | KEY_ASK, 0, k_tour},
+    {APP_KEY_BACKSPACE, 0, H_TOUR_PREV, KEY_TOUR | KEY_ASK, 0, k_tour},
+    {'1', '4', N_("answer the question: the workers run, then the answer the run supports shows"),
+     KEY_ASK, 0, k_answer},
+    {'\n', 0, H_ASK_SKIP, KEY_ASK, 0, k_skip},
+    {'>', 0, H_ASK_SKIP, KEY_ASK, 0, k_skip},
     {APP_KEY_PGDN, 0, H_PAGE_NEXT, KEY_HELP, 0, k_help_page},
     {' ', 0, H_PAGE_NEXT, KEY_HELP, 0, k_help_page},
     {APP_KEY_PGUP, 0, N_("the help's previous page"), KEY_HELP, 0, k_help_page},
 };
 const int app_nbindings = (int)(sizeof app_bindings / sizeof app_bindings[0]);
 
-unsigned app_key_context(const struct app *a)
+unsigned app_key_scope(const struct app *a)
 {
-    if (a->view.help)
-        return KEY_HELP;
     if (a->replay)
         return KEY_REPLAY;
+    if (a->tour && a->ask == APP_ASK_OPEN)
+        return KEY_ASK;
     return a->tour ? KEY_LIVE | KEY_TOUR : KEY_LIVE;
+}
+
+unsigned app_key_context(const struct app *a)
+{
+    return a->view.help ? KEY_HELP : app_key_scope(a);
 }
 
 enum app_result app_key(struct app *a, int key, int width)
@@ -1134,7 +1237,12 @@ enum app_result app_key(struct app *a, int key, int width)
     else if (ctx == KEY_REPLAY &&
              keys_bound(app_bindings, app_nbindings, e, KEY_LIVE | KEY_TOUR, key))
         app_warn(a, "this is a recording: it cannot be changed (q quits)");
-    else if (key < 0x110000 && key >= ' ')
+    else if (ctx == KEY_ASK &&
+             keys_bound(app_bindings, app_nbindings, e, KEY_LIVE | KEY_TOUR, key)) {
+        char keys[16];
+        tour_answer_keys(&a->tour->step[a->tour_step], keys, sizeof keys);
+        app_warn(a, "answer first (%s), or Enter to run without an answer", keys);
+    } else if (key < 0x110000 && key >= ' ')
         app_warn(a, "key '%lc' does nothing here; ? shows the keys", (wint_t)key);
     return APP_CONTINUE;
 }
@@ -1156,6 +1264,18 @@ void app_set_text(struct app *a, const struct scene_entry *e, int idx, const cha
     snprintf(a->text[idx], sizeof a->text[idx], "%s", text ? text : "");
 }
 
+void app_tour_facts(struct app *a, struct tour_lane_total *lanes, struct tour_facts *f)
+{
+    int n = a->hist.nlanes < TRACE_MAX_LANES ? a->hist.nlanes : TRACE_MAX_LANES;
+    for (int i = 0; i < n; i++) {
+        const struct history_lane *l = &a->hist.lane[i];
+        lanes[i].name = l->name;
+        lanes[i].gauge = l->kind == TRACE_LANE_GAUGE;
+        history_totals(l, a->hist.t_end, lanes[i].ns);
+    }
+    *f = (struct tour_facts){.stats = &a->stats, .lane = lanes, .nlanes = n};
+}
+
 int app_tour_goto(struct app *a, int step)
 {
     const struct tour *t = a->tour;
@@ -1163,8 +1283,21 @@ int app_tour_goto(struct app *a, int step)
         return -EINVAL;
     step = step < 0 ? 0 : step >= t->n ? t->n - 1 : step;
     const struct tour_step *s = &t->step[step];
+    if (a->ask == APP_ASK_OPEN)
+        app_freeze(a, false);
+    a->ask = APP_ASK_NONE;
     a->tour_step = step;
     a->view.narr_page = 0;
+    if (a->asks && s->ask) {
+        /* A fresh run, frozen until the learner answers: the reveal measures it alone. */
+        int rc = app_start_said(a, s->scene, s->mode, s->params);
+        if (rc)
+            return rc;
+        app_freeze(a, true);
+        a->ask = APP_ASK_OPEN;
+        a->ask_pick = -1;
+        return 0;
+    }
     if (a->scene == s->scene && a->running && a->ctx.mode == s->mode &&
         !memcmp(a->params, s->params, sizeof a->params[0] * (size_t)s->scene->nparams))
         return 0; /* the same set-up: only the narration changes */

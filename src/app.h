@@ -53,6 +53,17 @@ struct app_geom {
     int help_pages; /* pages of the help at this size (its keys page through them) */
 };
 
+/* A tour step's question: asked (the workers frozen), running its check time, revealed. */
+enum app_ask { APP_ASK_NONE, APP_ASK_OPEN, APP_ASK_RUNNING, APP_ASK_REVEALED };
+/* What became of a step's question, kept per step for the score. */
+enum app_answer {
+    APP_ANSWER_NONE,
+    APP_ANSWER_RIGHT,
+    APP_ANSWER_WRONG,
+    APP_ANSWER_SKIPPED,   /* run without an answer */
+    APP_ANSWER_UNSETTLED, /* the run supported no single answer (or the machine was busy) */
+};
+
 struct app {
     const struct scene_entry *scene;
     struct scene_ctx ctx;
@@ -85,6 +96,15 @@ struct app {
     bool step_wait;                       /* a step was let through; its event is not drained yet */
     uint32_t step_seen;                   /* trace_steps() before it */
     uint64_t step_count[TRACE_MAX_LANES]; /* each lane's events before it */
+    bool asks;                            /* ask a tour's questions (the TUI; not headless) */
+    int ask;                              /* enum app_ask: the shown step's question */
+    int ask_pick;                         /* the answer picked (its index); -1: none */
+    uint64_t ask_t;                       /* when the run was let go */
+    uint64_t ask_frozen;                  /* app_frozen_ns() then */
+    uint64_t ask_run;                     /* the run it watches (its ctx.t_start) */
+    uint64_t ask_ran;                     /* how long it has run since, frozen time left out */
+    struct tour_verdict ask_verdict;      /* the reveal: which answers the run supports */
+    unsigned char ask_result[TOUR_MAX_STEPS]; /* enum app_answer, per step */
 };
 
 /* Map the trace rings (once per process). */
@@ -110,8 +130,12 @@ void app_stats(struct app *a, uint64_t now);
 /* The key table: every key the program takes but the scene's own (see keys.h). */
 extern const struct key_binding app_bindings[];
 extern const int app_nbindings;
-/* The contexts in force now (enum key_where bits): help, replay, or live (and tour). */
+/* The contexts in force now (enum key_where bits): help, replay, a question, or live (and tour). */
 unsigned app_key_context(const struct app *a);
+/* The same with the help closed: whose keys the help lists. */
+unsigned app_key_scope(const struct app *a);
+/* The questions' score: right answers, answers the runs settled, questions run unanswered. */
+void app_ask_score(const struct app *a, int *right, int *settled, int *skipped);
 /* Handle a key through the key table; returns APP_QUIT to leave. */
 enum app_result app_key(struct app *a, int key, int width);
 /* Mouse: a click at a cell, or the wheel (dir +1 out, -1 in). */
@@ -134,6 +158,9 @@ int app_snapshot(struct app *a, const char *path, bool force, char *err, unsigne
 int app_export_chrome(struct app *a, const char *path, bool force, char *err, unsigned errlen);
 /* Show a tour step (clamped to the tour): its scene restarts when the step needs another set-up. */
 int app_tour_goto(struct app *a, int step);
+/* What the run measured for a tour's claims: its figures, and each lane's totals in lanes
+ * (TRACE_MAX_LANES of them). */
+void app_tour_facts(struct app *a, struct tour_lane_total *lanes, struct tour_facts *f);
 /* Freeze or unfreeze the workers at the gate, keeping count of the time frozen. */
 void app_freeze(struct app *a, bool on);
 /* Time the run has spent frozen, up to now. */

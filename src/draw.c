@@ -778,12 +778,114 @@ static void nl_emit(void *arg, const char *line, int len)
     b->n++;
 }
 
-/* The narration's lines at width w, under its title: on a tour the step's words, then the mode's.
+/* Lines composed for the question's part of the narration (they must outlive narr_build). */
+static char ask_line[2 * TOUR_MAX_ANSWERS + 2][1024];
+
+/* What the reveal says first: was the learner right, and which answer the run supports. */
+static void ask_verdict_text(const struct app *a, char *buf, size_t len, unsigned *colour)
+{
+    const struct tour_step *s = &a->tour->step[a->tour_step];
+    const struct tour_verdict *v = &a->ask_verdict;
+    *colour = COLOUR_YELLOW;
+    if (v->answer < 0) {
+        if (v->skipped)
+            snprintf(buf, len, "%s",
+                     _("The machine is busy: this run cannot settle the question."));
+        else if (v->holds == 0)
+            snprintf(buf, len, "%s", _("This run supports none of the answers."));
+        else
+            snprintf(buf, len, _("This run supports %d answers: it does not settle the question."),
+                     v->holds);
+        return;
+    }
+    int key = s->answer[v->answer].key;
+    if (a->ask_pick < 0) {
+        snprintf(buf, len, _("This run supports answer %c."), key);
+    } else if (a->ask_pick == v->answer) {
+        snprintf(buf, len, _("Right: this run supports your answer, %c."), key);
+        *colour = COLOUR_GREEN;
+    } else {
+        snprintf(buf, len, _("Not this time: this run supports answer %c, not %c."), key,
+                 s->answer[a->ask_pick].key);
+    }
+}
+
+/*
+ * A tour step's question: asked (the answers and how to pick one), running
+ * (how long until the reveal), revealed (the verdict, the answers marked, the
+ * claim that decided it with the figures measured).
  */
+static void narr_ask(const struct app *a, int w, struct nbuild *b)
+{
+    const struct tour_step *s = &a->tour->step[a->tour_step];
+    const struct tour_verdict *v = &a->ask_verdict;
+    bool shown = a->ask == APP_ASK_REVEALED;
+    int k = 0;
+    char keys[16];
+    tour_answer_keys(s, keys, sizeof keys);
+    if (shown) {
+        ask_verdict_text(a, ask_line[k], sizeof ask_line[k], &b->colour);
+        b->attr = GRID_BOLD;
+        grid_wrap(ask_line[k++], w, nl_emit, b);
+    }
+    b->colour = COLOUR_CYAN;
+    b->attr = GRID_BOLD;
+    grid_wrap(s->ask, w, nl_emit, b);
+    for (int i = 0; i < s->nanswers; i++) {
+        bool holds = shown && v->out[i].pass, mine = i == a->ask_pick;
+        const char *mark = holds && mine ? _("  (your answer; this run)")
+                           : holds       ? _("  (this run)")
+                           : mine        ? _("  (your answer)")
+                                         : "";
+        snprintf(ask_line[k], sizeof ask_line[k], "%c  %s%s", s->answer[i].key, s->answer[i].text,
+                 mark);
+        b->colour = holds ? COLOUR_GREEN : mine ? COLOUR_YELLOW : 0;
+        b->attr = holds || mine ? GRID_BOLD : 0;
+        grid_wrap(ask_line[k++], w, nl_emit, b);
+    }
+    b->colour = 0;
+    b->attr = GRID_DIM;
+    if (a->ask == APP_ASK_OPEN) {
+        snprintf(ask_line[k], sizeof ask_line[k],
+                 _("Press %s to answer: the workers wait, frozen, until you do. Enter runs them "
+                   "without an answer."),
+                 keys);
+        grid_wrap(ask_line[k], w, nl_emit, b);
+    } else if (a->ask == APP_ASK_RUNNING) {
+        double left = tour_check_s(s) - (double)a->ask_ran / 1e9;
+        snprintf(ask_line[k], sizeof ask_line[k],
+                 _("Measuring: in %.0f s this run shows which answer holds."),
+                 left > 0 ? ceil(left) : 0);
+        grid_wrap(ask_line[k], w, nl_emit, b);
+    } else {
+        /* The claim that decided it, or every claim when none or several hold. */
+        b->attr = 0;
+        for (int i = 0; i < s->nanswers; i++) {
+            if (v->answer >= 0 && i != v->answer)
+                continue;
+            char got[160];
+            tour_outcome_describe(&s->answer[i].when, &v->out[i], got, sizeof got);
+            snprintf(ask_line[k], sizeof ask_line[k], "%c: %s (%s)", s->answer[i].key,
+                     s->answer[i].when.text, got);
+            grid_wrap(ask_line[k++], w, nl_emit, b);
+        }
+    }
+    b->colour = 0;
+    b->attr = 0;
+}
+
+/* The narration's lines at width w, under its title: on a tour the step's words, then the mode's;
+ * a step's question first, and until it is revealed, alone. */
 static int narr_build(const struct app *a, int w, struct nline *out, int max)
 {
     const struct scene_mode *m = &a->scene->modes[a->ctx.mode];
     struct nbuild b = {out, 0, max, 0, 0};
+    if (a->tour && a->ask != APP_ASK_NONE && a->tour->step[a->tour_step].ask) {
+        narr_ask(a, w, &b);
+        if (a->ask != APP_ASK_REVEALED)
+            return b.n; /* the words below may give the answer away */
+        nl_emit(&b, "", 0);
+    }
     if (a->tour) {
         const struct tour_step *s = &a->tour->step[a->tour_step];
         if (s->text)
@@ -904,8 +1006,25 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
             snprintf(st->base, sizeof st->base, _(" %s | workers running | x%d"), view, a->slowmo);
         if (a->tour) {
             size_t n = strlen(st->base);
-            snprintf(st->base + n, sizeof st->base - n, _(" | tour %d/%d: Enter next, < back"),
-                     a->tour_step + 1, a->tour->n);
+            if (a->ask == APP_ASK_OPEN) {
+                char keys[16];
+                tour_answer_keys(&a->tour->step[a->tour_step], keys, sizeof keys);
+                snprintf(st->base + n, sizeof st->base - n,
+                         _(" | tour %d/%d: %s answer, Enter runs, < back"), a->tour_step + 1,
+                         a->tour->n, keys);
+            } else {
+                snprintf(st->base + n, sizeof st->base - n, _(" | tour %d/%d: Enter next, < back"),
+                         a->tour_step + 1, a->tour->n);
+            }
+            int right, settled, skipped;
+            app_ask_score(a, &right, &settled, &skipped);
+            n = strlen(st->base);
+            if (settled)
+                snprintf(st->base + n, sizeof st->base - n, _(" | answers %d/%d right"), right,
+                         settled);
+            n = strlen(st->base);
+            if (skipped)
+                snprintf(st->base + n, sizeof st->base - n, _(" | %d skipped"), skipped);
         }
         st->base_colour = trace_frozen() ? COLOUR_MAGENTA : COLOUR_GREEN;
         uint64_t dropped = trace_dropped();
@@ -920,8 +1039,8 @@ static void status_compose(struct app *a, int cols, uint64_t now, struct status_
                      a->load.last.cpus);
             st->extra_colour[2] = COLOUR_YELLOW;
         }
-        if (trace_frozen()) {
-            /* What the last step moved, or how to take one. */
+        if (trace_frozen() && a->ask != APP_ASK_OPEN) {
+            /* What the last step moved, or how to take one (not while a question waits). */
             const struct app_view *v = &a->view;
             char what[200];
             if (v->step_lane >= 0 && v->step_lane < a->hist.nlanes)
@@ -1174,7 +1293,7 @@ static void draw_status(struct grid *g, const struct layout_rect *r, const struc
 static void draw_help(struct app *a, struct grid *g)
 {
     const struct scene_entry *e = a->scene;
-    unsigned ctx = a->replay ? KEY_REPLAY : a->tour ? KEY_LIVE | KEY_TOUR : KEY_LIVE;
+    unsigned ctx = app_key_scope(a);
     static struct key_item it[KEYS_MAX];
     int n = keys_items(app_bindings, app_nbindings, e, ctx, it, KEYS_MAX);
     char scene_head[160];
@@ -1229,7 +1348,7 @@ static void draw_help(struct app *a, struct grid *g)
 
     char title[200], right[64] = "";
     snprintf(title, sizeof title, _("Keys: %s"), e->name);
-    if (ctx == KEY_REPLAY || (ctx & KEY_TOUR)) {
+    if (ctx == KEY_REPLAY || (ctx & (KEY_TOUR | KEY_ASK))) {
         size_t l = strlen(title);
         snprintf(title + l, sizeof title - l, " %s",
                  ctx == KEY_REPLAY ? _("(a recording)") : _("(on a tour)"));

@@ -318,20 +318,48 @@ static int headless_tour(struct app *a, const struct cli *o, volatile int *quit)
     return rc;
 }
 
-#define CHECK_DEFAULT_S 3.0
+/* Print a question's verdict: each answer's claim, then which answer the run supports. */
+static int check_ask(const struct tour_step *s, const struct tour_facts *facts, FILE *f,
+                     int *skipped)
+{
+    struct tour_verdict v;
+    tour_ask_eval(s, facts, &v);
+    fprintf(f, "  %-7s %s\n", "ask", s->ask);
+    for (int j = 0; j < s->nanswers; j++) {
+        char got[160];
+        tour_outcome_describe(&s->answer[j].when, &v.out[j], got, sizeof got);
+        fprintf(f, "  %-7s %c %s   (%s)\n",
+                v.out[j].skipped ? "skipped"
+                : v.out[j].pass  ? "holds"
+                                 : "-",
+                s->answer[j].key, s->answer[j].when.text, got);
+    }
+    if (v.skipped) {
+        fprintf(f, "  %-7s %s\n", "skipped", _("the run cannot settle the question"));
+        (*skipped)++;
+        return 0;
+    }
+    if (v.answer >= 0) {
+        fprintf(f, "  %-7s ", "ok");
+        fprintf(f, _("the run supports answer %c: %s\n"), s->answer[v.answer].key,
+                s->answer[v.answer].text);
+        return 0;
+    }
+    fprintf(f, "  %-7s ", "FAILED");
+    if (v.holds == 0)
+        fprintf(f, "%s\n", _("no answer holds: the question has no right answer in this run"));
+    else
+        fprintf(f, _("%d answers hold: exactly one should\n"), v.holds);
+    return 1;
+}
 
-/* Evaluate step s's expectations against the finished run; print a line each. Failures. */
+/* Evaluate step s's expectations (and its question) against the finished run; print a line each.
+ * Failures. */
 static int check_eval(struct app *a, const struct tour_step *s, FILE *f, int *skipped)
 {
     static struct tour_lane_total lanes[TRACE_MAX_LANES];
-    int n = a->hist.nlanes < TRACE_MAX_LANES ? a->hist.nlanes : TRACE_MAX_LANES;
-    for (int i = 0; i < n; i++) {
-        const struct history_lane *l = &a->hist.lane[i];
-        lanes[i].name = l->name;
-        lanes[i].gauge = l->kind == TRACE_LANE_GAUGE;
-        history_totals(l, a->hist.t_end, lanes[i].ns);
-    }
-    struct tour_facts facts = {.stats = &a->stats, .lane = lanes, .nlanes = n};
+    struct tour_facts facts;
+    app_tour_facts(a, lanes, &facts);
     int failed = 0;
     *skipped = 0;
     for (int j = 0; j < s->nexpect; j++) {
@@ -347,7 +375,9 @@ static int check_eval(struct app *a, const struct tour_step *s, FILE *f, int *sk
         failed += !out.pass && !out.skipped;
         *skipped += out.skipped;
     }
-    if (!s->nexpect)
+    if (s->ask)
+        failed += check_ask(s, &facts, f, skipped);
+    else if (!s->nexpect)
         fprintf(f, _("  (no expectations)\n"));
     return failed;
 }
@@ -388,7 +418,8 @@ static int headless_check(struct app *a, const struct cli *o, volatile int *quit
     char bad[256] = "";
     for (int i = 0; i < t.n && !(quit && *quit); i++) {
         const struct tour_step *s = &t.step[i];
-        double secs = s->check_s > 0 ? s->check_s : o->duration > 0 ? o->duration : CHECK_DEFAULT_S;
+        double secs = s->check_s > 0 ? s->check_s : o->duration > 0 ? o->duration : tour_check_s(s);
+        int nchecks = s->nexpect + (s->ask != NULL);
         printf(_("step %d/%d: %s (%s, mode %s, %.3g s)\n"), i + 1, t.n, s->title, s->scene->name,
                s->scene->modes[s->mode].name, secs);
         fflush(stdout);
@@ -396,15 +427,15 @@ static int headless_check(struct app *a, const struct cli *o, volatile int *quit
         int nf = check_run(a, &t, i, secs, quit, &ns);
         if (nf != 0 && !(quit && *quit)) {
             printf(_("  step %d: %d of %d failed; running it again, the second run counts\n"),
-                   i + 1, nf < 0 ? s->nexpect : nf, s->nexpect);
+                   i + 1, nf < 0 ? nchecks : nf, nchecks);
             fflush(stdout);
             nf = check_run(a, &t, i, secs, quit, &ns);
         }
         if (quit && *quit)
             break;
-        int nfail = nf < 0 ? (s->nexpect ? s->nexpect : 1) : nf;
+        int nfail = nf < 0 ? (nchecks ? nchecks : 1) : nf;
         failed += nfail;
-        passed += nf < 0 ? 0 : s->nexpect - nf - ns;
+        passed += nf < 0 ? 0 : nchecks - nf - ns;
         skipped += ns;
         if (nfail) {
             size_t len = strlen(bad);

@@ -33,8 +33,9 @@ enum key_where {
     KEY_TOUR = 2,   /* on a tour, besides KEY_LIVE */
     KEY_REPLAY = 4, /* a recording */
     KEY_HELP = 8,   /* while the help is shown: nothing else applies then */
-    KEY_VIEW = KEY_LIVE | KEY_REPLAY,
-    KEY_ALWAYS = KEY_LIVE | KEY_TOUR | KEY_REPLAY | KEY_HELP,
+    KEY_ASK = 16,   /* a tour's question is open (the workers frozen): instead of KEY_LIVE */
+    KEY_VIEW = KEY_LIVE | KEY_REPLAY | KEY_ASK,
+    KEY_ALWAYS = KEY_LIVE | KEY_TOUR | KEY_REPLAY | KEY_HELP | KEY_ASK,
 };
 
 enum key_flags {

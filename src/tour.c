@@ -70,6 +70,15 @@ void tour_free(struct tour *t)
         free(s->expect);
         s->expect = NULL;
         s->nexpect = 0;
+        for (int j = 0; j < s->nanswers; j++) {
+            free(s->answer[j].text);
+            free(s->answer[j].when.text);
+        }
+        free(s->answer);
+        s->answer = NULL;
+        s->nanswers = 0;
+        free(s->ask);
+        s->ask = NULL;
     }
     t->n = 0;
 }
@@ -339,6 +348,93 @@ static double tour__check(const char *arg)
     return v > 0 && v <= TOUR_CHECK_MAX_S ? v : -1;
 }
 
+/*
+ * The words after "answer": KEY "TEXT" when CLAIM, into a (its strings
+ * allocated). 0, or -1 with msg.
+ */
+static int tour__answer(const char *arg, const struct tour_step *s, struct tour_answer *a,
+                        char *msg, size_t mlen)
+{
+    memset(a, 0, sizeof *a);
+    if (!(arg[0] >= '1' && arg[0] < '1' + TOUR_MAX_ANSWERS) || (arg[1] != ' ' && arg[1] != '\t')) {
+        snprintf(msg, mlen,
+                 _("an answer starts with its key, 1 to %d: answer 1 \"TEXT\" when CLAIM"),
+                 TOUR_MAX_ANSWERS);
+        return -1;
+    }
+    a->key = arg[0];
+    if (tour_answer_find(s, a->key) >= 0) {
+        snprintf(msg, mlen, _("the question already has an answer %c"), a->key);
+        return -1;
+    }
+    const char *p = arg + 1;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *end = *p == '"' ? strchr(p + 1, '"') : NULL;
+    if (!end || end == p + 1) {
+        snprintf(msg, mlen, _("answer %c needs its words in quotes: answer %c \"TEXT\" when CLAIM"),
+                 a->key, a->key);
+        return -1;
+    }
+    const char *q = end + 1;
+    while (*q == ' ' || *q == '\t')
+        q++;
+    if (strncmp(q, "when", 4) || (q[4] != ' ' && q[4] != '\t')) {
+        snprintf(msg, mlen, _("answer %c needs a claim after its words: when CLAIM"), a->key);
+        return -1;
+    }
+    char why[200];
+    if (tour__expect(q + 5, &a->when, why, sizeof why) != 0) {
+        snprintf(msg, mlen, _("answer %c: %s"), a->key, why);
+        return -1;
+    }
+    const char *claim = q + 5;
+    while (*claim == ' ' || *claim == '\t')
+        claim++;
+    a->text = strndup(p + 1, (size_t)(end - p - 1));
+    a->when.text = strdup(claim);
+    if (!a->text || !a->when.text) {
+        free(a->text);
+        free(a->when.text);
+        snprintf(msg, mlen, _("out of memory"));
+        return -1;
+    }
+    return 0;
+}
+
+double tour_check_s(const struct tour_step *s)
+{
+    return s->check_s > 0 ? s->check_s : TOUR_CHECK_DEFAULT_S;
+}
+
+int tour_answer_find(const struct tour_step *s, int key)
+{
+    for (int i = 0; i < s->nanswers; i++)
+        if (s->answer[i].key == key)
+            return i;
+    return -1;
+}
+
+void tour_answer_keys(const struct tour_step *s, char *buf, unsigned len)
+{
+    bool run = s->nanswers > 1;
+    for (int i = 0; i < s->nanswers; i++)
+        run = run && s->answer[i].key == '1' + i;
+    if (run) {
+        snprintf(buf, len, "1-%c", s->answer[s->nanswers - 1].key);
+        return;
+    }
+    unsigned n = 0;
+    if (len)
+        buf[0] = '\0';
+    for (int i = 0; i < s->nanswers && n + 3 <= len; i++) {
+        if (i)
+            buf[n++] = ' ';
+        buf[n++] = (char)s->answer[i].key;
+        buf[n] = '\0';
+    }
+}
+
 /* The value of one operand in a run: 0, or -1 with what was missing. */
 static int tour__value(const struct tour_operand *o, const struct tour_facts *f, double *v,
                        char *missing, size_t mlen)
@@ -420,6 +516,22 @@ void tour_expect_eval(const struct tour_expect *x, const struct tour_facts *f,
     }
     if (out->guard_missing[0])
         out->pass = false;
+}
+
+void tour_ask_eval(const struct tour_step *s, const struct tour_facts *f, struct tour_verdict *v)
+{
+    memset(v, 0, sizeof *v);
+    v->answer = -1;
+    for (int i = 0; i < s->nanswers && i < TOUR_MAX_ANSWERS; i++) {
+        tour_expect_eval(&s->answer[i].when, f, &v->out[i]);
+        v->skipped |= v->out[i].skipped;
+        if (v->out[i].pass) {
+            v->holds++;
+            v->answer = i;
+        }
+    }
+    if (v->holds != 1 || v->skipped)
+        v->answer = -1;
 }
 
 void tour_outcome_describe(const struct tour_expect *x, const struct tour_outcome *o, char *buf,
@@ -616,6 +728,61 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
             x.line = line;
             cur->expect = more;
             cur->expect[cur->nexpect++] = x;
+        } else if (wl == 3 && !strncmp(word, "ask", 3)) {
+            if (cur->nanswers) {
+                tour__fail(err, errlen, name, line, _("the step already asks a question"));
+                goto fail;
+            }
+            if (!*arg) {
+                tour__fail(err, errlen, name, line, _("ask needs a question: ask QUESTION"));
+                goto fail;
+            }
+            /* More ask lines before the answers continue the question. */
+            size_t have = cur->ask ? strlen(cur->ask) : 0, alen = strlen(arg);
+            if (have + alen + 2 > TOUR_TEXT_MAX) {
+                tour__fail(err, errlen, name, line, _("the question is longer than %d bytes"),
+                           TOUR_TEXT_MAX - 1);
+                goto fail;
+            }
+            char *q = realloc(cur->ask, have + alen + 2);
+            if (!q) {
+                tour__fail(err, errlen, name, line, _("out of memory"));
+                goto fail;
+            }
+            if (have)
+                q[have++] = ' ';
+            memcpy(q + have, arg, alen + 1);
+            if (!cur->ask)
+                cur->ask_line = line;
+            cur->ask = q;
+        } else if (wl == 6 && !strncmp(word, "answer", 6)) {
+            char msg[200] = "";
+            struct tour_answer an;
+            if (!cur->ask) {
+                tour__fail(err, errlen, name, line,
+                           _("an answer needs a question first: ask QUESTION"));
+                goto fail;
+            }
+            if (cur->nanswers == TOUR_MAX_ANSWERS) {
+                tour__fail(err, errlen, name, line, _("more than %d answers to a question"),
+                           TOUR_MAX_ANSWERS);
+                goto fail;
+            }
+            if (tour__answer(arg, cur, &an, msg, sizeof msg) != 0) {
+                tour__fail(err, errlen, name, line, "%s", msg);
+                goto fail;
+            }
+            struct tour_answer *more =
+                realloc(cur->answer, sizeof *more * (size_t)(cur->nanswers + 1));
+            if (!more) {
+                free(an.text);
+                free(an.when.text);
+                tour__fail(err, errlen, name, line, _("out of memory"));
+                goto fail;
+            }
+            an.when.line = line;
+            cur->answer = more;
+            cur->answer[cur->nanswers++] = an;
         } else if (wl == 5 && !strncmp(word, "check", 5)) {
             double secs = tour__check(arg);
             if (secs < 0) {
@@ -638,8 +805,8 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
         } else {
             tour__fail(
                 err, errlen, name, line,
-                _("unknown word '%.*s' (a line is step, scene, mode, set, say, expect, check "
-                  "or # comment)"),
+                _("unknown word '%.*s' (a line is step, scene, mode, set, say, expect, check, "
+                  "ask, answer or # comment)"),
                 (int)wl, word);
             goto fail;
         }
@@ -652,6 +819,13 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
         if (!t->step[i].scene) {
             tour__fail(err, errlen, name, t->step[i].line, _("step '%s' names no scene"),
                        t->step[i].title);
+            goto fail;
+        }
+    for (int i = 0; i < t->n; i++)
+        if (t->step[i].ask && t->step[i].nanswers < TOUR_MIN_ANSWERS) {
+            tour__fail(err, errlen, name, t->step[i].ask_line,
+                       _("a question needs %d to %d answers (answer KEY \"TEXT\" when CLAIM)"),
+                       TOUR_MIN_ANSWERS, TOUR_MAX_ANSWERS);
             goto fail;
         }
     return 0;

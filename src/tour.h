@@ -33,6 +33,19 @@
  * holds when the value is within T of C. A trailing "unless FIGURE" skips
  * the check when that figure is not 0 (a claim about spare cores, unless
  * machine_busy). "check" is how long the step runs (s or ms; default 3 s).
+ *
+ * A step can ask the learner to predict what its run will show, before it
+ * runs:
+ *
+ *     ask Two threads count down under one GIL. Against one thread, they take
+ *     answer 1 "half the time: two cores count at once" when slowdown < 0.75
+ *     answer 2 "about the same time" when slowdown ~ 1.0 +- 0.25
+ *     answer 3 "longer: they fight over the lock" when slowdown > 1.25
+ *
+ * "ask QUESTION" is followed by 2 to 4 "answer KEY "TEXT" when CLAIM" lines:
+ * KEY is the digit 1-4 the learner presses, CLAIM an expectation (as after
+ * "expect"). The answer the run supports is the one whose claim holds, so it
+ * is computed from the measurement; --check wants exactly one to hold.
  */
 #ifndef CONCTUI_TOUR_H
 #define CONCTUI_TOUR_H
@@ -44,9 +57,12 @@
 #include "trace.h"
 
 #define TOUR_MAX_STEPS 64
-#define TOUR_MAX_EXPECT 32   /* expectations in one step */
-#define TOUR_LANE_PREFIX 48  /* bytes of a lane name in an expectation */
-#define TOUR_CHECK_MAX_S 600 /* the longest check a step may ask for */
+#define TOUR_MAX_EXPECT 32       /* expectations in one step */
+#define TOUR_LANE_PREFIX 48      /* bytes of a lane name in an expectation */
+#define TOUR_CHECK_MAX_S 600     /* the longest check a step may ask for */
+#define TOUR_CHECK_DEFAULT_S 3.0 /* how long a step runs for its checks when it does not say */
+#define TOUR_MAX_ANSWERS 4       /* answers to one question (keys 1-4) */
+#define TOUR_MIN_ANSWERS 2
 
 enum tour_cmp { TOUR_LT, TOUR_LE, TOUR_GT, TOUR_GE, TOUR_EQ, TOUR_NEAR };
 
@@ -69,6 +85,13 @@ struct tour_expect {
     char *text; /* as written after "expect" */
 };
 
+/* "answer KEY "TEXT" when CLAIM": one answer to the step's question. */
+struct tour_answer {
+    int key;                 /* '1'..'4' */
+    char *text;              /* what the learner reads */
+    struct tour_expect when; /* holds when the run supports this answer (text: the claim) */
+};
+
 struct tour_step {
     char *title; /* whole, however long */
     const struct scene_entry *scene;
@@ -79,7 +102,18 @@ struct tour_step {
     struct tour_expect *expect;       /* what its run will show (--check) */
     int nexpect;
     double check_s; /* how long --check runs it; 0: not said (the default) */
+    char *ask;      /* the question asked before the run (NULL: none) */
+    int ask_line;
+    struct tour_answer *answer; /* its answers, in the file's order */
+    int nanswers;
 };
+
+/* How long step s runs before its claims (and its question) are evaluated, in seconds. */
+double tour_check_s(const struct tour_step *s);
+/* The index of the answer with key (a digit), or -1. */
+int tour_answer_find(const struct tour_step *s, int key);
+/* The answers' keys for a hint: "1-3" when they run from 1 in order, else "1 3 4". */
+void tour_answer_keys(const struct tour_step *s, char *buf, unsigned len);
 
 struct tour {
     int n;
@@ -126,6 +160,17 @@ void tour_expect_eval(const struct tour_expect *x, const struct tour_facts *f,
 /* "127.4 > 77.43" (the measured comparison) or what was missing, into buf. */
 void tour_outcome_describe(const struct tour_expect *x, const struct tour_outcome *o, char *buf,
                            unsigned len);
+
+/* Which answers to a step's question a run supports. */
+struct tour_verdict {
+    struct tour_outcome out[TOUR_MAX_ANSWERS]; /* each answer's claim */
+    int holds;                                 /* how many answers' claims hold */
+    int answer;   /* the index of the answer that holds when exactly one does, else -1 */
+    bool skipped; /* a claim's unless figure was not 0: this run cannot settle it */
+};
+
+/* Evaluate step s's answers against a run (s must ask a question). */
+void tour_ask_eval(const struct tour_step *s, const struct tour_facts *f, struct tour_verdict *v);
 
 /* The built-in tours, generated from the files in tours/ (lang "" is English); ends with NULLs. */
 struct tour__text {

@@ -414,6 +414,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     a.view.lane_rows = o->lane_rows; /* 0: as many rows as the screen gives */
     if (rc == 0 && o->tour) {
         a.tour = &tour;
+        a.asks = true;
         rc = app_tour_goto(&a, 0);
     } else if (rc == 0 && o->replay)
         rc = app_replay(&a, o->replay, err, sizeof err) ? -EINVAL : 0;

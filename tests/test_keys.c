@@ -200,7 +200,7 @@ static void test_keys_man_lists_the_table(void **state)
 }
 
 /* The sets of contexts in force at once. */
-static const unsigned contexts[] = {KEY_LIVE, KEY_LIVE | KEY_TOUR, KEY_REPLAY, KEY_HELP};
+static const unsigned contexts[] = {KEY_LIVE, KEY_LIVE | KEY_TOUR, KEY_ASK, KEY_REPLAY, KEY_HELP};
 
 /* Keys worth probing: every printable ASCII key, Tab, Enter and every named key. */
 static int probes(int *out)

@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "app.h"
 #include "cli.h"
@@ -79,6 +80,13 @@ static void test_tour_translations_match(void **state)
             assert_int_equal(t.step[i].nexpect, en.step[i].nexpect);
             for (int j = 0; j < en.step[i].nexpect; j++)
                 assert_string_equal(t.step[i].expect[j].text, en.step[i].expect[j].text);
+            /* The same questions, with the same keys and claims (only the words differ). */
+            assert_int_equal(t.step[i].ask != NULL, en.step[i].ask != NULL);
+            assert_int_equal(t.step[i].nanswers, en.step[i].nanswers);
+            for (int j = 0; j < en.step[i].nanswers; j++) {
+                assert_int_equal(t.step[i].answer[j].key, en.step[i].answer[j].key);
+                assert_string_equal(t.step[i].answer[j].when.text, en.step[i].answer[j].when.text);
+            }
         }
         tour_free(&t);
     }
@@ -438,6 +446,300 @@ static void test_tour_expect_eval(void **state)
     }
 }
 
+/* The built-in tours ask where the course invites a prediction. */
+static void test_tour_builtin_asks(void **state)
+{
+    (void)state;
+    static const char *const want[][2] = {
+        {"gil", "threads"}, {"postoffice", "epoll"}, {"race", "race"}, {"deadlock", "naive"}};
+    for (const struct tour__text *b = tour__builtin; b->text; b++) {
+        struct tour t;
+        char err[256];
+        assert_int_equal(tour_parse(&t, b->text, b->lang, err, sizeof err), 0);
+        for (size_t w = 0; w < sizeof want / sizeof want[0]; w++) {
+            bool found = false;
+            for (int i = 0; i < t.n; i++) {
+                const struct tour_step *s = &t.step[i];
+                if (!s->ask || strcmp(s->scene->name, want[w][0]) ||
+                    strcmp(s->scene->modes[s->mode].name, want[w][1]))
+                    continue;
+                found = true;
+                assert_in_range(s->nanswers, TOUR_MIN_ANSWERS, TOUR_MAX_ANSWERS);
+                assert_true(s->check_s > 0);
+            }
+            if (!found)
+                fail_msg("tour '%s' asks nothing about %s mode %s", b->lang, want[w][0],
+                         want[w][1]);
+        }
+        tour_free(&t);
+    }
+}
+
+static void test_tour_ask_parses(void **state)
+{
+    (void)state;
+    struct tour t;
+    char err[256];
+    const char *src = "step a\nscene gil\n"
+                      "ask How long do two threads take\n"
+                      "ask   against one?\n"
+                      "answer 1 \"half the time\" when slowdown < 0.7\n"
+                      "answer 3 \"the same, \xea\xb0\x99\xeb\x8b\xa4\" when  slowdown ~ 1 +- 0.3 "
+                      "unless machine_busy\n"
+                      "answer\t2 \"longer\"   when slowdown > 1.3\n"
+                      "say words\n"
+                      "step b\n";
+    assert_int_equal(tour_parse(&t, src, "t", err, sizeof err), 0);
+    const struct tour_step *s = &t.step[0];
+    assert_string_equal(s->ask, "How long do two threads take against one?");
+    assert_int_equal(s->ask_line, 3);
+    assert_int_equal(s->nanswers, 3);
+    assert_int_equal(s->answer[0].key, '1');
+    assert_string_equal(s->answer[0].text, "half the time");
+    assert_string_equal(s->answer[0].when.text, "slowdown < 0.7");
+    assert_int_equal(s->answer[0].when.op, TOUR_LT);
+    assert_int_equal(s->answer[1].key, '3');
+    assert_string_equal(s->answer[1].text, "the same, \xea\xb0\x99\xeb\x8b\xa4");
+    assert_string_equal(s->answer[1].when.text, "slowdown ~ 1 +- 0.3 unless machine_busy");
+    assert_string_equal(s->answer[1].when.unless, "machine_busy");
+    assert_int_equal(s->answer[1].when.line, 6);
+    assert_int_equal(s->answer[2].key, '2');
+    assert_int_equal(tour_answer_find(s, '2'), 2);
+    assert_int_equal(tour_answer_find(s, '4'), -1);
+    char keys[16];
+    tour_answer_keys(s, keys, sizeof keys);
+    assert_string_equal(keys, "1 3 2");
+    assert_string_equal(s->text, "words");
+    assert_true(tour_check_s(s) == TOUR_CHECK_DEFAULT_S);
+    /* The next step asks nothing. */
+    assert_null(t.step[1].ask);
+    assert_int_equal(t.step[1].nanswers, 0);
+    tour_free(&t);
+    assert_int_equal(tour_parse(&t,
+                                "step a\nscene gil\ncheck 2s\nask Q?\nanswer 1 \"a\" when x > 1\n"
+                                "answer 2 \"b\" when x <= 1\n",
+                                "t", err, sizeof err),
+                     0);
+    tour_answer_keys(&t.step[0], keys, sizeof keys);
+    assert_string_equal(keys, "1-2");
+    assert_true(tour_check_s(&t.step[0]) == 2);
+    tour_free(&t);
+}
+
+static void test_tour_ask_errors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src, *want;
+    } bad[] = {
+        {"answer 1 \"a\" when x > 1\n", "t:3: an answer needs a question first"},
+        {"ask\n", "t:3: ask needs a question"},
+        {"ask Q?\n", "t:3: a question needs 2 to 4 answers"},
+        {"ask Q?\nanswer 1 \"a\" when x > 1\n", "t:3: a question needs 2 to 4 answers"},
+        {"ask Q?\nanswer 0 \"a\" when x > 1\n", "t:4: an answer starts with its key, 1 to 4"},
+        {"ask Q?\nanswer 5 \"a\" when x > 1\n", "t:4: an answer starts with its key"},
+        {"ask Q?\nanswer a \"a\" when x > 1\n", "t:4: an answer starts with its key"},
+        {"ask Q?\nanswer 12 \"a\" when x > 1\n", "t:4: an answer starts with its key"},
+        {"ask Q?\nanswer 1\n", "t:4: an answer starts with its key"},
+        {"ask Q?\nanswer 1 a when x > 1\n", "t:4: answer 1 needs its words in quotes"},
+        {"ask Q?\nanswer 1 \"\" when x > 1\n", "t:4: answer 1 needs its words in quotes"},
+        {"ask Q?\nanswer 1 \"a when x > 1\n", "t:4: answer 1 needs its words in quotes"},
+        {"ask Q?\nanswer 1 \"a\"\n", "t:4: answer 1 needs a claim after its words"},
+        {"ask Q?\nanswer 1 \"a\" if x > 1\n", "t:4: answer 1 needs a claim after its words"},
+        {"ask Q?\nanswer 1 \"a\" when\n", "t:4: answer 1 needs a claim"},
+        {"ask Q?\nanswer 1 \"a\" when x >\n", "t:4: answer 1: a number, a figure"},
+        {"ask Q?\nanswer 1 \"a\" when x ~ 1\n", "t:4: answer 1: ~ needs a value"},
+        {"ask Q?\nanswer 1 \"a\" when x > 1\nanswer 1 \"b\" when x <= 1\n",
+         "t:5: the question already has an answer 1"},
+        {"ask Q?\nanswer 1 \"a\" when x > 1\nanswer 2 \"b\" when x <= 1\nask R?\n",
+         "t:6: the step already asks a question"},
+        {"ask Q?\nanswer 1 \"a\" when x > 1\nanswer 2 \"b\" when x > 2\nanswer 3 \"c\" when x > "
+         "3\nanswer 4 \"d\" when x > 4\nanswer 4 \"e\" when x > 5\n",
+         "t:8: more than 4 answers"},
+        {"ask Q?\nanswer 1 \"a\" when x > 1\nanswer 2 \"b\" when x <= 1\nstep b\nask "
+         "R?\nanswer 1 \"a\" when x > 1\n",
+         "t:7: a question needs 2 to 4 answers"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct tour t;
+        char src[600], err[256] = "";
+        snprintf(src, sizeof src, "step a\nscene gil\n%s", bad[i].src);
+        if (tour_parse(&t, src, "t", err, sizeof err) == 0)
+            fail_msg("accepted: %s", bad[i].src);
+        if (!strstr(err, bad[i].want))
+            fail_msg("for %s: got '%s', want '%s'", bad[i].src, err, bad[i].want);
+        assert_int_equal(t.n, 0);
+    }
+}
+
+/* The answer a run supports: exactly one claim holds, else none is the answer. */
+static void test_tour_ask_eval(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *answers; /* answer lines */
+        int answer, holds;   /* the index supported (-1: none), how many hold */
+        bool skipped;
+    } cases[] = {
+        {"answer 1 \"a\" when slowdown < 0.7\nanswer 2 \"b\" when slowdown ~ 1 +- 0.3\n"
+         "answer 3 \"c\" when slowdown > 1.3\n",
+         1, 1, false},
+        {"answer 1 \"a\" when slowdown < 1\nanswer 2 \"b\" when slowdown >= 1\n", 1, 1, false},
+        {"answer 2 \"b\" when slowdown >= 1\nanswer 1 \"a\" when slowdown < 1\n", 0, 1, false},
+        /* None, or two: no answer. */
+        {"answer 1 \"a\" when slowdown < 1\nanswer 2 \"b\" when slowdown > 2\n", -1, 0, false},
+        {"answer 1 \"a\" when slowdown > 1\nanswer 2 \"b\" when slowdown > 0.5\n", -1, 2, false},
+        /* A lane share, a comparison of figures. */
+        {"answer 1 \"a\" when lane \"clerk\" io > 60%\nanswer 2 \"b\" when lane \"clerk\" io <= "
+         "60%\n",
+         0, 1, false},
+        {"answer 1 \"a\" when cmp_loop_total_ms < 0.2 * cmp_one_total_ms\n"
+         "answer 2 \"b\" when cmp_loop_total_ms >= 0.2 * cmp_one_total_ms\n",
+         1, 1, false},
+        /* A missing figure holds nowhere. */
+        {"answer 1 \"a\" when nosuch < 1\nanswer 2 \"b\" when nosuch >= 1\n", -1, 0, false},
+        /* A busy machine settles nothing, even when another claim holds. */
+        {"answer 1 \"a\" when slowdown < 1 unless machine_busy\nanswer 2 \"b\" when slowdown >= "
+         "1\n",
+         -1, 1, true},
+    };
+    struct tour_facts f = eval_facts();
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tour t;
+        char src[600], err[256];
+        snprintf(src, sizeof src, "step a\nscene gil\nask Q?\n%s", cases[i].answers);
+        if (tour_parse(&t, src, "t", err, sizeof err) != 0)
+            fail_msg("%s: %s", cases[i].answers, err);
+        struct tour_verdict v;
+        tour_ask_eval(&t.step[0], &f, &v);
+        if (v.answer != cases[i].answer || v.holds != cases[i].holds ||
+            v.skipped != cases[i].skipped)
+            fail_msg("case %zu: answer %d holds %d skipped %d, want %d %d %d", i, v.answer, v.holds,
+                     v.skipped, cases[i].answer, cases[i].holds, cases[i].skipped);
+        for (int j = 0; j < t.step[0].nanswers; j++) {
+            struct tour_outcome o;
+            tour_expect_eval(&t.step[0].answer[j].when, &f, &o);
+            assert_int_equal(o.pass, v.out[j].pass);
+            assert_true(o.lhs == v.out[j].lhs || (o.lhs != o.lhs && v.out[j].lhs != v.out[j].lhs));
+        }
+        tour_free(&t);
+    }
+}
+
+/* Run the app's frame clock until the question is revealed (a bounded wait). */
+static void ask_until_revealed(struct app *a)
+{
+    for (int i = 0; i < 4000 && a->ask == APP_ASK_RUNNING; i++) {
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+        app_tick(a, trace_now_ns());
+    }
+    assert_int_equal(a->ask, APP_ASK_REVEALED);
+}
+
+/*
+ * On a tour in the TUI a question freezes its run until an answer key; the
+ * run then goes on for the step's check time and the verdict is computed
+ * from what it measured; skipping runs it without an answer; the score counts.
+ */
+static void test_tour_ask_in_the_app(void **state)
+{
+    (void)state;
+    test_watchdog(120);
+    struct app a;
+    struct tour t;
+    char err[256];
+    /* The race scene loses no update with a lock, always: the verdict is certain. */
+    const char *src = "step a\nscene race\nmode lock\ncheck 300ms\n"
+                      "ask Will the total be 2N?\n"
+                      "answer 1 \"yes\" when actual = expected\n"
+                      "answer 2 \"no\" when actual < expected\n"
+                      "step b\nsay no question\n";
+    assert_int_equal(tour_parse(&t, src, "t", err, sizeof err), 0);
+    assert_int_equal(app_init(&a), 0);
+    a.tour = &t;
+    a.asks = true;
+    assert_int_equal(app_tour_goto(&a, 0), 0);
+    assert_int_equal(a.ask, APP_ASK_OPEN);
+    assert_true(trace_frozen());
+    assert_int_equal(app_key_context(&a), KEY_ASK);
+    /* Keys that would change the run are refused while the question waits. */
+    int64_t mode = a.ctx.mode;
+    app_key(&a, '3', 80);
+    assert_int_equal(a.ctx.mode, mode);
+    assert_non_null(strstr(a.msg, "no answer 3"));
+    app_key(&a, 'r', 80);
+    assert_non_null(strstr(a.msg, "answer first (1-2)"));
+    assert_int_equal(a.ask, APP_ASK_OPEN);
+    /* Nothing is revealed while frozen, however long it waits. */
+    app_tick(&a, trace_now_ns() + 10000000000ull);
+    assert_int_equal(a.ask, APP_ASK_OPEN);
+    uint64_t run = a.ctx.t_start;
+    app_key(&a, '2', 80); /* wrong */
+    assert_int_equal(a.ask, APP_ASK_RUNNING);
+    assert_false(trace_frozen());
+    assert_int_equal(a.ask_pick, 1);
+    assert_int_equal(app_key_context(&a), KEY_LIVE | KEY_TOUR);
+    ask_until_revealed(&a);
+    assert_true(a.ctx.t_start == run); /* the same run: answering does not restart it */
+    assert_true(a.ask_ran >= 300000000ull);
+    assert_int_equal(a.ask_verdict.answer, 0);
+    assert_int_equal(a.ask_result[0], APP_ANSWER_WRONG);
+    int right, settled, skipped;
+    app_ask_score(&a, &right, &settled, &skipped);
+    assert_true(right == 0 && settled == 1 && skipped == 0);
+    /* The next step asks nothing: it runs on at once. */
+    app_key(&a, '\n', 80);
+    assert_int_equal(a.tour_step, 1);
+    assert_int_equal(a.ask, APP_ASK_NONE);
+    assert_false(trace_frozen());
+    /* Back: asked again on a fresh run; the right answer replaces the wrong one. */
+    app_key(&a, '<', 80);
+    assert_int_equal(a.ask, APP_ASK_OPEN);
+    assert_true(a.ctx.t_start != run);
+    app_key(&a, '1', 80);
+    ask_until_revealed(&a);
+    assert_int_equal(a.ask_result[0], APP_ANSWER_RIGHT);
+    app_ask_score(&a, &right, &settled, &skipped);
+    assert_true(right == 1 && settled == 1 && skipped == 0);
+    /* Enter skips: the run goes, the verdict still shows, counted as skipped. */
+    app_tour_goto(&a, 0);
+    app_key(&a, '\n', 80);
+    assert_int_equal(a.tour_step, 0);
+    assert_int_equal(a.ask, APP_ASK_RUNNING);
+    assert_int_equal(a.ask_pick, -1);
+    ask_until_revealed(&a);
+    assert_int_equal(a.ask_verdict.answer, 0);
+    app_ask_score(&a, &right, &settled, &skipped);
+    assert_true(right == 0 && settled == 0 && skipped == 1);
+    /* Leaving an open question unfreezes; a restart drops a running one. */
+    app_tour_goto(&a, 0);
+    assert_true(trace_frozen());
+    app_key(&a, '>', 80);
+    assert_int_equal(a.ask, APP_ASK_RUNNING);
+    app_restart(&a, a.ctx.mode);
+    app_tick(&a, trace_now_ns());
+    assert_int_equal(a.ask, APP_ASK_NONE);
+    assert_non_null(strstr(a.msg, "restarted before the reveal"));
+    app_tour_goto(&a, 0);
+    assert_true(trace_frozen());
+    app_key(&a, '\n', 80); /* no: Enter on an open question runs it */
+    app_key(&a, '\n', 80);
+    assert_int_equal(a.tour_step, 1);
+    assert_false(trace_frozen());
+    app_shutdown(&a);
+    tour_free(&t);
+    /* Headless (asks off): a question never freezes. */
+    assert_int_equal(tour_parse(&t, src, "t", err, sizeof err), 0);
+    assert_int_equal(app_init(&a), 0);
+    a.tour = &t;
+    assert_int_equal(app_tour_goto(&a, 0), 0);
+    assert_int_equal(a.ask, APP_ASK_NONE);
+    assert_false(trace_frozen());
+    app_shutdown(&a);
+    tour_free(&t);
+}
+
 static void test_tour_load_files(void **state)
 {
     (void)state;
@@ -573,6 +875,11 @@ int main(void)
         cmocka_unit_test(test_tour_expect_parses),
         cmocka_unit_test(test_tour_expect_errors),
         cmocka_unit_test(test_tour_expect_eval),
+        cmocka_unit_test(test_tour_builtin_asks),
+        cmocka_unit_test(test_tour_ask_parses),
+        cmocka_unit_test(test_tour_ask_errors),
+        cmocka_unit_test(test_tour_ask_eval),
+        cmocka_unit_test(test_tour_ask_in_the_app),
         cmocka_unit_test(test_tour_inherits),
         cmocka_unit_test(test_tour_errors_name_the_line),
         cmocka_unit_test(test_tour_long_title_whole),
