@@ -333,6 +333,28 @@ static void thread_close(struct ps_thread *t)
     t->fd_stat = t->fd_sched = t->fd_sys = -1;
 }
 
+/* The thread is now in state word `word`: account the span it leaves, tell the sink. */
+static void set_word(struct procsample *s, struct ps_thread *t, unsigned word, uint64_t now)
+{
+    if (word == t->word)
+        return;
+    if (t->word != 0xffff) {
+        unsigned old = TRACE_STATE_OF(t->word);
+        uint64_t span = now > t->since ? now - t->since : 0;
+        if (old < TRACE_NSTATES)
+            t->state_ns[old] += span;
+        unsigned st = TRACE_STATE_OF(word);
+        if (old == TRACE_LOCK && (st == TRACE_RUN || st == TRACE_READY)) {
+            s->lock_to_run++;
+            hist_record(&s->lock_wait, span);
+        }
+    }
+    t->since = now;
+    t->word = word;
+    if (t->lane >= 0)
+        s->sink.emit(s->sink.arg, t->lane, word, now);
+}
+
 static void thread_gone(struct procsample *s, struct ps_thread *t, uint64_t now, unsigned word)
 {
     if (t->gone)
@@ -340,9 +362,7 @@ static void thread_gone(struct procsample *s, struct ps_thread *t, uint64_t now,
     t->gone = true;
     t->end_ns = now;
     thread_close(t);
-    if (t->lane >= 0 && t->word != word)
-        s->sink.emit(s->sink.arg, t->lane, word, now);
-    t->word = word;
+    set_word(s, t, word, now);
     struct ps_proc *p = proc_find(s, t->pid);
     if (p && p->nthreads > 0 && --p->nthreads == 0)
         p->gone = true;
@@ -364,7 +384,7 @@ static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now)
     t->lane = -1;
     t->word = 0xffff;
     t->nr = -1;
-    t->start_ns = now;
+    t->start_ns = t->since = now;
     t->fd_stat = open_task(s, pid, tid, "stat");
     if (t->fd_stat < 0)
         return; /* gone already */
@@ -500,16 +520,9 @@ int ps_sample(struct procsample *s, uint64_t now)
             continue;
         }
         alive++;
-        if (t->lane < 0) {
-            if (TRACE_STATE_OF(word) == TRACE_RUN)
-                s->on_cpu_unlaned++;
-            t->word = word;
-            continue;
-        }
-        if (word != t->word) {
-            s->sink.emit(s->sink.arg, t->lane, word, now);
-            t->word = word;
-        }
+        if (t->lane < 0 && TRACE_STATE_OF(word) == TRACE_RUN)
+            s->on_cpu_unlaned++;
+        set_word(s, t, word, now);
     }
     return alive;
 }

@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "hist.h"
 #include "trace.h"
 
 /* Note ids (TRACE_NOTE) the sampler puts beside a state: 0 none, then these, then system calls. */
@@ -107,8 +108,10 @@ struct ps_thread {
     uint64_t utime, stime;     /* ticks, from stat */
     uint64_t vcsw, nvcsw;      /* from status, refreshed by ps_refresh_status */
     uint64_t start_ns, end_ns;
-    long nr;       /* the system call it last slept in (-1: none) */
-    uint64_t seen; /* passes that read it */
+    long nr;                          /* the system call it last slept in (-1: none) */
+    uint64_t seen;                    /* passes that read it */
+    uint64_t since;                   /* when it entered its current state (ns) */
+    uint64_t state_ns[TRACE_NSTATES]; /* time seen in each state, closed spans */
 };
 
 /* One followed process. */
@@ -144,6 +147,8 @@ struct procsample {
     uint64_t unlaned;        /* threads followed without a lane */
     uint64_t lost;           /* threads or processes not followed: the tables were full */
     unsigned on_cpu_unlaned; /* threads without a lane seen running in the last pass */
+    uint64_t lock_to_run;    /* lock waits that ended on a CPU: hand-offs of a lock */
+    struct hist lock_wait;   /* how long each lock wait lasted (ns) */
 };
 
 /* Follow pid (and everything it starts) under root ("/proc"). 0 or -errno. */

@@ -423,6 +423,11 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         rc = app_record(&a, o->record, o->force, err, sizeof err) ? -EIO : 0;
     if (rc) {
         ui_close(&u);
+        if (o->run && !err[0] && rc != -EIO) {
+            if (o->tour)
+                tour_free(&tour);
+            return headless_run_failed(o, rc, &a);
+        }
         if (err[0]) {
             text_clean_inplace(err, sizeof err, 1);
             fprintf(stderr, "conctui: %s\n", err);
@@ -507,6 +512,8 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     }
     if (headless_export(&a, o) != 0)
         status = 1;
+    if (o->run && status == 0)
+        status = headless_run_status(&a, o, NULL);
     app_shutdown(&a);
     if (o->tour)
         tour_free(&tour);
