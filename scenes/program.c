@@ -51,7 +51,7 @@ enum { P_HZ };
 
 #define OUT_CAP 65536 /* bytes of output kept */
 #define GRACE_NS 2000000000ull
-#define FIG_THREADS 12 /* threads with a row of figures */
+#define FIG_THREADS 8 /* threads with a row of figures */
 
 struct pg {
     struct scene_ctx *ctx;
@@ -104,7 +104,7 @@ static const struct scene_mode pg_modes[] = {
         "futex is a lock (a mutex, a condition variable, the GIL), read, recv, poll, select, "
         "epoll_wait and accept are I/O, nanosleep is sleep, wait4 waits for a child. A state "
         "shorter than the sampling period may be missed. Below, the program's output."),
-     1000 * SCENE_US},
+     2 * SCENE_MS},
 };
 
 static const struct scene_figure pg_figures[] = {
@@ -541,16 +541,20 @@ static void pg_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, "cpu_s", cpu, "s");
     if (hist_count(&s->lock_wait)) {
         scene_stat(out, "lock_handoffs_per_s", secs > 0 ? (double)s->lock_to_run / secs : 0, "/s");
-        scene_stat(out, "lock_wait_p50", (double)hist_percentile(&s->lock_wait, 50) / 1e6, "ms");
-        scene_stat(out, "lock_wait_p99", (double)hist_percentile(&s->lock_wait, 99) / 1e6, "ms");
+        scene_stat(out, "lock_wait_p50", (double)hist_percentile(&s->lock_wait, 0.5) / 1e6, "ms");
+        scene_stat(out, "lock_wait_p99", (double)hist_percentile(&s->lock_wait, 0.99) / 1e6, "ms");
     }
     scene_stat(out, "sampler_cpu", secs > 0 ? 100.0 * (double)g->cpu_self_ns / 1e9 / secs : 0, "%");
     if (g->reaped)
         scene_stat(out, "exit_status", g->status, "");
-    /* A row per thread: the first FIG_THREADS followed. */
+    /*
+     * A row per thread: the first FIG_THREADS followed that lived a while
+     * (a shell's helpers come and go in a millisecond or two).
+     */
     for (int i = 0, rows = 0; i < s->nth && rows < FIG_THREADS; i++) {
         const struct ps_thread *t = &s->th[i];
-        if (t->lane < 0)
+        uint64_t lived = (t->gone ? t->end_ns : now) - t->start_ns;
+        if (t->lane < 0 || (lived < 50000000ull && t->tid != s->pid))
             continue;
         rows++;
         uint64_t tot[TRACE_NSTATES], sum = 0;

@@ -246,12 +246,14 @@ int ps_parse_uids(const char *buf, const char *key, long ids[4])
     return 0;
 }
 
-unsigned ps_classify(char st, long nr, uint64_t drun, uint64_t ddelay)
+unsigned ps_classify(char st, long nr, uint64_t drun, uint64_t ddelay, bool stale)
 {
     switch (st) {
     case 'R':
         if (ddelay > drun)
             return TRACE_READY | TRACE_NOTE(drun ? PS_NOTE_PREEMPTED : PS_NOTE_NONE);
+        if (stale)
+            return TRACE_READY;
         return TRACE_RUN;
     case 'S':
     case 'D':
@@ -514,7 +516,17 @@ int ps_sample(struct procsample *s, uint64_t now)
             if (nr >= 0)
                 t->nr = nr;
         }
-        unsigned word = ps_classify(st.state, nr, drun, ddelay);
+        /*
+         * A thread on a CPU has its run time brought up to date at every
+         * scheduler tick; runnable with none added for longer than a tick at
+         * 250 Hz, it is waiting for a CPU (the kernel adds that wait to its
+         * run delay only once it gets one).
+         */
+        unsigned prev = TRACE_STATE_OF(t->word);
+        if (st.state != 'R' || drun > 0 || (prev != TRACE_RUN && prev != TRACE_READY))
+            t->grew_at = now;
+        bool stale = st.state == 'R' && now - t->grew_at > PS_TICK_NS;
+        unsigned word = ps_classify(st.state, nr, drun, ddelay, stale);
         if (TRACE_STATE_OF(word) == TRACE_DONE) {
             thread_gone(s, t, now, word);
             continue;

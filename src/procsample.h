@@ -92,9 +92,12 @@ extern const int ps_nnotes;
 /*
  * The state word (state | TRACE_NOTE) for a thread in stat state `st`, in
  * system call nr (when sleeping), whose run time and run delay grew by
- * drun and ddelay ns since the last pass.
+ * drun and ddelay ns since the last pass; stale: runnable, and its run time
+ * has not grown for longer than PS_TICK_NS (it waits for a CPU).
  */
-unsigned ps_classify(char st, long nr, uint64_t drun, uint64_t ddelay);
+unsigned ps_classify(char st, long nr, uint64_t drun, uint64_t ddelay, bool stale);
+/* A scheduler tick at the slowest common rate (250 Hz), and a little more. */
+#define PS_TICK_NS 4500000ull
 
 /* One followed thread. */
 struct ps_thread {
@@ -111,6 +114,7 @@ struct ps_thread {
     long nr;                          /* the system call it last slept in (-1: none) */
     uint64_t seen;                    /* passes that read it */
     uint64_t since;                   /* when it entered its current state (ns) */
+    uint64_t grew_at;                 /* the last pass that saw its run time grow (ns) */
     uint64_t state_ns[TRACE_NSTATES]; /* time seen in each state, closed spans */
 };
 

@@ -80,34 +80,38 @@ static void test_classify(void **state)
 {
     (void)state;
     /* Runnable: run time against run delay. */
-    assert_int_equal(TRACE_STATE_OF(ps_classify('R', -2, 900000, 0)), TRACE_RUN);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('R', -2, 100000, 900000)), TRACE_READY);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('R', -2, 0, 0)), TRACE_RUN);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('R', -2, 900000, 0, false)), TRACE_RUN);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('R', -2, 100000, 900000, false)), TRACE_READY);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('R', -2, 0, 0, false)), TRACE_RUN);
+    /* Runnable, and no run time for longer than a tick: waiting for a CPU. */
+    assert_int_equal(TRACE_STATE_OF(ps_classify('R', -2, 0, 0, true)), TRACE_READY);
     /* Asleep: by the system call. */
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_futex, 0, 0)), TRACE_LOCK);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_read, 0, 0)), TRACE_IO);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_recvfrom, 0, 0)), TRACE_IO);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_epoll_pwait, 0, 0)), TRACE_IO);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_io_uring_enter, 0, 0)), TRACE_IO);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_clock_nanosleep, 0, 0)), TRACE_SLEEP);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_nanosleep, 0, 0)), TRACE_SLEEP);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_wait4, 0, 0)), TRACE_WAIT);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_futex, 0, 0, false)), TRACE_LOCK);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_read, 0, 0, false)), TRACE_IO);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_recvfrom, 0, 0, false)), TRACE_IO);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_epoll_pwait, 0, 0, false)), TRACE_IO);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_io_uring_enter, 0, 0, false)), TRACE_IO);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_clock_nanosleep, 0, 0, false)),
+                     TRACE_SLEEP);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_nanosleep, 0, 0, false)), TRACE_SLEEP);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_wait4, 0, 0, false)), TRACE_WAIT);
 #ifdef SYS_select
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_select, 0, 0)), TRACE_IO);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_poll, 0, 0)), TRACE_IO);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_select, 0, 0, false)), TRACE_IO);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', SYS_poll, 0, 0, false)), TRACE_IO);
 #endif
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', 99999, 0, 0)), TRACE_KERNEL);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('D', 99999, 0, 0)), TRACE_IO);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('S', -1, 0, 0)), TRACE_RUN);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', 99999, 0, 0, false)), TRACE_KERNEL);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('D', 99999, 0, 0, false)), TRACE_IO);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('S', -1, 0, 0, false)), TRACE_RUN);
     /* Stopped, zombie, dead. */
-    unsigned w = ps_classify('T', -2, 0, 0);
+    unsigned w = ps_classify('T', -2, 0, 0, false);
     assert_int_equal(TRACE_STATE_OF(w), TRACE_IDLE);
     assert_string_equal(ps_note_name(TRACE_NOTE_OF(w)), "stopped");
-    assert_int_equal(TRACE_STATE_OF(ps_classify('t', -2, 0, 0)), TRACE_IDLE);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('Z', -2, 0, 0)), TRACE_DONE);
-    assert_int_equal(TRACE_STATE_OF(ps_classify('X', -2, 0, 0)), TRACE_DONE);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('t', -2, 0, 0, false)), TRACE_IDLE);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('Z', -2, 0, 0, false)), TRACE_DONE);
+    assert_int_equal(TRACE_STATE_OF(ps_classify('X', -2, 0, 0, false)), TRACE_DONE);
     /* The note names the call. */
-    assert_string_equal(ps_note_name(TRACE_NOTE_OF(ps_classify('S', SYS_futex, 0, 0))), "futex");
+    assert_string_equal(ps_note_name(TRACE_NOTE_OF(ps_classify('S', SYS_futex, 0, 0, false))),
+                        "futex");
     char buf[32];
     assert_string_equal(ps_syscall_name(SYS_futex, buf, sizeof buf), "futex");
     assert_string_equal(ps_syscall_name(99999, buf, sizeof buf), "syscall 99999");
