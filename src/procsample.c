@@ -111,6 +111,9 @@ __attribute__((constructor)) static void ps_notes_fill(void)
 {
     for (int i = 0; i < ps_nsyscalls && PS_NOTE_SYSCALL0 + i < PS_NOTES_MAX; i++)
         ps_note_words[PS_NOTE_SYSCALL0 + i] = ps_syscalls[i].name;
+    for (int i = 0; i < PS_NOTES_MAX; i++)
+        if (!ps_note_words[i])
+            ps_note_words[i] = "";
 }
 
 const char *ps_note_name(unsigned note)
@@ -353,8 +356,28 @@ static void set_word(struct procsample *s, struct ps_thread *t, unsigned word, u
     }
     t->since = now;
     t->word = word;
-    if (t->lane >= 0)
+    if (t->lane >= 0) {
         s->sink.emit(s->sink.arg, t->lane, word, now);
+    } else if (t->lane == PS_LANE_PENDING) {
+        /* Kept until the lane exists; a full buffer keeps the latest in its last place. */
+        int k = t->npend < PS_PEND_MAX ? t->npend++ : PS_PEND_MAX - 1;
+        t->pend_word[k] = word;
+        t->pend_t[k] = now;
+    }
+}
+
+/* Give a pending thread its lane (named by its command now) and what it did meanwhile. */
+static void thread_lane(struct procsample *s, struct ps_thread *t)
+{
+    t->lane = s->sink.lane ? s->sink.lane(s->sink.arg, t, t->tid == t->pid) : -1;
+    if (t->lane < 0) {
+        t->lane = -1;
+        s->unlaned++;
+        return;
+    }
+    for (int k = 0; k < t->npend; k++)
+        s->sink.emit(s->sink.arg, t->lane, t->pend_word[k], t->pend_t[k]);
+    t->npend = 0;
 }
 
 static void thread_gone(struct procsample *s, struct ps_thread *t, uint64_t now, unsigned word)
@@ -364,14 +387,20 @@ static void thread_gone(struct procsample *s, struct ps_thread *t, uint64_t now,
     t->gone = true;
     t->end_ns = now;
     thread_close(t);
+    if (t->lane == PS_LANE_PENDING)
+        thread_lane(s, t); /* short-lived, but it was there */
     set_word(s, t, word, now);
     struct ps_proc *p = proc_find(s, t->pid);
     if (p && p->nthreads > 0 && --p->nthreads == 0)
         p->gone = true;
 }
 
-/* Follow a new thread: open its files, give it a lane. */
-static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now)
+/*
+ * Follow a new thread: open its files, give it a lane at once (lane_now) or
+ * after PS_PEND_PASSES passes: a forked child is found before its exec and
+ * a thread before it names itself, and the lane keeps the name it is given.
+ */
+static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now, bool lane_now)
 {
     if (thread_find(s, tid))
         return;
@@ -405,13 +434,13 @@ static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now)
     struct ps_proc *p = proc_find(s, pid);
     if (p)
         p->nthreads++;
-    t->lane = s->sink.lane ? s->sink.lane(s->sink.arg, t, tid == pid) : -1;
-    if (t->lane < 0)
-        s->unlaned++;
+    t->lane = PS_LANE_PENDING;
+    if (lane_now)
+        thread_lane(s, t);
 }
 
 /* Follow a process and its threads. */
-static void proc_add(struct procsample *s, pid_t pid, pid_t ppid, uint64_t now)
+static void proc_add(struct procsample *s, pid_t pid, pid_t ppid, uint64_t now, bool lane_now)
 {
     if (proc_find(s, pid))
         return;
@@ -424,7 +453,7 @@ static void proc_add(struct procsample *s, pid_t pid, pid_t ppid, uint64_t now)
     p->pid = pid;
     p->ppid = ppid;
     /* The main thread first, so it gets the process's first lane. */
-    thread_add(s, pid, pid, now);
+    thread_add(s, pid, pid, now, lane_now);
     char path[256];
     snprintf(path, sizeof path, "%s/%d/task", s->root, (int)pid);
     DIR *d = opendir(path);
@@ -436,7 +465,7 @@ static void proc_add(struct procsample *s, pid_t pid, pid_t ppid, uint64_t now)
             continue;
         pid_t tid = (pid_t)atoi(de->d_name);
         if (tid != pid)
-            thread_add(s, pid, tid, now);
+            thread_add(s, pid, tid, now, lane_now);
     }
     closedir(d);
     if (p->nthreads == 0)
@@ -461,7 +490,7 @@ int ps_open(struct procsample *s, const char *root, pid_t pid, const struct ps_s
         return -ESRCH;
     snprintf(path, sizeof path, "%s/%d/task/%d/children", s->root, (int)pid, (int)pid);
     s->children_files = access(path, R_OK) == 0;
-    proc_add(s, pid, 0, 0);
+    proc_add(s, pid, 0, 0, true);
     return s->nth > 0 ? 0 : -ESRCH;
 }
 
@@ -498,6 +527,8 @@ int ps_sample(struct procsample *s, uint64_t now)
         t->utime = st.utime;
         t->stime = st.stime;
         t->seen++;
+        if (t->lane == PS_LANE_PENDING)
+            snprintf(t->comm, sizeof t->comm, "%s", st.comm); /* after an exec, its new name */
         uint64_t drun = 0, ddelay = 0;
         long nr = -2;
         if (st.state == 'R' && t->fd_sched >= 0 && read_at0(t->fd_sched, buf, sizeof buf) > 0) {
@@ -532,9 +563,11 @@ int ps_sample(struct procsample *s, uint64_t now)
             continue;
         }
         alive++;
-        if (t->lane < 0 && TRACE_STATE_OF(word) == TRACE_RUN)
+        if (t->lane == -1 && TRACE_STATE_OF(word) == TRACE_RUN)
             s->on_cpu_unlaned++;
         set_word(s, t, word, now);
+        if (t->lane == PS_LANE_PENDING && t->seen >= PS_PEND_PASSES)
+            thread_lane(s, t);
     }
     return alive;
 }
@@ -553,7 +586,7 @@ static void scan_tasks(struct procsample *s, struct ps_proc *p, uint64_t now)
             continue;
         pid_t tid = (pid_t)atoi(de->d_name);
         if (!thread_find(s, tid)) {
-            thread_add(s, p->pid, tid, now);
+            thread_add(s, p->pid, tid, now, false);
             if (p->gone && p->nthreads > 0)
                 p->gone = false;
         }
@@ -609,7 +642,7 @@ static void scan_proc_dir(struct procsample *s, uint64_t now)
         struct ps_stat st;
         ssize_t len = read_file(path, buf, sizeof buf);
         if (len > 0 && ps_parse_stat(buf, (size_t)len, &st) == 0 && followed_parent(s, st.ppid))
-            proc_add(s, pid, st.ppid, now);
+            proc_add(s, pid, st.ppid, now, false);
     }
     free(s->seen_pids);
     s->seen_pids = now_pids;
@@ -643,7 +676,7 @@ void ps_discover(struct procsample *s, uint64_t now)
             if (end == p)
                 break;
             if (c > 0 && !proc_find(s, (pid_t)c))
-                proc_add(s, (pid_t)c, t->pid, now);
+                proc_add(s, (pid_t)c, t->pid, now, false);
             p = end;
         }
     }

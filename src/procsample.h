@@ -85,7 +85,7 @@ extern const int ps_nsyscalls;
 const char *ps_syscall_name(long nr, char *buf, size_t len);
 /* The note words for each note id, PS_NOTE_SYSCALL0.. the system calls' names. */
 const char *ps_note_name(unsigned note);
-#define PS_NOTES_MAX 128
+#define PS_NOTES_MAX 64                         /* REC_MAX_NOTES: recordings keep them all */
 extern const char *ps_note_words[PS_NOTES_MAX]; /* filled when the program loads */
 extern const int ps_nnotes;
 
@@ -99,10 +99,17 @@ unsigned ps_classify(char st, long nr, uint64_t drun, uint64_t ddelay, bool stal
 /* A scheduler tick at the slowest common rate (250 Hz), and a little more. */
 #define PS_TICK_NS 4500000ull
 
+#define PS_LANE_PENDING (-2) /* a lane comes after PS_PEND_PASSES passes */
+#define PS_PEND_PASSES 3
+#define PS_PEND_MAX 8
+
 /* One followed thread. */
 struct ps_thread {
     pid_t pid, tid;
-    int lane; /* -1: none (the lanes ran out) */
+    int lane;  /* -1: none (the lanes ran out), PS_LANE_PENDING: not yet */
+    int npend; /* states seen before the lane came */
+    unsigned pend_word[PS_PEND_MAX];
+    uint64_t pend_t[PS_PEND_MAX];
     int fd_stat, fd_sched, fd_sys;
     unsigned word; /* the state word last emitted (0xffff: none yet) */
     bool gone;

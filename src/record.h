@@ -11,6 +11,9 @@
  *   block    "EVTB" u32 count  u32 payload_len  u32 crc32(payload)  u64 base_t  payload
  *   payload  count events, each four LEB128 varints: lane, state word,
  *            t - (previous t of that lane in this block, or base_t), arg
+ *   lane blk "LANE" u32 lane  u32 payload_len  u32 crc32(payload)  u64 0  payload: a lane
+ *            as in the header (version 3: a lane that came during the run, declared in
+ *            order, before its first event; a file with none stays version 2)
  *   end      "END!" u32 nstats  u32 payload_len  u32 crc32(payload)  u64 t_end  payload
  *            payload: per stat str name, f64 value, str unit; then, per stat
  *            in the same order, f64 lo, f64 hi, u32 rounds (the spread of a
@@ -38,6 +41,7 @@
  * readable. A newer version is refused with both numbers in the message.
  */
 #define REC_VERSION 2
+#define REC_VERSION_LANES 3 /* a file with LANE blocks (lanes that came during the run) */
 #define REC_VERSION_OLDEST 1
 #define REC_V1_NSTATES 8
 #define REC_BLOCK_EVENTS 4096

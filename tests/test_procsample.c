@@ -267,7 +267,16 @@ static void test_canned_tree(void **state)
     put_thread(200, 200, "child", 'S', "1 1 1\n", sleep_, 100);
     put_thread(300, 300, "stranger", 'S', "1 1 1\n", sleep_, 1); /* not ours */
     ps_discover(&s, 4000);
+    /* Their lanes come a few passes later, under the name they have by then (an exec's). */
+    assert_int_equal(r.nlanes, 2);
+    ps_sample(&s, 4100);
+    put_thread(200, 200, "execd", 'S', "1 1 1\n", sleep_, 100);
+    ps_sample(&s, 4200);
+    ps_sample(&s, 4300);
     assert_int_equal(r.nlanes, 4);
+    assert_string_equal(r.name[lane_of(&r, 200)], "execd 200");
+    /* What they did meanwhile arrives with its own times. */
+    assert_int_equal(r.t[r.nev - 1], 4100);
     assert_true(lane_of(&r, 102) >= 0);
     assert_true(lane_of(&r, 200) >= 0);
     assert_int_equal(lane_of(&r, 300), -1);
@@ -278,11 +287,12 @@ static void test_canned_tree(void **state)
     /* A grandchild, whose parent is the child. */
     put_thread(400, 400, "grandchild", 'T', "1 1 1\n", sleep_, 200);
     ps_discover(&s, 6000);
-    ps_sample(&s, 6000);
+    for (int i = 0; i < PS_PEND_PASSES; i++)
+        ps_sample(&s, 6000 + (uint64_t)i);
     assert_int_equal(last_state(&r, lane_of(&r, 400)), TRACE_IDLE);
     /* The thread 102 exits (its open stat file reads nothing), the child becomes a zombie. */
     put("100/task/102/stat", "");
-    put_thread(200, 200, "child", 'Z', "1 1 1\n", sleep_, 100);
+    put_thread(200, 200, "execd", 'Z', "1 1 1\n", sleep_, 100);
     ps_sample(&s, 7000);
     assert_int_equal(last_state(&r, lane_of(&r, 102)), TRACE_DONE);
     assert_int_equal(last_state(&r, lane_of(&r, 200)), TRACE_DONE);
