@@ -114,6 +114,7 @@ static const struct scene_figure pg_figures[] = {
     {.name = "processes", .label = N_("processes now"), .fmt = FIG_INT},
     {.name = "threads_seen", .label = N_("threads seen"), .fmt = FIG_INT},
     {.name = "threads_unlaned", .label = N_("threads without a lane"), .fmt = FIG_INT},
+    {.name = "threads_brief", .label = N_("threads too brief for a lane"), .fmt = FIG_INT},
     {.name = "cpu_s", .label = N_("CPU time")},
     {.name = "lock_handoffs_per_s", .label = N_("lock hand-offs")},
     {.name = "lock_wait_p50", .label = N_("lock wait p50")},
@@ -538,6 +539,8 @@ static void pg_stats(struct scene_ctx *ctx, struct scene_stats *out)
     scene_stat(out, "threads_seen", s->nth, "");
     if (s->unlaned)
         scene_stat(out, "threads_unlaned", (double)s->unlaned, "");
+    if (s->brief)
+        scene_stat(out, "threads_brief", (double)s->brief, "");
     scene_stat(out, "cpu_s", cpu, "s");
     if (hist_count(&s->lock_wait)) {
         scene_stat(out, "lock_handoffs_per_s", secs > 0 ? (double)s->lock_to_run / secs : 0, "/s");

@@ -387,8 +387,12 @@ static void thread_gone(struct procsample *s, struct ps_thread *t, uint64_t now,
     t->gone = true;
     t->end_ns = now;
     thread_close(t);
-    if (t->lane == PS_LANE_PENDING)
-        thread_lane(s, t); /* short-lived, but it was there */
+    if (t->lane == PS_LANE_PENDING) {
+        /* Gone within its first passes (a shell's helper): counted, but given no lane. */
+        t->lane = -1;
+        t->npend = 0;
+        s->brief++;
+    }
     set_word(s, t, word, now);
     struct ps_proc *p = proc_find(s, t->pid);
     if (p && p->nthreads > 0 && --p->nthreads == 0)

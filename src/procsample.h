@@ -100,7 +100,7 @@ unsigned ps_classify(char st, long nr, uint64_t drun, uint64_t ddelay, bool stal
 #define PS_TICK_NS 4500000ull
 
 #define PS_LANE_PENDING (-2) /* a lane comes after PS_PEND_PASSES passes */
-#define PS_PEND_PASSES 3
+#define PS_PEND_PASSES 10
 #define PS_PEND_MAX 8
 
 /* One followed thread. */
@@ -156,6 +156,7 @@ struct procsample {
     int nseen, seen_cap;
     uint64_t passes, reads, scans;
     uint64_t unlaned;        /* threads followed without a lane */
+    uint64_t brief;          /* threads gone before their lane came (PS_PEND_PASSES) */
     uint64_t lost;           /* threads or processes not followed: the tables were full */
     unsigned on_cpu_unlaned; /* threads without a lane seen running in the last pass */
     uint64_t lock_to_run;    /* lock waits that ended on a CPU: hand-offs of a lock */

@@ -271,8 +271,8 @@ static void test_canned_tree(void **state)
     assert_int_equal(r.nlanes, 2);
     ps_sample(&s, 4100);
     put_thread(200, 200, "execd", 'S', "1 1 1\n", sleep_, 100);
-    ps_sample(&s, 4200);
-    ps_sample(&s, 4300);
+    for (int i = 1; i < PS_PEND_PASSES; i++)
+        ps_sample(&s, 4200 + (uint64_t)i);
     assert_int_equal(r.nlanes, 4);
     assert_string_equal(r.name[lane_of(&r, 200)], "execd 200");
     /* What they did meanwhile arrives with its own times. */
@@ -290,6 +290,14 @@ static void test_canned_tree(void **state)
     for (int i = 0; i < PS_PEND_PASSES; i++)
         ps_sample(&s, 6000 + (uint64_t)i);
     assert_int_equal(last_state(&r, lane_of(&r, 400)), TRACE_IDLE);
+    /* A thread gone within its first passes gets no lane, only a count. */
+    put_thread(100, 103, "brief", 'R', "1 1 1\n", "running\n", 1);
+    ps_discover(&s, 6500);
+    ps_sample(&s, 6600);
+    put("100/task/103/stat", "");
+    ps_sample(&s, 6700);
+    assert_int_equal(lane_of(&r, 103), -1);
+    assert_int_equal(s.brief, 1);
     /* The thread 102 exits (its open stat file reads nothing), the child becomes a zombie. */
     put("100/task/102/stat", "");
     put_thread(200, 200, "execd", 'Z', "1 1 1\n", sleep_, 100);
