@@ -494,6 +494,7 @@ int ps_open(struct procsample *s, const char *root, pid_t pid, const struct ps_s
         return -ESRCH;
     snprintf(path, sizeof path, "%s/%d/task/%d/children", s->root, (int)pid, (int)pid);
     s->children_files = access(path, R_OK) == 0;
+    s->scan_every = 4;
     proc_add(s, pid, 0, 0, true);
     return s->nth > 0 ? 0 : -ESRCH;
 }
@@ -535,22 +536,34 @@ int ps_sample(struct procsample *s, uint64_t now)
             snprintf(t->comm, sizeof t->comm, "%s", st.comm); /* after an exec, its new name */
         uint64_t drun = 0, ddelay = 0;
         long nr = -2;
-        if (st.state == 'R' && t->fd_sched >= 0 && read_at0(t->fd_sched, buf, sizeof buf) > 0) {
-            uint64_t r, d;
+        bool ran = true; /* scheduled since the last pass (unknown: assume so) */
+        if (t->fd_sched >= 0 && read_at0(t->fd_sched, buf, sizeof buf) > 0) {
+            uint64_t r, d, sl;
             s->reads++;
-            if (ps_parse_schedstat(buf, &r, &d, NULL) == 0) {
+            if (ps_parse_schedstat(buf, &r, &d, &sl) == 0) {
                 drun = r > t->run_ns ? r - t->run_ns : 0;
                 ddelay = d > t->delay_ns ? d - t->delay_ns : 0;
+                ran = sl != t->slices || drun > 0;
                 t->run_ns = r;
                 t->delay_ns = d;
+                t->slices = sl;
             }
-        } else if ((st.state == 'S' || st.state == 'D') && t->fd_sys >= 0 &&
-                   read_at0(t->fd_sys, buf, sizeof buf) > 0) {
-            s->reads++;
-            nr = ps_parse_syscall(buf);
-            if (nr >= 0)
-                t->nr = nr;
         }
+        if (st.state == 'S' || st.state == 'D') {
+            /*
+             * Asleep and not scheduled since a pass that saw it asleep: still
+             * in the same call. Reading the syscall file (a ptrace check, a
+             * wait for the thread to be off its CPU) is the dearest read.
+             */
+            if (!ran && t->nr >= 0 && t->last_st == st.state) {
+                nr = t->nr;
+            } else if (t->fd_sys >= 0 && read_at0(t->fd_sys, buf, sizeof buf) > 0) {
+                s->reads++;
+                nr = ps_parse_syscall(buf);
+                t->nr = nr >= 0 ? nr : -1;
+            }
+        }
+        t->last_st = st.state;
         /*
          * A thread on a CPU has its run time brought up to date at every
          * scheduler tick; runnable with none added for longer than a tick at
@@ -661,7 +674,9 @@ void ps_discover(struct procsample *s, uint64_t now)
         if (!s->proc[i].gone)
             scan_tasks(s, &s->proc[i], now);
     if (!s->children_files) {
-        scan_proc_dir(s, now);
+        /* The whole of /proc is the dearest look: every scan_every calls. */
+        if ((s->scans - 1) % (s->scan_every ? s->scan_every : 1) == 0)
+            scan_proc_dir(s, now);
         return;
     }
     char path[256], buf[4096];

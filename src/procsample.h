@@ -115,6 +115,8 @@ struct ps_thread {
     bool gone;
     char comm[17];
     uint64_t run_ns, delay_ns; /* schedstat at the last read */
+    uint64_t slices;           /* times it was given a CPU (schedstat's third field) */
+    char last_st;              /* its stat state at the last pass */
     uint64_t utime, stime;     /* ticks, from stat */
     uint64_t vcsw, nvcsw;      /* from status, refreshed by ps_refresh_status */
     uint64_t start_ns, end_ns;
@@ -152,6 +154,7 @@ struct procsample {
     struct ps_proc *proc;
     int nproc;
     bool children_files; /* the kernel has task/TID/children */
+    unsigned scan_every; /* without them, /proc is scanned every this many ps_discover calls */
     pid_t *seen_pids;    /* /proc entries looked at by the last scan (no children files) */
     int nseen, seen_cap;
     uint64_t passes, reads, scans;

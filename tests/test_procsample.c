@@ -243,6 +243,7 @@ static void test_canned_tree(void **state)
     struct ps_sink sink = {rec_lane, rec_emit, &r};
     struct procsample s;
     assert_int_equal(ps_open(&s, root, 100, &sink), 0);
+    s.scan_every = 1;
     assert_int_equal(r.nlanes, 2);
     assert_string_equal(r.name[0], "python3 100"); /* the main thread first */
     assert_string_equal(r.name[1], "  python3 101");
@@ -258,8 +259,15 @@ static void test_canned_tree(void **state)
     assert_int_equal(r.nev, nev);
     /* 101 waited for a CPU more than it ran: ready; 100 now reads: io. */
     put_thread(100, 101, "python3", 'R', "9000020 3000000 3\n", "running\n", 1);
-    put_thread(100, 100, "python3", 'S', "10 10 1\n", rd, 1);
+    put_thread(100, 100, "python3", 'S', "20 10 2\n", rd, 1); /* it ran, and sleeps elsewhere */
+    uint64_t reads = s.reads;
     ps_sample(&s, 3000);
+    assert_int_equal(s.reads - reads, 5); /* two stats, two schedstats, one syscall */
+    /* Not scheduled since: still in the same call, its syscall file left unread. */
+    reads = s.reads;
+    ps_sample(&s, 3001);
+    assert_int_equal(s.reads - reads, 4);
+    assert_int_equal(last_state(&r, 0), TRACE_IO);
     assert_int_equal(last_state(&r, 0), TRACE_IO);
     assert_int_equal(last_state(&r, 1), TRACE_READY);
     /* A new thread and a child process (found by the /proc scan: no children files here). */
