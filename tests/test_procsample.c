@@ -263,13 +263,13 @@ static void test_canned_tree(void **state)
     uint64_t reads = s.reads;
     ps_sample(&s, 3000);
     assert_int_equal(s.reads - reads, 5); /* two stats, two schedstats, one syscall */
+    assert_int_equal(last_state(&r, 0), TRACE_IO);
+    assert_int_equal(last_state(&r, 1), TRACE_READY);
     /* Not scheduled since: still in the same call, its syscall file left unread. */
     reads = s.reads;
     ps_sample(&s, 3001);
     assert_int_equal(s.reads - reads, 4);
     assert_int_equal(last_state(&r, 0), TRACE_IO);
-    assert_int_equal(last_state(&r, 0), TRACE_IO);
-    assert_int_equal(last_state(&r, 1), TRACE_READY);
     /* A new thread and a child process (found by the /proc scan: no children files here). */
     put_thread(100, 102, "worker", 'S', "1 1 1\n", sleep_, 1);
     put_thread(200, 200, "child", 'S', "1 1 1\n", sleep_, 100);
