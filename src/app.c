@@ -224,8 +224,14 @@ void app_freeze(struct app *a, bool on)
     if (on && !trace_frozen()) {
         a->frozen_at = now ? now : 1;
         trace_freeze(true);
+        /* A scene whose workers are not ours to gate (a program) stops them its own way. */
+        const char *said = a->running && a->scene->freeze ? a->scene->freeze(&a->ctx, true) : NULL;
+        if (said)
+            app_message(a, "%s", said);
     } else if (!on && trace_frozen()) {
         trace_freeze(false);
+        if (a->running && a->scene->freeze)
+            a->scene->freeze(&a->ctx, false);
         a->frozen_ns = app_frozen_ns(a, now);
         a->frozen_at = 0;
         a->step_wait = false;
@@ -848,6 +854,10 @@ static void view_zoom(struct app *a, int dir, int width)
 static void switch_scene(struct app *a, int dir)
 {
     int n = scene_count(), i = scene_index(a->scene);
+    if (i < 0 && !a->replay) {
+        app_warn(a, "conctui run shows only the program; q quits (and ends it)");
+        return;
+    }
     const struct scene_entry *e = scene_table[((i + dir) % n + n) % n];
     app_start_said(a, e, 0, NULL);
 }
@@ -996,6 +1006,9 @@ static int k_step(struct app *a, int key, int width)
     (void)key, (void)width;
     if (!trace_frozen())
         app_freeze(a, true);
+    else if (a->scene->freeze)
+        app_warn(a, "a program's threads cannot be stepped one transition at a time; "
+                    "f continues it");
     else
         app_step(a);
     return APP_CONTINUE;

@@ -4,6 +4,7 @@
 
 #include "i18n.h"
 #include "keys.h"
+#include "scenes/program.h"
 #include "theme.h"
 
 #include <errno.h>
@@ -28,6 +29,8 @@ enum {
     OPT_LANE_ROWS,
     OPT_CHECK,
     OPT_FORCE,
+    OPT_ATTACH,
+    OPT_STDIN,
 };
 
 static const struct option longopts[] = {
@@ -50,6 +53,8 @@ static const struct option longopts[] = {
     {"lane-rows", required_argument, NULL, OPT_LANE_ROWS},
     {"check", no_argument, NULL, OPT_CHECK},
     {"force", no_argument, NULL, OPT_FORCE},
+    {"attach", required_argument, NULL, OPT_ATTACH},
+    {"stdin", no_argument, NULL, OPT_STDIN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -65,6 +70,9 @@ void cli_usage(FILE *f)
               "       conctui --tour --check [FILE] [--duration SECONDS]\n"
               "       conctui --replay FILE [--headless [--width N] [--ascii] [--json]]\n"
               "       conctui --convert RECORDING OUT.json [--force]\n"
+              "       conctui run [--headless [--duration SECONDS] [--json]] [--record F]\n"
+              "               [--export-chrome F] [--stdin] -- COMMAND [ARGS...]\n"
+              "       conctui run [OPTIONS] --attach PID\n"
               "       conctui --list | --help | --version\n"
               "\n"
               "An interactive terminal visualizer of concurrency: every scene runs real\n"
@@ -93,6 +101,13 @@ void cli_usage(FILE *f)
               "                         (colour-blind safe), mono (glyphs only)\n"
               "      --lane-rows N      draw every lane N rows tall (1-3, for the back of a room)\n"
               "      --list             list scenes, modes and parameters\n"
+              "\n"
+              "conctui run starts COMMAND and shows its threads and processes as lanes, their\n"
+              "states read from /proc (no privileges needed); its output goes to a panel\n"
+              "(headless: straight through) and its exit status becomes conctui's.\n"
+              "      --attach PID       follow a running process instead (yours, or as root)\n"
+              "      --stdin            the program reads conctui's standard input (headless;\n"
+              "                         otherwise it reads /dev/null)\n"
               "  -h, --help             show this help\n"
               "      --version          show the version\n"
               "\n"
@@ -106,14 +121,59 @@ static int fail(char *err, unsigned errlen, const char *fmt, const char *arg)
     return 2;
 }
 
+/* conctui run: the command after the options, and what does not go with it. */
+static int run_check(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
+{
+    if (o->help || o->version)
+        return 0;
+    if (optind < argc)
+        o->run_argv = &argv[optind];
+    if (o->run_argv && o->attach)
+        return fail(err, errlen,
+                    "conctui run takes a command or --attach PID, not both (the command is "
+                    "'%s')",
+                    o->run_argv[0]);
+    if (!o->run_argv && !o->attach)
+        return fail(err, errlen,
+                    "conctui run needs a command: conctui run -- COMMAND [ARGS...] "
+                    "(or --attach PID)%s",
+                    "");
+    if (o->scene || o->mode || o->tour || o->replay || o->snapshot || o->check || o->convert_in ||
+        o->list)
+        return fail(err, errlen,
+                    "conctui run shows a program; --scene, --mode, --tour, --replay, --snapshot, "
+                    "--check, --convert and --list do not apply to it%s",
+                    "");
+    if (o->pass_stdin && o->attach)
+        return fail(err, errlen,
+                    "--stdin starts a program with conctui's input; --attach does "
+                    "not start one%s",
+                    "");
+    if (o->pass_stdin && !o->headless)
+        return fail(err, errlen,
+                    "--stdin needs --headless: the interactive view reads the terminal "
+                    "itself%s",
+                    "");
+    if (o->json && !o->headless)
+        return fail(err, errlen, "--json only applies with --headless%s", "");
+    return 0;
+}
+
 int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
 {
     memset(o, 0, sizeof *o);
     o->width = 72;
     optind = 1;
     opterr = 0;
+    /* conctui run [OPTIONS] -- COMMAND: options stop at the command. */
+    if (argc > 1 && strcmp(argv[1], "run") == 0) {
+        o->run = 1;
+        argc--;
+        argv++;
+    }
     int c;
-    while ((c = getopt_long(argc, argv, ":S:m:s:d:w:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, o->run ? "+:S:m:s:d:w:h" : ":S:m:s:d:w:h", longopts,
+                            NULL)) != -1) {
         char *end;
         switch (c) {
         case OPT_HEADLESS:
@@ -194,6 +254,15 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
         case OPT_FORCE:
             o->force = 1;
             break;
+        case OPT_ATTACH:
+            errno = 0;
+            o->attach = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || errno || o->attach < 1 || o->attach > 1L << 30)
+                return fail(err, errlen, "--attach: '%s' is not a process id", optarg);
+            break;
+        case OPT_STDIN:
+            o->pass_stdin = 1;
+            break;
         case OPT_THEME:
             if (!theme_find(optarg))
                 return fail(err, errlen, "--theme: no theme '%s' (default, contrast, cbsafe, mono)",
@@ -214,6 +283,10 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
             return fail(err, errlen, "unknown option '%s'", argv[optind - 1]);
         }
     }
+    if (o->run)
+        return run_check(argc, argv, o, err, errlen);
+    if (o->attach || o->pass_stdin)
+        return fail(err, errlen, "--attach and --stdin apply to conctui run%s", "");
     if (o->convert_in && optind < argc)
         o->convert_out = argv[optind++];
     if (optind < argc)
@@ -260,7 +333,7 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
 
 int cli_resolve(struct cli *o, char *err, unsigned errlen)
 {
-    o->entry = o->scene ? scene_find(o->scene) : scene_table[0];
+    o->entry = o->run ? &scene_program : o->scene ? scene_find(o->scene) : scene_table[0];
     if (!o->entry) {
         int off = snprintf(err, errlen, _("unknown scene '%s'; scenes are:"), o->scene);
         for (int i = 0; scene_table[i] && off > 0 && (unsigned)off < errlen; i++)

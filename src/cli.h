@@ -32,6 +32,10 @@ struct cli {
     double duration; /* seconds (per step with --tour; with --check, for steps without a check
                         line); 0 = until quit */
     int width;       /* headless timeline columns */
+    int run;         /* conctui run: follow a program */
+    char **run_argv; /* its command (NULL-terminated), NULL with --attach */
+    long attach;     /* --attach PID */
+    int pass_stdin;  /* --stdin: the program reads conctui's standard input */
     /* resolved by cli_resolve */
     const struct scene_entry *entry;
     int mode_idx;

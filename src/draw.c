@@ -139,7 +139,8 @@ static void draw_header(struct app *a, struct grid *g, const struct draw_opts *o
             grid_text(g, 0, right + 1, sw - 1, status, COLOUR_YELLOW, GRID_REVERSE | GRID_BOLD);
         }
     }
-    int k = grid_text_width(buf[0]) > right - 1;
+    /* A scene out of the table (a program) has no number among them. */
+    int k = scene_index(e) < 0 || grid_text_width(buf[0]) > right - 1;
     grid_text_fit(g, 0, 0, right - 1, buf[k], 0, GRID_REVERSE | GRID_BOLD);
 }
 
@@ -899,13 +900,109 @@ static int narr_build(const struct app *a, int w, struct nline *out, int max)
     return b.n;
 }
 
+/*
+ * A program's output in place of the narration: its latest lines, wrapped,
+ * the newest at the bottom. skip lines are left out from the start.
+ */
+struct obuild {
+    struct nline *out;
+    int n, max, skip;
+};
+
+static void ol_emit(void *arg, const char *line, int len)
+{
+    struct obuild *b = arg;
+    if (b->out && b->n >= b->skip && b->n - b->skip < b->max)
+        b->out[b->n - b->skip] = (struct nline){line, len, 0, 0};
+    b->n++;
+}
+
+static bool has_output(const struct app *a)
+{
+    return a->scene && a->scene->output && !a->replay;
+}
+
+static char out_text[65536];
+
+/* Fetch the output (once a frame: draw_frame calls it before the layout). */
+static void out_fetch(struct app *a)
+{
+    out_text[0] = '\0';
+    if (has_output(a)) {
+        a->scene->output(&a->ctx, out_text, sizeof out_text);
+        for (char *p = out_text; *p; p++)
+            if (*p == '\t')
+                *p = ' ';
+    }
+}
+
+static int out_build(int w, struct nline *out, int max, int skip)
+{
+    struct obuild b = {out, 0, max, skip};
+    char *s = out_text;
+    while (*s) {
+        char *nl = strchr(s, '\n');
+        size_t len = nl ? (size_t)(nl - s) : strlen(s);
+        if (len == 0 || strspn(s, " ") >= len) {
+            ol_emit(&b, "", 0);
+        } else {
+            char save = s[len];
+            s[len] = '\0';
+            grid_wrap(s, w, ol_emit, &b);
+            s[len] = save;
+        }
+        s += len + (nl ? 1 : 0);
+    }
+    return b.n;
+}
+
+#define OUT_MIN_LINES 8
+
 /* Lines the bottom panel's right side wants at width w (the layout asks). */
 static int narr_count(void *arg, int w)
 {
     const struct app *a = arg;
     if (a->view.focus_lane >= 0 && a->view.focus_lane < a->hist.nlanes)
         return 5; /* the inspector */
+    if (has_output(a)) {
+        int n = out_build(w, NULL, 0, 0);
+        return n < OUT_MIN_LINES ? OUT_MIN_LINES : n;
+    }
     return narr_build(a, w, NULL, 0);
+}
+
+/* The output panel: the last page, or (the e key) pages further back. */
+static void draw_output(struct app *a, struct grid *g, const struct layout_rect *r)
+{
+    static struct nline lines[512];
+    int per = r->h - 1;
+    if (per < 1 || r->w < 1)
+        return;
+    if (per > 512)
+        per = 512;
+    int n = out_build(r->w, NULL, 0, 0);
+    int pages = n <= per ? 1 : (n + per - 1) / per;
+    int page = (a->view.narr_page % pages + pages) % pages;
+    int first = n - per * (page + 1);
+    if (first < 0)
+        first = 0;
+    int shown = n - first < per ? n - first : per;
+    out_build(r->w, lines, shown, first);
+    char title[128], more[64] = "";
+    snprintf(title, sizeof title, "%s", _("Output (stdout and stderr)"));
+    if (pages > 1)
+        snprintf(more, sizeof more, _("%d/%d back, e: older"), page, pages - 1);
+    int mw = more[0] ? grid_text_width(more) + 2 : 0;
+    grid_text_fit(g, r->y, r->x, r->w - mw, title, 0, GRID_BOLD | GRID_UNDERLINE);
+    if (more[0])
+        grid_text(g, r->y, r->x + r->w - mw + 2, mw - 2, more, COLOUR_YELLOW, GRID_BOLD);
+    if (n == 0)
+        grid_text(g, r->y + 1, r->x, r->w, _("(nothing printed yet)"), 0, GRID_DIM);
+    for (int i = 0; i < shown; i++) {
+        char buf[1024];
+        snprintf(buf, sizeof buf, "%.*s", lines[i].len, lines[i].s);
+        grid_text(g, r->y + 1 + i, r->x, r->w, buf, 0, 0);
+    }
 }
 
 /* The narration, a page at a time when it does not fit (the e key turns the page). */
@@ -1401,6 +1498,7 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     }
     /* Measure what each part holds, then ask the layout where it goes. */
     figs_collect(a, g->cols);
+    out_fetch(a);
     struct status_text st;
     status_compose(a, g->cols, now, &st);
     int n = a->hist.nlanes;
@@ -1463,6 +1561,8 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
         grid_put(g, y, L.stats.w, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
     if (a->view.focus_lane >= 0 && a->view.focus_lane < n)
         draw_inspector(a, g, L.narr.y, L.narr.x, L.narr.h, L.narr.w, now);
+    else if (has_output(a))
+        draw_output(a, g, &L.narr);
     else
         draw_narration(a, g, &L.narr);
     draw_params(a, g, L.params.y);

@@ -16,6 +16,7 @@
 #include <wchar.h>
 
 #include "draw.h"
+#include "scenes/program.h"
 #include "i18n.h"
 #include "json.h"
 #include "rounds.h"
@@ -42,6 +43,42 @@ static void headless_wait(struct app *a, double secs, volatile int *quit)
     }
 }
 
+/* conctui run: until the program ends, the duration (when given) runs out, or a quit. */
+static void run_wait(struct app *a, double secs, volatile int *quit)
+{
+    uint64_t end = secs > 0 ? a->ctx.t_start + (uint64_t)(secs * 1e9) : UINT64_MAX;
+    for (;;) {
+        uint64_t now = trace_now_ns();
+        app_tick(a, now);
+        int status;
+        if (now >= end || (quit && *quit) || program_finished(&a->ctx, &status))
+            break;
+        uint64_t left = end - now < DRAIN_NS ? end - now : DRAIN_NS;
+        struct timespec d = {0, (long)left};
+        nanosleep(&d, NULL);
+    }
+}
+
+int headless_run_status(struct app *a, const struct cli *o, FILE *f)
+{
+    int status = -1;
+    if (!o->run || !a->scene || a->replay)
+        return 0;
+    program_finished(&a->ctx, &status);
+    bool ours = program_ended_by_us(&a->ctx);
+    if (status < 0)
+        return 0; /* attached: its status is its parent's to know */
+    if (f && !o->json) {
+        if (ours)
+            fprintf(f, _("program: ended by conctui (status %d)\n"), status);
+        else if (status > 128)
+            fprintf(f, _("program: killed by signal %d\n"), status - 128);
+        else
+            fprintf(f, _("program: exited with status %d\n"), status);
+    }
+    return ours ? 0 : status;
+}
+
 int headless_run(struct app *a, const struct cli *o, volatile int *quit)
 {
     int rc = app_start_texts(a, o->entry, o->mode_idx, o->params, o->texts);
@@ -54,7 +91,10 @@ int headless_run(struct app *a, const struct cli *o, volatile int *quit)
         app_stop(a);
         return -EIO;
     }
-    headless_wait(a, o->duration, quit);
+    if (o->run)
+        run_wait(a, o->duration, quit);
+    else
+        headless_wait(a, o->duration, quit);
     app_stop(a);
     /* A failed recording does not cost the run's figures: they are printed,
      * and the exit status says the recording is incomplete. */
@@ -224,6 +264,10 @@ static void print_json(struct app *a, FILE *f)
     if (!a->replay)
         fprintf(f, ",\"machine_busy\":%d,\"machine_other_cpu\":%.3f,\"machine_cpus\":%d",
                 load_run_busy(&a->load), load_run_other(&a->load), a->load.last.cpus);
+    int status;
+    if (e == &scene_program && program_finished(&a->ctx, &status) && status >= 0)
+        fprintf(f, ",\"exit_status\":%d,\"ended_by_conctui\":%s", status,
+                program_ended_by_us(&a->ctx) ? "true" : "false");
     fprintf(f, ",\"stats_dropped\":%d,\"stats\":{", a->stats.dropped);
     for (int i = 0; i < a->stats.n; i++) {
         const struct scene_stat *s = &a->stats.s[i];
@@ -457,6 +501,17 @@ static int headless_check(struct app *a, const struct cli *o, volatile int *quit
     return failed ? 1 : 0;
 }
 
+int headless_run_failed(const struct cli *o, int rc, struct app *a)
+{
+    if (o->run_argv)
+        fprintf(stderr, _("conctui: cannot run %s: %s\n"), o->run_argv[0], strerror(-rc));
+    else
+        fprintf(stderr, _("conctui: cannot follow process %ld: %s\n"), o->attach, strerror(-rc));
+    if (a)
+        app_shutdown(a);
+    return rc == -ENOENT ? 127 : rc == -EACCES ? 126 : 1;
+}
+
 int headless_main(const struct cli *o, volatile int *quit)
 {
     struct app a;
@@ -483,14 +538,17 @@ int headless_main(const struct cli *o, volatile int *quit)
         rc = headless_run(&a, o, quit);
     }
     if (rc) {
+        if (rc != -EIO && o->run)
+            return headless_run_failed(o, rc, &a);
         if (rc != -EIO)
             fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name, strerror(-rc));
         app_shutdown(&a);
         return 1;
     }
     headless_print(&a, o, stdout);
+    int status = headless_run_status(&a, o, stdout);
     rc = headless_export(&a, o);
     bool rec_failed = a.rec_cut;
     app_shutdown(&a);
-    return fflush(stdout) == 0 && rc == 0 && !rec_failed ? 0 : 1;
+    return fflush(stdout) == 0 && rc == 0 && !rec_failed ? status : 1;
 }

@@ -26,6 +26,7 @@
 #include "record.h"
 #include "ui.h"
 #include "text.h"
+#include "scenes/program.h"
 
 static int sig_pipe[2] = {-1, -1};
 static volatile sig_atomic_t sig_seen;
@@ -169,6 +170,20 @@ int main(int argc, char **argv)
         text_clean_inplace(err, sizeof err, 1);
         fprintf(stderr, "conctui: %s\n", err);
         return 2;
+    }
+    if (o.run) {
+        if (o.attach && program_attach_check((pid_t)o.attach, err, sizeof err) != 0) {
+            text_clean_inplace(err, sizeof err, 1);
+            fprintf(stderr, "conctui: %s\n", err);
+            return 1;
+        }
+        /* Headless, the program writes where conctui would: beside --json's output, not in it. */
+        struct program_opts po = {.argv = o.run_argv,
+                                  .attach = (pid_t)o.attach,
+                                  .pass_stdin = o.pass_stdin,
+                                  .out_fd =
+                                      o.headless ? (o.json ? STDERR_FILENO : STDOUT_FILENO) : -1};
+        program_configure(&po);
     }
     if (install_signals(!o.headless) != 0) {
         fprintf(stderr, _("conctui: cannot create a pipe: %s\n"), strerror(errno));

@@ -28,6 +28,7 @@
 #define MAGIC "CONCTREC"
 #define BLOCK_MAGIC 0x42545645u /* "EVTB" */
 #define END_MAGIC 0x21444e45u   /* "END!" */
+#define LANE_MAGIC 0x454e414cu  /* "LANE" */
 #define SPREAD_BYTES 20         /* f64 lo, f64 hi, u32 rounds */
 #define REC_MAX_ROUNDS 1000000
 #define MAX_BODY (64u * 1024u)
@@ -166,9 +167,10 @@ struct rec_writer {
     uint64_t base_t, last_t[TRACE_MAX_LANES];
     uint8_t seen[TRACE_MAX_LANES];
     int nlanes;
-    int failed;     /* the first write error (errno), or 0 */
-    uint64_t at;    /* where the end marker goes: the end of the blocks written */
-    uint64_t t_max; /* the latest event time in the blocks written */
+    const struct history *h; /* where lanes added during the recording are described */
+    int failed;              /* the first write error (errno), or 0 */
+    uint64_t at;             /* where the end marker goes: the end of the blocks written */
+    uint64_t t_max;          /* the latest event time in the blocks written */
     uint64_t events, bytes;
     struct trace_event pending[REC_BLOCK_EVENTS];
     int pending_lane[REC_BLOCK_EVENTS];
@@ -378,6 +380,7 @@ struct rec_writer *rec_open(const char *path, const struct history *h, const str
     snprintf(w->path, sizeof w->path, "%s", path);
     w->nlanes = h->nlanes;
     w->t_max = h->t0;
+    w->h = h;
     struct buf body = {0}, hdr = {0};
     header_body(&body, h, m);
     put_bytes(&hdr, MAGIC, 8);
@@ -404,12 +407,44 @@ struct rec_writer *rec_open(const char *path, const struct history *h, const str
     return w;
 }
 
+/* A lane added after the header: a LANE block before any of its events. */
+static int write_lane(struct rec_writer *w, int i)
+{
+    const struct history_lane *l = &w->h->lane[i];
+    struct buf b = {0};
+    put_le(&b, LANE_MAGIC, 4);
+    put_le(&b, (uint64_t)i, 4);
+    put_le(&b, 0, 4); /* payload length, below */
+    put_le(&b, 0, 4); /* checksum, below */
+    put_le(&b, 0, 8);
+    put_u8(&b, l->kind);
+    put_u8(&b, l->group);
+    put_le(&b, l->gauge_max, 4);
+    put_str(&b, l->name);
+    int rc = !b.p || b.len < BLOCK_HDR + 6 ? -ENOMEM : 0;
+    if (!rc) {
+        set_le(b.p + 8, b.len - BLOCK_HDR, 4);
+        set_le(b.p + 12, block_crc(b.p, b.p + BLOCK_HDR, b.len - BLOCK_HDR), 4);
+        rc = write_block(w, b.p, b.len, w->t_max);
+    }
+    free(b.p);
+    return rc;
+}
+
 int rec_event(struct rec_writer *w, int lane, const struct trace_event *e)
 {
     if (w->failed)
         return -w->failed;
+    if (lane >= w->nlanes && w->h && lane < w->h->nlanes && lane < TRACE_MAX_LANES) {
+        /* The events before it go first, in their block; then the new lanes. */
+        int rc = flush_block(w);
+        for (; !rc && w->nlanes <= lane; w->nlanes++)
+            rc = write_lane(w, w->nlanes);
+        if (rc)
+            return rc;
+    }
     if (lane < 0 || lane >= w->nlanes)
-        return 0; /* a lane added after the recording began is not in its header */
+        return 0;
     w->pending[w->count] = *e;
     w->pending_lane[w->count] = lane;
     w->count++;
@@ -681,9 +716,11 @@ static int read_header(struct rd *r, struct rec_meta *m, struct lane_hdr *lanes,
  * Walk every block. With h NULL: validate and count events per lane. With
  * h: decode into it.
  */
-static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct history *h,
-                       struct rec_meta *m)
+static int read_blocks(struct rd *r, struct lane_hdr *lanes, int *nlanes_io, uint64_t counts[],
+                       struct history *h, struct rec_meta *m)
 {
+    /* The first pass adds the lanes of LANE blocks; the second knows them all. */
+    int nlanes = *nlanes_io;
     uint64_t last[TRACE_MAX_LANES];
     for (;;) {
         size_t at = r->off;
@@ -694,7 +731,8 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
         uint32_t magic = (uint32_t)rd_le(r, 4), count = (uint32_t)rd_le(r, 4);
         uint32_t plen = (uint32_t)rd_le(r, 4), crc = (uint32_t)rd_le(r, 4);
         uint64_t base = rd_le(r, 8);
-        if (magic != BLOCK_MAGIC && magic != END_MAGIC)
+        if (magic != BLOCK_MAGIC && magic != END_MAGIC &&
+            !(magic == LANE_MAGIC && r->version >= REC_VERSION_LANES))
             return rd_fail(r, at, "not a block (bad block magic)");
         if (plen > MAX_PAYLOAD)
             return rd_fail(r, at + 8, "block payload of %" PRIu32 " bytes; at most %u", plen,
@@ -706,6 +744,31 @@ static int read_blocks(struct rd *r, int nlanes, uint64_t counts[], struct histo
         if (want != crc)
             return rd_fail(r, r->off, "block checksum mismatch");
         size_t end = r->off + plen;
+        if (magic == LANE_MAGIC) {
+            if (!h) {
+                if (count != (uint32_t)nlanes || nlanes >= TRACE_MAX_LANES)
+                    return rd_fail(r, at + 4,
+                                   "lane %" PRIu32 " declared after %d lanes (at most %d)", count,
+                                   nlanes, TRACE_MAX_LANES);
+                struct rd s = *r;
+                s.len = end;
+                struct lane_hdr *l = &lanes[nlanes];
+                if (rd_need(&s, 6, "a lane"))
+                    return -1;
+                l->kind = s.p[s.off++];
+                l->group = s.p[s.off++];
+                l->gauge_max = (uint32_t)rd_le(&s, 4);
+                if (l->kind > TRACE_LANE_GAUGE)
+                    return rd_fail(&s, s.off - 6, "lane %d has unknown kind %u", nlanes, l->kind);
+                if (rd_str(&s, l->name, sizeof l->name, "a lane name"))
+                    return -1;
+                if (s.off != end)
+                    return rd_fail(r, s.off, "%zu stray bytes after a lane", end - s.off);
+                *nlanes_io = ++nlanes;
+            }
+            r->off = end;
+            continue;
+        }
         if (magic == END_MAGIC) {
             if (count > SCENE_MAX_STATS)
                 return rd_fail(r, at + 4, "%" PRIu32 " figures; at most %d", count,
@@ -801,7 +864,7 @@ int rec_read_mem(const uint8_t *buf, size_t len, const char *name, struct histor
         return -1;
     size_t blocks_at = r.off;
     uint64_t counts[TRACE_MAX_LANES] = {0};
-    if (read_blocks(&r, nlanes, counts, NULL, m))
+    if (read_blocks(&r, lanes, &nlanes, counts, NULL, m))
         return -1;
     /* Every count was bounded by the file's size in the first pass. */
     history_init(h, m->t0);
@@ -813,7 +876,7 @@ int rec_read_mem(const uint8_t *buf, size_t len, const char *name, struct histor
         }
     }
     r.off = blocks_at;
-    if (read_blocks(&r, nlanes, counts, h, m)) {
+    if (read_blocks(&r, lanes, &nlanes, counts, h, m)) {
         history_free(h);
         return -1;
     }

@@ -13,6 +13,9 @@
  *            crc: crc32 of the 24-byte header without the crc field, then payload
  *   payload  count events, each four LEB128 varints: lane, state word,
  *            t - (previous t of that lane in this block, or base_t), arg
+ *   lane blk "LANE" u32 lane  u32 payload_len  u32 crc  u64 0  payload: a lane as in
+ *            the header (version 3: a lane that came during the run, declared
+ *            in order, before its first event); crc: as a block's
  *   end      "END!" u32 nstats  u32 payload_len  u32 crc  u64 t_end  payload
  *            crc: as a block's (t_end included)
  *            payload: per stat str name, f64 value, str unit; then, per stat
@@ -49,11 +52,13 @@
 /*
  * Version 2 added the states wait, barrier, cancelled and failed (state
  * numbers 8 to 11); version 1 files, which know only the first eight, stay
- * readable. Version 3 put every header field under its checksum and added
- * the end marker's flags and note. A newer version is refused with both
+ * readable. Version 3 put every header field under its checksum, added
+ * the end marker's flags and note, and LANE blocks for lanes that come
+ * during the run. A newer version is refused with both
  * numbers in the message.
  */
 #define REC_VERSION 3
+#define REC_VERSION_LANES 3 /* the first version with LANE blocks */
 #define REC_VERSION_OLDEST 1
 #define REC_V1_NSTATES 8
 #define REC_BLOCK_EVENTS 4096

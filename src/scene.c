@@ -18,6 +18,7 @@
 
 #include "i18n.h"
 #include "trace.h"
+#include "scenes/program.h"
 
 int scene_count(void)
 {
@@ -32,6 +33,9 @@ const struct scene_entry *scene_find(const char *name)
     for (int i = 0; scene_table[i]; i++)
         if (strcmp(scene_table[i]->name, name) == 0)
             return scene_table[i];
+    /* Not in the table (it needs a program), but its recordings replay with its notes. */
+    if (strcmp(scene_program.name, name) == 0)
+        return &scene_program;
     return NULL;
 }
 

@@ -204,6 +204,19 @@ struct scene_entry {
      * buf. Called on the UI thread.
      */
     void (*status)(struct scene_ctx *ctx, char *buf, unsigned len);
+    /*
+     * Optional: text the scene's workers printed (a program's output), its
+     * latest part, cleaned for the terminal, lines ending in newlines, into
+     * buf (terminated); its length. The panel beside the figures shows it
+     * in place of the narration. Called on the UI thread.
+     */
+    size_t (*output)(struct scene_ctx *ctx, char *buf, size_t len);
+    /*
+     * Optional: freeze (on) or continue the workers in a way of the scene's
+     * own besides the gate (a program's processes get SIGSTOP and SIGCONT).
+     * Returns words for the status line (translated), or NULL.
+     */
+    const char *(*freeze)(struct scene_ctx *ctx, bool on);
 };
 
 /* The registry (scenes/registry.c). */

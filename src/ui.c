@@ -38,6 +38,7 @@
 #include "draw.h"
 #include "grid.h"
 #include "headless.h"
+#include "scenes/program.h"
 #include "i18n.h"
 #include "theme.h"
 #include "trace.h"
@@ -391,6 +392,30 @@ double ui_bench_frames(struct app *a, FILE *out, int rows, int cols, int frames,
     return (double)spent / frames;
 }
 
+/*
+ * conctui run: once the program has ended, the view stops at its end and the
+ * status line says how it ended; true from then on.
+ */
+static bool ui_run_ended(struct app *a)
+{
+    int status;
+    if (!a->running || !program_finished(&a->ctx, &status))
+        return false;
+    uint64_t last = a->hist.t0;
+    for (int i = 0; i < a->hist.nlanes; i++)
+        if (a->hist.lane[i].count && a->hist.lane[i].last.t > last)
+            last = a->hist.lane[i].last.t;
+    a->view.live = false;
+    a->view.t_right = last + a->view.ns_per_col * 4;
+    if (status < 0)
+        app_message(a, "the process ended; q quits");
+    else if (status > 128)
+        app_message(a, "the program was killed by signal %d; q quits", status - 128);
+    else
+        app_message(a, "the program exited with status %d; q quits", status);
+    return true;
+}
+
 int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
 {
     struct ui u = {0};
@@ -424,6 +449,11 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         rc = app_record(&a, o->record, o->force, err, sizeof err) ? -EIO : 0;
     if (rc) {
         ui_close(&u);
+        if (o->run && !err[0] && rc != -EIO) {
+            if (o->tour)
+                tour_free(&tour);
+            return headless_run_failed(o, rc, &a);
+        }
         if (err[0]) {
             text_clean_inplace(err, sizeof err, 1);
             fprintf(stderr, "conctui: %s\n", err);
@@ -437,6 +467,7 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     uint64_t start = trace_now_ns(),
              end = o->duration > 0 ? start + (uint64_t)(o->duration * 1e9) : UINT64_MAX;
     int status = 0;
+    bool run_over = false;
     for (;;) {
         uint64_t now = trace_now_ns();
         if (now >= end)
@@ -449,6 +480,8 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
             ui_colours(&u);
             ui_resize(&u);
         }
+        if (o->run && !run_over)
+            run_over = ui_run_ended(&a);
         draw_frame(&a, &u.grid, &u.opts, now);
         ui_blit(&u);
 
@@ -508,6 +541,8 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
     }
     if (headless_export(&a, o) != 0)
         status = 1;
+    if (o->run && status == 0)
+        status = headless_run_status(&a, o, NULL);
     app_shutdown(&a);
     if (o->tour)
         tour_free(&tour);

@@ -4,6 +4,7 @@
 #include "testutil.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -668,6 +669,51 @@ static void test_record_reads_both_versions(void **state)
     }
 }
 
+/* A lane that comes during the run (a program's new thread) is declared in a LANE block. */
+static void test_record_lane_during_run(void **state)
+{
+    (void)state;
+    static struct history h, back;
+    static struct rec_meta m, mb;
+    memset(&m, 0, sizeof m);
+    snprintf(m.scene, sizeof m.scene, "program");
+    snprintf(m.mode, sizeof m.mode, "sampled");
+    history_init(&h, 1000);
+    assert_int_equal(history_lane_add(&h, "sh 10", TRACE_LANE_STATE, 0, 0, 0), 0);
+    char err[300];
+    unlink(path);
+    struct rec_writer *w = rec_open(path, &h, &m, false, err, sizeof err);
+    assert_non_null(w);
+    h.sink = rec_sink;
+    h.sink_arg = w;
+    history_append(&h, 0, &(struct trace_event){2000, 0, TRACE_RUN, 0});
+    assert_int_equal(history_lane_add(&h, "  sleep 11", TRACE_LANE_STATE, 0, 0, 0), 1);
+    history_append(&h, 1, &(struct trace_event){3000, 0, TRACE_SLEEP, 1});
+    history_append(&h, 0, &(struct trace_event){4000, 0, TRACE_WAIT, 0});
+    history_append(&h, 1, &(struct trace_event){5000, 0, TRACE_DONE, 1});
+    assert_int_equal(rec_close(w, 6000, NULL, err, sizeof err), 0);
+    FILE *f = fopen(path, "rb");
+    uint8_t hdr[12];
+    assert_int_equal(fread(hdr, 1, sizeof hdr, f), sizeof hdr);
+    fclose(f);
+    assert_int_equal(get32(hdr + 8), REC_VERSION_LANES);
+    if (rec_read(path, &back, &mb, err, sizeof err) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(back.nlanes, 2);
+    assert_string_equal(back.lane[1].name, "  sleep 11");
+    assert_int_equal(history_kept(&back.lane[0]), 2);
+    assert_int_equal(history_kept(&back.lane[1]), 2);
+    assert_int_equal(history_at(&back.lane[1], 0)->t, 3000);
+    history_free(&back);
+    /* The same file calling itself version 2 is refused (its checksums and its LANE block). */
+    int fd = open(path, O_WRONLY);
+    uint8_t v2[4] = {2, 0, 0, 0};
+    assert_int_equal(pwrite(fd, v2, 4, 8), 4);
+    close(fd);
+    assert_int_equal(rec_read(path, &back, &mb, err, sizeof err), -1);
+    history_free(&h);
+}
+
 static void test_record_chrome_export(void **state)
 {
     (void)state;
@@ -741,6 +787,7 @@ int main(void)
         T(test_record_replay_stepping_shows),
         T(test_record_replay_figures_once),
         T(test_record_reads_both_versions),
+        T(test_record_lane_during_run),
         T(test_record_save_recent),
         // clang-format on
     };

@@ -1,0 +1,731 @@
+/*
+ * DESIGN: see procsample.h. One pass: for each live thread, pread its stat;
+ * a runnable thread also gets its schedstat read (run time against run
+ * delay since the last pass), a sleeping one its syscall file. A state word
+ * is emitted only when it changes. Threads and processes live in two
+ * bounded tables (PS_MAX_THREADS, PS_MAX_PROCS); what does not fit is
+ * counted in `lost`. Discovery reads each live process's task directory and
+ * either its threads' children files or, without them, the entries of the
+ * /proc directory not seen by the last scan, whose stat names a followed
+ * parent.
+ */
+#include "config.h"
+
+#include "procsample.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "i18n.h"
+
+#define SC(n, st)                                                                                  \
+    {                                                                                              \
+        SYS_##n, #n, TRACE_##st                                                                    \
+    }
+
+/* The system calls a thread is commonly found asleep in, and what it waits for there. */
+const struct ps_syscall ps_syscalls[] = {
+    SC(futex, LOCK),
+    SC(read, IO),
+    SC(readv, IO),
+    SC(pread64, IO),
+    SC(preadv, IO),
+    SC(write, IO),
+    SC(writev, IO),
+    SC(pwrite64, IO),
+    SC(recvfrom, IO),
+    SC(recvmsg, IO),
+    SC(recvmmsg, IO),
+    SC(sendto, IO),
+    SC(sendmsg, IO),
+    SC(accept4, IO),
+    SC(connect, IO),
+    SC(ppoll, IO),
+    SC(pselect6, IO),
+    SC(epoll_pwait, IO),
+    SC(io_uring_enter, IO),
+    SC(io_getevents, IO),
+    SC(splice, IO),
+    SC(fsync, IO),
+    SC(fdatasync, IO),
+    SC(openat, IO),
+    SC(flock, LOCK),
+    SC(fcntl, LOCK),
+    SC(clock_nanosleep, SLEEP),
+    SC(nanosleep, SLEEP),
+    SC(wait4, WAIT),
+    SC(waitid, WAIT),
+    SC(rt_sigsuspend, IDLE),
+    SC(rt_sigtimedwait, IDLE),
+    SC(msgrcv, WAIT),
+    SC(semtimedop, LOCK),
+#ifdef SYS_poll
+    SC(poll, IO),
+#endif
+#ifdef SYS_select
+    SC(select, IO),
+#endif
+#ifdef SYS_epoll_wait
+    SC(epoll_wait, IO),
+#endif
+#ifdef SYS_epoll_pwait2
+    SC(epoll_pwait2, IO),
+#endif
+#ifdef SYS_accept
+    SC(accept, IO),
+#endif
+#ifdef SYS_recv
+    SC(recv, IO),
+#endif
+#ifdef SYS_pause
+    SC(pause, IDLE),
+#endif
+#ifdef SYS_futex_waitv
+    SC(futex_waitv, LOCK),
+#endif
+#ifdef SYS_semop
+    SC(semop, LOCK),
+#endif
+};
+const int ps_nsyscalls = (int)(sizeof ps_syscalls / sizeof ps_syscalls[0]);
+
+/* The note words: the sampler's own, then each known system call's name (filled at load). */
+const char *ps_note_words[PS_NOTES_MAX] = {
+    [PS_NOTE_NONE] = "",
+    [PS_NOTE_STOPPED] = N_("stopped"),
+    [PS_NOTE_ZOMBIE] = N_("exited, not yet reaped"),
+    [PS_NOTE_EXITED] = N_("exited"),
+    [PS_NOTE_DISK] = N_("uninterruptible wait"),
+    [PS_NOTE_PREEMPTED] = N_("preempted"),
+};
+const int ps_nnotes = PS_NOTES_MAX;
+
+__attribute__((constructor)) static void ps_notes_fill(void)
+{
+    for (int i = 0; i < ps_nsyscalls && PS_NOTE_SYSCALL0 + i < PS_NOTES_MAX; i++)
+        ps_note_words[PS_NOTE_SYSCALL0 + i] = ps_syscalls[i].name;
+    for (int i = 0; i < PS_NOTES_MAX; i++)
+        if (!ps_note_words[i])
+            ps_note_words[i] = "";
+}
+
+const char *ps_note_name(unsigned note)
+{
+    return note < PS_NOTES_MAX && ps_note_words[note] ? ps_note_words[note] : "";
+}
+
+const char *ps_syscall_name(long nr, char *buf, size_t len)
+{
+    for (int i = 0; i < ps_nsyscalls; i++)
+        if (ps_syscalls[i].nr == nr)
+            return ps_syscalls[i].name;
+    snprintf(buf, len, "syscall %ld", nr);
+    return buf;
+}
+
+static int syscall_index(long nr)
+{
+    for (int i = 0; i < ps_nsyscalls; i++)
+        if (ps_syscalls[i].nr == nr)
+            return i;
+    return -1;
+}
+
+int ps_parse_stat(const char *buf, size_t len, struct ps_stat *out)
+{
+    memset(out, 0, sizeof *out);
+    /* "pid (comm) S ppid ...": comm may hold spaces and parentheses; it ends at the last ')'. */
+    const char *open = memchr(buf, '(', len);
+    const char *close = NULL;
+    for (const char *p = buf + len; p > buf; p--)
+        if (p[-1] == ')') {
+            close = p - 1;
+            break;
+        }
+    if (!open || !close || close < open)
+        return -1;
+    size_t n = (size_t)(close - open - 1);
+    if (n >= sizeof out->comm)
+        n = sizeof out->comm - 1;
+    memcpy(out->comm, open + 1, n);
+    out->comm[n] = '\0';
+    const char *p = close + 1, *end = buf + len;
+    /* Fields from 3 (state) on, counted as proc(5) counts them. */
+    unsigned long long f[40] = {0};
+    int field = 3;
+    char st = 0;
+    while (p < end && field <= 39) {
+        while (p < end && *p == ' ')
+            p++;
+        if (p >= end || *p == '\n')
+            break;
+        if (field == 3) {
+            st = *p++;
+        } else {
+            bool neg = *p == '-';
+            if (neg)
+                p++;
+            unsigned long long v = 0;
+            while (p < end && isdigit((unsigned char)*p))
+                v = v * 10 + (unsigned long long)(*p++ - '0');
+            f[field] = neg ? (unsigned long long)-(long long)v : v;
+        }
+        while (p < end && *p != ' ' && *p != '\n')
+            p++;
+        field++;
+    }
+    if (!st || field <= 15)
+        return -1;
+    out->state = st;
+    out->ppid = (pid_t)f[4];
+    out->pgrp = (pid_t)f[5];
+    out->utime = f[14];
+    out->stime = f[15];
+    out->processor = field > 39 ? (int)f[39] : -1;
+    return 0;
+}
+
+int ps_parse_schedstat(const char *buf, uint64_t *run_ns, uint64_t *delay_ns, uint64_t *slices)
+{
+    unsigned long long a, b, c;
+    if (sscanf(buf, "%llu %llu %llu", &a, &b, &c) != 3)
+        return -1;
+    *run_ns = a;
+    *delay_ns = b;
+    if (slices)
+        *slices = c;
+    return 0;
+}
+
+long ps_parse_syscall(const char *buf)
+{
+    if (strncmp(buf, "running", 7) == 0)
+        return -1;
+    char *end;
+    errno = 0;
+    long nr = strtol(buf, &end, 10);
+    if (end == buf || errno || nr < 0)
+        return -2;
+    return nr;
+}
+
+int ps_parse_ctxt(const char *buf, uint64_t *vol, uint64_t *nonvol)
+{
+    const char *v = strstr(buf, "\nvoluntary_ctxt_switches:");
+    const char *n = strstr(buf, "\nnonvoluntary_ctxt_switches:");
+    if (!v || !n)
+        return -1;
+    *vol = strtoull(strchr(v, ':') + 1, NULL, 10);
+    *nonvol = strtoull(strchr(n, ':') + 1, NULL, 10);
+    return 0;
+}
+
+int ps_parse_uids(const char *buf, const char *key, long ids[4])
+{
+    char pat[16];
+    snprintf(pat, sizeof pat, "\n%s:", key);
+    const char *p = strstr(buf, pat);
+    if (!p && strncmp(buf, pat + 1, strlen(pat + 1)) == 0)
+        p = buf - 1;
+    for (int i = 0; i < 4; i++)
+        ids[i] = -1;
+    if (!p)
+        return -1;
+    p += strlen(pat);
+    for (int i = 0; i < 4; i++) {
+        char *end;
+        ids[i] = strtol(p, &end, 10);
+        if (end == p)
+            return -1;
+        p = end;
+    }
+    return 0;
+}
+
+unsigned ps_classify(char st, long nr, uint64_t drun, uint64_t ddelay, bool stale)
+{
+    switch (st) {
+    case 'R':
+        if (ddelay > drun)
+            return TRACE_READY | TRACE_NOTE(drun ? PS_NOTE_PREEMPTED : PS_NOTE_NONE);
+        if (stale)
+            return TRACE_READY;
+        return TRACE_RUN;
+    case 'S':
+    case 'D':
+    case 'I': {
+        if (nr == -1)
+            return TRACE_RUN; /* woke between the two reads */
+        int i = nr >= 0 ? syscall_index(nr) : -1;
+        unsigned note = i >= 0 && PS_NOTE_SYSCALL0 + i < PS_NOTES_MAX
+                            ? (unsigned)(PS_NOTE_SYSCALL0 + i)
+                            : (st == 'D' ? PS_NOTE_DISK : PS_NOTE_NONE);
+        if (i >= 0)
+            return ps_syscalls[i].state | TRACE_NOTE(note);
+        return (st == 'D' ? TRACE_IO : TRACE_KERNEL) | TRACE_NOTE(note);
+    }
+    case 'T':
+    case 't':
+        return TRACE_IDLE | TRACE_NOTE(PS_NOTE_STOPPED);
+    case 'Z':
+        return TRACE_DONE | TRACE_NOTE(PS_NOTE_ZOMBIE);
+    default: /* X (dead) and anything unknown */
+        return TRACE_DONE | TRACE_NOTE(PS_NOTE_EXITED);
+    }
+}
+
+/* Read a whole small file at offset 0 into buf (terminated); bytes or -1. */
+static ssize_t read_at0(int fd, char *buf, size_t len)
+{
+    ssize_t n;
+    do
+        n = pread(fd, buf, len - 1, 0);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return n;
+}
+
+static int open_task(const struct procsample *s, pid_t pid, pid_t tid, const char *file)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%d/task/%d/%s", s->root, (int)pid, (int)tid, file);
+    return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read_at0(fd, buf, len);
+    close(fd);
+    return n;
+}
+
+static struct ps_thread *thread_find(struct procsample *s, pid_t tid)
+{
+    for (int i = s->nth - 1; i >= 0; i--)
+        if (s->th[i].tid == tid && !s->th[i].gone)
+            return &s->th[i];
+    return NULL;
+}
+
+static struct ps_proc *proc_find(struct procsample *s, pid_t pid)
+{
+    for (int i = s->nproc - 1; i >= 0; i--)
+        if (s->proc[i].pid == pid)
+            return &s->proc[i];
+    return NULL;
+}
+
+static void thread_close(struct ps_thread *t)
+{
+    if (t->fd_stat >= 0)
+        close(t->fd_stat);
+    if (t->fd_sched >= 0)
+        close(t->fd_sched);
+    if (t->fd_sys >= 0)
+        close(t->fd_sys);
+    t->fd_stat = t->fd_sched = t->fd_sys = -1;
+}
+
+/* The thread is now in state word `word`: account the span it leaves, tell the sink. */
+static void set_word(struct procsample *s, struct ps_thread *t, unsigned word, uint64_t now)
+{
+    if (word == t->word)
+        return;
+    if (t->word != 0xffff) {
+        unsigned old = TRACE_STATE_OF(t->word);
+        uint64_t span = now > t->since ? now - t->since : 0;
+        if (old < TRACE_NSTATES)
+            t->state_ns[old] += span;
+        unsigned st = TRACE_STATE_OF(word);
+        if (old == TRACE_LOCK && (st == TRACE_RUN || st == TRACE_READY)) {
+            s->lock_to_run++;
+            hist_record(&s->lock_wait, span);
+        }
+    }
+    t->since = now;
+    t->word = word;
+    if (t->lane >= 0) {
+        s->sink.emit(s->sink.arg, t->lane, word, now);
+    } else if (t->lane == PS_LANE_PENDING) {
+        /* Kept until the lane exists; a full buffer keeps the latest in its last place. */
+        int k = t->npend < PS_PEND_MAX ? t->npend++ : PS_PEND_MAX - 1;
+        t->pend_word[k] = word;
+        t->pend_t[k] = now;
+    }
+}
+
+/* Give a pending thread its lane (named by its command now) and what it did meanwhile. */
+static void thread_lane(struct procsample *s, struct ps_thread *t)
+{
+    t->lane = s->sink.lane ? s->sink.lane(s->sink.arg, t, t->tid == t->pid) : -1;
+    if (t->lane < 0) {
+        t->lane = -1;
+        s->unlaned++;
+        return;
+    }
+    for (int k = 0; k < t->npend; k++)
+        s->sink.emit(s->sink.arg, t->lane, t->pend_word[k], t->pend_t[k]);
+    t->npend = 0;
+}
+
+static void thread_gone(struct procsample *s, struct ps_thread *t, uint64_t now, unsigned word)
+{
+    if (t->gone)
+        return;
+    t->gone = true;
+    t->end_ns = now;
+    thread_close(t);
+    if (t->lane == PS_LANE_PENDING) {
+        /* Gone within its first passes (a shell's helper): counted, but given no lane. */
+        t->lane = -1;
+        t->npend = 0;
+        s->brief++;
+    }
+    set_word(s, t, word, now);
+    struct ps_proc *p = proc_find(s, t->pid);
+    if (p && p->nthreads > 0 && --p->nthreads == 0)
+        p->gone = true;
+}
+
+/*
+ * Follow a new thread: open its files, give it a lane at once (lane_now) or
+ * after PS_PEND_PASSES passes: a forked child is found before its exec and
+ * a thread before it names itself, and the lane keeps the name it is given.
+ */
+static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now, bool lane_now)
+{
+    if (thread_find(s, tid))
+        return;
+    if (s->nth >= PS_MAX_THREADS) {
+        s->lost++;
+        return;
+    }
+    struct ps_thread *t = &s->th[s->nth];
+    memset(t, 0, sizeof *t);
+    t->pid = pid;
+    t->tid = tid;
+    t->lane = -1;
+    t->word = 0xffff;
+    t->nr = -1;
+    t->start_ns = t->since = now;
+    t->fd_stat = open_task(s, pid, tid, "stat");
+    if (t->fd_stat < 0)
+        return; /* gone already */
+    t->fd_sched = open_task(s, pid, tid, "schedstat");
+    t->fd_sys = open_task(s, pid, tid, "syscall");
+    char buf[1024];
+    struct ps_stat st;
+    if (read_at0(t->fd_stat, buf, sizeof buf) <= 0 || ps_parse_stat(buf, strlen(buf), &st) != 0) {
+        thread_close(t);
+        return;
+    }
+    snprintf(t->comm, sizeof t->comm, "%s", st.comm);
+    if (t->fd_sched >= 0 && read_at0(t->fd_sched, buf, sizeof buf) > 0)
+        ps_parse_schedstat(buf, &t->run_ns, &t->delay_ns, NULL);
+    s->nth++;
+    struct ps_proc *p = proc_find(s, pid);
+    if (p)
+        p->nthreads++;
+    t->lane = PS_LANE_PENDING;
+    if (lane_now)
+        thread_lane(s, t);
+}
+
+/* Follow a process and its threads. */
+static void proc_add(struct procsample *s, pid_t pid, pid_t ppid, uint64_t now, bool lane_now)
+{
+    if (proc_find(s, pid))
+        return;
+    if (s->nproc >= PS_MAX_PROCS) {
+        s->lost++;
+        return;
+    }
+    struct ps_proc *p = &s->proc[s->nproc++];
+    memset(p, 0, sizeof *p);
+    p->pid = pid;
+    p->ppid = ppid;
+    /* The main thread first, so it gets the process's first lane. */
+    thread_add(s, pid, pid, now, lane_now);
+    char path[256];
+    snprintf(path, sizeof path, "%s/%d/task", s->root, (int)pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        pid_t tid = (pid_t)atoi(de->d_name);
+        if (tid != pid)
+            thread_add(s, pid, tid, now, lane_now);
+    }
+    closedir(d);
+    if (p->nthreads == 0)
+        p->gone = true;
+}
+
+int ps_open(struct procsample *s, const char *root, pid_t pid, const struct ps_sink *sink)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->root, sizeof s->root, "%s", root ? root : "/proc");
+    s->pid = pid;
+    s->sink = *sink;
+    s->th = calloc(PS_MAX_THREADS, sizeof *s->th);
+    s->proc = calloc(PS_MAX_PROCS, sizeof *s->proc);
+    if (!s->th || !s->proc) {
+        ps_close(s);
+        return -ENOMEM;
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/%d", s->root, (int)pid);
+    if (access(path, F_OK) != 0)
+        return -ESRCH;
+    snprintf(path, sizeof path, "%s/%d/task/%d/children", s->root, (int)pid, (int)pid);
+    s->children_files = access(path, R_OK) == 0;
+    s->scan_every = 4;
+    proc_add(s, pid, 0, 0, true);
+    return s->nth > 0 ? 0 : -ESRCH;
+}
+
+void ps_close(struct procsample *s)
+{
+    for (int i = 0; s->th && i < s->nth; i++)
+        thread_close(&s->th[i]);
+    free(s->th);
+    free(s->proc);
+    free(s->seen_pids);
+    s->th = NULL;
+    s->proc = NULL;
+    s->seen_pids = NULL;
+    s->nth = s->nproc = 0;
+}
+
+int ps_sample(struct procsample *s, uint64_t now)
+{
+    char buf[1024];
+    int alive = 0;
+    s->passes++;
+    s->on_cpu_unlaned = 0;
+    for (int i = 0; i < s->nth; i++) {
+        struct ps_thread *t = &s->th[i];
+        if (t->gone)
+            continue;
+        struct ps_stat st;
+        ssize_t n = read_at0(t->fd_stat, buf, sizeof buf);
+        s->reads++;
+        if (n <= 0 || ps_parse_stat(buf, (size_t)n, &st) != 0) {
+            thread_gone(s, t, now, TRACE_DONE | TRACE_NOTE(PS_NOTE_EXITED));
+            continue;
+        }
+        t->utime = st.utime;
+        t->stime = st.stime;
+        t->seen++;
+        if (t->lane == PS_LANE_PENDING)
+            snprintf(t->comm, sizeof t->comm, "%s", st.comm); /* after an exec, its new name */
+        uint64_t drun = 0, ddelay = 0;
+        long nr = -2;
+        bool ran = true; /* scheduled since the last pass (unknown: assume so) */
+        if (t->fd_sched >= 0 && read_at0(t->fd_sched, buf, sizeof buf) > 0) {
+            uint64_t r, d, sl;
+            s->reads++;
+            if (ps_parse_schedstat(buf, &r, &d, &sl) == 0) {
+                drun = r > t->run_ns ? r - t->run_ns : 0;
+                ddelay = d > t->delay_ns ? d - t->delay_ns : 0;
+                ran = sl != t->slices || drun > 0;
+                t->run_ns = r;
+                t->delay_ns = d;
+                t->slices = sl;
+            }
+        }
+        if (st.state == 'S' || st.state == 'D') {
+            /*
+             * Asleep and not scheduled since a pass that saw it asleep: still
+             * in the same call. Reading the syscall file (a ptrace check, a
+             * wait for the thread to be off its CPU) is the dearest read.
+             */
+            if (!ran && t->nr >= 0 && t->last_st == st.state) {
+                nr = t->nr;
+            } else if (t->fd_sys >= 0 && read_at0(t->fd_sys, buf, sizeof buf) > 0) {
+                s->reads++;
+                nr = ps_parse_syscall(buf);
+                t->nr = nr >= 0 ? nr : -1;
+            }
+        }
+        t->last_st = st.state;
+        /*
+         * A thread on a CPU has its run time brought up to date at every
+         * scheduler tick; runnable with none added for longer than a tick at
+         * 250 Hz, it is waiting for a CPU (the kernel adds that wait to its
+         * run delay only once it gets one).
+         */
+        unsigned prev = TRACE_STATE_OF(t->word);
+        if (st.state != 'R' || drun > 0 || (prev != TRACE_RUN && prev != TRACE_READY))
+            t->grew_at = now;
+        bool stale = st.state == 'R' && now - t->grew_at > PS_TICK_NS;
+        unsigned word = ps_classify(st.state, nr, drun, ddelay, stale);
+        if (TRACE_STATE_OF(word) == TRACE_DONE) {
+            thread_gone(s, t, now, word);
+            continue;
+        }
+        alive++;
+        if (t->lane == -1 && TRACE_STATE_OF(word) == TRACE_RUN)
+            s->on_cpu_unlaned++;
+        set_word(s, t, word, now);
+        if (t->lane == PS_LANE_PENDING && t->seen >= PS_PEND_PASSES)
+            thread_lane(s, t);
+    }
+    return alive;
+}
+
+/* The threads of a live process that are not followed yet. */
+static void scan_tasks(struct procsample *s, struct ps_proc *p, uint64_t now)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%d/task", s->root, (int)p->pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        pid_t tid = (pid_t)atoi(de->d_name);
+        if (!thread_find(s, tid)) {
+            thread_add(s, p->pid, tid, now, false);
+            if (p->gone && p->nthreads > 0)
+                p->gone = false;
+        }
+    }
+    closedir(d);
+}
+
+static bool followed_parent(struct procsample *s, pid_t ppid)
+{
+    struct ps_proc *p = proc_find(s, ppid);
+    return p && !p->gone;
+}
+
+static int cmp_pid(const void *a, const void *b)
+{
+    pid_t x = *(const pid_t *)a, y = *(const pid_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Without children files: entries of /proc not seen last time whose parent is followed. */
+static void scan_proc_dir(struct procsample *s, uint64_t now)
+{
+    DIR *d = opendir(s->root);
+    if (!d)
+        return;
+    pid_t *now_pids = NULL;
+    int n = 0, cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        if (n == cap) {
+            int nc = cap ? cap * 2 : 512;
+            pid_t *np = realloc(now_pids, (size_t)nc * sizeof *np);
+            if (!np)
+                break;
+            now_pids = np;
+            cap = nc;
+        }
+        now_pids[n++] = (pid_t)atoi(de->d_name);
+    }
+    closedir(d);
+    qsort(now_pids, (size_t)n, sizeof *now_pids, cmp_pid);
+    /* New pids in ascending order: a parent is usually older (smaller) than its child. */
+    char path[256], buf[1024];
+    for (int i = 0; i < n; i++) {
+        pid_t pid = now_pids[i];
+        if (s->seen_pids && bsearch(&pid, s->seen_pids, (size_t)s->nseen, sizeof pid, cmp_pid))
+            continue;
+        if (proc_find(s, pid))
+            continue;
+        snprintf(path, sizeof path, "%s/%d/stat", s->root, (int)pid);
+        struct ps_stat st;
+        ssize_t len = read_file(path, buf, sizeof buf);
+        if (len > 0 && ps_parse_stat(buf, (size_t)len, &st) == 0 && followed_parent(s, st.ppid))
+            proc_add(s, pid, st.ppid, now, false);
+    }
+    free(s->seen_pids);
+    s->seen_pids = now_pids;
+    s->nseen = n;
+}
+
+void ps_discover(struct procsample *s, uint64_t now)
+{
+    s->scans++;
+    int np = s->nproc;
+    for (int i = 0; i < np; i++)
+        if (!s->proc[i].gone)
+            scan_tasks(s, &s->proc[i], now);
+    if (!s->children_files) {
+        /* The whole of /proc is the dearest look: every scan_every calls. */
+        if ((s->scans - 1) % (s->scan_every ? s->scan_every : 1) == 0)
+            scan_proc_dir(s, now);
+        return;
+    }
+    char path[256], buf[4096];
+    for (int i = 0; i < s->nth; i++) {
+        const struct ps_thread *t = &s->th[i];
+        if (t->gone)
+            continue;
+        snprintf(path, sizeof path, "%s/%d/task/%d/children", s->root, (int)t->pid, (int)t->tid);
+        ssize_t len = read_file(path, buf, sizeof buf);
+        if (len <= 0)
+            continue;
+        char *p = buf;
+        while (*p) {
+            char *end;
+            long c = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (c > 0 && !proc_find(s, (pid_t)c))
+                proc_add(s, (pid_t)c, t->pid, now, false);
+            p = end;
+        }
+    }
+}
+
+void ps_refresh_status(struct procsample *s)
+{
+    char path[256], buf[4096];
+    for (int i = 0; i < s->nth; i++) {
+        struct ps_thread *t = &s->th[i];
+        if (t->gone)
+            continue;
+        snprintf(path, sizeof path, "%s/%d/task/%d/status", s->root, (int)t->pid, (int)t->tid);
+        if (read_file(path, buf, sizeof buf) > 0)
+            ps_parse_ctxt(buf, &t->vcsw, &t->nvcsw);
+    }
+}
+
+int ps_live_threads(const struct procsample *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nth; i++)
+        n += !s->th[i].gone;
+    return n;
+}
+
+int ps_live_procs(const struct procsample *s)
+{
+    int n = 0;
+    for (int i = 0; i < s->nproc; i++)
+        n += !s->proc[i].gone;
+    return n;
+}

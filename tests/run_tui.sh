@@ -1,0 +1,35 @@
+#!/bin/sh
+# conctui run in the real TUI (tmux, 120x40): real CPython threads under the
+# GIL as lanes that run and wait for the lock, the program's prints in the
+# output panel, f stopping the program, q ending it with nothing left behind.
+. "${top_srcdir:-.}/tests/tap.sh"
+skip_when_asked tui
+. "${top_srcdir:-.}/tests/tmux.sh"
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || skip_all "python3 is not installed"
+ex=${top_srcdir:-.}/examples/gil_threads.py
+ex=$(cd "$(dirname "$ex")" && pwd)/gil_threads.py
+
+start 120 40 run -- "$PY" "$ex" 400000000
+expect "the output panel shows the program's prints" "switch interval 5 ms"
+expect "the first count ends" "one thread, whole count:"
+# Two thread lanes, each showing both running and waiting for the GIL (a futex: lock).
+ok_lanes=0
+i=0
+while [ $i -lt 100 ] && [ "$ok_lanes" -lt 2 ]; do
+    ok_lanes=$(screen | grep -- '^- python3 [0-9]* *│' | grep '█' | grep -c '╳')
+    sleep 0.2
+    i=$((i + 1))
+done
+if [ "$ok_lanes" -ge 2 ]; then ok "both CPython threads' lanes show run and lock"; else
+    not_ok "both CPython threads' lanes show run and lock" "$(screen | head -12)"; fi
+T send-keys -t t f
+expect "f stops the program with SIGSTOP" "stopped (SIGSTOP)"
+T send-keys -t t f
+T send-keys -t t q
+st=$(exit_status)
+sleep 0.3
+if [ "$st" = "EXIT=0" ] && ! pgrep -f "^$PY $ex" >/dev/null; then ok "q ends the program and leaves nothing running"; else
+    not_ok "q ends the program and leaves nothing running" "$st" "$(pgrep -af "^$PY $ex")"
+    pkill -f "^$PY $ex"
+fi
+tap_done
