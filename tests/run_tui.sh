@@ -1,8 +1,8 @@
 #!/bin/sh
 # conctui run in the real TUI (tmux, 120x40): real CPython threads under the
 # GIL as lanes that run and wait for the lock, the program's prints in the
+# output panel, f stopping the program, q ending it with nothing left behind,
 # the inspector showing a sleeping thread's wait channel.
-# output panel, f stopping the program, q ending it with nothing left behind.
 . "${top_srcdir:-.}/tests/tap.sh"
 skip_when_asked tui
 . "${top_srcdir:-.}/tests/tmux.sh"
