@@ -2,8 +2,12 @@
 # conctui run's sampler: the passes it makes a second and its own CPU
 # (percent of one core) while it follows N threads asleep in a Python
 # program, N = 1, 16 and 64; and the lock shares it sees in two CPython
-# CPU-bound threads under the GIL (examples/gil_threads.py). One BENCH line
-# per figure.
+# CPU-bound threads under the GIL (examples/gil_threads.py); and the cost
+# to a CPU-bound 2-thread C program (bench/cpu2.c) of being followed: its
+# wall time alone and under `conctui run --headless`, interleaved, ROUNDS
+# times (default 15; STEPS million steps a thread, default 400): the
+# median of the ratios, and the ratio of the fastest of each. One BENCH
+# line per figure.
 C=${1:-./conctui}
 here=$(cd "$(dirname "$0")/.." && pwd)
 PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || exit 0
@@ -31,3 +35,29 @@ for l in j["lanes"]:
     print("BENCH run_gil_thread%d_run_share %.1f %%" % (k, 100.0 * t["run"] / alive))
     k += 1
 '
+
+# The sampler's cost to the program it follows.
+CC=${CC:-cc}
+bin=$(mktemp -d)
+trap 'rm -rf "$bin"' EXIT
+if $CC -O2 -pthread -o "$bin/cpu2" "$here/bench/cpu2.c" 2>/dev/null; then
+    : >"$bin/times"
+    i=0
+    while [ $i -lt "${ROUNDS:-15}" ]; do
+        a=$("$bin/cpu2" "${STEPS:-400}" | sed -n 's/^wall_s \([0-9.]*\).*/\1/p')
+        b=$("$C" run --headless -- "$bin/cpu2" "${STEPS:-400}" </dev/null 2>/dev/null | sed -n 's/^wall_s \([0-9.]*\).*/\1/p')
+        echo "$a $b" >>"$bin/times"
+        i=$((i + 1))
+    done
+    python3 - "$bin/times" <<'EOF'
+import statistics, sys
+rows = [tuple(map(float, l.split())) for l in open(sys.argv[1]) if len(l.split()) == 2]
+ratios = sorted(b / a for a, b in rows)
+print("BENCH run_cpu2_alone_s %.3f s" % statistics.median(a for a, _ in rows))
+print("BENCH run_cpu2_followed_s %.3f s" % statistics.median(b for _, b in rows))
+print("BENCH run_overhead_pct %.1f %% (ratios %s)" % (100 * (statistics.median(ratios) - 1),
+      " ".join("%.3f" % r for r in ratios)))
+# Other load on the machine only adds time: the fastest of each is the least disturbed.
+print("BENCH run_overhead_best_pct %.1f %%" % (100 * (min(b for _, b in rows) / min(a for a, _ in rows) - 1)))
+EOF
+fi

@@ -67,6 +67,7 @@ struct pg {
     struct procsample ps;
     bool ps_open;
     int more_lane; /* the gauge of threads without a lane (-1: not yet) */
+    _Atomic uint64_t lane_tid[TRACE_MAX_LANES]; /* each lane's process << 32 | thread */
     unsigned more_last;
     bool reaped;
     int status;       /* the program's exit status once reaped */
@@ -167,7 +168,11 @@ static int sink_lane(void *arg, const struct ps_thread *t, bool main_thread)
     char name[TRACE_NAME_MAX];
     snprintf(name, sizeof name, "%*s%s%s %d", depth * 2, "", main_thread ? "" : "- ", t->comm,
              (int)t->tid);
-    return trace_lane_add(name, TRACE_LANE_STATE, 0);
+    int lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
+    if (lane >= 0 && lane < TRACE_MAX_LANES) {
+        atomic_store(&g->lane_tid[lane], (uint64_t)(uint32_t)t->pid << 32 | (uint32_t)t->tid);
+    }
+    return lane;
 }
 
 static void sink_emit(void *arg, int lane, unsigned word, uint64_t t_ns)
@@ -669,6 +674,32 @@ bool program_ended_by_us(struct scene_ctx *ctx)
     return g && g->ended_by_us;
 }
 
+/* The inspector's line: the wait channel of the lane's thread, read now. */
+static size_t pg_lane_detail(struct scene_ctx *ctx, int lane, char *buf, size_t len)
+{
+    struct pg *g = ctx->priv;
+    if (!g || lane < 0 || lane >= TRACE_MAX_LANES)
+        return 0;
+    /* Not under mu: the sampler holds it for a whole pass. */
+    uint64_t id = atomic_load(&g->lane_tid[lane]);
+    pid_t pid = (pid_t)(id >> 32), tid = (pid_t)(uint32_t)id;
+    if (tid <= 0)
+        return 0;
+    char path[64], raw[128], sym[64];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/wchan", (int)pid, (int)tid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, raw, sizeof raw) : -1;
+    if (fd >= 0)
+        close(fd);
+    if (n < 0)
+        return 0; /* gone */
+    if (ps_parse_wchan(raw, (size_t)n, sym, sizeof sym))
+        snprintf(buf, len, _("wait channel: %s"), sym);
+    else
+        snprintf(buf, len, "%s", _("wait channel: none (on a CPU, or not shown)"));
+    return strlen(buf);
+}
+
 int program_attach_check(pid_t pid, char *err, unsigned errlen)
 {
     char path[64], buf[4096];
@@ -740,4 +771,5 @@ const struct scene_entry scene_program = {
     .status = pg_status,
     .output = pg_output,
     .freeze = pg_freeze,
+    .lane_detail = pg_lane_detail,
 };

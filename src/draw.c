@@ -731,6 +731,9 @@ static void draw_inspector(struct app *a, struct grid *g, int y0, int x0, int h,
                  a->replay ? _("at cursor") : _("now"), _(state_info(st)->label),
                  *words ? " - " : "", words, since, e->arg);
     grid_text_fit(g, y++, x0, w, buf, 0, 0);
+    if (!a->replay && a->running && a->scene && a->scene->lane_detail && y < y0 + h &&
+        a->scene->lane_detail(&a->ctx, a->view.focus_lane, buf, sizeof buf))
+        grid_text_fit(g, y++, x0, w, buf, 0, 0);
     snprintf(buf, sizeof buf, _("transitions: %llu  events kept: %zu"),
              (unsigned long long)l->transitions, history_kept(l));
     grid_text_fit(g, y++, x0, w, buf, 0, 0);

@@ -216,6 +216,25 @@ long ps_parse_syscall(const char *buf)
     return nr;
 }
 
+size_t ps_parse_wchan(const char *buf, size_t n, char *out, size_t len)
+{
+    if (!len)
+        return 0;
+    size_t k = 0;
+    for (size_t i = 0; i < n && buf[i] && buf[i] != '\n' && k + 1 < len; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        bool sym = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '_' || c == '.';
+        out[k++] = (char)(sym ? c : '?');
+    }
+    out[k] = '\0';
+    if (k == 0 || strcmp(out, "0") == 0) {
+        out[0] = '\0';
+        return 0;
+    }
+    return k;
+}
+
 int ps_parse_ctxt(const char *buf, uint64_t *vol, uint64_t *nonvol)
 {
     const char *v = strstr(buf, "\nvoluntary_ctxt_switches:");

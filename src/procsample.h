@@ -68,6 +68,13 @@ int ps_parse_stat(const char *buf, size_t len, struct ps_stat *out);
 int ps_parse_schedstat(const char *buf, uint64_t *run_ns, uint64_t *delay_ns, uint64_t *slices);
 /* The syscall file: its number, -1 for "running", -2 when unreadable. */
 long ps_parse_syscall(const char *buf);
+/*
+ * The wchan file: the kernel function a sleeping thread waits in, kept to
+ * the characters a symbol has (letters, digits, '_', '.'; anything else
+ * becomes '?') and cut at len - 1; 0 and nothing written when there is none
+ * ("0": on a CPU, or not shown to this user), else its length.
+ */
+size_t ps_parse_wchan(const char *buf, size_t n, char *out, size_t len);
 /* status: voluntary and nonvoluntary context switches. */
 int ps_parse_ctxt(const char *buf, uint64_t *vol, uint64_t *nonvol);
 /* status: the Uid line's real, effective, saved and filesystem ids (-1 when absent). */

@@ -217,6 +217,13 @@ struct scene_entry {
      * Returns words for the status line (translated), or NULL.
      */
     const char *(*freeze)(struct scene_ctx *ctx, bool on);
+    /*
+     * Optional: a line more for the inspector on lane `lane` (what the
+     * kernel says its thread waits in), read now, into buf; its length, 0
+     * for none. Called on the UI thread, only while the inspector shows
+     * that lane live.
+     */
+    size_t (*lane_detail)(struct scene_ctx *ctx, int lane, char *buf, size_t len);
 };
 
 /* The registry (scenes/registry.c). */

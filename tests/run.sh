@@ -55,6 +55,40 @@ s=$(lane_share "$tmp/sleep.json" '^sleep [0-9]+$' sleep)
 if [ "$rc" -eq 0 ] && [ "$s" -ge 90 ]; then ok "a sleeper shows sleep ($s %)"; else
     not_ok "a sleeper shows sleep" "rc $rc, share $s" "$(head -c 600 "$tmp/sleep.json")"; fi
 
+# Fidelity: a thread that sleeps 1 s and then spins 1 s shows each for about
+# half its life. The spin is wall-clock, so on a busy machine part of it is
+# ready (waiting for a CPU): run and ready together are the half, and most
+# of it is on a CPU.
+cat >"$tmp/sleepspin.py" <<'EOF'
+import threading, time
+def work():
+    time.sleep(1)
+    end = time.monotonic() + 1
+    while time.monotonic() < end:
+        pass
+t = threading.Thread(target=work)
+t.start()
+t.join()
+EOF
+run_json "$tmp/sleepspin.json" python3 "$tmp/sleepspin.py"
+shares=$(python3 - "$tmp/sleepspin.json" <<'EOF'
+import json, sys
+text = open(sys.argv[1]).read()
+j = json.loads(text[text.index('{"scene"'):].splitlines()[0])
+lanes = [l for l in j["lanes"] if l["name"].startswith("- ")]
+t = lanes[0]["totals_ns"]
+alive = sum(v for k, v in t.items() if k != "done")
+print("%.3f %.3f %.3f" % (t["sleep"] / alive, t["run"] / alive, t["ready"] / alive))
+EOF
+)
+# shellcheck disable=SC2086
+if [ "$rc" -eq 0 ] && python3 -c '
+import sys
+sl, run, ready = map(float, sys.argv[1:4])
+assert 0.4 <= sl <= 0.6 and 0.4 <= run + ready <= 0.6 and run >= 0.5 * (run + ready)' $shares 2>/dev/null; then
+    ok "a thread that sleeps 1 s then spins 1 s: sleep, run, ready shares $shares"; else
+    not_ok "a thread that sleeps 1 s then spins 1 s" "rc $rc, sleep run ready: $shares" "$(head -c 900 "$tmp/sleepspin.json")"; fi
+
 # A reader on an empty pipe waits for I/O.
 run_json "$tmp/pipe.json" sh -c 'sleep 1 | cat'
 s=$(lane_share "$tmp/pipe.json" 'cat [0-9]+$' io)

@@ -1,7 +1,8 @@
 #!/bin/sh
 # conctui run in the real TUI (tmux, 120x40): real CPython threads under the
 # GIL as lanes that run and wait for the lock, the program's prints in the
-# output panel, f stopping the program, q ending it with nothing left behind.
+# output panel, f stopping the program, q ending it with nothing left behind,
+# the inspector showing a sleeping thread's wait channel.
 . "${top_srcdir:-.}/tests/tap.sh"
 skip_when_asked tui
 . "${top_srcdir:-.}/tests/tmux.sh"
@@ -32,4 +33,20 @@ if [ "$st" = "EXIT=0" ] && ! pgrep -f "^$PY $ex" >/dev/null; then ok "q ends the
     not_ok "q ends the program and leaves nothing running" "$st" "$(pgrep -af "^$PY $ex")"
     pkill -f "^$PY $ex"
 fi
+
+# The inspector's wait channel: a thread asleep in time.sleep waits in the
+# kernel's nanosleep (where this kernel shows wait channels to their owner).
+printf 'import time\ntime.sleep(60)\n' >"$tmp/sleeper.py"
+sleep 30 &
+sl=$!
+sleep 0.2
+want='wait channel: [a-z_.]*nanosleep'
+[ "$(cat /proc/$sl/wchan 2>/dev/null)" = 0 ] && want='wait channel: none'
+kill $sl
+start 120 40 run -- "$PY" "$tmp/sleeper.py"
+expect "the sleeper's lane sleeps" "z sleep"
+T send-keys -t t i
+expect "the inspector shows the sleeping thread's wait channel" "$want"
+T send-keys -t t q
+st=$(exit_status)
 tap_done

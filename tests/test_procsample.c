@@ -61,6 +61,19 @@ static void test_parse_small_files(void **state)
     assert_int_equal(ps_parse_syscall("202 0x7f 0x80 0x1 0x0 0x0 0x0 0x7ffd 0x7f12\n"), 202);
     assert_int_equal(ps_parse_syscall("-1 0x7ffd 0x7f12\n"), -2); /* blocked outside a call */
     assert_int_equal(ps_parse_syscall(""), -2);
+    char w[16];
+    const char *wc = "poll_schedule_timeout.constprop.0";
+    assert_int_equal(ps_parse_wchan(wc, strlen(wc), w, sizeof w), 15);
+    assert_string_equal(w, "poll_schedule_t"); /* cut at the buffer */
+    assert_int_equal(ps_parse_wchan("do_nanosleep", 12, w, sizeof w), 12);
+    assert_string_equal(w, "do_nanosleep");
+    assert_int_equal(ps_parse_wchan("0", 1, w, sizeof w), 0); /* on a CPU, or hidden */
+    assert_string_equal(w, "");
+    assert_int_equal(ps_parse_wchan("", 0, w, sizeof w), 0);
+    assert_int_equal(ps_parse_wchan("a\x1b[2Jb\nrest", 11, w, sizeof w), 6);
+    assert_string_equal(w, "a??2Jb"); /* a terminal escape is not passed on */
+    assert_int_equal(ps_parse_wchan("futex_wait\xc3\xa9", 12, w, sizeof w), 12);
+    assert_string_equal(w, "futex_wait??");
     uint64_t v, nv;
     const char status[] = "Name:\tpython3\nUid:\t1000\t1001\t1002\t1003\nGid:\t5\t5\t5\t5\n"
                           "voluntary_ctxt_switches:\t150\nnonvoluntary_ctxt_switches:\t7\n";
