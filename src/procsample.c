@@ -5,9 +5,10 @@
  * is emitted only when it changes. Threads and processes live in two
  * bounded tables (PS_MAX_THREADS, PS_MAX_PROCS); what does not fit is
  * counted in `lost`. Discovery reads each live process's task directory and
- * either its threads' children files or, without them, the entries of the
- * /proc directory not seen by the last scan, whose stat names a followed
- * parent.
+ * either its threads' children files (kept open) or, without them, the
+ * entries of the /proc directory not seen by the last scan, whose stat names
+ * a followed parent; it looks only at processes one of whose threads ran,
+ * came or went since the last look (a sleeping thread clones nothing).
  */
 #include "config.h"
 
@@ -354,7 +355,22 @@ static void thread_close(struct ps_thread *t)
         close(t->fd_sched);
     if (t->fd_sys >= 0)
         close(t->fd_sys);
-    t->fd_stat = t->fd_sched = t->fd_sys = -1;
+    if (t->fd_child >= 0)
+        close(t->fd_child);
+    t->fd_stat = t->fd_sched = t->fd_sys = t->fd_child = -1;
+}
+
+/*
+ * A thread of process p ran, came or went: only then can p have new threads
+ * or children (a sleeping thread clones and forks nothing; a thread that
+ * ends hands its children to another of its process's). The next
+ * ps_discover looks at p, and at /proc.
+ */
+static void proc_active(struct procsample *s, struct ps_proc *p)
+{
+    if (p)
+        p->act = s->passes + 1;
+    s->act = s->passes + 1;
 }
 
 /* The thread is now in state word `word`: account the span it leaves, tell the sink. */
@@ -414,6 +430,7 @@ static void thread_gone(struct procsample *s, struct ps_thread *t, uint64_t now,
     }
     set_word(s, t, word, now);
     struct ps_proc *p = proc_find(s, t->pid);
+    proc_active(s, p);
     if (p && p->nthreads > 0 && --p->nthreads == 0)
         p->gone = true;
 }
@@ -438,6 +455,7 @@ static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now,
     t->lane = -1;
     t->word = 0xffff;
     t->nr = -1;
+    t->fd_child = -1;
     t->start_ns = t->since = now;
     t->fd_stat = open_task(s, pid, tid, "stat");
     if (t->fd_stat < 0)
@@ -457,6 +475,7 @@ static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now,
     struct ps_proc *p = proc_find(s, pid);
     if (p)
         p->nthreads++;
+    proc_active(s, p);
     t->lane = PS_LANE_PENDING;
     if (lane_now)
         thread_lane(s, t);
@@ -583,6 +602,8 @@ int ps_sample(struct procsample *s, uint64_t now)
             }
         }
         t->last_st = st.state;
+        if (ran || st.state == 'R')
+            proc_active(s, proc_find(s, t->pid));
         /*
          * A thread on a CPU has its run time brought up to date at every
          * scheduler tick; runnable with none added for longer than a tick at
@@ -688,23 +709,31 @@ static void scan_proc_dir(struct procsample *s, uint64_t now)
 void ps_discover(struct procsample *s, uint64_t now)
 {
     s->scans++;
+    uint64_t since = s->disc_at;
+    s->disc_at = s->passes + 1;
     int np = s->nproc;
     for (int i = 0; i < np; i++)
-        if (!s->proc[i].gone)
+        if (!s->proc[i].gone && s->proc[i].act >= since)
             scan_tasks(s, &s->proc[i], now);
     if (!s->children_files) {
-        /* The whole of /proc is the dearest look: every scan_every calls. */
-        if ((s->scans - 1) % (s->scan_every ? s->scan_every : 1) == 0)
+        /* The whole of /proc is the dearest look: every scan_every calls, if anything ran. */
+        if ((s->scans - 1) % (s->scan_every ? s->scan_every : 1) == 0 && s->act >= s->dir_at) {
+            s->dir_at = s->passes + 1;
             scan_proc_dir(s, now);
+        }
         return;
     }
-    char path[256], buf[4096];
+    char buf[4096];
     for (int i = 0; i < s->nth; i++) {
-        const struct ps_thread *t = &s->th[i];
+        struct ps_thread *t = &s->th[i];
         if (t->gone)
             continue;
-        snprintf(path, sizeof path, "%s/%d/task/%d/children", s->root, (int)t->pid, (int)t->tid);
-        ssize_t len = read_file(path, buf, sizeof buf);
+        const struct ps_proc *tp = proc_find(s, t->pid);
+        if (tp && tp->act < since)
+            continue;
+        if (t->fd_child < 0)
+            t->fd_child = open_task(s, t->pid, t->tid, "children");
+        ssize_t len = t->fd_child >= 0 ? read_at0(t->fd_child, buf, sizeof buf) : -1;
         if (len <= 0)
             continue;
         char *p = buf;

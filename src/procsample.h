@@ -118,6 +118,7 @@ struct ps_thread {
     unsigned pend_word[PS_PEND_MAX];
     uint64_t pend_t[PS_PEND_MAX];
     int fd_stat, fd_sched, fd_sys;
+    int fd_child;  /* its children file, opened at its first look (-1: not open) */
     unsigned word; /* the state word last emitted (0xffff: none yet) */
     bool gone;
     char comm[17];
@@ -139,6 +140,7 @@ struct ps_proc {
     pid_t pid, ppid;
     bool gone;
     int nthreads; /* live threads followed */
+    uint64_t act; /* the pass after which one of its threads last ran, came or went */
 };
 
 struct ps_sink {
@@ -165,6 +167,9 @@ struct procsample {
     pid_t *seen_pids;    /* /proc entries looked at by the last scan (no children files) */
     int nseen, seen_cap;
     uint64_t passes, reads, scans;
+    uint64_t act;            /* the pass after which a followed thread last ran, came or went */
+    uint64_t disc_at;        /* the pass after the last ps_discover: activity since asks a look */
+    uint64_t dir_at;         /* the same for the last scan of /proc */
     uint64_t unlaned;        /* threads followed without a lane */
     uint64_t brief;          /* threads gone before their lane came (PS_PEND_PASSES) */
     uint64_t lost;           /* threads or processes not followed: the tables were full */
