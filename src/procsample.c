@@ -144,12 +144,7 @@ int ps_parse_stat(const char *buf, size_t len, struct ps_stat *out)
     memset(out, 0, sizeof *out);
     /* "pid (comm) S ppid ...": comm may hold spaces and parentheses; it ends at the last ')'. */
     const char *open = memchr(buf, '(', len);
-    const char *close = NULL;
-    for (const char *p = buf + len; p > buf; p--)
-        if (p[-1] == ')') {
-            close = p - 1;
-            break;
-        }
+    const char *close = memrchr(buf, ')', len);
     if (!open || !close || close < open)
         return -1;
     size_t n = (size_t)(close - open - 1);
@@ -174,7 +169,7 @@ int ps_parse_stat(const char *buf, size_t len, struct ps_stat *out)
             if (neg)
                 p++;
             unsigned long long v = 0;
-            while (p < end && isdigit((unsigned char)*p))
+            while (p < end && (unsigned)(*p - '0') < 10)
                 v = v * 10 + (unsigned long long)(*p++ - '0');
             f[field] = neg ? (unsigned long long)-(long long)v : v;
         }
@@ -195,9 +190,19 @@ int ps_parse_stat(const char *buf, size_t len, struct ps_stat *out)
 
 int ps_parse_schedstat(const char *buf, uint64_t *run_ns, uint64_t *delay_ns, uint64_t *slices)
 {
-    unsigned long long a, b, c;
-    if (sscanf(buf, "%llu %llu %llu", &a, &b, &c) != 3)
-        return -1;
+    /* Three decimal numbers, as "%llu %llu %llu" reads them, without stdio's cost every pass. */
+    unsigned long long v[3];
+    const char *p = buf;
+    for (int i = 0; i < 3; i++) {
+        while (*p == ' ' || *p == '\t' || *p == '\n')
+            p++;
+        if ((unsigned)(*p - '0') >= 10)
+            return -1;
+        v[i] = 0;
+        while ((unsigned)(*p - '0') < 10)
+            v[i] = v[i] * 10 + (unsigned long long)(*p++ - '0');
+    }
+    unsigned long long a = v[0], b = v[1], c = v[2];
     *run_ns = a;
     *delay_ns = b;
     if (slices)
