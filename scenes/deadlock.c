@@ -408,6 +408,18 @@ static bool dine(struct dl_state *st, struct dl_worker *w)
                     atomic_store_explicit(&w->max_run, w->run_retries, RLX);
                 lane(w, TRACE_SLEEP | TRACE_NOTE(N_BACKOFF),
                      (uint32_t)atomic_load_explicit(&w->retries, RLX));
+            } else {
+                /*
+                 * The victim of a deadlock: the fork it gave back goes to the
+                 * neighbour waiting for it before the victim reaches for it
+                 * again, however late that neighbour is scheduled (else the
+                 * same cycle closes at once and nobody eats). Up to 1 s.
+                 */
+                bool calm = true;
+                for (int k = 0; k < 1000 && calm && atomic_load(&st->fork[f1].word) == 0; k++)
+                    calm = nap(st, 1);
+                if (!calm)
+                    break;
             }
             uint64_t b = (uint64_t)scene_param(st->ctx, P_REACH) * 2 + 1;
             if (!nap(st, rnd(w, b)))
