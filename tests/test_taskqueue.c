@@ -100,11 +100,15 @@ static void drain_and_stop(void)
     set("rate", 0);
     if (a.params[scene_param_find(a.scene, "workers")] == 0)
         set("workers", 1);
-    refresh();
-    while (stat_of("completed") < stat_of("submitted") || stat_of("queued") > 0 ||
-           stat_of("in_flight") > 0) {
-        nap_ms(10);
+    /* Drained on two refreshes in a row, 50 ms apart: a request the client was
+     * sending when the rate fell to 0 is counted after the first. */
+    int calm = 0;
+    while (calm < 2) {
+        nap_ms(calm ? 50 : 10);
         refresh();
+        bool drained = stat_of("completed") >= stat_of("submitted") && stat_of("queued") == 0 &&
+                       stat_of("in_flight") == 0;
+        calm = drained ? calm + 1 : 0;
     }
     app_stop(&a);
 }
