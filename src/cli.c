@@ -163,7 +163,9 @@ int cli_parse(int argc, char **argv, struct cli *o, char *err, unsigned errlen)
 {
     memset(o, 0, sizeof *o);
     o->width = 72;
-    optind = 1;
+    /* 0, not 1: glibc's getopt then starts over whole (its place inside an
+     * argument, and the ordering the new option string asks for). */
+    optind = 0;
     opterr = 0;
     /* conctui run [OPTIONS] -- COMMAND: options stop at the command. */
     if (argc > 1 && strcmp(argv[1], "run") == 0) {
