@@ -5,12 +5,19 @@ Each thread counts down from a large number. Under CPython's global
 interpreter lock the two take turns (every 5 ms by default, see
 sys.getswitchinterval()), so together they take about as long as one thread
 doing both countdowns. Under conctui each lane alternates run and lock.
+
+    gil_threads.py [N] [one|two|both]   count N down (default 30 000 000):
+                                        on one thread, on two, or both in turn
 """
 import sys
 import threading
 import time
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else 30_000_000
+# "one": only the single thread; "two": only the two threads; default both.
+PART = sys.argv[2] if len(sys.argv) > 2 else "both"
+if PART not in ("one", "two", "both"):
+    sys.exit(f"usage: {sys.argv[0]} [N] [one|two|both]")
 
 
 def countdown(n):
@@ -34,5 +41,7 @@ def two_threads():
 
 
 print(f"switch interval {sys.getswitchinterval() * 1000:.0f} ms", flush=True)
-timed("one thread, whole count", lambda: countdown(N))
-timed("two threads, half each", two_threads)
+if PART != "two":
+    timed("one thread, whole count", lambda: countdown(N))
+if PART != "one":
+    timed("two threads, half each", two_threads)

@@ -74,9 +74,20 @@ struct pg {
     bool ended_by_us; /* stop() sent the signals */
     bool finished;    /* every thread gone and the program reaped */
     bool frozen;
-    bool stopped;       /* stop() ran */
-    uint64_t t0, t_end; /* the run's start, its end (0: running) */
-    struct rusage ru0;  /* the sampler's own CPU at the start */
+    /*
+     * A step (`.` while frozen): the program continued until one of its
+     * threads makes a transition of its own (not out of or into the stop),
+     * then stopped again. step_mu keeps a step and f from crossing.
+     */
+    pthread_mutex_t step_mu;
+    bool stepping;
+    int step_lane; /* the transition found (-1: none yet) */
+    uint64_t step_t;
+    unsigned lane_word[TRACE_MAX_LANES]; /* each lane's last word, for the step */
+    bool lane_resumed[TRACE_MAX_LANES];  /* it went from the stop to ready */
+    bool stopped;                        /* stop() ran */
+    uint64_t t0, t_end;                  /* the run's start, its end (0: running) */
+    struct rusage ru0;                   /* the sampler's own CPU at the start */
     uint64_t cpu_self_ns;
     pthread_mutex_t out_mu;
     char out[OUT_CAP]; /* a ring of the output's latest bytes */
@@ -175,10 +186,28 @@ static int sink_lane(void *arg, const struct ps_thread *t, bool main_thread)
     return lane;
 }
 
+#define WORD_STOPPED (TRACE_IDLE | TRACE_NOTE(PS_NOTE_STOPPED))
+
+/* Called by the sampler under mu. */
 static void sink_emit(void *arg, int lane, unsigned word, uint64_t t_ns)
 {
-    (void)arg;
+    struct pg *g = arg;
     trace_emit_at(lane, word, 0, t_ns);
+    if (lane < 0 || lane >= TRACE_MAX_LANES)
+        return;
+    unsigned was = g->lane_word[lane];
+    g->lane_word[lane] = word;
+    /*
+     * A thread's first word, leaving or entering the stop, and the wait for
+     * a CPU that SIGCONT itself causes, are not the thread's own doing.
+     */
+    bool resumed = g->lane_resumed[lane];
+    g->lane_resumed[lane] = was == WORD_STOPPED && TRACE_STATE_OF(word) == TRACE_READY;
+    if (g->stepping && g->step_lane < 0 && was != 0xffff && was != WORD_STOPPED &&
+        word != WORD_STOPPED && !resumed) {
+        g->step_lane = lane;
+        g->step_t = t_ns;
+    }
 }
 
 /* ---- the program ---- */
@@ -205,6 +234,47 @@ static uint64_t thread_cpu_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* Signal the program's process group and every process followed. */
+static void signal_all(struct pg *g, int sig)
+{
+    kill(-g->pid, sig);
+    pthread_mutex_lock(&g->mu);
+    for (int i = 0; i < g->ps.nproc; i++)
+        if (!g->ps.proc[i].gone)
+            kill(g->ps.proc[i].pid, sig);
+    pthread_mutex_unlock(&g->mu);
+}
+
+/* After each pass: begin a step the user asked for, or end the one that found its transition. */
+static void step_tick(struct pg *g)
+{
+    pthread_mutex_lock(&g->step_mu);
+    pthread_mutex_lock(&g->mu);
+    bool frozen = g->frozen, stepping = g->stepping, found = g->step_lane >= 0;
+    int lane = g->step_lane;
+    uint64_t t = g->step_t;
+    pthread_mutex_unlock(&g->mu);
+    if (frozen && stepping && found) {
+        signal_all(g, SIGSTOP);
+        trace_step_take(lane, t);
+        stepping = false;
+    } else if (frozen && !stepping && trace_step_pending() > 0) {
+        stepping = true;
+        lane = -1;
+        signal_all(g, SIGCONT);
+    } else if (!frozen) {
+        stepping = false;
+    }
+    pthread_mutex_lock(&g->mu);
+    g->stepping = stepping;
+    if (!stepping)
+        g->step_lane = -1;
+    else if (!found)
+        g->step_lane = lane;
+    pthread_mutex_unlock(&g->mu);
+    pthread_mutex_unlock(&g->step_mu);
+}
+
 static void *sampler_main(void *arg)
 {
     struct pg *g = arg;
@@ -229,8 +299,10 @@ static void *sampler_main(void *arg)
         g->cpu_self_ns = thread_cpu_ns() - cpu0;
         bool done = alive == 0 && ps_live_threads(&g->ps) == 0;
         pthread_mutex_unlock(&g->mu);
-        if (g->ours)
+        if (g->ours) {
             reap(g);
+            step_tick(g);
+        }
         pthread_mutex_lock(&g->mu);
         if (done && (!g->ours || g->reaped) && !g->finished) {
             g->finished = true;
@@ -385,6 +457,10 @@ static int pg_start(struct scene_ctx *ctx)
     g->more_lane = -1;
     pthread_mutex_init(&g->mu, NULL);
     pthread_mutex_init(&g->out_mu, NULL);
+    pthread_mutex_init(&g->step_mu, NULL);
+    g->step_lane = -1;
+    for (int i = 0; i < TRACE_MAX_LANES; i++)
+        g->lane_word[i] = 0xffff;
     g->t0 = trace_now_ns();
     int rc;
     if (g->opts.attach > 0) {
@@ -414,17 +490,6 @@ static int pg_start(struct scene_ctx *ctx)
         return -rc;
     g->sampler_on = true;
     return 0;
-}
-
-/* Signal the program's process group and every process followed. */
-static void signal_all(struct pg *g, int sig)
-{
-    kill(-g->pid, sig);
-    pthread_mutex_lock(&g->mu);
-    for (int i = 0; i < g->ps.nproc; i++)
-        if (!g->ps.proc[i].gone)
-            kill(g->ps.proc[i].pid, sig);
-    pthread_mutex_unlock(&g->mu);
 }
 
 static bool is_finished(struct pg *g)
@@ -520,6 +585,7 @@ static void pg_release(struct scene_ctx *ctx)
             close(g->wake[i]);
     pthread_mutex_destroy(&g->mu);
     pthread_mutex_destroy(&g->out_mu);
+    pthread_mutex_destroy(&g->step_mu);
     free(g);
     ctx->priv = NULL;
 }
@@ -600,6 +666,8 @@ static void pg_status(struct scene_ctx *ctx, char *buf, unsigned len)
         snprintf(buf, len, _("pid %d exited %d"), (int)g->pid, g->status);
     else if (g->finished)
         snprintf(buf, len, _("pid %d ended"), (int)g->pid);
+    else if (g->frozen && g->stepping)
+        snprintf(buf, len, _("pid %d running to its next transition"), (int)g->pid);
     else if (g->frozen)
         snprintf(buf, len, _("pid %d stopped (SIGSTOP)"), (int)g->pid);
     else
@@ -644,16 +712,32 @@ static size_t pg_output(struct scene_ctx *ctx, char *buf, size_t len)
 static const char *pg_freeze(struct scene_ctx *ctx, bool on)
 {
     struct pg *g = ctx->priv;
-    if (!g || g->finished)
+    if (!g || is_finished(g))
         return NULL;
     if (!g->ours)
         return _("attached: the view is paused, the program runs on");
+    pthread_mutex_lock(&g->step_mu);
     signal_all(g, on ? SIGSTOP : SIGCONT);
     pthread_mutex_lock(&g->mu);
     g->frozen = on;
+    g->stepping = false;
+    g->step_lane = -1;
     pthread_mutex_unlock(&g->mu);
-    return on ? _("the program's processes are stopped (SIGSTOP); f continues them (SIGCONT)")
+    pthread_mutex_unlock(&g->step_mu);
+    return on ? _("the program's processes are stopped (SIGSTOP); . runs them to the next "
+                  "transition, f continues them (SIGCONT)")
               : NULL;
+}
+
+static const char *pg_step(struct scene_ctx *ctx)
+{
+    struct pg *g = ctx->priv;
+    if (!g || is_finished(g))
+        return _("the program has ended: nothing to step");
+    if (!g->ours)
+        return _("attached: conctui does not stop a program it did not start, so it cannot "
+                 "step it");
+    return NULL;
 }
 
 int program_finished(struct scene_ctx *ctx, int *status)
@@ -771,5 +855,6 @@ const struct scene_entry scene_program = {
     .status = pg_status,
     .output = pg_output,
     .freeze = pg_freeze,
+    .step = pg_step,
     .lane_detail = pg_lane_detail,
 };

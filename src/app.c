@@ -27,6 +27,7 @@
 #include "theme.h"
 #include "timeline.h"
 #include "trace.h"
+#include "scenes/program.h"
 
 #define STATS_PERIOD_NS 250000000ull
 
@@ -267,6 +268,10 @@ static void step_found(struct app *a)
     if (l->count <= a->step_count[lane] || a->step_count[lane] < l->first)
         return;
     size_t k = (size_t)(a->step_count[lane] - l->first);
+    /* A sampler's step names its transition's time: events before it on the lane led up to it. */
+    uint64_t t = trace_step_time();
+    while (t && k + 1 < (size_t)(l->count - l->first) && history_at(l, k)->t < t)
+        k++;
     const struct trace_event *e = history_at(l, k);
     struct app_view *v = &a->view;
     a->step_wait = false;
@@ -854,7 +859,7 @@ static void view_zoom(struct app *a, int dir, int width)
 static void switch_scene(struct app *a, int dir)
 {
     int n = scene_count(), i = scene_index(a->scene);
-    if (i < 0 && !a->replay) {
+    if (i < 0 && !a->replay && !a->tour) {
         app_warn(a, "conctui run shows only the program; q quits (and ends it)");
         return;
     }
@@ -1004,11 +1009,11 @@ static int k_freeze(struct app *a, int key, int width)
 static int k_step(struct app *a, int key, int width)
 {
     (void)key, (void)width;
+    const char *why;
     if (!trace_frozen())
         app_freeze(a, true);
-    else if (a->scene->freeze)
-        app_warn(a, "a program's threads cannot be stepped one transition at a time; "
-                    "f continues it");
+    else if (a->scene->step && (why = a->scene->step(&a->ctx)) != NULL)
+        app_warn(a, "%s", why);
     else
         app_step(a);
     return APP_CONTINUE;
@@ -1289,6 +1294,32 @@ void app_tour_facts(struct app *a, struct tour_lane_total *lanes, struct tour_fa
     *f = (struct tour_facts){.stats = &a->stats, .lane = lanes, .nlanes = n};
 }
 
+/*
+ * A step that runs a program: its words, with examples/... resolved to the
+ * installed examples when no such file is here, become what the program
+ * scene runs next. False when they do not fit.
+ */
+static bool tour_program(struct app *a, const struct tour_step *s)
+{
+    size_t used = 0;
+    int n = 0;
+    for (; s->run[n] && n < TOUR_RUN_MAX_ARGS; n++) {
+        const char *w = s->run[n];
+        char *dst = a->run_words + used;
+        size_t room = sizeof a->run_words - used;
+        int len = !strncmp(w, "examples/", 9) && access(w, F_OK) != 0
+                      ? snprintf(dst, room, "%s/%s", file_examples_dir(), w + 9)
+                      : snprintf(dst, room, "%s", w);
+        if (len < 0 || (size_t)len >= room)
+            return false;
+        a->run_argv[n] = dst;
+        used += (size_t)len + 1;
+    }
+    a->run_argv[n] = NULL;
+    program_configure(&(struct program_opts){.argv = a->run_argv, .out_fd = -1});
+    return true;
+}
+
 int app_tour_goto(struct app *a, int step)
 {
     const struct tour *t = a->tour;
@@ -1301,6 +1332,8 @@ int app_tour_goto(struct app *a, int step)
     a->ask = APP_ASK_NONE;
     a->tour_step = step;
     a->view.narr_page = 0;
+    if (s->run && !tour_program(a, s))
+        return -E2BIG;
     if (a->asks && s->ask) {
         /* A fresh run, frozen until the learner answers: the reveal measures it alone. */
         int rc = app_start_said(a, s->scene, s->mode, s->params);
@@ -1311,7 +1344,7 @@ int app_tour_goto(struct app *a, int step)
         a->ask_pick = -1;
         return 0;
     }
-    if (a->scene == s->scene && a->running && a->ctx.mode == s->mode &&
+    if (!s->run && a->scene == s->scene && a->running && a->ctx.mode == s->mode &&
         !memcmp(a->params, s->params, sizeof a->params[0] * (size_t)s->scene->nparams))
         return 0; /* the same set-up: only the narration changes */
     return app_start_said(a, s->scene, s->mode, s->params);

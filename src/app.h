@@ -90,7 +90,9 @@ struct app {
     struct tour *tour;                    /* --tour: its steps (NULL: no tour) */
     const struct scene_entry *text_scene; /* whose parameters the texts are */
     char text[SCENE_MAX_PARAMS][SCENE_TEXT_MAX];
-    int tour_step;                        /* the step shown */
+    int tour_step;                         /* the step shown */
+    char *run_argv[TOUR_RUN_MAX_ARGS + 1]; /* a tour step's program, examples/ resolved */
+    char run_words[TOUR_RUN_MAX_ARGS * 64 + 4096];
     uint64_t frozen_at;                   /* when the workers were frozen (0: not frozen) */
     uint64_t frozen_ns;                   /* time frozen in this run, before frozen_at */
     bool step_wait;                       /* a step was let through; its event is not drained yet */

@@ -969,7 +969,9 @@ static int narr_count(void *arg, int w)
         return 5; /* the inspector */
     if (has_output(a)) {
         int n = out_build(w, NULL, 0, 0);
-        return n < OUT_MIN_LINES ? OUT_MIN_LINES : n;
+        n = n < OUT_MIN_LINES ? OUT_MIN_LINES : n;
+        /* A tour's program step: its narration above the output. */
+        return a->tour ? narr_build(a, w, NULL, 0) + 1 + OUT_MIN_LINES : n;
     }
     return narr_build(a, w, NULL, 0);
 }
@@ -1564,7 +1566,19 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
         grid_put(g, y, L.stats.w, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
     if (a->view.focus_lane >= 0 && a->view.focus_lane < n)
         draw_inspector(a, g, L.narr.y, L.narr.x, L.narr.h, L.narr.w, now);
-    else if (has_output(a))
+    else if (has_output(a) && a->tour) {
+        /* The step's narration, and below it the program's output (at least a few lines). */
+        struct layout_rect narr_top = L.narr, narr_out = L.narr;
+        int out_h = L.narr.h - (narr_build(a, L.narr.w, NULL, 0) + 1);
+        int least = L.narr.h / 3 > 4 ? 4 : L.narr.h / 3;
+        if (out_h < least)
+            out_h = least;
+        narr_top.h = L.narr.h - out_h;
+        narr_out.y = narr_top.y + narr_top.h;
+        narr_out.h = out_h;
+        draw_narration(a, g, &narr_top);
+        draw_output(a, g, &narr_out);
+    } else if (has_output(a))
         draw_output(a, g, &L.narr);
     else
         draw_narration(a, g, &L.narr);

@@ -4,6 +4,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -79,6 +81,32 @@ int file_create(const char *path, bool force, const char **why)
         return -1;
     }
     return fd;
+}
+
+const char *file_exe_dir(char *buf, size_t len)
+{
+    ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+    char *slash = n > 0 ? memrchr(buf, '/', (size_t)n) : NULL;
+    if (!slash)
+        return NULL;
+    *slash = '\0';
+    return buf;
+}
+
+bool file_installed(void)
+{
+    char exe[PATH_MAX], bin[PATH_MAX];
+    if (!file_exe_dir(exe, sizeof exe))
+        return true;
+    return strcmp(exe, realpath(BINDIR, bin) ? bin : BINDIR) == 0;
+}
+
+const char *file_examples_dir(void)
+{
+    const char *dir = getenv("CONCTUI_EXAMPLES");
+    if (dir && *dir)
+        return dir;
+    return file_installed() ? EXAMPLESDIR : SRC_EXAMPLESDIR;
 }
 
 bool file_same(const char *path, const struct stat *st)

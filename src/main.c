@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "file.h"
 #include "headless.h"
 #include "i18n.h"
 #include "record.h"
@@ -82,14 +83,9 @@ static const char *catalogue_dir(char *buf, size_t len)
     const char *dir = getenv("CONCTUI_LOCALEDIR");
     if (dir && *dir)
         return dir;
-    char exe[PATH_MAX], bin[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    char *slash = n > 0 ? memrchr(exe, '/', (size_t)n) : NULL;
-    if (!slash)
-        return LOCALEDIR;
-    *slash = '\0';
+    char exe[PATH_MAX];
     /* The installed program (in bindir) uses the installed catalogues. */
-    if (strcmp(exe, realpath(BINDIR, bin) ? bin : BINDIR) == 0)
+    if (!file_exe_dir(exe, sizeof exe) || file_installed())
         return LOCALEDIR;
     struct stat sb;
     if ((size_t)snprintf(buf, len, "%s/locale", exe) < len && stat(buf, &sb) == 0 &&

@@ -218,6 +218,13 @@ struct scene_entry {
      */
     const char *(*freeze)(struct scene_ctx *ctx, bool on);
     /*
+     * Optional, with freeze: `.` while frozen. NULL when the scene takes the
+     * step token itself (trace_step_take, once its workers made their next
+     * transition and were stopped again); else words saying why it cannot
+     * step (translated), and no token is given.
+     */
+    const char *(*step)(struct scene_ctx *ctx);
+    /*
      * Optional: a line more for the inspector on lane `lane` (what the
      * kernel says its thread waits in), read now, into buf; its length, 0
      * for none. Called on the UI thread, only while the inspector shows

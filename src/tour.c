@@ -79,6 +79,10 @@ void tour_free(struct tour *t)
         s->nanswers = 0;
         free(s->ask);
         s->ask = NULL;
+        for (int j = 0; s->run && s->run[j]; j++)
+            free(s->run[j]);
+        free(s->run);
+        s->run = NULL;
     }
     t->n = 0;
 }
@@ -575,6 +579,61 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
                        unsigned errlen);
 
 /*
+ * "run CMD ARGS...": the words split at blanks, a word in double quotes kept
+ * whole (no escapes). 0, or -1 with msg set.
+ */
+static int tour__run(const char *arg, char ***argv_out, char *msg, unsigned msglen)
+{
+    char **argv = calloc(TOUR_RUN_MAX_ARGS + 1, sizeof *argv);
+    int n = 0;
+    if (!argv) {
+        snprintf(msg, msglen, "%s", _("out of memory"));
+        return -1;
+    }
+    const char *p = arg;
+    for (;;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            break;
+        const char *w = p;
+        size_t len;
+        if (*p == '"') {
+            const char *end = strchr(++w, '"');
+            if (!end) {
+                snprintf(msg, msglen, "%s", _("run: a quote is not closed"));
+                goto fail;
+            }
+            len = (size_t)(end - w);
+            p = end + 1;
+        } else {
+            while (*p && *p != ' ' && *p != '\t')
+                p++;
+            len = (size_t)(p - w);
+        }
+        if (n == TOUR_RUN_MAX_ARGS) {
+            snprintf(msg, msglen, _("run: more than %d words"), TOUR_RUN_MAX_ARGS);
+            goto fail;
+        }
+        if (!(argv[n++] = strndup(w, len))) {
+            snprintf(msg, msglen, "%s", _("out of memory"));
+            goto fail;
+        }
+    }
+    if (n == 0) {
+        snprintf(msg, msglen, "%s", _("run needs a command: run CMD [ARGS...]"));
+        goto fail;
+    }
+    *argv_out = argv;
+    return 0;
+fail:
+    for (int i = 0; i < n; i++)
+        free(argv[i]);
+    free(argv);
+    return -1;
+}
+
+/*
  * A tour's text reaches the terminal (titles, narration, the words echoed in
  * errors): it is parsed cleaned, every control but newline and tab a '?' (a CR
  * before a newline dropped), every invalid UTF-8 byte U+FFFD.
@@ -607,7 +666,8 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
 {
     memset(t, 0, sizeof *t);
     struct tour_step *cur = NULL;
-    bool set_seen = false; /* the step has a mode or set line: its scene is fixed */
+    bool set_seen = false;   /* the step has a mode or set line: its scene is fixed */
+    bool scene_said = false; /* the step has a scene line */
     int line = 0;
     const char *p = text;
     while (*p) {
@@ -655,8 +715,9 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
                 tour__fail(err, errlen, name, line, _("out of memory"));
                 goto fail;
             }
-            set_seen = false;
-            if (prev && prev->scene)
+            set_seen = scene_said = false;
+            /* A step after a program's names its own scene (or program). */
+            if (prev && prev->scene && !prev->run)
                 tour__use_scene(cur, prev->scene, prev);
             continue;
         }
@@ -664,8 +725,28 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
             tour__fail(err, errlen, name, line, _("'%.*s' before the first step"), (int)wl, word);
             goto fail;
         }
-        if (wl == 5 && !strncmp(word, "scene", 5)) {
+        if (wl == 3 && !strncmp(word, "run", 3)) {
+            char msg[200] = "";
+            const struct scene_entry *e = scene_find("program");
+            if (cur->run || set_seen || scene_said) {
+                tour__fail(err, errlen, name, line,
+                           _("run is the step's subject: a step has one run or one scene, "
+                             "and run comes before set"));
+                goto fail;
+            }
+            if (!e || tour__run(arg, &cur->run, msg, sizeof msg) != 0) {
+                tour__fail(err, errlen, name, line, "%s", e ? msg : _("out of memory"));
+                goto fail;
+            }
+            tour__use_scene(cur, e, NULL);
+        } else if (wl == 5 && !strncmp(word, "scene", 5)) {
             const struct scene_entry *e = scene_find(arg);
+            if (cur->run) {
+                tour__fail(err, errlen, name, line,
+                           _("run is the step's subject: a step has one run or one scene, "
+                             "and run comes before set"));
+                goto fail;
+            }
             if (!e) {
                 tour__fail(err, errlen, name, line, _("unknown scene '%s' (see conctui --list)"),
                            arg);
@@ -676,6 +757,7 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
                 goto fail;
             }
             tour__use_scene(cur, e, cur > t->step ? cur - 1 : NULL);
+            scene_said = true;
         } else if (wl == 4 && !strncmp(word, "mode", 4)) {
             int m = cur->scene ? scene_mode_parse(cur->scene, arg) : -2;
             if (m == -2) {
@@ -803,11 +885,10 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
                 goto fail;
             }
         } else {
-            tour__fail(
-                err, errlen, name, line,
-                _("unknown word '%.*s' (a line is step, scene, mode, set, say, expect, check, "
-                  "ask, answer or # comment)"),
-                (int)wl, word);
+            tour__fail(err, errlen, name, line,
+                       _("unknown word '%.*s' (a line is step, scene, run, mode, set, say, expect, "
+                         "check, ask, answer or # comment)"),
+                       (int)wl, word);
             goto fail;
         }
     }
@@ -817,8 +898,8 @@ static int tour__parse(struct tour *t, const char *text, const char *name, char 
     }
     for (int i = 0; i < t->n; i++)
         if (!t->step[i].scene) {
-            tour__fail(err, errlen, name, t->step[i].line, _("step '%s' names no scene"),
-                       t->step[i].title);
+            tour__fail(err, errlen, name, t->step[i].line,
+                       _("step '%s' names no scene (nor a program to run)"), t->step[i].title);
             goto fail;
         }
     for (int i = 0; i < t->n; i++)

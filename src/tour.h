@@ -17,6 +17,11 @@
  * defaults) say what runs; "say" lines are the narration. Every error
  * names its line. The default tours are built into the program.
  *
+ * In place of a scene, "run CMD ARGS..." runs a program as `conctui run`
+ * does (the scene "program"); a word in double quotes stays whole, and a
+ * word starting with examples/ that is not a file here names one of the
+ * installed examples. The next step names its own scene.
+ *
  * A step can also say what its run will show, as checks that
  * `conctui --tour --check` evaluates after running the step headless:
  *
@@ -63,6 +68,7 @@
 #define TOUR_CHECK_DEFAULT_S 3.0 /* how long a step runs for its checks when it does not say */
 #define TOUR_MAX_ANSWERS 4       /* answers to one question (keys 1-4) */
 #define TOUR_MIN_ANSWERS 2
+#define TOUR_RUN_MAX_ARGS 32 /* words of a step's run line */
 
 enum tour_cmp { TOUR_LT, TOUR_LE, TOUR_GT, TOUR_GE, TOUR_EQ, TOUR_NEAR };
 
@@ -106,6 +112,7 @@ struct tour_step {
     int ask_line;
     struct tour_answer *answer; /* its answers, in the file's order */
     int nanswers;
+    char **run; /* "run CMD ARGS...": the program the step runs (scene "program"), NULL-ended */
 };
 
 /* How long step s runs before its claims (and its question) are evaluated, in seconds. */

@@ -46,11 +46,12 @@
 struct trace_gate {
     /* Read on every emit, written only when the user freezes or steps. */
     _Alignas(64) _Atomic uint32_t frozen;
-    _Atomic uint32_t tokens; /* transitions allowed through while frozen */
-    _Atomic uint32_t seq;    /* futex word: bumped on every gate change */
-    _Atomic uint32_t parked; /* workers waiting at the gate */
-    _Atomic uint32_t steps;  /* tokens taken: transitions let through while frozen */
-    _Atomic int32_t stepped; /* the lane of the last one */
+    _Atomic uint32_t tokens;    /* transitions allowed through while frozen */
+    _Atomic uint32_t seq;       /* futex word: bumped on every gate change */
+    _Atomic uint32_t parked;    /* workers waiting at the gate */
+    _Atomic uint32_t steps;     /* tokens taken: transitions let through while frozen */
+    _Atomic int32_t stepped;    /* the lane of the last one */
+    _Atomic uint64_t stepped_t; /* its time, when a sampler took it (0: a worker did) */
 };
 
 struct trace_shm {
@@ -276,6 +277,7 @@ static void gate_pass(struct trace_gate *g, int lane)
         if (tok > 0 && atomic_compare_exchange_weak_explicit(
                            &g->tokens, &tok, tok - 1, memory_order_acq_rel, memory_order_relaxed)) {
             atomic_store_explicit(&g->stepped, lane, memory_order_relaxed);
+            atomic_store_explicit(&g->stepped_t, 0, memory_order_relaxed);
             /* Release: whoever sees the new count sees the lane. */
             atomic_fetch_add_explicit(&g->steps, 1, memory_order_release);
             break;
@@ -389,6 +391,34 @@ void trace_step(void)
     struct trace_gate *g = &shm->gate;
     atomic_fetch_add_explicit(&g->tokens, 1, memory_order_relaxed);
     gate_bump(g);
+}
+
+uint32_t trace_step_pending(void)
+{
+    return atomic_load_explicit(&shm->gate.tokens, memory_order_relaxed);
+}
+
+bool trace_step_take(int lane, uint64_t t_ns)
+{
+    struct trace_gate *g = &shm->gate;
+    uint32_t tok = atomic_load_explicit(&g->tokens, memory_order_relaxed);
+    while (tok > 0) {
+        if (atomic_compare_exchange_weak_explicit(&g->tokens, &tok, tok - 1, memory_order_acq_rel,
+                                                  memory_order_relaxed)) {
+            atomic_store_explicit(&g->stepped, lane, memory_order_relaxed);
+            atomic_store_explicit(&g->stepped_t, t_ns, memory_order_relaxed);
+            atomic_fetch_add_explicit(&g->steps, 1, memory_order_release);
+            return true;
+        }
+    }
+    return false;
+}
+
+uint64_t trace_step_time(void)
+{
+    return atomic_load_explicit(&shm->gate.steps, memory_order_acquire)
+               ? atomic_load_explicit(&shm->gate.stepped_t, memory_order_relaxed)
+               : 0;
 }
 
 unsigned trace_parked(void)

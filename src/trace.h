@@ -113,6 +113,15 @@ void trace_step(void);
 unsigned trace_parked(void);
 /* Steps taken so far (tokens a worker took), and the lane of the last one (-1: none). */
 uint32_t trace_steps(int *lane);
+/*
+ * For a source that is not gated (a program's sampler, which stops the
+ * program itself): the tokens waiting, and taking one for the transition it
+ * saw on `lane` at t_ns (false: there was none). The time of the last step
+ * taken so (0 when a gated worker took it).
+ */
+uint32_t trace_step_pending(void);
+bool trace_step_take(int lane, uint64_t t_ns);
+uint64_t trace_step_time(void);
 
 /* Throw a lane's pending events away unread (benchmarks). */
 void trace__discard(int lane);

@@ -25,6 +25,20 @@ if [ "$ok_lanes" -ge 2 ]; then ok "both CPython threads' lanes show run and lock
     not_ok "both CPython threads' lanes show run and lock" "$(screen | head -12)"; fi
 T send-keys -t t f
 expect "f stops the program with SIGSTOP" "stopped (SIGSTOP)"
+# . lets the program run until one of its threads changes state on its own,
+# names that transition, and stops the program again.
+T send-keys -t t .
+expect ". runs the program to one thread's next transition and names it" "python3 [0-9]*: .* → "
+stopped_all() { # every thread of the program is stopped (T)
+    for t in /proc/"$1"/task/*; do
+        grep -q '^[0-9]* ([^)]*) [Tt] ' "$t/stat" 2>/dev/null || return 1
+    done
+}
+ppid=$(pgrep -f "^$PY $ex" | head -1)
+i=0
+until stopped_all "$ppid" || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
+if [ -n "$ppid" ] && stopped_all "$ppid"; then ok "after the step every thread of the program is stopped again"; else
+    not_ok "after the step every thread of the program is stopped again" "$(cat /proc/"$ppid"/task/*/stat 2>&1 | cut -c1-60)"; fi
 T send-keys -t t f
 T send-keys -t t q
 st=$(exit_status)

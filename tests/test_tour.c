@@ -10,7 +10,9 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "app.h"
 #include "cli.h"
@@ -176,6 +178,12 @@ static void test_tour_errors_name_the_line(void **state)
         {"expect x > 1\n", "t:1: 'expect' before the first step"},
         {"step\n", "t:1: a step needs a title"},
         {"step a\n\n\nstep b\nscene gil\n", "t:1: step 'a' names no scene"},
+        {"step a\nrun\n", "t:2: run needs a command"},
+        {"step a\nrun sh \"-c\n", "t:2: run: a quote is not closed"},
+        {"step a\nscene gil\nrun true\n", "t:3: run is the step's subject"},
+        {"step a\nrun true\nscene gil\n", "t:3: run is the step's subject"},
+        {"step a\nrun true\nrun false\n", "t:3: run is the step's subject"},
+        {"step a\nrun true\nstep b\nsay no scene of its own\n", "t:3: step 'b' names no scene"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         struct tour t;
@@ -811,6 +819,79 @@ static void test_tour_goto_restarts_only_when_needed(void **state)
     tour_free(&t);
 }
 
+/* A step that runs a program: its words, the scene it gets, the program run and ended. */
+static void test_tour_run_step(void **state)
+{
+    (void)state;
+    test_watchdog(60);
+    struct tour t;
+    char err[256];
+    const char *src = "step a\nrun sh -c \"echo from the step; sleep 30\"\nsay hello\n"
+                      "step b\nscene gil\n";
+    assert_int_equal(tour_parse(&t, src, "t", err, sizeof err), 0);
+    assert_ptr_equal(t.step[0].scene, scene_find("program"));
+    assert_string_equal(t.step[0].run[0], "sh");
+    assert_string_equal(t.step[0].run[1], "-c");
+    assert_string_equal(t.step[0].run[2], "echo from the step; sleep 30");
+    assert_null(t.step[0].run[3]);
+    assert_null(t.step[1].run);
+    struct app a;
+    assert_int_equal(app_init(&a), 0);
+    a.tour = &t;
+    assert_int_equal(app_tour_goto(&a, 0), 0);
+    assert_ptr_equal(a.scene, scene_find("program"));
+    /* Its output reaches the panel. */
+    char out[256] = "";
+    for (int i = 0; i < 500 && !strstr(out, "from the step"); i++) {
+        usleep(10000);
+        a.scene->output(&a.ctx, out, sizeof out);
+    }
+    assert_non_null(strstr(out, "from the step"));
+    /* The next step ends the program (its sleep would last 30 s). */
+    uint64_t t0 = trace_now_ns();
+    assert_int_equal(app_tour_goto(&a, 1), 0);
+    assert_ptr_equal(a.scene, scene_find("gil"));
+    assert_true(trace_now_ns() - t0 < 20000000000ull);
+    assert_true(system("pgrep -f 'echo from th[e] step' >/dev/null") != 0);
+    app_shutdown(&a);
+    tour_free(&t);
+}
+
+/* An examples/ word that is not a file here is one of the examples (CONCTUI_EXAMPLES). */
+static void test_tour_run_examples(void **state)
+{
+    (void)state;
+    test_watchdog(60);
+    char dir[] = "/tmp/conctui-ex.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128];
+    snprintf(path, sizeof path, "%s/hello.sh", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("echo example ran\n", f);
+    fclose(f);
+    setenv("CONCTUI_EXAMPLES", dir, 1);
+    struct tour t;
+    char err[256];
+    assert_int_equal(tour_parse(&t, "step a\nrun sh examples/hello.sh\n", "t", err, sizeof err), 0);
+    struct app a;
+    assert_int_equal(app_init(&a), 0);
+    a.tour = &t;
+    assert_int_equal(app_tour_goto(&a, 0), 0);
+    assert_string_equal(a.run_argv[1], path);
+    char out[256] = "";
+    for (int i = 0; i < 500 && !strstr(out, "example ran"); i++) {
+        usleep(10000);
+        a.scene->output(&a.ctx, out, sizeof out);
+    }
+    assert_non_null(strstr(out, "example ran"));
+    app_shutdown(&a);
+    tour_free(&t);
+    unsetenv("CONCTUI_EXAMPLES");
+    unlink(path);
+    rmdir(dir);
+}
+
 static int parse(struct cli *o, char *err, int argc, char **argv)
 {
     int rc = cli_parse(argc, argv, o, err, 256);
@@ -874,6 +955,8 @@ int main(void)
         cmocka_unit_test(test_tour_translations_match),
         cmocka_unit_test(test_tour_expect_parses),
         cmocka_unit_test(test_tour_expect_errors),
+        cmocka_unit_test(test_tour_run_step),
+        cmocka_unit_test(test_tour_run_examples),
         cmocka_unit_test(test_tour_expect_eval),
         cmocka_unit_test(test_tour_builtin_asks),
         cmocka_unit_test(test_tour_ask_parses),
