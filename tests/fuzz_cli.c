@@ -33,9 +33,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = cli_resolve(&o, err, sizeof err);
     if (rc != 0 && (rc != 2 || err[0] == '\0'))
         abort();
-    /* --tour --check runs headless on the tour's own durations. */
+    /*
+     * A headless run needs a duration, except --tour --check (the tour's own
+     * durations) and a program's run (it ends when the program does).
+     */
     if (rc == 0 && o.headless && !o.check && !o.replay && !o.list && !o.help && !o.version &&
-        !o.convert_in && (o.duration <= 0 || !o.entry))
+        !o.convert_in && !o.run && (o.duration <= 0 || !o.entry))
+        abort();
+    /* A program's run names a command or a process to attach to, never both. */
+    if (rc == 0 && o.run && !o.help && !o.version && !o.entry)
+        abort();
+    if (rc == 0 && o.run && !o.help && !o.version && !o.run_argv == !o.attach)
         abort();
     return 0;
 }
