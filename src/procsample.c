@@ -486,6 +486,28 @@ static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now,
         thread_lane(s, t);
 }
 
+/* The threads of a live process that are not followed yet (lane_now: give them lanes at once). */
+static void scan_tasks(struct procsample *s, struct ps_proc *p, uint64_t now, bool lane_now)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%d/task", s->root, (int)p->pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        pid_t tid = (pid_t)atoi(de->d_name);
+        if (!thread_find(s, tid)) {
+            thread_add(s, p->pid, tid, now, lane_now);
+            if (p->gone && p->nthreads > 0)
+                p->gone = false;
+        }
+    }
+    closedir(d);
+}
+
 /* Follow a process and its threads. */
 static void proc_add(struct procsample *s, pid_t pid, pid_t ppid, uint64_t now, bool lane_now)
 {
@@ -501,20 +523,7 @@ static void proc_add(struct procsample *s, pid_t pid, pid_t ppid, uint64_t now, 
     p->ppid = ppid;
     /* The main thread first, so it gets the process's first lane. */
     thread_add(s, pid, pid, now, lane_now);
-    char path[256];
-    snprintf(path, sizeof path, "%s/%d/task", s->root, (int)pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        pid_t tid = (pid_t)atoi(de->d_name);
-        if (tid != pid)
-            thread_add(s, pid, tid, now, lane_now);
-    }
-    closedir(d);
+    scan_tasks(s, p, now, lane_now);
     if (p->nthreads == 0)
         p->gone = true;
 }
@@ -565,6 +574,36 @@ int ps_sample(struct procsample *s, uint64_t now)
         struct ps_thread *t = &s->th[i];
         if (t->gone)
             continue;
+        /*
+         * schedstat first: a thread asleep at the last pass that has not been
+         * scheduled since (no run time, no run delay, no new slice) cannot
+         * have changed state, call or name (all of that takes a CPU), nor
+         * exited (so does that), so its stat line, the dear read (the
+         * kernel formats some fifty fields), is not needed. What it misses,
+         * a thread woken but not yet on a CPU, the run delay tells once it
+         * runs (below).
+         */
+        uint64_t drun = 0, ddelay = 0;
+        bool ran = true; /* scheduled since the last pass (unknown: assume so) */
+        bool have_sched = false;
+        uint64_t r = 0, d = 0, sl = 0;
+        if (t->fd_sched >= 0 && read_at0(t->fd_sched, buf, sizeof buf) > 0) {
+            s->reads++;
+            if (ps_parse_schedstat(buf, &r, &d, &sl) == 0) {
+                have_sched = true;
+                drun = r > t->run_ns ? r - t->run_ns : 0;
+                ddelay = d > t->delay_ns ? d - t->delay_ns : 0;
+                ran = sl != t->slices || drun > 0 || ddelay > 0;
+            }
+        }
+        bool was_asleep = t->last_st == 'S' || t->last_st == 'D';
+        if (have_sched && !ran && was_asleep && t->word != 0xffff) {
+            t->seen++;
+            alive++;
+            if (t->lane == PS_LANE_PENDING && t->seen >= PS_PEND_PASSES)
+                thread_lane(s, t);
+            continue;
+        }
         struct ps_stat st;
         ssize_t n = read_at0(t->fd_stat, buf, sizeof buf);
         s->reads++;
@@ -572,26 +611,17 @@ int ps_sample(struct procsample *s, uint64_t now)
             thread_gone(s, t, now, TRACE_DONE | TRACE_NOTE(PS_NOTE_EXITED));
             continue;
         }
+        if (have_sched) {
+            t->run_ns = r;
+            t->delay_ns = d;
+            t->slices = sl;
+        }
         t->utime = st.utime;
         t->stime = st.stime;
         t->seen++;
         if (t->lane == PS_LANE_PENDING)
             snprintf(t->comm, sizeof t->comm, "%s", st.comm); /* after an exec, its new name */
-        uint64_t drun = 0, ddelay = 0;
         long nr = -2;
-        bool ran = true; /* scheduled since the last pass (unknown: assume so) */
-        if (t->fd_sched >= 0 && read_at0(t->fd_sched, buf, sizeof buf) > 0) {
-            uint64_t r, d, sl;
-            s->reads++;
-            if (ps_parse_schedstat(buf, &r, &d, &sl) == 0) {
-                drun = r > t->run_ns ? r - t->run_ns : 0;
-                ddelay = d > t->delay_ns ? d - t->delay_ns : 0;
-                ran = sl != t->slices || drun > 0;
-                t->run_ns = r;
-                t->delay_ns = d;
-                t->slices = sl;
-            }
-        }
         if (st.state == 'S' || st.state == 'D') {
             /*
              * Asleep and not scheduled since a pass that saw it asleep: still
@@ -627,33 +657,23 @@ int ps_sample(struct procsample *s, uint64_t now)
         alive++;
         if (t->lane == -1 && TRACE_STATE_OF(word) == TRACE_RUN)
             s->on_cpu_unlaned++;
+        /*
+         * Asleep at the last pass, on a CPU now: the kernel's counters say
+         * when. It waited `ddelay` for a CPU after its wake-up and has run
+         * `drun` since, so it began to run drun ago, ready before that.
+         */
+        if (was_asleep && t->word != 0xffff && TRACE_STATE_OF(word) == TRACE_RUN && drun > 0 &&
+            now - t->since > drun + ddelay + 1) {
+            uint64_t t_run = now - drun;
+            if (ddelay > 0)
+                set_word(s, t, TRACE_READY, t_run - ddelay);
+            set_word(s, t, word, t_run);
+        }
         set_word(s, t, word, now);
         if (t->lane == PS_LANE_PENDING && t->seen >= PS_PEND_PASSES)
             thread_lane(s, t);
     }
     return alive;
-}
-
-/* The threads of a live process that are not followed yet. */
-static void scan_tasks(struct procsample *s, struct ps_proc *p, uint64_t now)
-{
-    char path[256];
-    snprintf(path, sizeof path, "%s/%d/task", s->root, (int)p->pid);
-    DIR *d = opendir(path);
-    if (!d)
-        return;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (!isdigit((unsigned char)de->d_name[0]))
-            continue;
-        pid_t tid = (pid_t)atoi(de->d_name);
-        if (!thread_find(s, tid)) {
-            thread_add(s, p->pid, tid, now, false);
-            if (p->gone && p->nthreads > 0)
-                p->gone = false;
-        }
-    }
-    closedir(d);
 }
 
 static bool followed_parent(struct procsample *s, pid_t ppid)
@@ -719,7 +739,7 @@ void ps_discover(struct procsample *s, uint64_t now)
     int np = s->nproc;
     for (int i = 0; i < np; i++)
         if (!s->proc[i].gone && s->proc[i].act >= since)
-            scan_tasks(s, &s->proc[i], now);
+            scan_tasks(s, &s->proc[i], now, false);
     if (!s->children_files) {
         /* The whole of /proc is the dearest look: every scan_every calls, if anything ran. */
         if ((s->scans - 1) % (s->scan_every ? s->scan_every : 1) == 0 && s->act >= s->dir_at) {

@@ -278,10 +278,20 @@ static void test_canned_tree(void **state)
     assert_int_equal(s.reads - reads, 5); /* two stats, two schedstats, one syscall */
     assert_int_equal(last_state(&r, 0), TRACE_IO);
     assert_int_equal(last_state(&r, 1), TRACE_READY);
-    /* Not scheduled since: still in the same call, its syscall file left unread. */
+    /*
+     * Not scheduled since: still in the same call. Its schedstat is all that
+     * is read (no stat, no syscall); the running thread costs two reads.
+     */
     reads = s.reads;
     ps_sample(&s, 3001);
-    assert_int_equal(s.reads - reads, 4);
+    assert_int_equal(s.reads - reads, 3);
+    assert_int_equal(last_state(&r, 0), TRACE_IO);
+    /* Woken and run since: its stat is read again, and it runs. */
+    put_thread(100, 100, "python3", 'R', "1000020 10 3\n", "running\n", 1);
+    ps_sample(&s, 3002);
+    assert_int_equal(last_state(&r, 0), TRACE_RUN);
+    put_thread(100, 100, "python3", 'S', "1000030 10 4\n", rd, 1);
+    ps_sample(&s, 3003);
     assert_int_equal(last_state(&r, 0), TRACE_IO);
     /* A new thread and a child process (found by the /proc scan: no children files here). */
     put_thread(100, 102, "worker", 'S', "1 1 1\n", sleep_, 1);
@@ -291,7 +301,7 @@ static void test_canned_tree(void **state)
     /* Their lanes come a few passes later, under the name they have by then (an exec's). */
     assert_int_equal(r.nlanes, 2);
     ps_sample(&s, 4100);
-    put_thread(200, 200, "execd", 'S', "1 1 1\n", sleep_, 100);
+    put_thread(200, 200, "execd", 'S', "2 1 2\n", sleep_, 100); /* it ran to exec */
     for (int i = 1; i < PS_PEND_PASSES; i++)
         ps_sample(&s, 4200 + (uint64_t)i);
     assert_int_equal(r.nlanes, 4);
@@ -316,12 +326,17 @@ static void test_canned_tree(void **state)
     ps_discover(&s, 6500);
     ps_sample(&s, 6600);
     put("100/task/103/stat", "");
+    put("100/task/103/schedstat", "");
     ps_sample(&s, 6700);
     assert_int_equal(lane_of(&r, 103), -1);
     assert_int_equal(s.brief, 1);
-    /* The thread 102 exits (its open stat file reads nothing), the child becomes a zombie. */
+    /*
+     * The thread 102 exits (its open files read nothing), the child becomes
+     * a zombie (it ran to exit: its schedstat grew).
+     */
     put("100/task/102/stat", "");
-    put_thread(200, 200, "execd", 'Z', "1 1 1\n", sleep_, 100);
+    put("100/task/102/schedstat", "");
+    put_thread(200, 200, "execd", 'Z', "3 1 3\n", sleep_, 100);
     ps_sample(&s, 7000);
     assert_int_equal(last_state(&r, lane_of(&r, 102)), TRACE_DONE);
     assert_int_equal(last_state(&r, lane_of(&r, 200)), TRACE_DONE);
