@@ -44,10 +44,12 @@
 
 #include "i18n.h"
 #include "procsample.h"
+#include "schedrec.h"
 #include "text.h"
 #include "trace.h"
 
 enum { P_HZ };
+enum { M_EXACT, M_SAMPLED };
 
 #define OUT_CAP 65536 /* bytes of output kept */
 #define GRACE_NS 2000000000ull
@@ -66,6 +68,12 @@ struct pg {
     pthread_mutex_t mu;
     struct procsample ps;
     bool ps_open;
+    /* Exact mode: the kernel's switch records (sr_on), else why not (sr_why). */
+    struct schedrec sr;
+    bool sr_on;
+    char sr_why[256], wake_why[192];
+    struct schedrec_ev *evbuf;
+    size_t evcap;
     int more_lane; /* the gauge of threads without a lane (-1: not yet) */
     _Atomic uint64_t lane_tid[TRACE_MAX_LANES]; /* each lane's process << 32 | thread */
     unsigned more_last;
@@ -109,6 +117,16 @@ static const struct scene_param pg_params[] = {
 };
 
 static const struct scene_mode pg_modes[] = {
+    {"exact", N_("your program, from the kernel's switch records"),
+     N_("Each lane is a thread of the program or of a process it started, named by its command "
+        "and thread id. The kernel records every time a thread gets a CPU (run), loses it while "
+        "runnable (ready), or gives it up to wait: perf_event_open's context-switch records, to "
+        "the nanosecond. What a waiting thread waits in comes from /proc: futex is a lock (a "
+        "mutex, a condition variable, the GIL), read, recv, poll, select, epoll_wait and accept "
+        "are I/O, nanosleep is sleep, wait4 waits for a child. Where the kernel refuses the "
+        "records, the states are sampled from /proc instead, and the status line says why. "
+        "Below, the program's output."),
+     2 * SCENE_MS},
     {"sampled", N_("your program, sampled from /proc"),
      N_("Each lane is a thread of the program or of a process it started, named by its command "
         "and thread id. The states come from the kernel: /proc says whether the thread is on a "
@@ -132,6 +150,8 @@ static const struct scene_figure pg_figures[] = {
     {.name = "lock_wait_p50", .label = N_("lock wait p50")},
     {.name = "lock_wait_p99", .label = N_("lock wait p99")},
     {.name = "sampler_cpu", .label = N_("sampler's CPU")},
+    {.name = "records_per_s", .label = N_("switch records")},
+    {.name = "records_lost", .label = N_("switch records lost"), .fmt = FIG_INT},
     {.name = "exit_status", .label = N_("exit status"), .fmt = FIG_INT},
     {.name = "thr_*_cpu_s", .label = N_("CPU"), .flags = FIG_COLUMN},
     {.name = "thr_*_run", .label = N_("run"), .flags = FIG_COLUMN},
@@ -141,6 +161,7 @@ static const struct scene_figure pg_figures[] = {
     {.name = "thr_*_sleep", .label = N_("sleep"), .flags = FIG_COLUMN},
     {.name = "thr_*_vcsw", .label = N_("vol. cs"), .fmt = FIG_INT, .flags = FIG_COLUMN},
     {.name = "thr_*_nvcsw", .label = N_("invol. cs"), .fmt = FIG_INT, .flags = FIG_COLUMN},
+    {.name = "thr_*_wakeups", .label = N_("woken"), .fmt = FIG_INT, .flags = FIG_COLUMN},
 };
 
 /* ---- lanes: the sampler's sink ---- */
@@ -284,7 +305,10 @@ static void *sampler_main(void *arg)
     for (unsigned pass = 0; !atomic_load_explicit(&g->quit, memory_order_acquire); pass++) {
         uint64_t now = trace_now_ns();
         pthread_mutex_lock(&g->mu);
+        /* Exact mode: the records first, so the pass's look at each thread is newer. */
+        size_t nev = g->sr_on ? schedrec_read(&g->sr, g->evbuf, g->evcap) : 0;
         int alive = ps_sample(&g->ps, now);
+        ps_exact_apply(&g->ps, g->evbuf, nev);
         /* New threads every fourth pass; a new process's first threads come with it. */
         if (pass % 4 == 0)
             ps_discover(&g->ps, now);
@@ -363,9 +387,17 @@ static void *reader_main(void *arg)
 }
 
 /* The child, between fork and exec: signals as a fresh program has them, its descriptors. */
-static void child_exec(struct pg *g, int out_w, int err_w)
+static void child_exec(struct pg *g, int out_w, int err_w, int go_r)
 {
     setpgid(0, 0);
+    /* Wait until the parent has opened the switch records on us (exact mode). */
+    char go = 0;
+    ssize_t got;
+    do
+        got = read(go_r, &go, 1);
+    while (got < 0 && errno == EINTR);
+    if (got != 1)
+        _exit(127);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -393,19 +425,44 @@ static void child_exec(struct pg *g, int out_w, int err_w)
     _exit(127);
 }
 
+static void close_pair(int p[2])
+{
+    for (int i = 0; i < 2; i++)
+        if (p[i] >= 0)
+            close(p[i]);
+    p[0] = p[1] = -1;
+}
+
+/* Exact mode: the records opened on the child before its exec, or why not. */
+static void exact_open(struct pg *g, pid_t pid)
+{
+    if (g->ctx->mode != M_EXACT) {
+        snprintf(g->sr_why, sizeof g->sr_why, "%s", _("sampled: the sampled mode was chosen"));
+        return;
+    }
+    if (schedrec_open(&g->sr, pid, g->sr_why, sizeof g->sr_why, g->wake_why, sizeof g->wake_why) !=
+        0)
+        return;
+    /* Room for a pass's records: every ring full. */
+    g->evcap = (size_t)g->sr.ncpu * g->sr.ring_bytes / 24 + 64;
+    g->evbuf = calloc(g->evcap, sizeof *g->evbuf);
+    if (!g->evbuf) {
+        schedrec_close(&g->sr);
+        snprintf(g->sr_why, sizeof g->sr_why, "%s", _("sampled: out of memory"));
+        return;
+    }
+    g->sr_on = true;
+}
+
 static int start_program(struct pg *g)
 {
-    int outp[2] = {-1, -1}, errp[2];
-    if (g->opts.out_fd < 0) {
-        if (pipe2(outp, O_CLOEXEC) != 0)
-            return -errno;
-    }
-    if (pipe2(errp, O_CLOEXEC) != 0) {
+    int outp[2] = {-1, -1}, errp[2] = {-1, -1}, gop[2] = {-1, -1};
+    if ((g->opts.out_fd < 0 && pipe2(outp, O_CLOEXEC) != 0) || pipe2(errp, O_CLOEXEC) != 0 ||
+        pipe2(gop, O_CLOEXEC) != 0) {
         int e = errno;
-        if (outp[0] >= 0) {
-            close(outp[0]);
-            close(outp[1]);
-        }
+        close_pair(outp);
+        close_pair(errp);
+        close_pair(gop);
         return -e;
     }
     /* Orphans of the program come to us, so that none is left running and all are followed. */
@@ -414,21 +471,23 @@ static int start_program(struct pg *g)
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
-        close(errp[0]);
-        close(errp[1]);
-        if (outp[0] >= 0) {
-            close(outp[0]);
-            close(outp[1]);
-        }
+        close_pair(outp);
+        close_pair(errp);
+        close_pair(gop);
         return -e;
     }
     if (pid == 0)
-        child_exec(g, outp[1], errp[1]);
+        child_exec(g, outp[1], errp[1], gop[0]);
     setpgid(pid, pid); /* either side may win the race; both set it */
     close(errp[1]);
+    close(gop[0]);
     if (outp[1] >= 0)
         close(outp[1]);
     g->out_fd = outp[0];
+    exact_open(g, pid);
+    if (write(gop[1], "g", 1) != 1) {
+    }
+    close(gop[1]);
     /* The exec's outcome: end of file when it succeeded, errno when it did not. */
     int e = 0;
     ssize_t n;
@@ -479,6 +538,18 @@ static int pg_start(struct scene_ctx *ctx)
     if (rc != 0)
         return rc;
     g->ps_open = true;
+    g->ps.exact = g->sr_on;
+    if (!g->ours && ctx->mode == M_EXACT)
+        snprintf(g->sr_why, sizeof g->sr_why, "%s",
+                 _("sampled: exact mode must be there before the program starts, and --attach "
+                   "follows one that runs already"));
+    /* Which mode is in use, and why. */
+    if (g->sr_on && g->wake_why[0])
+        scene_note(ctx, _("exact: every switch from perf_event_open; %s"), g->wake_why);
+    else if (g->sr_on)
+        scene_note(ctx, "%s", _("exact: every switch and wake-up from perf_event_open"));
+    else
+        scene_note(ctx, "%s", g->sr_why);
     if (g->out_fd >= 0) {
         if (pipe2(g->wake, O_CLOEXEC) != 0)
             return -errno;
@@ -578,6 +649,9 @@ static void pg_release(struct scene_ctx *ctx)
     }
     if (g->ps_open)
         ps_close(&g->ps);
+    if (g->sr_on)
+        schedrec_close(&g->sr);
+    free(g->evbuf);
     if (g->out_fd >= 0)
         close(g->out_fd);
     for (int i = 0; i < 2; i++)
@@ -619,6 +693,10 @@ static void pg_stats(struct scene_ctx *ctx, struct scene_stats *out)
         scene_stat(out, "lock_wait_p99", (double)hist_percentile(&s->lock_wait, 0.99) / 1e6, "ms");
     }
     scene_stat(out, "sampler_cpu", secs > 0 ? 100.0 * (double)g->cpu_self_ns / 1e9 / secs : 0, "%");
+    if (g->sr_on) {
+        scene_stat(out, "records_per_s", secs > 0 ? (double)g->sr.events / secs : 0, "/s");
+        scene_stat(out, "records_lost", (double)g->sr.lost, "");
+    }
     if (g->reaped)
         scene_stat(out, "exit_status", g->status, "");
     /*
@@ -651,6 +729,9 @@ static void pg_stats(struct scene_ctx *ctx, struct scene_stats *out)
         ROW("sleep", 100.0 * (double)tot[TRACE_SLEEP] / d, "%");
         ROW("vcsw", (double)t->vcsw, "");
         ROW("nvcsw", (double)t->nvcsw, "");
+        if (g->sr_on && g->sr.wakeups) {
+            ROW("wakeups", (double)t->wakeups, "");
+        }
 #undef ROW
     }
     pthread_mutex_unlock(&g->mu);
@@ -670,6 +751,8 @@ static void pg_status(struct scene_ctx *ctx, char *buf, unsigned len)
         snprintf(buf, len, _("pid %d running to its next transition"), (int)g->pid);
     else if (g->frozen)
         snprintf(buf, len, _("pid %d stopped (SIGSTOP)"), (int)g->pid);
+    else if (g->sr_on)
+        snprintf(buf, len, _("pid %d, exact"), (int)g->pid);
     else
         snprintf(buf, len, _("pid %d, sampled"), (int)g->pid);
     pthread_mutex_unlock(&g->mu);
@@ -841,7 +924,7 @@ const struct scene_entry scene_program = {
     .title = N_("your program"),
     .summary = N_("the threads and processes of a program you run, from /proc"),
     .modes = pg_modes,
-    .nmodes = 1,
+    .nmodes = 2,
     .params = pg_params,
     .nparams = 1,
     .notes = ps_note_words,

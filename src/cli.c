@@ -138,10 +138,9 @@ static int run_check(int argc, char **argv, struct cli *o, char *err, unsigned e
                     "conctui run needs a command: conctui run -- COMMAND [ARGS...] "
                     "(or --attach PID)%s",
                     "");
-    if (o->scene || o->mode || o->tour || o->replay || o->snapshot || o->check || o->convert_in ||
-        o->list)
+    if (o->scene || o->tour || o->replay || o->snapshot || o->check || o->convert_in || o->list)
         return fail(err, errlen,
-                    "conctui run shows a program; --scene, --mode, --tour, --replay, --snapshot, "
+                    "conctui run shows a program; --scene, --tour, --replay, --snapshot, "
                     "--check, --convert and --list do not apply to it%s",
                     "");
     if (o->pass_stdin && o->attach)

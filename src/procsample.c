@@ -458,7 +458,7 @@ static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now,
     t->pid = pid;
     t->tid = tid;
     t->lane = -1;
-    t->word = 0xffff;
+    t->word = t->guess = t->block_word = 0xffff;
     t->nr = -1;
     t->fd_child = -1;
     t->start_ns = t->since = now;
@@ -662,18 +662,118 @@ int ps_sample(struct procsample *s, uint64_t now)
          * when. It waited `ddelay` for a CPU after its wake-up and has run
          * `drun` since, so it began to run drun ago, ready before that.
          */
-        if (was_asleep && t->word != 0xffff && TRACE_STATE_OF(word) == TRACE_RUN && drun > 0 &&
-            now - t->since > drun + ddelay + 1) {
-            uint64_t t_run = now - drun;
-            if (ddelay > 0)
-                set_word(s, t, TRACE_READY, t_run - ddelay);
-            set_word(s, t, word, t_run);
+        /*
+         * Exact mode: past its first word, the records say when a thread
+         * changes; the pass says what it waits in (or that it stopped).
+         */
+        t->guess = word;
+        if (!s->exact || t->word == 0xffff) {
+            if (was_asleep && t->word != 0xffff && TRACE_STATE_OF(word) == TRACE_RUN && drun > 0 &&
+                now - t->since > drun + ddelay + 1) {
+                uint64_t t_run = now - drun;
+                if (ddelay > 0)
+                    set_word(s, t, TRACE_READY, t_run - ddelay);
+                set_word(s, t, word, t_run);
+            }
+            set_word(s, t, word, now);
         }
-        set_word(s, t, word, now);
         if (t->lane == PS_LANE_PENDING && t->seen >= PS_PEND_PASSES)
             thread_lane(s, t);
     }
     return alive;
+}
+
+/* A state that is not on a CPU nor waiting for one: how a thread that gave its CPU up waits. */
+static bool word_waits(unsigned word)
+{
+    unsigned st = TRACE_STATE_OF(word);
+    return word != 0xffff && st != TRACE_RUN && st != TRACE_READY && st != TRACE_DONE;
+}
+
+/*
+ * A thread with no record in this batch has not moved since its last one:
+ * when it waits and the pass now names the wait otherwise (the pass that
+ * saw it give its CPU up had seen it still running), the wait is renamed
+ * from its start.
+ */
+static void exact_rename(struct procsample *s)
+{
+    for (int i = 0; i < s->nth; i++) {
+        struct ps_thread *t = &s->th[i];
+        if (!t->gone && t->batch != s->batches && word_waits(t->word) && word_waits(t->guess) &&
+            t->guess != t->word) {
+            set_word(s, t, t->guess, t->since);
+            t->block_word = t->guess;
+        }
+    }
+}
+
+void ps_exact_apply(struct procsample *s, const struct schedrec_ev *ev, size_t n)
+{
+    if (!s->exact)
+        return;
+    s->batches++;
+    struct ps_thread **who = n ? malloc(n * sizeof *who) : NULL;
+    if (!who) {
+        exact_rename(s);
+        return;
+    }
+    /* Whose each record is, and each thread's last record in the batch. */
+    struct ps_thread *last = NULL;
+    for (size_t i = 0; i < n; i++) {
+        struct ps_thread *t = last && last->tid == ev[i].tid ? last : thread_find(s, ev[i].tid);
+        who[i] = t && !t->gone ? t : NULL;
+        if (who[i]) {
+            who[i]->batch_last = (int)i;
+            who[i]->batch = s->batches;
+            last = who[i];
+        } else {
+            s->exact_unknown++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct ps_thread *t = who[i];
+        if (!t || t->gone)
+            continue;
+        uint64_t at = ev[i].t > t->since ? ev[i].t : t->since;
+        unsigned word;
+        switch (ev[i].kind) {
+        case SR_IN:
+            word = TRACE_RUN;
+            break;
+        case SR_OUT_PREEMPT:
+            word = TRACE_READY | TRACE_NOTE(PS_NOTE_PREEMPTED);
+            break;
+        case SR_WAKE:
+            t->wakeups++;
+            if (!word_waits(t->word))
+                continue;
+            word = TRACE_READY;
+            break;
+        case SR_OUT_BLOCK:
+            /*
+             * Still waiting at the pass that just ran: what /proc said it waits
+             * in. Back on a CPU since: the way it waited last time (threads
+             * tend to wait in one place), else only "in the kernel".
+             */
+            if (t->batch_last == (int)i && word_waits(t->guess))
+                word = t->guess;
+            else if (t->block_word != 0xffff)
+                word = t->block_word;
+            else
+                word = TRACE_KERNEL;
+            t->block_word = word;
+            break;
+        case SR_EXIT:
+            thread_gone(s, t, at, TRACE_DONE | TRACE_NOTE(PS_NOTE_EXITED));
+            continue;
+        default:
+            continue;
+        }
+        set_word(s, t, word, at);
+    }
+    free(who);
+    exact_rename(s);
 }
 
 static bool followed_parent(struct procsample *s, pid_t ppid)

@@ -41,6 +41,7 @@
 #include <sys/types.h>
 
 #include "hist.h"
+#include "schedrec.h"
 #include "trace.h"
 
 /* Note ids (TRACE_NOTE) the sampler puts beside a state: 0 none, then these, then system calls. */
@@ -133,6 +134,12 @@ struct ps_thread {
     uint64_t since;                   /* when it entered its current state (ns) */
     uint64_t grew_at;                 /* the last pass that saw its run time grow (ns) */
     uint64_t state_ns[TRACE_NSTATES]; /* time seen in each state, closed spans */
+    /* Exact mode. */
+    unsigned guess;      /* the state the last pass read from /proc (0xffff: none) */
+    unsigned block_word; /* the last way it was seen asleep or waiting (0xffff: none) */
+    int batch_last;      /* the index of its last record in the batch being applied */
+    uint64_t batch;      /* the last batch with a record of it */
+    uint64_t wakeups;    /* times it was woken */
 };
 
 /* One followed process. */
@@ -175,7 +182,15 @@ struct procsample {
     uint64_t lost;           /* threads or processes not followed: the tables were full */
     unsigned on_cpu_unlaned; /* threads without a lane seen running in the last pass */
     uint64_t lock_to_run;    /* lock waits that ended on a CPU: hand-offs of a lock */
-    struct hist lock_wait;   /* how long each lock wait lasted (ns) */
+    /*
+     * Exact mode: the states come from the kernel's switch records
+     * (ps_exact_apply); passes still find, name and end threads, and read
+     * what a sleeping thread waits in (its guess), which names the waits.
+     */
+    bool exact;
+    uint64_t exact_unknown; /* records of threads not (yet) followed */
+    uint64_t batches;       /* batches applied */
+    struct hist lock_wait;  /* how long each lock wait lasted (ns) */
 };
 
 /* Follow pid (and everything it starts) under root ("/proc"). 0 or -errno. */
@@ -187,6 +202,12 @@ int ps_sample(struct procsample *s, uint64_t now);
 void ps_discover(struct procsample *s, uint64_t now);
 /* Read every live thread's status file (context switches): figures, not every pass. */
 void ps_refresh_status(struct procsample *s);
+/*
+ * Exact mode: apply a batch of switch records, oldest first, read before
+ * the pass that ran just now (so each thread's guess is newer than its
+ * records).
+ */
+void ps_exact_apply(struct procsample *s, const struct schedrec_ev *ev, size_t n);
 /* Live threads and processes. */
 int ps_live_threads(const struct procsample *s);
 int ps_live_procs(const struct procsample *s);

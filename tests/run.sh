@@ -201,6 +201,58 @@ for args in "run" "run --attach 1 -- true" "run --stdin -- cat" "run --scene gil
     if [ "$rc" -eq 2 ]; then ok "usage error: conctui $args"; else not_ok "usage error: conctui $args" "rc $rc" "$(head -3 "$tmp/out")"; fi
 done
 
+# Exact mode where the kernel gives the switch records, else sampled with the
+# reason: which one depends on perf_event_paranoid and the user, and the note
+# must say the one that was used.
+json_field() { # FILE EXPR: a value from the run's JSON (python expression over j)
+    python3 - "$1" "$2" <<'EOF2'
+import json, sys
+text = open(sys.argv[1]).read()
+j = json.loads(text[text.index('{"scene"'):].splitlines()[0])
+print(eval(sys.argv[2]))
+EOF2
+}
+paranoid=$(cat /proc/sys/kernel/perf_event_paranoid 2>/dev/null || echo 99)
+PY=$(python3 -c 'import sys; print(sys.executable)')
+run_json "$tmp/exact.json" "$PY" -c 'import time
+for _ in range(50): time.sleep(0.002)'
+note=$(json_field "$tmp/exact.json" 'j["note"]')
+recs=$(json_field "$tmp/exact.json" 'j["stats"].get("records_per_s", {}).get("value", 0)')
+sleep_share=$(lane_share "$tmp/exact.json" '^python3 [0-9]+$' sleep)
+if [ "$(id -u)" -eq 0 ] || [ "$paranoid" -le 2 ]; then
+    case $note in
+    exact:*) if python3 -c "import sys; sys.exit(0 if float('$recs') > 50 else 1)" && [ "$sleep_share" -ge 50 ]; then
+        ok "exact mode where perf_event_open allows it ($recs records/s, sleep $sleep_share %)"; else
+        not_ok "exact mode where perf_event_open allows it" "records/s $recs, sleep $sleep_share %"; fi ;;
+    *) not_ok "exact mode where perf_event_open allows it" "note: $note" ;;
+    esac
+else
+    case $note in
+    "sampled: perf_event_open refused"*) ok "sampled mode, saying why, where perf_event_open refuses" ;;
+    *) not_ok "sampled mode, saying why, where perf_event_open refuses" "note: $note" ;;
+    esac
+fi
+timeout 120 "$C" run --headless --json --mode sampled -- sleep 0.2 >"$tmp/sampled.json" 2>&1 </dev/null
+note=$(json_field "$tmp/sampled.json" 'j["note"]')
+recs=$(json_field "$tmp/sampled.json" '"records_per_s" in j["stats"]')
+if [ "$note" = "sampled: the sampled mode was chosen" ] && [ "$recs" = False ]; then
+    ok "--mode sampled samples, and says so"; else
+    not_ok "--mode sampled samples, and says so" "note: $note, records: $recs"; fi
+# Another user gets what the kernel allows that user, and the note says which.
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null 2>&1; then
+    setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+        timeout 120 "$C" run --headless --json -- sleep 0.2 >"$tmp/nobody.json" 2>&1 </dev/null
+    note=$(json_field "$tmp/nobody.json" 'j["note"]')
+    if [ "$paranoid" -le 2 ]; then want='exact:*'; else want='sampled: perf_event_open refused*'; fi
+    # shellcheck disable=SC2254
+    case $note in
+    $want) ok "an unprivileged user's mode follows perf_event_paranoid ($paranoid): $note" ;;
+    *) not_ok "an unprivileged user's mode follows perf_event_paranoid ($paranoid)" "note: $note" ;;
+    esac
+else
+    ok "# SKIP an unprivileged user's mode: needs root to switch users (setpriv)"
+fi
+
 # A recording of a run replays with its lanes and exports as a Chrome trace.
 timeout 60 "$C" run --headless --record "$tmp/run.rec" --export-chrome "$tmp/run.json" -- sh -c 'sleep 0.3; true' \
     >"$tmp/out" 2>&1 </dev/null

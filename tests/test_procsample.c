@@ -17,7 +17,10 @@
 #include <sys/syscall.h>
 #include <time.h>
 
+#include <linux/perf_event.h>
+
 #include "procsample.h"
+#include "schedrec.h"
 
 static const char STAT_PY[] =
     "4242 (python3) S 4200 4242 4200 34816 4242 4194304 2512 0 0 0 17 3 0 0 20 0 3 0 "
@@ -377,6 +380,156 @@ static void test_gone_at_once(void **state)
 }
 
 /* Real threads of this process, read from the real /proc. */
+/* ---- exact mode: the kernel's switch records ---- */
+
+static size_t rec_put(unsigned char *buf, size_t at, uint32_t type, uint16_t misc, const void *body,
+                      size_t blen)
+{
+    struct perf_event_header h = {.type = type, .misc = misc, .size = (uint16_t)(8 + blen)};
+    memcpy(buf + at, &h, sizeof h);
+    memcpy(buf + at + 8, body, blen);
+    return at + 8 + blen;
+}
+
+static size_t put_switch(unsigned char *buf, size_t at, uint16_t misc, uint32_t pid, uint32_t tid,
+                         uint64_t t, uint32_t cpu)
+{
+    unsigned char b[24];
+    uint32_t res = 0;
+    memcpy(b, &pid, 4);
+    memcpy(b + 4, &tid, 4);
+    memcpy(b + 8, &t, 8);
+    memcpy(b + 16, &cpu, 4);
+    memcpy(b + 20, &res, 4);
+    return rec_put(buf, at, PERF_RECORD_SWITCH, misc, b, sizeof b);
+}
+
+static void test_schedrec_parse(void **state)
+{
+    (void)state;
+    unsigned char buf[1024];
+    size_t n = 0;
+    n = put_switch(buf, n, 0, 100, 101, 1000, 1); /* in */
+    n = put_switch(buf, n, PERF_RECORD_MISC_SWITCH_OUT | PERF_RECORD_MISC_SWITCH_OUT_PREEMPT, 100,
+                   101, 2000, 1);
+    n = put_switch(buf, n, PERF_RECORD_MISC_SWITCH_OUT, 100, 102, 3000, 0);
+    /* An exit: pid, ppid, tid, ptid, time, then the sample id. */
+    unsigned char ex[48] = {0};
+    uint32_t v[4] = {100, 1, 102, 100};
+    uint64_t et = 4000;
+    memcpy(ex, v, sizeof v);
+    memcpy(ex + 16, &et, 8);
+    n = rec_put(buf, n, PERF_RECORD_EXIT, 0, ex, sizeof ex);
+    /* Records the kernel could not write. */
+    uint64_t lost_body[2] = {7, 5};
+    n = rec_put(buf, n, PERF_RECORD_LOST, 0, lost_body, sizeof lost_body);
+    /* A wake-up sample: the waker 101, then raw data whose pid (offset 24) is 102. */
+    unsigned char smp[28 + 36] = {0};
+    uint32_t ids[2] = {100, 101}, cpu = 1, raw = 36, woken = 102;
+    uint64_t wt = 5000;
+    memcpy(smp, ids, 8);
+    memcpy(smp + 8, &wt, 8);
+    memcpy(smp + 16, &cpu, 4);
+    memcpy(smp + 24, &raw, 4);
+    memcpy(smp + 28 + 24, &woken, 4);
+    n = rec_put(buf, n, PERF_RECORD_SAMPLE, 0, smp, sizeof smp);
+    size_t good = n;
+    /* A damaged header ends the parse. */
+    n = rec_put(buf, n, PERF_RECORD_SWITCH, 0, "", 0);
+    buf[good + 6] = 2; /* size 2: shorter than a header */
+
+    struct schedrec_ev ev[16];
+    uint64_t lost = 0;
+    size_t got = schedrec__parse(buf, n, 24, true, ev, 16, &lost);
+    assert_int_equal(got, 5);
+    assert_int_equal(lost, 5);
+    assert_int_equal(ev[0].kind, SR_IN);
+    assert_int_equal(ev[0].tid, 101);
+    assert_int_equal(ev[0].t, 1000);
+    assert_int_equal(ev[0].cpu, 1);
+    assert_int_equal(ev[1].kind, SR_OUT_PREEMPT);
+    assert_int_equal(ev[2].kind, SR_OUT_BLOCK);
+    assert_int_equal(ev[2].tid, 102);
+    assert_int_equal(ev[3].kind, SR_EXIT);
+    assert_int_equal(ev[3].tid, 102);
+    assert_int_equal(ev[3].t, 4000);
+    assert_int_equal(ev[4].kind, SR_WAKE);
+    assert_int_equal(ev[4].tid, 102);
+    assert_int_equal(ev[4].waker, 101);
+    assert_int_equal(ev[4].t, 5000);
+    /* Without wake-ups asked for, samples are skipped; a short buffer stops at max. */
+    assert_int_equal(schedrec__parse(buf, good, 24, false, ev, 16, NULL), 4);
+    assert_int_equal(schedrec__parse(buf, good, 24, true, ev, 2, NULL), 2);
+    /* A record cut at the end of the data is not read. */
+    assert_int_equal(schedrec__parse(buf, 8 + 24 + 10, 24, true, ev, 16, NULL), 1);
+}
+
+static void test_exact_apply(void **state)
+{
+    (void)state;
+    char futex[64], running[] = "running\n";
+    snprintf(futex, sizeof futex, "%d 0x1 0x2 0x3 0x4 0x5 0x6 0x7 0x8\n", (int)SYS_futex);
+    put_thread(100, 100, "python3", 'S', "10 10 1\n", futex, 1);
+    put_thread(100, 101, "python3", 'R', "10 10 1\n", running, 1);
+    struct rec r = {.room = 64};
+    struct ps_sink sink = {rec_lane, rec_emit, &r};
+    struct procsample s;
+    assert_int_equal(ps_open(&s, root, 100, &sink), 0);
+    s.exact = true;
+    ps_sample(&s, 1000); /* first words: from the pass */
+    assert_int_equal(last_state(&r, 0), TRACE_LOCK);
+    assert_int_equal(last_state(&r, 1), TRACE_RUN);
+    /* 101 is preempted at 1100, gets its CPU back at 1200; 100 wakes at 1150 and runs at 1300. */
+    put_thread(100, 101, "python3", 'R', "5000 20 3\n", running, 1);
+    put_thread(100, 100, "python3", 'R', "900 10 2\n", running, 1);
+    struct schedrec_ev ev[] = {
+        {.t = 1100, .pid = 100, .tid = 101, .kind = SR_OUT_PREEMPT},
+        {.t = 1150, .tid = 100, .waker = 101, .kind = SR_WAKE},
+        {.t = 1200, .pid = 100, .tid = 101, .kind = SR_IN},
+        {.t = 1300, .pid = 100, .tid = 100, .kind = SR_IN},
+        {.t = 1310, .pid = 999, .tid = 999, .kind = SR_IN}, /* not ours */
+    };
+    int nev = r.nev;
+    ps_sample(&s, 1400); /* the pass emits nothing itself in exact mode */
+    assert_int_equal(r.nev, nev);
+    ps_exact_apply(&s, ev, sizeof ev / sizeof ev[0]);
+    assert_int_equal(r.nev, nev + 4);
+    assert_int_equal(TRACE_STATE_OF(r.word[nev]), TRACE_READY);
+    assert_int_equal(r.t[nev], 1100);
+    assert_int_equal(TRACE_STATE_OF(r.word[nev + 1]), TRACE_READY); /* woken */
+    assert_int_equal(r.lane[nev + 1], 0);
+    assert_int_equal(r.t[nev + 1], 1150);
+    assert_int_equal(last_state(&r, 0), TRACE_RUN);
+    assert_int_equal(last_state(&r, 1), TRACE_RUN);
+    assert_int_equal(s.exact_unknown, 1);
+    assert_int_equal(s.th[0].wakeups, 1);
+    /* 100 gives its CPU up and the pass finds it in futex: lock, from the record's time. */
+    put_thread(100, 100, "python3", 'S', "1000 10 3\n", futex, 1);
+    ps_sample(&s, 1600);
+    struct schedrec_ev out[] = {{.t = 1500, .pid = 100, .tid = 100, .kind = SR_OUT_BLOCK}};
+    ps_exact_apply(&s, out, 1);
+    assert_int_equal(last_state(&r, 0), TRACE_LOCK);
+    assert_int_equal(r.t[r.nev - 1], 1500);
+    /* 101 gives its CPU up, but the pass had seen it running: "in the kernel" for now... */
+    ps_sample(&s, 1700);
+    struct schedrec_ev out2[] = {{.t = 1650, .pid = 100, .tid = 101, .kind = SR_OUT_BLOCK}};
+    ps_exact_apply(&s, out2, 1);
+    assert_int_equal(last_state(&r, 1), TRACE_KERNEL);
+    /* ...until the next pass reads its wait: renamed from the wait's start. */
+    put_thread(100, 101, "python3", 'S', "6000 20 4\n", futex, 1);
+    ps_sample(&s, 1800);
+    ps_exact_apply(&s, NULL, 0);
+    assert_int_equal(last_state(&r, 1), TRACE_LOCK);
+    assert_int_equal(r.t[r.nev - 1], 1650);
+    /* Its exit, at the record's time. */
+    struct schedrec_ev ex[] = {{.t = 1900, .pid = 100, .tid = 101, .kind = SR_EXIT}};
+    ps_exact_apply(&s, ex, 1);
+    assert_int_equal(last_state(&r, 1), TRACE_DONE);
+    assert_int_equal(r.t[r.nev - 1], 1900);
+    assert_int_equal(ps_live_threads(&s), 1);
+    ps_close(&s);
+}
+
 static atomic_int stop_spin;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -473,6 +626,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lanes_run_out, setup_root, teardown_root),
         cmocka_unit_test_setup_teardown(test_gone_at_once, setup_root, teardown_root),
         cmocka_unit_test(test_real_threads),
+        cmocka_unit_test(test_schedrec_parse),
+        cmocka_unit_test_setup_teardown(test_exact_apply, setup_root, teardown_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
