@@ -6,13 +6,14 @@
 # to a CPU-bound 2-thread C program (bench/cpu2.c) of being followed: its
 # wall time alone and under `conctui run --headless`, interleaved, ROUNDS
 # times (default 15; STEPS million steps a thread, default 400): the
-# median of the ratios, and the ratio of the fastest of each. One BENCH
-# line per figure.
+# median of the ratios, and the ratio of the fastest of each; and, in exact
+# mode, the switch records a second it takes from a pipe ping-pong
+# (bench/pingpong.c) and how many were lost. One BENCH line per figure.
 C=${1:-./conctui}
 here=$(cd "$(dirname "$0")/.." && pwd)
 PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || exit 0
 for n in 1 16 64; do
-    "$C" run --headless --json -- "$PY" -c "
+    "$C" run --mode sampled --headless --json -- "$PY" -c "
 import threading, time
 ts = [threading.Thread(target=time.sleep, args=(3,)) for _ in range($n)]
 [t.start() for t in ts]; [t.join() for t in ts]" | python3 -c '
@@ -22,7 +23,8 @@ print("BENCH run_sample_hz_%s %.0f Hz" % (sys.argv[1], s["sample_hz"]["value"]))
 print("BENCH run_sampler_cpu_%s %.1f %%" % (sys.argv[1], s["sampler_cpu"]["value"]))
 ' "$n"
 done
-"$C" run --headless --json -- "$PY" "$here/examples/gil_threads.py" 40000000 2>/dev/null | python3 -c '
+for mode in sampled exact; do
+"$C" run --mode $mode --headless --json -- "$PY" "$here/examples/gil_threads.py" 40000000 2>/dev/null | python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 k = 0
@@ -31,15 +33,32 @@ for l in j["lanes"]:
         continue
     t = l["totals_ns"]
     alive = sum(v for s, v in t.items() if s != "done")
-    print("BENCH run_gil_thread%d_lock_share %.1f %%" % (k, 100.0 * t["lock"] / alive))
-    print("BENCH run_gil_thread%d_run_share %.1f %%" % (k, 100.0 * t["run"] / alive))
+    print("BENCH run_%s_gil_thread%d_lock_share %.1f %%" % (sys.argv[1], k, 100.0 * t["lock"] / alive))
+    print("BENCH run_%s_gil_thread%d_run_share %.1f %%" % (sys.argv[1], k, 100.0 * t["run"] / alive))
     k += 1
-'
+' "$mode"
+done
 
 # The sampler's cost to the program it follows.
 CC=${CC:-cc}
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
+
+# Exact mode: the switch records a second it takes without loss, from two
+# threads passing a byte through pipes as fast as they can.
+if $CC -O2 -pthread -o "$bin/pingpong" "$here/bench/pingpong.c" 2>/dev/null; then
+    "$C" run --headless --json -- "$bin/pingpong" 3 2>/dev/null </dev/null | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+s = j["stats"]
+if "records_per_s" not in s:
+    print("BENCH run_exact_records_per_s 0 /s (%s)" % j["note"])
+    sys.exit(0)
+print("BENCH run_exact_records_per_s %.0f /s" % s["records_per_s"]["value"])
+print("BENCH run_exact_records_lost %d records" % s["records_lost"]["value"])
+print("BENCH run_exact_sampler_cpu %.1f %%" % s["sampler_cpu"]["value"])
+'
+fi
 if $CC -O2 -pthread -o "$bin/cpu2" "$here/bench/cpu2.c" 2>/dev/null; then
     : >"$bin/times"
     i=0

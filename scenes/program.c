@@ -443,8 +443,9 @@ static void exact_open(struct pg *g, pid_t pid)
     if (schedrec_open(&g->sr, pid, g->sr_why, sizeof g->sr_why, g->wake_why, sizeof g->wake_why) !=
         0)
         return;
-    /* Room for a pass's records: every ring full. */
-    g->evcap = (size_t)g->sr.ncpu * g->sr.ring_bytes / 24 + 64;
+    /* Room for a pass's records: every ring full, or (many CPUs) 64 rings at a time. */
+    size_t rings = g->sr.ncpu < 64 ? (size_t)g->sr.ncpu * 2 : 128;
+    g->evcap = rings * (g->sr.ring_bytes / 24) + 64;
     g->evbuf = calloc(g->evcap, sizeof *g->evbuf);
     if (!g->evbuf) {
         schedrec_close(&g->sr);

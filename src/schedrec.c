@@ -23,7 +23,7 @@
 
 #include "i18n.h"
 
-#define RING_PAGES 16 /* a power of two: 64 KiB a CPU, about 2000 records */
+#define RING_PAGES 64 /* a power of two: 256 KiB a CPU, about 8000 records (tens of ms) */
 
 static int perf_open(struct perf_event_attr *a, pid_t pid, int cpu)
 {
@@ -332,12 +332,18 @@ size_t schedrec_read(struct schedrec *r, struct schedrec_ev *out, size_t max)
     unsigned char *tmp = malloc(r->ring_bytes);
     if (!tmp)
         return 0;
-    size_t got = 0;
-    for (int c = 0; c < r->ncpu; c++) {
+    size_t got = 0, most = r->ring_bytes / 24; /* the records a full ring can hold */
+    /*
+     * A ring is taken only whole: with less room left than it can hold, it
+     * and the rest wait for the next call, starting where this one stopped.
+     */
+    for (int k = 0; k < r->ncpu && max - got >= most; k++) {
+        int c = (r->next + k) % r->ncpu;
         if (r->ring[c])
             got += ring_take(r, r->ring[c], false, tmp, out + got, max - got);
-        if (r->wring[c])
+        if (r->wring[c] && max - got >= most)
             got += ring_take(r, r->wring[c], true, tmp, out + got, max - got);
+        r->next = (c + 1) % r->ncpu;
     }
     free(tmp);
     r->events += got;

@@ -50,6 +50,7 @@ struct schedrec {
     size_t ring_bytes; /* each ring's data area */
     uint64_t events;   /* records read */
     uint64_t lost;     /* records the kernel could not write (full rings) */
+    int next;          /* the ring the next read starts at */
 };
 
 /*
@@ -60,7 +61,11 @@ struct schedrec {
  */
 int schedrec_open(struct schedrec *r, pid_t pid, char *why, size_t len, char *wake_why,
                   size_t wlen);
-/* Take every record written since the last call, oldest first, up to max; the number taken. */
+/*
+ * Take the records written since the last call, oldest first: every ring's
+ * when max holds them (room for two full rings is enough to make progress;
+ * the rest come at the next call). The number taken.
+ */
 size_t schedrec_read(struct schedrec *r, struct schedrec_ev *out, size_t max);
 void schedrec_close(struct schedrec *r);
 
