@@ -75,7 +75,8 @@ struct pg {
     struct schedrec_ev *evbuf;
     size_t evcap;
     int more_lane; /* the gauge of threads without a lane (-1: not yet) */
-    _Atomic uint64_t lane_tid[TRACE_MAX_LANES]; /* each lane's process << 32 | thread */
+    _Atomic uint64_t lane_tid[TRACE_MAX_LANES];  /* each lane's process << 32 | thread */
+    _Atomic int32_t lane_waker[TRACE_MAX_LANES]; /* exact mode: who last woke its thread */
     unsigned more_last;
     bool reaped;
     int status;       /* the program's exit status once reaped */
@@ -154,6 +155,10 @@ static const struct scene_figure pg_figures[] = {
     {.name = "records_lost", .label = N_("switch records lost"), .fmt = FIG_INT},
     {.name = "exit_status", .label = N_("exit status"), .fmt = FIG_INT},
     {.name = "thr_*_cpu_s", .label = N_("CPU"), .flags = FIG_COLUMN},
+    {.name = "thr_*_proc_cores",
+     .label = N_("process CPU"),
+     .unit = N_("cores"),
+     .flags = FIG_COLUMN},
     {.name = "thr_*_run", .label = N_("run"), .flags = FIG_COLUMN},
     {.name = "thr_*_ready", .label = N_("ready"), .flags = FIG_COLUMN},
     {.name = "thr_*_lock", .label = N_("lock"), .flags = FIG_COLUMN},
@@ -309,6 +314,11 @@ static void *sampler_main(void *arg)
         size_t nev = g->sr_on ? schedrec_read(&g->sr, g->evbuf, g->evcap) : 0;
         int alive = ps_sample(&g->ps, now);
         ps_exact_apply(&g->ps, g->evbuf, nev);
+        for (int i = 0; g->sr.wakeups && nev && i < g->ps.nth; i++) {
+            const struct ps_thread *t = &g->ps.th[i];
+            if (t->lane >= 0 && t->lane < TRACE_MAX_LANES && t->waker)
+                atomic_store_explicit(&g->lane_waker[t->lane], t->waker, memory_order_relaxed);
+        }
         /* New threads every fourth pass; a new process's first threads come with it. */
         if (pass % 4 == 0)
             ps_discover(&g->ps, now);
@@ -723,6 +733,19 @@ static void pg_stats(struct scene_ctx *ctx, struct scene_stats *out)
     snprintf(name, sizeof name, "thr_%d_%s", (int)t->tid, field);                                  \
     scene_stat(out, name, v, unit)
         ROW("cpu_s", (double)(t->utime + t->stime) / (double)(tick > 0 ? tick : 100), "s");
+        if (t->tid == t->pid) {
+            /* The whole process, on its main thread's row: its threads' CPU over its life. */
+            uint64_t ticks = 0;
+            for (int k = 0; k < s->nth; k++)
+                if (s->th[k].pid == t->pid)
+                    ticks += s->th[k].utime + s->th[k].stime;
+            uint64_t born = t->start_ns > g->t0 ? t->start_ns : g->t0; /* the first: 0 */
+            uint64_t end = t->gone ? t->end_ns : now;
+            double life = end > born ? (double)(end - born) / 1e9 : 0;
+            if (life > 0) {
+                ROW("proc_cores", (double)ticks / (double)(tick > 0 ? tick : 100) / life, "cores");
+            }
+        }
         ROW("run", 100.0 * (double)tot[TRACE_RUN] / d, "%");
         ROW("ready", 100.0 * (double)tot[TRACE_READY] / d, "%");
         ROW("lock", 100.0 * (double)tot[TRACE_LOCK] / d, "%");
@@ -865,6 +888,11 @@ static size_t pg_lane_detail(struct scene_ctx *ctx, int lane, char *buf, size_t 
         snprintf(buf, len, _("wait channel: %s"), sym);
     else
         snprintf(buf, len, "%s", _("wait channel: none (on a CPU, or not shown)"));
+    /* Who woke it last (exact mode with wake-ups). */
+    int32_t waker = atomic_load_explicit(&g->lane_waker[lane], memory_order_relaxed);
+    size_t used = strlen(buf);
+    if (waker > 0 && used < len)
+        snprintf(buf + used, len - used, _("; woken last by thread %d"), (int)waker);
     return strlen(buf);
 }
 

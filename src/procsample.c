@@ -746,6 +746,7 @@ void ps_exact_apply(struct procsample *s, const struct schedrec_ev *ev, size_t n
             break;
         case SR_WAKE:
             t->wakeups++;
+            t->waker = ev[i].waker;
             if (!word_waits(t->word))
                 continue;
             word = TRACE_READY;

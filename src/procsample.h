@@ -140,6 +140,7 @@ struct ps_thread {
     int batch_last;      /* the index of its last record in the batch being applied */
     uint64_t batch;      /* the last batch with a record of it */
     uint64_t wakeups;    /* times it was woken */
+    pid_t waker;         /* the thread that woke it last (0: none seen) */
 };
 
 /* One followed process. */
