@@ -503,6 +503,7 @@ static void test_exact_apply(void **state)
     assert_int_equal(last_state(&r, 1), TRACE_RUN);
     assert_int_equal(s.exact_unknown, 1);
     assert_int_equal(s.th[0].wakeups, 1);
+    assert_int_equal(s.th[0].waker, 101);
     /* 100 gives its CPU up and the pass finds it in futex: lock, from the record's time. */
     put_thread(100, 100, "python3", 'S', "1000 10 3\n", futex, 1);
     ps_sample(&s, 1600);
