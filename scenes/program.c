@@ -54,6 +54,7 @@ enum { M_EXACT, M_SAMPLED };
 #define OUT_CAP 65536 /* bytes of output kept */
 #define GRACE_NS 2000000000ull
 #define FIG_THREADS 8 /* threads with a row of figures */
+#define PG_GROUPS 255 /* lane groups: one a process (a group id is a byte) */
 
 struct pg {
     struct scene_ctx *ctx;
@@ -74,7 +75,9 @@ struct pg {
     char sr_why[256], wake_why[192];
     struct schedrec_ev *evbuf;
     size_t evcap;
-    int more_lane; /* the gauge of threads without a lane (-1: not yet) */
+    int more_lane;              /* the gauge of threads without a lane (-1: not yet) */
+    pid_t group_pid[PG_GROUPS]; /* the process of each lane group (group i + 1) */
+    int ngroups;
     _Atomic uint64_t lane_tid[TRACE_MAX_LANES];  /* each lane's process << 32 | thread */
     _Atomic int32_t lane_waker[TRACE_MAX_LANES]; /* exact mode: who last woke its thread */
     unsigned more_last;
@@ -205,7 +208,16 @@ static int sink_lane(void *arg, const struct ps_thread *t, bool main_thread)
     char name[TRACE_NAME_MAX];
     snprintf(name, sizeof name, "%*s%s%s %d", depth * 2, "", main_thread ? "" : "- ", t->comm,
              (int)t->tid);
-    int lane = trace_lane_add(name, TRACE_LANE_STATE, 0);
+    /* A group a process: G shows a process's threads as one row. */
+    unsigned group = 0;
+    for (int i = 0; i < g->ngroups && !group; i++)
+        if (g->group_pid[i] == t->pid)
+            group = (unsigned)i + 1;
+    if (!group && g->ngroups < PG_GROUPS) {
+        g->group_pid[g->ngroups++] = t->pid;
+        group = (unsigned)g->ngroups;
+    }
+    int lane = trace_lane_add_group(name, TRACE_LANE_STATE, 0, group);
     if (lane >= 0 && lane < TRACE_MAX_LANES) {
         atomic_store(&g->lane_tid[lane], (uint64_t)(uint32_t)t->pid << 32 | (uint32_t)t->tid);
     }

@@ -1006,6 +1006,25 @@ static int k_freeze(struct app *a, int key, int width)
     return APP_CONTINUE;
 }
 
+static int k_group(struct app *a, int key, int width)
+{
+    (void)key, (void)width;
+    bool any = false;
+    for (int i = 0; i < a->hist.nlanes && !any; i++)
+        any = a->hist.lane[i].group != 0;
+    if (!any && !a->view.grouped) {
+        app_warn(a, "this scene's lanes are not in groups: each lane is its own row");
+        return APP_CONTINUE;
+    }
+    a->view.grouped = !a->view.grouped;
+    a->view.lane_top = 0;
+    app_message(a, "%s",
+                a->view.grouped ? _("grouped: one row a group (a process's threads), a run "
+                                    "in any lane shows; G: every lane")
+                                : _("every lane its own row; G: one row a group"));
+    return APP_CONTINUE;
+}
+
 static int k_step(struct app *a, int key, int width)
 {
     (void)key, (void)width;
@@ -1199,6 +1218,8 @@ const struct key_binding app_bindings[] = {
     {APP_KEY_PGDN, 0, H_LANES, KEY_VIEW, 0, k_lanes},
     {'T', 0, N_("next colour theme"), KEY_VIEW, 0, k_theme},
     {'L', 0, N_("rows per lane: as the screen fits, 1, 2, 3"), KEY_VIEW, 0, k_lane_rows},
+    {'G', 0, N_("group lanes: a process's threads (or a scene's band) in one row, or not"),
+     KEY_VIEW, 0, k_group},
     {'e', 0, N_("the narration's next page, when it does not fit"), KEY_VIEW, 0, k_narration},
     {APP_KEY_MOUSE, 0,
      N_("the wheel zooms; a click on a lane inspects it, on a parameter selects it"), KEY_VIEW, 0,

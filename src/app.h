@@ -30,6 +30,7 @@ struct app_view {
     int sel_param;
     int focus_lane; /* lane shown in the inspector, -1 for none */
     int lane_top;   /* first lane shown when they do not all fit */
+    bool grouped;   /* each group of lanes (a process's threads) drawn as one row */
     bool help;
     int help_page;   /* the help's page shown (clamped to the pages the frame has) */
     uint64_t cursor; /* replay: time of the event stepped to (0: none) */

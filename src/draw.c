@@ -281,8 +281,29 @@ const char *draw_lane_label(const char *name, char *buf, unsigned len)
     return buf;
 }
 
-/* One lane, `rows` rows tall: the name on the first, the same cells on each. */
-static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
+/* With the lanes grouped (G): the first lane of each group stands for it; 0 for the others. */
+static int group_row(const struct app *a, int lane)
+{
+    const struct history_lane *l = &a->hist.lane[lane];
+    if (!a->view.grouped || !l->group || l->kind == TRACE_LANE_GAUGE)
+        return 1;
+    int n = 0;
+    for (int i = 0; i < a->hist.nlanes; i++) {
+        const struct history_lane *m = &a->hist.lane[i];
+        if (m->group == l->group && m->kind != TRACE_LANE_GAUGE) {
+            if (i < lane)
+                return 0;
+            n++;
+        }
+    }
+    return n;
+}
+
+/*
+ * One lane, `rows` rows tall: the name on the first, the same cells on each.
+ * `members` > 1: the lane stands for its group, whose cells are merged.
+ */
+static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane, int members,
                       const struct tl_view *v, const struct draw_opts *o, struct tl_cell *cells)
 {
     const struct history_lane *l = &a->hist.lane[lane];
@@ -292,10 +313,25 @@ static void draw_lane(struct app *a, struct grid *g, int y0, int rows, int lane,
             grid_fill(g, y0 + r, 0, NAME_W - 1, L' ', COLOUR_WHITE, GRID_REVERSE);
         grid_put(g, y0 + r, NAME_W, o->ascii ? L'|' : L'\u2502', 0, GRID_DIM);
     }
-    char label[96];
-    grid_text_fit(g, y0, 0, NAME_W - 1, draw_lane_label(l->name, label, sizeof label),
-                  focus ? COLOUR_WHITE : 0, focus ? GRID_REVERSE | GRID_BOLD : 0);
+    char label[96], named[112];
+    const char *name = draw_lane_label(l->name, label, sizeof label);
+    if (members > 1) {
+        snprintf(named, sizeof named, _("%s +%d"), name, members - 1);
+        name = named;
+    }
+    grid_text_fit(g, y0, 0, NAME_W - 1, name, focus ? COLOUR_WHITE : 0,
+                  focus ? GRID_REVERSE | GRID_BOLD : 0);
     timeline_layout(l, v, cells);
+    if (members > 1) {
+        static struct tl_cell more[1024];
+        for (int i = lane + 1; i < a->hist.nlanes; i++) {
+            const struct history_lane *m = &a->hist.lane[i];
+            if (m->group != l->group || m->kind == TRACE_LANE_GAUGE)
+                continue;
+            timeline_layout(m, v, more);
+            timeline_merge(cells, more, v->width);
+        }
+    }
     int cursor_col = -1, step_col = -1;
     if (a->replay && a->view.cursor && a->view.cursor >= v->t_start)
         cursor_col = (int)((a->view.cursor - v->t_start) / v->ns_per_col);
@@ -1506,11 +1542,13 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     out_fetch(a);
     struct status_text st;
     status_compose(a, g->cols, now, &st);
-    int n = a->hist.nlanes;
+    int n = a->hist.nlanes, nrows = 0;
+    for (int i = 0; i < n; i++)
+        nrows += group_row(a, i) > 0; /* grouped (G): a row a group */
     struct layout_in in = {
         .rows = g->rows,
         .cols = g->cols,
-        .nlanes = n,
+        .nlanes = nrows,
         .lane_rows = a->view.lane_rows,
         .name_w = NAME_W + 1,
         .canvas_w = canvas_cols(a, g->cols),
@@ -1545,13 +1583,22 @@ void draw_frame(struct app *a, struct grid *g, const struct draw_opts *o, uint64
     struct tl_cell cells[1024];
     if (width > 1024)
         v.width = width = 1024;
-    for (int i = top; i < n && geo->nshown < L.lanes_shown; i++) {
-        draw_lane(a, g, L.lanes.y + geo->nshown * L.lane_rows, L.lane_rows, i, &v, o, cells);
+    int rows_left = 0;
+    for (int i = top; i < n; i++) {
+        int members = group_row(a, i);
+        if (members == 0)
+            continue; /* drawn with its group */
+        if (geo->nshown >= L.lanes_shown) {
+            rows_left++;
+            continue;
+        }
+        draw_lane(a, g, L.lanes.y + geo->nshown * L.lane_rows, L.lane_rows, i, members, &v, o,
+                  cells);
         geo->lane_of_row[geo->nshown++] = i;
     }
-    if (n - top > geo->nshown && L.more_y >= 0) {
+    if (rows_left > 0 && L.more_y >= 0) {
         char more[96];
-        snprintf(more, sizeof more, _("%d more lanes: PgDn"), n - top - geo->nshown);
+        snprintf(more, sizeof more, _("%d more lanes: PgDn"), rows_left);
         grid_text_fit(g, L.more_y, 1, L.lanes.w - 1, more, COLOUR_YELLOW, GRID_BOLD);
     }
     draw_axis(a, g, L.axis.y, &v, o);

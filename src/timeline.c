@@ -300,3 +300,27 @@ int timeline_axis(const struct tl_view *v, uint64_t t0, struct tl_label *out, in
     }
     return n;
 }
+
+void timeline_merge(struct tl_cell *into, const struct tl_cell *from, int width)
+{
+    for (int c = 0; c < width; c++) {
+        struct tl_cell *a = &into[c];
+        const struct tl_cell *b = &from[c];
+        if (b->flags & TL_EMPTY || b->state == TRACE_GAUGE)
+            continue;
+        if (a->flags & TL_EMPTY) {
+            *a = *b;
+            continue;
+        }
+        int ra = state_rank(a->state), rb = state_rank(b->state);
+        /* A whole cell beats a part of one of the same rank. */
+        bool take = rb > ra || (rb == ra && (a->flags & TL_PART) && !(b->flags & TL_PART));
+        uint32_t moves = a->value + b->value;
+        if (take || a->state != b->state) {
+            if (take)
+                *a = *b;
+            a->flags |= TL_MIXED;
+        }
+        a->value = moves;
+    }
+}

@@ -63,6 +63,13 @@ int timeline_axis(const struct tl_view *v, uint64_t t0, struct tl_label *out, in
 void timeline_axis_text(char *buf, unsigned len, uint64_t t, uint64_t step);
 /* Lay one lane out into v->width cells. */
 void timeline_layout(const struct history_lane *l, const struct tl_view *v, struct tl_cell *out);
+/*
+ * Several lanes in one row (a process's threads): each column shows the
+ * highest-ranked state of the lanes' cells (a run anywhere shows as a run,
+ * else a wait, else the rest; see state_rank), whole cells before parts;
+ * TL_MIXED when the lanes differ. Gauge cells are left out.
+ */
+void timeline_merge(struct tl_cell *into, const struct tl_cell *from, int width);
 /* A 1-2-5 zoom step: the next level above (dir > 0) or below ns. */
 uint64_t timeline_zoom_step(uint64_t ns_per_col, int dir);
 /* Format a duration with a unit that fits ("250ms", "1.5s", "40us"). */

@@ -236,13 +236,19 @@ void trace_reset(void)
 
 int trace_lane_add(const char *name, enum trace_lane_kind kind, uint32_t gauge_max)
 {
+    return trace_lane_add_group(name, kind, gauge_max, 0);
+}
+
+int trace_lane_add_group(const char *name, enum trace_lane_kind kind, uint32_t gauge_max,
+                         unsigned group)
+{
     int n = atomic_load_explicit(&shm->nlanes, memory_order_relaxed);
     if (n >= TRACE_MAX_LANES)
         return -1;
     struct trace_lane_info *l = &shm->lanes[n];
     snprintf(l->name, sizeof l->name, "%s", name);
     l->kind = (uint8_t)kind;
-    l->group = 0;
+    l->group = (uint8_t)group;
     l->gauge_max = gauge_max ? gauge_max : 1;
     /* Release: a drainer that sees the new count sees the lane's name. */
     atomic_store_explicit(&shm->nlanes, n + 1, memory_order_release);

@@ -66,7 +66,7 @@ struct trace_ring {
 struct trace_lane_info {
     char name[TRACE_NAME_MAX];
     uint8_t kind;  /* enum trace_lane_kind */
-    uint8_t group; /* lanes with the same non-zero group draw as a band */
+    uint8_t group; /* lanes with the same non-zero group: one row when grouped (G) */
     uint32_t gauge_max;
 };
 
@@ -85,7 +85,13 @@ void trace_shutdown(void);
 void trace_reset(void);
 /* Declare a lane; returns its id or -1 when the table is full. */
 int trace_lane_add(const char *name, enum trace_lane_kind kind, uint32_t gauge_max);
-/* Put a lane in a band group (aggregated drawing), 0 for none. */
+/*
+ * The same, in a group from the start (a lane added while the run is drawn:
+ * the drainer may see it at once).
+ */
+int trace_lane_add_group(const char *name, enum trace_lane_kind kind, uint32_t gauge_max,
+                         unsigned group);
+/* Put a lane in a group (G draws a group's lanes as one row), 0 for none. */
 void trace_lane_group(int lane, unsigned group);
 int trace_lane_count(void);
 const struct trace_lane_info *trace_lane(int lane);

@@ -23,6 +23,11 @@ while [ $i -lt 100 ] && [ "$ok_lanes" -lt 2 ]; do
 done
 if [ "$ok_lanes" -ge 2 ]; then ok "both CPython threads' lanes show run and lock"; else
     not_ok "both CPython threads' lanes show run and lock" "$(screen | head -12)"; fi
+# G: the process's three threads in one row, and back.
+T send-keys -t t G
+expect "G puts the process's threads in one row" "^python3 [0-9]* +2 *│"
+T send-keys -t t G
+expect "G again: a row a thread" "^- python3 [0-9]* *│"
 T send-keys -t t f
 expect "f stops the program with SIGSTOP" "stopped (SIGSTOP)"
 # . lets the program run until one of its threads changes state on its own,

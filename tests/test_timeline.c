@@ -390,6 +390,50 @@ static void test_timeline_zoom_ladder(void **state)
     assert_string_equal(buf, "0s");
 }
 
+/* A group's row: a run in any lane shows, else a wait, else the rest; empty cells give way. */
+static void test_timeline_merge(void **state)
+{
+    (void)state;
+    struct tl_cell a[5] = {
+        {.state = TRACE_LOCK, .value = 1},
+        {.state = TRACE_SLEEP, .value = 1},
+        {.flags = TL_EMPTY},
+        {.state = TRACE_RUN, .flags = TL_PART, .value = 2},
+        {.state = TRACE_IO},
+    };
+    const struct tl_cell b[5] = {
+        {.state = TRACE_RUN, .value = 1},
+        {.state = TRACE_READY},
+        {.state = TRACE_IO, .value = 3},
+        {.state = TRACE_RUN},
+        {.flags = TL_EMPTY},
+    };
+    timeline_merge(a, b, 5);
+    assert_int_equal(a[0].state, TRACE_RUN); /* one thread ran: the process ran */
+    assert_true(a[0].flags & TL_MIXED);
+    assert_int_equal(a[0].value, 2);           /* the transitions of both */
+    assert_int_equal(a[1].state, TRACE_READY); /* a wait beats sleeping */
+    assert_int_equal(a[2].state, TRACE_IO);    /* an empty cell gives way */
+    assert_false(a[2].flags & TL_EMPTY);
+    assert_int_equal(a[3].state, TRACE_RUN); /* a whole run beats a part of one */
+    assert_false(a[3].flags & TL_PART);
+    assert_int_equal(a[4].state, TRACE_IO); /* nothing to merge */
+    assert_false(a[4].flags & TL_MIXED);
+    /* Merging is the same whichever lane comes first. */
+    struct tl_cell c[5];
+    memcpy(c, b, sizeof c);
+    struct tl_cell d[5] = {
+        {.state = TRACE_LOCK, .value = 1},
+        {.state = TRACE_SLEEP, .value = 1},
+        {.flags = TL_EMPTY},
+        {.state = TRACE_RUN, .flags = TL_PART, .value = 2},
+        {.state = TRACE_IO},
+    };
+    timeline_merge(c, d, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(c[i].state, a[i].state);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -408,6 +452,7 @@ int main(void)
         T(test_timeline_live_view_scrolls),
         T(test_timeline_axis_labels),
         T(test_timeline_zoom_ladder),
+        T(test_timeline_merge),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
