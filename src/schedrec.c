@@ -114,6 +114,10 @@ int schedrec_open(struct schedrec *r, pid_t pid, char *why, size_t len, char *wa
     }
     r->ncpu = (int)n;
     r->ring_bytes = (size_t)RING_PAGES * (size_t)sysconf(_SC_PAGESIZE);
+    if (!(r->tmp = malloc(r->ring_bytes))) {
+        snprintf(why, len, "%s", _("sampled: out of memory"));
+        return -ENOMEM;
+    }
     int rc = 0;
     for (int c = 0; c < r->ncpu; c++) {
         struct perf_event_attr a;
@@ -199,6 +203,8 @@ int schedrec_open(struct schedrec *r, pid_t pid, char *why, size_t len, char *wa
 
 void schedrec_close(struct schedrec *r)
 {
+    free(r->tmp);
+    r->tmp = NULL;
     for (int c = 0; c < SCHEDREC_MAX_CPUS; c++) {
         ring_unmap(r->ring[c], r->ring_bytes);
         ring_unmap(r->wring[c], r->ring_bytes);
@@ -329,7 +335,7 @@ static int ev_cmp(const void *a, const void *b)
 
 size_t schedrec_read(struct schedrec *r, struct schedrec_ev *out, size_t max)
 {
-    unsigned char *tmp = malloc(r->ring_bytes);
+    unsigned char *tmp = r->tmp;
     if (!tmp)
         return 0;
     size_t got = 0, most = r->ring_bytes / 24; /* the records a full ring can hold */
@@ -345,7 +351,6 @@ size_t schedrec_read(struct schedrec *r, struct schedrec_ev *out, size_t max)
             got += ring_take(r, r->wring[c], true, tmp, out + got, max - got);
         r->next = (c + 1) % r->ncpu;
     }
-    free(tmp);
     r->events += got;
     qsort(out, got, sizeof *out, ev_cmp);
     return got;

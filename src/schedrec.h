@@ -45,12 +45,13 @@ struct schedrec {
     void *ring[SCHEDREC_MAX_CPUS];
     int wfd[SCHEDREC_MAX_CPUS]; /* the wake-up tracepoint (-1: none) */
     void *wring[SCHEDREC_MAX_CPUS];
-    bool wakeups;      /* wake-ups are recorded */
-    int wake_pid_off;  /* the woken pid's offset in the tracepoint's raw data */
-    size_t ring_bytes; /* each ring's data area */
-    uint64_t events;   /* records read */
-    uint64_t lost;     /* records the kernel could not write (full rings) */
-    int next;          /* the ring the next read starts at */
+    bool wakeups;       /* wake-ups are recorded */
+    int wake_pid_off;   /* the woken pid's offset in the tracepoint's raw data */
+    size_t ring_bytes;  /* each ring's data area */
+    uint64_t events;    /* records read */
+    uint64_t lost;      /* records the kernel could not write (full rings) */
+    int next;           /* the ring the next read starts at */
+    unsigned char *tmp; /* one ring's records, copied out */
 };
 
 /*
