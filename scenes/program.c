@@ -80,6 +80,7 @@ struct pg {
     int ngroups;
     _Atomic uint64_t lane_tid[TRACE_MAX_LANES];  /* each lane's process << 32 | thread */
     _Atomic int32_t lane_waker[TRACE_MAX_LANES]; /* exact mode: who last woke its thread */
+    _Atomic int32_t lane_cpu[TRACE_MAX_LANES];   /* exact mode: the CPU it last ran on, + 1 */
     unsigned more_last;
     bool reaped;
     int status;       /* the program's exit status once reaped */
@@ -94,6 +95,7 @@ struct pg {
     pthread_mutex_t step_mu;
     bool stepping;
     int step_lane; /* the transition found (-1: none yet) */
+    int step_only; /* the lane whose transition the step waits for (-1: any) */
     uint64_t step_t;
     unsigned lane_word[TRACE_MAX_LANES]; /* each lane's last word, for the step */
     bool lane_resumed[TRACE_MAX_LANES];  /* it went from the stop to ready */
@@ -242,7 +244,7 @@ static void sink_emit(void *arg, int lane, unsigned word, uint64_t t_ns)
     bool resumed = g->lane_resumed[lane];
     g->lane_resumed[lane] = was == WORD_STOPPED && TRACE_STATE_OF(word) == TRACE_READY;
     if (g->stepping && g->step_lane < 0 && was != 0xffff && was != WORD_STOPPED &&
-        word != WORD_STOPPED && !resumed) {
+        word != WORD_STOPPED && !resumed && (g->step_only < 0 || g->step_only == lane)) {
         g->step_lane = lane;
         g->step_t = t_ns;
     }
@@ -326,9 +328,12 @@ static void *sampler_main(void *arg)
         size_t nev = g->sr_on ? schedrec_read(&g->sr, g->evbuf, g->evcap) : 0;
         int alive = ps_sample(&g->ps, now);
         ps_exact_apply(&g->ps, g->evbuf, nev);
-        for (int i = 0; g->sr.wakeups && nev && i < g->ps.nth; i++) {
+        for (int i = 0; nev && i < g->ps.nth; i++) {
             const struct ps_thread *t = &g->ps.th[i];
-            if (t->lane >= 0 && t->lane < TRACE_MAX_LANES && t->waker)
+            if (t->lane < 0 || t->lane >= TRACE_MAX_LANES)
+                continue;
+            atomic_store_explicit(&g->lane_cpu[t->lane], t->cpu + 1, memory_order_relaxed);
+            if (t->waker)
                 atomic_store_explicit(&g->lane_waker[t->lane], t->waker, memory_order_relaxed);
         }
         /* New threads every fourth pass; a new process's first threads come with it. */
@@ -540,7 +545,7 @@ static int pg_start(struct scene_ctx *ctx)
     pthread_mutex_init(&g->mu, NULL);
     pthread_mutex_init(&g->out_mu, NULL);
     pthread_mutex_init(&g->step_mu, NULL);
-    g->step_lane = -1;
+    g->step_lane = g->step_only = -1;
     for (int i = 0; i < TRACE_MAX_LANES; i++)
         g->lane_word[i] = 0xffff;
     g->t0 = trace_now_ns();
@@ -848,7 +853,7 @@ static const char *pg_freeze(struct scene_ctx *ctx, bool on)
               : NULL;
 }
 
-static const char *pg_step(struct scene_ctx *ctx)
+static const char *pg_step(struct scene_ctx *ctx, int lane)
 {
     struct pg *g = ctx->priv;
     if (!g || is_finished(g))
@@ -856,6 +861,10 @@ static const char *pg_step(struct scene_ctx *ctx)
     if (!g->ours)
         return _("attached: conctui does not stop a program it did not start, so it cannot "
                  "step it");
+    /* With the inspector on a thread's lane, the step waits for that thread. */
+    pthread_mutex_lock(&g->mu);
+    g->step_only = lane >= 0 && lane < TRACE_MAX_LANES ? lane : -1;
+    pthread_mutex_unlock(&g->mu);
     return NULL;
 }
 
@@ -900,9 +909,13 @@ static size_t pg_lane_detail(struct scene_ctx *ctx, int lane, char *buf, size_t 
         snprintf(buf, len, _("wait channel: %s"), sym);
     else
         snprintf(buf, len, "%s", _("wait channel: none (on a CPU, or not shown)"));
-    /* Who woke it last (exact mode with wake-ups). */
-    int32_t waker = atomic_load_explicit(&g->lane_waker[lane], memory_order_relaxed);
+    /* Exact mode: the CPU it last ran on, and who woke it last (with wake-ups). */
+    int32_t cpu = atomic_load_explicit(&g->lane_cpu[lane], memory_order_relaxed);
     size_t used = strlen(buf);
+    if (cpu > 0 && used < len)
+        snprintf(buf + used, len - used, _("; last on CPU %d"), (int)cpu - 1);
+    int32_t waker = atomic_load_explicit(&g->lane_waker[lane], memory_order_relaxed);
+    used = strlen(buf);
     if (waker > 0 && used < len)
         snprintf(buf + used, len - used, _("; woken last by thread %d"), (int)waker);
     return strlen(buf);

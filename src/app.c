@@ -1031,7 +1031,7 @@ static int k_step(struct app *a, int key, int width)
     const char *why;
     if (!trace_frozen())
         app_freeze(a, true);
-    else if (a->scene->step && (why = a->scene->step(&a->ctx)) != NULL)
+    else if (a->scene->step && (why = a->scene->step(&a->ctx, a->view.focus_lane)) != NULL)
         app_warn(a, "%s", why);
     else
         app_step(a);

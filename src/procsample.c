@@ -459,6 +459,7 @@ static void thread_add(struct procsample *s, pid_t pid, pid_t tid, uint64_t now,
     t->tid = tid;
     t->lane = -1;
     t->word = t->guess = t->block_word = 0xffff;
+    t->cpu = -1;
     t->nr = -1;
     t->fd_child = -1;
     t->start_ns = t->since = now;
@@ -740,6 +741,7 @@ void ps_exact_apply(struct procsample *s, const struct schedrec_ev *ev, size_t n
         switch (ev[i].kind) {
         case SR_IN:
             word = TRACE_RUN;
+            t->cpu = ev[i].cpu;
             break;
         case SR_OUT_PREEMPT:
             word = TRACE_READY | TRACE_NOTE(PS_NOTE_PREEMPTED);

@@ -141,6 +141,7 @@ struct ps_thread {
     uint64_t batch;      /* the last batch with a record of it */
     uint64_t wakeups;    /* times it was woken */
     pid_t waker;         /* the thread that woke it last (0: none seen) */
+    int cpu;             /* the CPU it last ran on (-1: not seen) */
 };
 
 /* One followed process. */

@@ -220,10 +220,11 @@ struct scene_entry {
     /*
      * Optional, with freeze: `.` while frozen. NULL when the scene takes the
      * step token itself (trace_step_take, once its workers made their next
-     * transition and were stopped again); else words saying why it cannot
-     * step (translated), and no token is given.
+     * transition and were stopped again: any lane's, or with lane >= 0, the
+     * inspected one's); else words saying why it cannot step (translated),
+     * and no token is given.
      */
-    const char *(*step)(struct scene_ctx *ctx);
+    const char *(*step)(struct scene_ctx *ctx, int lane);
     /*
      * Optional: a line more for the inspector on lane `lane` (what the
      * kernel says its thread waits in), read now, into buf; its length, 0

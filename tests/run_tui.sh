@@ -39,6 +39,21 @@ stopped_all() { # every thread of the program is stopped (T)
         grep -q '^[0-9]* ([^)]*) [Tt] ' "$t/stat" 2>/dev/null || return 1
     done
 }
+# With the inspector on a thread's lane, . waits for that thread.
+# The thread the step names must be the other one than the last step's, so the
+# message cannot be the old one.
+last=$(screen | sed -n 's/.*python3 \([0-9]*\): .* → .*/\1/p' | tail -1)
+T send-keys -t t i i
+expect "the inspector opens on a thread's lane" "Lane: - python3 [0-9]*"
+tid=$(screen | sed -n 's/.*Lane: - python3 \([0-9]*\).*/\1/p' | head -1)
+if [ "$tid" = "$last" ]; then
+    T send-keys -t t i
+    sleep 0.3
+    tid=$(screen | sed -n 's/.*Lane: - python3 \([0-9]*\).*/\1/p' | head -1)
+fi
+T send-keys -t t .
+expect ". with the inspector steps the inspected thread" "python3 $tid: .* → "
+T send-keys -t t Escape
 ppid=$(pgrep -f "^$PY $ex" | head -1)
 i=0
 until stopped_all "$ppid" || [ $i -ge 50 ]; do sleep 0.1; i=$((i + 1)); done
