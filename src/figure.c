@@ -24,6 +24,7 @@ const struct scene_figure figure_app[] = {
     {"trace_events", N_("events traced"), NULL, FIG_INT, 0, 0, NULL, NULL, 0},
     {"trace_rate", N_("event rate"), NULL, FIG_AUTO, 0, 0, NULL, NULL, 0},
     {"trace_dropped", N_("events dropped"), NULL, FIG_INT, 0, 0, NULL, NULL, 0},
+    {"frozen", N_("time frozen"), NULL, FIG_AUTO, 0, 0, NULL, NULL, 0},
     {"machine_other_cpu", N_("other programs' CPU"), N_("cores"), FIG_AUTO, 0, 0, NULL, NULL, 0},
     {"machine_busy", N_("machine busy"), "", FIG_ENUM, 0, 0, NULL, no_yes, 2},
     {"duration", N_("recorded for"), NULL, FIG_AUTO, 0, 0, NULL, NULL, 0},
