@@ -565,6 +565,12 @@ void ps_close(struct procsample *s)
     s->nth = s->nproc = 0;
 }
 
+/* The passes a new thread waits for its lane: longer in a child process. */
+static uint64_t pend_passes(const struct procsample *s, const struct ps_thread *t)
+{
+    return t->pid == s->pid ? PS_PEND_PASSES : PS_PEND_PASSES_CHILD;
+}
+
 int ps_sample(struct procsample *s, uint64_t now)
 {
     char buf[1024];
@@ -601,7 +607,7 @@ int ps_sample(struct procsample *s, uint64_t now)
         if (have_sched && !ran && was_asleep && t->word != 0xffff) {
             t->seen++;
             alive++;
-            if (t->lane == PS_LANE_PENDING && t->seen >= PS_PEND_PASSES)
+            if (t->lane == PS_LANE_PENDING && t->seen >= pend_passes(s, t))
                 thread_lane(s, t);
             continue;
         }
@@ -678,7 +684,7 @@ int ps_sample(struct procsample *s, uint64_t now)
             }
             set_word(s, t, word, now);
         }
-        if (t->lane == PS_LANE_PENDING && t->seen >= PS_PEND_PASSES)
+        if (t->lane == PS_LANE_PENDING && t->seen >= pend_passes(s, t))
             thread_lane(s, t);
     }
     return alive;

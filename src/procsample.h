@@ -109,6 +109,13 @@ unsigned ps_classify(char st, long nr, uint64_t drun, uint64_t ddelay, bool stal
 
 #define PS_LANE_PENDING (-2) /* a lane comes after PS_PEND_PASSES passes */
 #define PS_PEND_PASSES 10
+/*
+ * A child process's threads wait longer: a launcher's helpers (a shell
+ * script's subshells and commands, such as a version manager's shim runs
+ * before the interpreter) live tens of milliseconds and would each take a
+ * lane of their own.
+ */
+#define PS_PEND_PASSES_CHILD 60
 #define PS_PEND_MAX 8
 
 /* One followed thread. */
@@ -180,7 +187,7 @@ struct procsample {
     uint64_t disc_at;        /* the pass after the last ps_discover: activity since asks a look */
     uint64_t dir_at;         /* the same for the last scan of /proc */
     uint64_t unlaned;        /* threads followed without a lane */
-    uint64_t brief;          /* threads gone before their lane came (PS_PEND_PASSES) */
+    uint64_t brief;          /* threads gone before their lane came (PS_PEND_PASSES...) */
     uint64_t lost;           /* threads or processes not followed: the tables were full */
     unsigned on_cpu_unlaned; /* threads without a lane seen running in the last pass */
     uint64_t lock_to_run;    /* lock waits that ended on a CPU: hand-offs of a lock */

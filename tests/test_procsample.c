@@ -307,6 +307,12 @@ static void test_canned_tree(void **state)
     put_thread(200, 200, "execd", 'S', "2 1 2\n", sleep_, 100); /* it ran to exec */
     for (int i = 1; i < PS_PEND_PASSES; i++)
         ps_sample(&s, 4200 + (uint64_t)i);
+    /* The new thread of the program has its lane; the child process waits longer. */
+    assert_int_equal(r.nlanes, 3);
+    assert_true(lane_of(&r, 102) >= 0);
+    assert_int_equal(lane_of(&r, 200), -1);
+    for (int i = PS_PEND_PASSES; i < PS_PEND_PASSES_CHILD; i++)
+        ps_sample(&s, 4200 + (uint64_t)i);
     assert_int_equal(r.nlanes, 4);
     assert_string_equal(r.name[lane_of(&r, 200)], "execd 200");
     /* What they did meanwhile arrives with its own times. */
@@ -321,7 +327,7 @@ static void test_canned_tree(void **state)
     /* A grandchild, whose parent is the child. */
     put_thread(400, 400, "grandchild", 'T', "1 1 1\n", sleep_, 200);
     ps_discover(&s, 6000);
-    for (int i = 0; i < PS_PEND_PASSES; i++)
+    for (int i = 0; i < PS_PEND_PASSES_CHILD; i++)
         ps_sample(&s, 6000 + (uint64_t)i);
     assert_int_equal(last_state(&r, lane_of(&r, 400)), TRACE_IDLE);
     /* A thread gone within its first passes gets no lane, only a count. */
