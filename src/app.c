@@ -149,12 +149,15 @@ int app_start(struct app *a, const struct scene_entry *e, int mode, const int64_
     rc = e->start(&a->ctx);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc) {
+        /* The scene's note says why; it goes with the context. */
+        scene_note_get(&a->ctx, a->start_note, sizeof a->start_note);
         if (e->release)
             e->release(&a->ctx);
         scene_ctx_free(&a->ctx);
         a->scene = NULL;
         return rc;
     }
+    a->start_note[0] = '\0';
     a->running = true;
     a->stats_at = 0;
     a->stats.n = a->stats.dropped = 0;
@@ -201,7 +204,8 @@ static int app_start_said(struct app *a, const struct scene_entry *e, int mode,
 {
     int rc = app_start(a, e, mode, params);
     if (rc)
-        app_error(a, "%s: could not start: %s", e->name, strerror(-rc));
+        app_error(a, "%s: could not start: %s", e->name,
+                  a->start_note[0] ? a->start_note : strerror(-rc));
     return rc;
 }
 

@@ -78,6 +78,8 @@ struct app {
     uint64_t stats_at;
     struct load load; /* what other programs take of the machine during the run */
     char msg[200];    /* the app's own note (bad key, restart failure, ...) */
+    char
+        start_note[SCENE_NOTE_MAX]; /* why the last start failed, in the scene's words ("": none) */
     uint64_t msg_at;
     int msg_kind;           /* enum app_msg_kind: how the note is shown */
     struct rec_writer *rec; /* --record: the run being written */

@@ -540,8 +540,11 @@ int headless_main(const struct cli *o, volatile int *quit)
     if (rc) {
         if (rc != -EIO && o->run)
             return headless_run_failed(o, rc, &a);
-        if (rc != -EIO)
-            fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name, strerror(-rc));
+        if (rc != -EIO) {
+            text_clean_inplace(a.start_note, sizeof a.start_note, 1);
+            fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name,
+                    a.start_note[0] ? a.start_note : strerror(-rc));
+        }
         app_shutdown(&a);
         return 1;
     }

@@ -457,8 +457,11 @@ int ui_main(const struct cli *o, int sigfd, volatile sig_atomic_t *sig)
         if (err[0]) {
             text_clean_inplace(err, sizeof err, 1);
             fprintf(stderr, "conctui: %s\n", err);
-        } else
-            fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name, strerror(-rc));
+        } else {
+            text_clean_inplace(a.start_note, sizeof a.start_note, 1);
+            fprintf(stderr, _("conctui: %s: could not start: %s\n"), o->entry->name,
+                    a.start_note[0] ? a.start_note : strerror(-rc));
+        }
         app_shutdown(&a);
         if (o->tour)
             tour_free(&tour);
