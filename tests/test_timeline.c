@@ -394,13 +394,15 @@ static void test_timeline_zoom_ladder(void **state)
 static void test_timeline_merge(void **state)
 {
     (void)state;
-    struct tl_cell a[5] = {
+    static const struct tl_cell lane1[5] = {
         {.state = TRACE_LOCK, .value = 1},
         {.state = TRACE_SLEEP, .value = 1},
         {.flags = TL_EMPTY},
         {.state = TRACE_RUN, .flags = TL_PART, .value = 2},
         {.state = TRACE_IO},
     };
+    struct tl_cell a[5];
+    memcpy(a, lane1, sizeof a);
     const struct tl_cell b[5] = {
         {.state = TRACE_RUN, .value = 1},
         {.state = TRACE_READY},
@@ -422,14 +424,7 @@ static void test_timeline_merge(void **state)
     /* Merging is the same whichever lane comes first. */
     struct tl_cell c[5];
     memcpy(c, b, sizeof c);
-    struct tl_cell d[5] = {
-        {.state = TRACE_LOCK, .value = 1},
-        {.state = TRACE_SLEEP, .value = 1},
-        {.flags = TL_EMPTY},
-        {.state = TRACE_RUN, .flags = TL_PART, .value = 2},
-        {.state = TRACE_IO},
-    };
-    timeline_merge(c, d, 5);
+    timeline_merge(c, lane1, 5);
     for (int i = 0; i < 5; i++)
         assert_int_equal(c[i].state, a[i].state);
 }

